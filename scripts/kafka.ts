@@ -1,0 +1,404 @@
+/**
+ * Runs a local single-node Apache Kafka (KRaft, combined broker+controller) on
+ * 127.0.0.1:9092 from Maven Central jars: no Docker, no tarball.
+ *
+ *     deno task kafka start|stop|status|kill|reset|logs
+ *     deno task kafka tool <main class> [args...]   # Kafka's Java tools on the same classpath
+ *
+ * The jars are resolved once by Maven into a cache folder outside the repo
+ * (`$KAFKA_DENO_CACHE`, default `~/.cache/kafka-deno`) and reused. When
+ * `KAFKA_BROKERS` is set, `start` starts nothing: the tests use that cluster.
+ *
+ * The recipe is ../shared/kafka-broker.md, verified here: Kafka 4.1.1, format
+ * with `--standalone`, readiness on "Kafka Server started" in the server log
+ * plus a TCP connect. Differences found in practice: a properties-format log4j2
+ * config avoids depending on YAML support, and the JVM's own stdout/stderr go to
+ * a separate file so start-up crashes (before log4j) are still shown.
+ *
+ * @module
+ */
+
+export const KAFKA_VERSION = "4.1.1";
+export const BROKER_HOST = "127.0.0.1";
+export const BROKER_PORT = 9092;
+export const CONTROLLER_PORT = 9093;
+
+const POM = new URL("./kafka/pom.xml", import.meta.url);
+
+function home(): string {
+  return Deno.env.get("HOME") ?? "/tmp";
+}
+
+/** The cache folder for jars and broker state, outside the repo. */
+export function cacheDir(): string {
+  return Deno.env.get("KAFKA_DENO_CACHE") ??
+    `${Deno.env.get("XDG_CACHE_HOME") ?? `${home()}/.cache`}/kafka-deno`;
+}
+
+/** Where the resolved jars live. */
+export function libsDir(): string {
+  return `${cacheDir()}/kafka-${KAFKA_VERSION}/libs`;
+}
+
+/** The broker's state folder: config, data, logs, pid. */
+export function stateDir(): string {
+  return `${cacheDir()}/broker-${BROKER_PORT}`;
+}
+
+/** Paths of the files the broker uses. */
+export function paths(): {
+  state: string;
+  config: string;
+  log4j: string;
+  data: string;
+  logs: string;
+  serverLog: string;
+  jvmOut: string;
+  pid: string;
+} {
+  const s = stateDir();
+  return {
+    state: s,
+    config: `${s}/server.properties`,
+    log4j: `${s}/log4j2.properties`,
+    data: `${s}/data`,
+    logs: `${s}/logs`,
+    serverLog: `${s}/logs/server.log`,
+    jvmOut: `${s}/logs/jvm.out`,
+    pid: `${s}/kafka.pid`,
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd: opts.cwd, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr);
+    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${out.code}):\n${(text + err).slice(-4000)}`);
+  }
+  return text;
+}
+
+/** Resolves Kafka's jars with Maven into the cache, once. */
+export async function ensureJars(): Promise<string> {
+  const libs = libsDir();
+  const marker = `${libs}/.complete`;
+  if (await exists(marker)) return libs;
+  console.error(`kafka: resolving Kafka ${KAFKA_VERSION} jars from Maven Central into ${libs} (first time only)`);
+  await Deno.mkdir(libs, { recursive: true });
+  await run("mvn", [
+    "-B",
+    "-q",
+    "-f",
+    POM.pathname,
+    "dependency:copy-dependencies",
+    "-DincludeScope=runtime",
+    `-DoutputDirectory=${libs}`,
+  ]);
+  const names: string[] = [];
+  for await (const e of Deno.readDir(libs)) names.push(e.name);
+  for (const want of [`kafka_2.13-${KAFKA_VERSION}.jar`, `kafka-tools-${KAFKA_VERSION}.jar`, "slf4j-api-1.7.36.jar"]) {
+    if (!names.includes(want)) throw new Error(`kafka: ${want} missing after Maven resolution in ${libs}`);
+  }
+  if (names.some((n) => /^slf4j-api-2|^log4j-slf4j2/.test(n))) {
+    throw new Error(`kafka: SLF4J 2 on the classpath in ${libs}; the pom's pins need fixing`);
+  }
+  await Deno.writeTextFile(marker, new Date().toISOString());
+  return libs;
+}
+
+/** The classpath argument for Kafka's JVMs. */
+export function classpath(): string {
+  return `${libsDir()}/*`;
+}
+
+function serverProperties(p: ReturnType<typeof paths>): string {
+  return `# Written by scripts/kafka.ts: a combined KRaft node on loopback for tests.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=${BROKER_HOST}:${CONTROLLER_PORT}
+listeners=PLAINTEXT://${BROKER_HOST}:${BROKER_PORT},CONTROLLER://${BROKER_HOST}:${CONTROLLER_PORT}
+advertised.listeners=PLAINTEXT://${BROKER_HOST}:${BROKER_PORT},CONTROLLER://${BROKER_HOST}:${CONTROLLER_PORT}
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=${p.data}
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+`;
+}
+
+const LOG4J = `# Written by scripts/kafka.ts
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = \${sys:kafka.logs.dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
+`;
+
+/** A java command line for one of Kafka's tools (console producer, perf tests...). */
+export function toolArgs(mainClass: string, args: string[], heap = "512m"): string[] {
+  return [
+    `-Xmx${heap}`,
+    `-Dlog4j2.configurationFile=${paths().log4j}`,
+    `-Dkafka.logs.dir=${paths().logs}/tools`,
+    "-cp",
+    classpath(),
+    mainClass,
+    ...args,
+  ];
+}
+
+async function readPid(): Promise<number | null> {
+  try {
+    const n = Number((await Deno.readTextFile(paths().pid)).trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the process runs and is our broker (its command line names kafka.Kafka and our config). */
+async function isOurBroker(pid: number): Promise<boolean> {
+  try {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+    return cmdline.includes("kafka.Kafka") && cmdline.includes(paths().config);
+  } catch {
+    return false;
+  }
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: BROKER_HOST, port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function tail(path: string, lines = 40): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(path);
+    return text.split("\n").slice(-lines).join("\n");
+  } catch {
+    return `(no ${path})`;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The broker's state: its pid when running. */
+export async function status(): Promise<{ running: boolean; pid: number | null; log: string }> {
+  const pid = await readPid();
+  const running = pid !== null && await isOurBroker(pid);
+  return { running, pid: running ? pid : null, log: paths().serverLog };
+}
+
+/** The bootstrap address list the tests should use. */
+export function brokersFromEnv(): string | undefined {
+  const v = Deno.env.get("KAFKA_BROKERS")?.trim();
+  return v ? v : undefined;
+}
+
+/**
+ * Starts the broker unless one of ours already runs; waits (bounded) until it
+ * answers. Returns whether this call started it.
+ */
+export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}): Promise<boolean> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const p = paths();
+  const st = await status();
+  if (st.running) {
+    await waitReady(st.pid!, timeoutMs, Date.now());
+    if (!opts.quiet) console.error(`kafka: already running (pid ${st.pid}) on ${BROKER_HOST}:${BROKER_PORT}`);
+    return false;
+  }
+  if (await portOpen(BROKER_PORT)) {
+    throw new Error(
+      `kafka: ${BROKER_HOST}:${BROKER_PORT} is taken by a process that is not this project's broker; ` +
+        `stop it or set KAFKA_BROKERS to use it`,
+    );
+  }
+  await ensureJars();
+  await Deno.mkdir(p.logs, { recursive: true });
+  await Deno.writeTextFile(p.config, serverProperties(p));
+  await Deno.writeTextFile(p.log4j, LOG4J);
+  if (!await exists(`${p.data}/meta.properties`)) {
+    const java = ["-Xmx256m", `-Dlog4j2.configurationFile=${p.log4j}`, `-Dkafka.logs.dir=${p.logs}`, "-cp", classpath()];
+    const clusterId = (await run("java", [...java, "kafka.tools.StorageTool", "random-uuid"])).trim();
+    await run("java", [...java, "kafka.tools.StorageTool", "format", "--standalone", "-t", clusterId, "-c", p.config]);
+  }
+  const started = Date.now();
+  // Truncate the server log so readiness is judged on this start's lines only.
+  await Deno.writeTextFile(p.serverLog, "");
+  const jvm = [
+    "-Xms1g",
+    "-Xmx1g",
+    "-server",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-Djava.awt.headless=true",
+    `-Dkafka.logs.dir=${p.logs}`,
+    `-Dlog4j2.configurationFile=${p.log4j}`,
+    "-cp",
+    classpath(),
+    "kafka.Kafka",
+    p.config,
+  ];
+  // setsid: the broker gets its own session, so a Ctrl-C aimed at the test run does not reach it;
+  // exec: the pid we record is the JVM's own.
+  const quoted = jvm.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = new Deno.Command("setsid", {
+    args: ["sh", "-c", `echo $$ > '${p.pid}'; exec java ${quoted} > '${p.jvmOut}' 2>&1 < /dev/null`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  let pid: number | null = null;
+  for (let i = 0; i < 100 && pid === null; i++) {
+    await sleep(50);
+    pid = await readPid();
+  }
+  if (pid === null) throw new Error("kafka: the broker process did not record its pid");
+  await waitReady(pid, timeoutMs, started);
+  if (!opts.quiet) {
+    console.error(
+      `kafka: started (pid ${pid}) on ${BROKER_HOST}:${BROKER_PORT} in ${((Date.now() - started) / 1000).toFixed(1)} s; log ${p.serverLog}`,
+    );
+  }
+  return true;
+}
+
+async function waitReady(pid: number, timeoutMs: number, since: number): Promise<void> {
+  const p = paths();
+  const deadline = since + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!await isOurBroker(pid)) {
+      throw new Error(
+        `kafka: the broker (pid ${pid}) exited during start-up.\n--- ${p.jvmOut}\n${await tail(p.jvmOut)}\n--- ${p.serverLog}\n${await tail(
+          p.serverLog,
+        )}`,
+      );
+    }
+    const log = await Deno.readTextFile(p.serverLog).catch(() => "");
+    if (log.includes("Kafka Server started") && await portOpen(BROKER_PORT)) return;
+    await sleep(250);
+  }
+  throw new Error(
+    `kafka: the broker (pid ${pid}) did not answer within ${timeoutMs} ms.\n--- ${p.serverLog}\n${await tail(p.serverLog)}`,
+  );
+}
+
+/** Stops our broker by its pid: SIGTERM (controlled shutdown), SIGKILL after a bounded wait. */
+export async function stop(opts: { timeoutMs?: number; signal?: Deno.Signal } = {}): Promise<boolean> {
+  const st = await status();
+  if (!st.running) {
+    await Deno.remove(paths().pid).catch(() => {});
+    return false;
+  }
+  const pid = st.pid!;
+  Deno.kill(pid, opts.signal ?? "SIGTERM");
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  while (Date.now() < deadline && await isOurBroker(pid)) await sleep(100);
+  if (await isOurBroker(pid)) {
+    Deno.kill(pid, "SIGKILL");
+    for (let i = 0; i < 50 && await isOurBroker(pid); i++) await sleep(100);
+  }
+  await Deno.remove(paths().pid).catch(() => {});
+  return true;
+}
+
+/** Kills the broker with SIGKILL (a crash, for failure tests). */
+export function kill(): Promise<boolean> {
+  return stop({ signal: "SIGKILL", timeoutMs: 10_000 });
+}
+
+async function main(args: string[]): Promise<number> {
+  const [cmd, ...rest] = args;
+  const ext = brokersFromEnv();
+  switch (cmd) {
+    case "start":
+      if (ext) {
+        console.error(`kafka: KAFKA_BROKERS=${ext} is set: using that cluster, starting nothing`);
+        return 0;
+      }
+      await start();
+      return 0;
+    case "stop": {
+      const stopped = await stop();
+      console.error(stopped ? "kafka: stopped" : "kafka: not running");
+      return 0;
+    }
+    case "kill":
+      console.error(await kill() ? "kafka: killed" : "kafka: not running");
+      return 0;
+    case "status": {
+      if (ext) console.error(`kafka: KAFKA_BROKERS=${ext} is set; the local broker is not used`);
+      const st = await status();
+      console.log(st.running ? `running (pid ${st.pid}); log ${st.log}` : `stopped; log ${st.log}`);
+      return 0;
+    }
+    case "reset":
+      await stop();
+      await Deno.remove(paths().data, { recursive: true }).catch(() => {});
+      console.error(`kafka: removed ${paths().data}`);
+      return 0;
+    case "logs":
+      console.log(await tail(paths().serverLog, Number(rest[0] ?? 60)));
+      return 0;
+    case "jars":
+      console.log(await ensureJars());
+      return 0;
+    case "tool": {
+      if (!rest[0]) throw new Error("usage: deno task kafka tool <main class> [args...]");
+      await ensureJars();
+      const out = await new Deno.Command("java", { args: toolArgs(rest[0], rest.slice(1)) }).spawn().status;
+      return out.code;
+    }
+    default:
+      console.error("usage: deno task kafka start|stop|status|kill|reset|logs|jars|tool <class> [args]");
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The errors kafka-deno throws. Every one extends {@linkcode KafkaError} and
+ * accepts `{ cause }`.
+ *
+ * @module
+ */
+
+import { KafkaError, type KafkaErrorOptions, ProtocolError } from "../protocol/errors.ts";
+import { errorByCode } from "../protocol/error_codes.ts";
+
+export { KafkaError, type KafkaErrorOptions, ProtocolError };
+
+/** Where a broker error happened, when known. */
+export interface BrokerErrorContext {
+  /** The API that failed, e.g. "Produce". */
+  api?: string;
+  /** The broker's address. */
+  broker?: string;
+  /** The topic. */
+  topic?: string;
+  /** The partition. */
+  partition?: number;
+  /** The group. */
+  groupId?: string;
+  /** The broker's own error message, when it sent one. */
+  brokerMessage?: string | null;
+}
+
+/**
+ * An error code a broker answered with, with its name and whether a retry can
+ * succeed, from Kafka's error table.
+ *
+ * @example
+ * ```ts
+ * import { BrokerError } from "./errors.ts";
+ * const err = new BrokerError(6, { topic: "t", partition: 0 });
+ * console.assert(err.name === "BrokerError" && err.type === "NOT_LEADER_OR_FOLLOWER" && err.retriable);
+ * ```
+ */
+export class BrokerError extends KafkaError {
+  /** The numeric error code. */
+  readonly code: number;
+  /** The error's name in Kafka's table, e.g. "NOT_LEADER_OR_FOLLOWER". */
+  readonly type: string;
+  /** Whether Kafka marks the error retriable. */
+  readonly retriable: boolean;
+  /** Whether metadata (or the coordinator) must be refreshed before a retry. */
+  readonly refreshMetadata: boolean;
+  /** Where it happened. */
+  readonly context: BrokerErrorContext;
+
+  /**
+   * Creates a BrokerError from a code.
+   *
+   * @param code The error code.
+   * @param context Where it happened.
+   * @param options The cause.
+   */
+  constructor(code: number, context: BrokerErrorContext = {}, options?: KafkaErrorOptions) {
+    const e = errorByCode(code);
+    const where = [
+      context.api,
+      context.topic !== undefined
+        ? `${context.topic}${context.partition !== undefined ? `[${context.partition}]` : ""}`
+        : undefined,
+      context.groupId !== undefined ? `group ${context.groupId}` : undefined,
+      context.broker !== undefined ? `broker ${context.broker}` : undefined,
+    ].filter(Boolean).join(", ");
+    const detail = context.brokerMessage ? `: ${context.brokerMessage}` : `: ${e.message}`;
+    super(`${e.name} (${code})${where ? ` from ${where}` : ""}${detail}`, options);
+    this.code = code;
+    this.type = e.name;
+    this.retriable = e.retriable;
+    this.refreshMetadata = e.refreshMetadata;
+    this.context = context;
+  }
+}
+
+/** A socket could not be opened, or broke. */
+export class ConnectionError extends KafkaError {
+  /** The broker address, host:port. */
+  readonly broker: string | undefined;
+
+  /**
+   * Creates a ConnectionError.
+   *
+   * @param message What happened.
+   * @param options The broker address and cause.
+   */
+  constructor(message: string, options: KafkaErrorOptions & { broker?: string } = {}) {
+    super(message, options);
+    this.broker = options.broker;
+  }
+}
+
+/** A request or operation did not finish in time. */
+export class TimeoutError extends KafkaError {}
+
+/** The client, producer, consumer or connection was closed. */
+export class ClosedError extends KafkaError {}
+
+/** The broker does not speak any version of an API that we speak. */
+export class UnsupportedVersionError extends KafkaError {}
+
+/** SASL or TLS authentication failed. */
+export class AuthenticationError extends KafkaError {}
