@@ -20,8 +20,9 @@
 
 export const KAFKA_VERSION = "4.1.1";
 export const BROKER_HOST = "127.0.0.1";
-export const BROKER_PORT = 9092;
-export const CONTROLLER_PORT = 9093;
+/** The broker's port: 9092, or `KAFKA_DENO_PORT` (the controller listens on the next port). */
+export const BROKER_PORT = Number(Deno.env.get("KAFKA_DENO_PORT") ?? 9092);
+export const CONTROLLER_PORT = BROKER_PORT + 1;
 
 const POM = new URL("./kafka/pom.xml", import.meta.url);
 
@@ -194,6 +195,16 @@ async function isOurBroker(pid: number): Promise<boolean> {
   }
 }
 
+/** Whether the process exists and is not a zombie (the pid is recorded before `exec java`). */
+async function isAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
 async function portOpen(port: number): Promise<boolean> {
   try {
     const conn = await Deno.connect({ hostname: BROKER_HOST, port });
@@ -279,6 +290,7 @@ export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}):
   ];
   // setsid: the broker gets its own session, so a Ctrl-C aimed at the test run does not reach it;
   // exec: the pid we record is the JVM's own.
+  await Deno.remove(p.pid).catch(() => {});
   const quoted = jvm.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
   const child = new Deno.Command("setsid", {
     args: ["sh", "-c", `echo $$ > '${p.pid}'; exec java ${quoted} > '${p.jvmOut}' 2>&1 < /dev/null`],
@@ -306,7 +318,7 @@ async function waitReady(pid: number, timeoutMs: number, since: number): Promise
   const p = paths();
   const deadline = since + timeoutMs;
   while (Date.now() < deadline) {
-    if (!await isOurBroker(pid)) {
+    if (!await isAlive(pid)) {
       throw new Error(
         `kafka: the broker (pid ${pid}) exited during start-up.\n--- ${p.jvmOut}\n${await tail(p.jvmOut)}\n--- ${p.serverLog}\n${await tail(
           p.serverLog,

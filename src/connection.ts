@@ -46,7 +46,7 @@ export interface RequestOptions {
 interface Pending {
   resolve(frame: Uint8Array): void;
   reject(err: unknown): void;
-  timer: number;
+  timer: ReturnType<typeof setTimeout>;
   api: string;
 }
 
@@ -101,7 +101,7 @@ export class Connection {
     const timeoutMs = opts.connectTimeoutMs ?? 10_000;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs);
-    let conn: Deno.Conn;
+    let conn: Deno.TcpConn;
     try {
       conn = await Deno.connect({ hostname: opts.host, port: opts.port, signal: abort.signal });
     } catch (cause) {

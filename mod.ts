@@ -1,0 +1,38 @@
+/**
+ * kafka-deno: a Kafka client for Deno in pure TypeScript. It speaks Kafka's
+ * binary wire protocol itself (no native addon, no librdkafka).
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./mod.ts";
+ *
+ * await using client = await connect({ brokers: ["127.0.0.1:9092"], clientId: "my-app" });
+ * const md = await client.metadata({ topics: ["notifications"] });
+ * for (const t of md.topics) console.log(t.name, t.partitions.length);
+ * ```
+ *
+ * @module
+ */
+
+export { Client, type ClientOptions, connect, type MetadataOptions } from "./src/client.ts";
+export type {
+  BrokerInfo,
+  ClusterMetadata,
+  ClusterOptions,
+  Lane,
+  PartitionInfo,
+  TopicInfo,
+} from "./src/cluster.ts";
+export {
+  AuthenticationError,
+  BrokerError,
+  type BrokerErrorContext,
+  ClosedError,
+  ConnectionError,
+  KafkaError,
+  type KafkaErrorOptions,
+  ProtocolError,
+  TimeoutError,
+  UnsupportedVersionError,
+} from "./src/errors.ts";
+export { VERSION } from "./src/version.ts";

@@ -1,0 +1,144 @@
+/**
+ * The client: one per application, owning the cluster connections that its
+ * producers, consumers and admin share.
+ *
+ * @module
+ */
+
+import { Cluster, type ClusterMetadata, type ClusterOptions } from "./cluster.ts";
+import { ClosedError } from "./errors.ts";
+
+/** Options for {@linkcode connect}. */
+export interface ClientOptions extends ClusterOptions {}
+
+/** Options for {@linkcode Client.metadata}. */
+export interface MetadataOptions {
+  /** Topics to describe; all topics when omitted. */
+  topics?: string[];
+  /**
+   * Wait until each named topic is usable (a leader for every partition),
+   * which lets a topic that the broker auto-creates settle. Default true.
+   */
+  waitForLeaders?: boolean;
+}
+
+/**
+ * A connection to a Kafka cluster.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./client.ts";
+ * await using client = await connect({ brokers: ["127.0.0.1:9092"], clientId: "my-app" });
+ * const md = await client.metadata({ topics: ["t"] });
+ * console.log(md.brokers, md.topics[0].partitions);
+ * ```
+ */
+export class Client implements AsyncDisposable {
+  readonly #cluster: Cluster;
+  #closing: Promise<void> | null = null;
+  readonly #closers = new Set<() => Promise<void>>();
+
+  /**
+   * Wraps a bootstrapped cluster; use {@linkcode connect} instead.
+   *
+   * @param cluster The cluster.
+   */
+  constructor(cluster: Cluster) {
+    this.#cluster = cluster;
+  }
+
+  /** The cluster layer (advanced use). */
+  get cluster(): Cluster {
+    return this.#cluster;
+  }
+
+  /** @internal Registers something to close before the client's connections. */
+  track(close: () => Promise<void>): () => void {
+    this.#closers.add(close);
+    return () => this.#closers.delete(close);
+  }
+
+  /** @internal Throws when the client is closed. */
+  assertOpen(): void {
+    if (this.#closing) throw new ClosedError("The client is closed");
+  }
+
+  /**
+   * Describes the cluster: brokers, controller, cluster id and topics with
+   * their partitions (leader, replicas, in-sync replicas).
+   *
+   * @param opts Which topics.
+   */
+  async metadata(opts: MetadataOptions = {}): Promise<ClusterMetadata> {
+    this.assertOpen();
+    if (!opts.topics) {
+      const res = await this.#cluster.fetchMetadata(null);
+      return {
+        clusterId: res.clusterId,
+        controllerId: res.controllerId,
+        brokers: res.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+        topics: res.topics.filter((t) => t.name !== null).map((t) => ({
+          name: t.name!,
+          topicId: t.topicId,
+          isInternal: t.isInternal,
+          errorCode: t.errorCode,
+          partitions: t.partitions.map((p) => ({
+            partition: p.partitionIndex,
+            leader: p.leaderId,
+            leaderEpoch: p.leaderEpoch,
+            replicas: p.replicaNodes,
+            isr: p.isrNodes,
+            offlineReplicas: p.offlineReplicas,
+            errorCode: p.errorCode,
+          })).sort((a, b) => a.partition - b.partition),
+        })),
+      };
+    }
+    if (opts.waitForLeaders ?? true) {
+      await Promise.all(opts.topics.map((t) => this.#cluster.readyTopic(t)));
+    } else {
+      await Promise.all(opts.topics.map((t) => this.#cluster.topic(t, { force: true })));
+    }
+    return this.#cluster.snapshot(opts.topics);
+  }
+
+  /** Closes producers and consumers made by this client, then every connection. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const closers = [...this.#closers];
+      this.#closers.clear();
+      await Promise.allSettled(closers.map((c) => c()));
+      await this.#cluster.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Same as {@linkcode Client.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Connects to a Kafka cluster: tries the bootstrap brokers in turn and fails
+ * with every address it could not reach.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./client.ts";
+ * const client = await connect({ brokers: ["127.0.0.1:9092"] });
+ * await client.close();
+ * ```
+ *
+ * @param opts Bootstrap brokers, client id and timeouts.
+ */
+export async function connect(opts: ClientOptions): Promise<Client> {
+  const cluster = new Cluster(opts);
+  try {
+    await cluster.bootstrap();
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
+  return new Client(cluster);
+}
