@@ -7,6 +7,7 @@
 
 import { Cluster, type ClusterMetadata, type ClusterOptions } from "./cluster.ts";
 import { ClosedError } from "./errors.ts";
+import { Producer, type ProducerOptions } from "./producer.ts";
 
 /** Options for {@linkcode connect}. */
 export interface ClientOptions extends ClusterOptions {}
@@ -100,6 +101,16 @@ export class Client implements AsyncDisposable {
       await Promise.all(opts.topics.map((t) => this.#cluster.topic(t, { force: true })));
     }
     return this.#cluster.snapshot(opts.topics);
+  }
+
+  /**
+   * Creates a producer that shares this client's connections.
+   *
+   * @param opts Producer options.
+   */
+  producer(opts: ProducerOptions = {}): Producer {
+    this.assertOpen();
+    return new Producer(this, opts);
   }
 
   /** Closes producers and consumers made by this client, then every connection. Idempotent. */

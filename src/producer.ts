@@ -587,7 +587,12 @@ export class Producer implements AsyncDisposable {
       transactionalId: null,
       acks: this.#acks,
       timeoutMs: this.#requestTimeoutMs,
-      topicData: [...topics].map(([name, partitionData]) => ({ name, partitionData })),
+      // Produce v13+ names topics by id (KIP-516); the codec writes whichever the version uses.
+      topicData: [...topics].map(([name, partitionData]) => ({
+        name,
+        topicId: this.#cluster.cachedTopic(name)?.topicId,
+        partitionData,
+      })),
     };
     const finish = () => {
       this.#brokerInFlight.set(leader, (this.#brokerInFlight.get(leader) ?? 1) - 1);
@@ -622,7 +627,8 @@ export class Producer implements AsyncDisposable {
     }
     const byKey = new Map<string, { errorCode: number; baseOffset: bigint; errorMessage: string | null }>();
     for (const t of res.responses) {
-      for (const p of t.partitionResponses) byKey.set(`${t.name}\u0000${p.index}`, p);
+      const name = t.name || this.#cluster.topicName(t.topicId);
+      for (const p of t.partitionResponses) byKey.set(`${name}\u0000${p.index}`, p);
     }
     let refresh = false;
     for (const b of batches) {

@@ -33,7 +33,12 @@ export function wNullableBytes(w: Writer, flex: boolean, v: Uint8Array | null | 
 }
 
 /** Writes an array: compact when flexible. */
-export function wArray<T>(w: Writer, flex: boolean, items: readonly T[], write: (w: Writer, item: T) => void): void {
+export function wArray<T>(
+  w: Writer,
+  flex: boolean,
+  items: readonly T[],
+  write: (w: Writer, item: T) => void,
+): void {
   if (flex) w.compactArray(items, write);
   else w.array(items, write);
 }
