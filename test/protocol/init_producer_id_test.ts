@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { ProtocolError } from "../../protocol/errors.ts";
+import type { ApiCodec } from "../../protocol/framing.ts";
+import { Reader, Writer } from "../../protocol/primitives.ts";
+import {
+  initProducerId,
+  type InitProducerIdRequest,
+  type InitProducerIdResponse,
+} from "../../protocol/apis/init_producer_id.ts";
+import { HAVE_SHARED, hex, sharedSchema, toHex } from "../_shared.ts";
+
+type Codec = ApiCodec<unknown, unknown>;
+const codec = initProducerId as Codec;
+const VERSIONS = [0, 1, 2, 3, 4, 5];
+
+function encode(kind: "Request" | "Response", value: unknown, version: number): Uint8Array {
+  const w = new Writer();
+  if (kind === "Request") codec.encodeRequest(w, value, version);
+  else codec.encodeResponse(w, value, version);
+  return w.finish().slice();
+}
+
+function decode(kind: "Request" | "Response", bytes: Uint8Array, version: number): unknown {
+  const r = new Reader(bytes);
+  const out = kind === "Request" ? codec.decodeRequest(r, version) : codec.decodeResponse(r, version);
+  r.done();
+  return out;
+}
+
+/** encode -> decode equals the input, and re-encoding the result gives the same bytes. */
+function roundTrip(kind: "Request" | "Response", value: unknown, version: number): Uint8Array {
+  const bytes = encode(kind, value, version);
+  const back = decode(kind, bytes, version);
+  assert.deepStrictEqual(back, value, `${kind} v${version}`);
+  assert.deepStrictEqual(encode(kind, back, version), bytes, `${kind} v${version} re-encoded`);
+  return bytes;
+}
+
+function assertTruncationFails(kind: "Request" | "Response", bytes: Uint8Array, version: number): void {
+  for (let n = 0; n < bytes.length; n++) {
+    assert.throws(
+      () => decode(kind, bytes.subarray(0, n), version),
+      ProtocolError,
+      `${kind} v${version} cut at ${n}`,
+    );
+  }
+}
+
+function fullRequest(v: number): InitProducerIdRequest {
+  return {
+    transactionalId: "txn-ü",
+    transactionTimeoutMs: 60_000,
+    producerId: v >= 3 ? 4000n : -1n,
+    producerEpoch: v >= 3 ? 3 : -1,
+  };
+}
+
+function fullResponse(): InitProducerIdResponse {
+  return { throttleTimeMs: 4, errorCode: 0, producerId: 9_007_199_254_740_993n, producerEpoch: 12 };
+}
+
+Deno.test("initProducerId codec", async (t) => {
+  await t.step("declares the key, versions and first flexible version", () => {
+    assert.equal(initProducerId.apiKey, 22);
+    assert.equal(initProducerId.name, "InitProducerId");
+    assert.equal(initProducerId.minVersion, 0);
+    assert.equal(initProducerId.maxVersion, 5);
+    assert.equal(initProducerId.flexibleFrom, 2);
+  });
+
+  await t.step("round-trips a fully populated request at every version", () => {
+    for (const v of VERSIONS) {
+      roundTrip("Request", fullRequest(v), v);
+      roundTrip("Request", { ...fullRequest(v), transactionalId: null }, v);
+    }
+  });
+
+  await t.step("round-trips a fully populated response at every version", () => {
+    for (const v of VERSIONS) roundTrip("Response", fullResponse(), v);
+  });
+
+  await t.step("fills request defaults (non-transactional, no producer id)", () => {
+    const bytes = encode("Request", { transactionTimeoutMs: 1 }, 4);
+    assert.deepStrictEqual(decode("Request", bytes, 4), {
+      transactionalId: null,
+      transactionTimeoutMs: 1,
+      producerId: -1n,
+      producerEpoch: -1,
+    });
+    assert.deepStrictEqual(decode("Request", encode("Request", { transactionTimeoutMs: 1 }, 0), 0), {
+      transactionalId: null,
+      transactionTimeoutMs: 1,
+      producerId: -1n,
+      producerEpoch: -1,
+    });
+  });
+
+  await t.step("keeps unknown tagged fields in flexible versions", () => {
+    for (const v of VERSIONS.filter((v) => v >= 2)) {
+      roundTrip("Request", { ...fullRequest(v), taggedFields: [{ tag: 0, data: new Uint8Array([1]) }] }, v);
+      roundTrip("Response", {
+        ...fullResponse(),
+        taggedFields: [{ tag: 4, data: new Uint8Array(0) }, { tag: 5, data: new Uint8Array([5, 5]) }],
+      }, v);
+    }
+  });
+
+  await t.step("raises ProtocolError on every truncation of a body", () => {
+    for (const v of VERSIONS) {
+      assertTruncationFails("Request", encode("Request", fullRequest(v), v), v);
+      assertTruncationFails("Response", encode("Response", fullResponse(), v), v);
+    }
+  });
+
+  await t.step("matches hand-derived bytes (v0, v4)", () => {
+    assert.equal(toHex(encode("Request", { transactionTimeoutMs: 1000 }, 0)), "ff ff 00 00 03 e8");
+    assert.equal(
+      toHex(encode("Request", { transactionalId: "t", transactionTimeoutMs: 1000 }, 4)),
+      toHex(hex("0274 000003e8 ffffffffffffffff ffff 00")),
+    );
+    const res = hex("00000000 0000 0000000000000007 0001 00");
+    const expected = { throttleTimeMs: 0, errorCode: 0, producerId: 7n, producerEpoch: 1 };
+    assert.deepStrictEqual(decode("Response", res, 4), expected);
+    assert.equal(toHex(encode("Response", expected, 4)), toHex(res));
+  });
+});
+
+Deno.test({
+  name: "initProducerId codec stops below the schema's unstable top version",
+  ignore: !HAVE_SHARED,
+  fn() {
+    const req = sharedSchema("InitProducerIdRequest.json");
+    assert.equal(req.apiKey, initProducerId.apiKey);
+    assert.equal(req.latestVersionUnstable, true);
+    assert.equal(req.validVersions, `${initProducerId.minVersion}-${initProducerId.maxVersion + 1}`);
+    for (const file of ["InitProducerIdRequest.json", "InitProducerIdResponse.json"]) {
+      assert.equal(sharedSchema(file).flexibleVersions, `${initProducerId.flexibleFrom}+`);
+    }
+  },
+});
