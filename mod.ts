@@ -35,4 +35,21 @@ export {
   TimeoutError,
   UnsupportedVersionError,
 } from "./src/errors.ts";
+export {
+  type CompressionName,
+  type PartitionerFunction,
+  type Payload,
+  Producer,
+  type ProducerMessage,
+  type ProducerOptions,
+  type ProducerRecord,
+  type RecordMetadata,
+} from "./src/producer.ts";
+export {
+  Admin,
+  type CreateTopicResult,
+  type CreateTopicsOptions,
+  type DeleteTopicsOptions,
+  type NewTopic,
+} from "./src/admin.ts";
 export { VERSION } from "./src/version.ts";

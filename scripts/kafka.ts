@@ -93,8 +93,14 @@ async function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Pr
 export async function ensureJars(): Promise<string> {
   const libs = libsDir();
   const marker = `${libs}/.complete`;
+  if (!await exists(toolsLog4j())) {
+    await Deno.mkdir(cacheDir(), { recursive: true });
+    await Deno.writeTextFile(toolsLog4j(), TOOLS_LOG4J);
+  }
   if (await exists(marker)) return libs;
-  console.error(`kafka: resolving Kafka ${KAFKA_VERSION} jars from Maven Central into ${libs} (first time only)`);
+  console.error(
+    `kafka: resolving Kafka ${KAFKA_VERSION} jars from Maven Central into ${libs} (first time only)`,
+  );
   await Deno.mkdir(libs, { recursive: true });
   await run("mvn", [
     "-B",
@@ -107,7 +113,13 @@ export async function ensureJars(): Promise<string> {
   ]);
   const names: string[] = [];
   for await (const e of Deno.readDir(libs)) names.push(e.name);
-  for (const want of [`kafka_2.13-${KAFKA_VERSION}.jar`, `kafka-tools-${KAFKA_VERSION}.jar`, "slf4j-api-1.7.36.jar"]) {
+  for (
+    const want of [
+      `kafka_2.13-${KAFKA_VERSION}.jar`,
+      `kafka-tools-${KAFKA_VERSION}.jar`,
+      "slf4j-api-1.7.36.jar",
+    ]
+  ) {
     if (!names.includes(want)) throw new Error(`kafka: ${want} missing after Maven resolution in ${libs}`);
   }
   if (names.some((n) => /^slf4j-api-2|^log4j-slf4j2/.test(n))) {
@@ -163,12 +175,26 @@ logger.state.name = state.change.logger
 logger.state.level = WARN
 `;
 
-/** A java command line for one of Kafka's tools (console producer, perf tests...). */
+const TOOLS_LOG4J = `# Written by scripts/kafka.ts: Kafka's tools log warnings to stderr only.
+status = warn
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.err.ref = STDERR
+`;
+
+function toolsLog4j(): string {
+  return `${cacheDir()}/tools-log4j2.properties`;
+}
+
+/** A java command line for one of Kafka's tools (console producer, perf tests...). Call {@linkcode ensureJars} first. */
 export function toolArgs(mainClass: string, args: string[], heap = "512m"): string[] {
   return [
     `-Xmx${heap}`,
-    `-Dlog4j2.configurationFile=${paths().log4j}`,
-    `-Dkafka.logs.dir=${paths().logs}/tools`,
+    `-Dlog4j2.configurationFile=${toolsLog4j()}`,
     "-cp",
     classpath(),
     mainClass,
@@ -265,9 +291,24 @@ export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}):
   await Deno.writeTextFile(p.config, serverProperties(p));
   await Deno.writeTextFile(p.log4j, LOG4J);
   if (!await exists(`${p.data}/meta.properties`)) {
-    const java = ["-Xmx256m", `-Dlog4j2.configurationFile=${p.log4j}`, `-Dkafka.logs.dir=${p.logs}`, "-cp", classpath()];
+    const java = [
+      "-Xmx256m",
+      `-Dlog4j2.configurationFile=${p.log4j}`,
+      `-Dkafka.logs.dir=${p.logs}`,
+      "-cp",
+      classpath(),
+    ];
     const clusterId = (await run("java", [...java, "kafka.tools.StorageTool", "random-uuid"])).trim();
-    await run("java", [...java, "kafka.tools.StorageTool", "format", "--standalone", "-t", clusterId, "-c", p.config]);
+    await run("java", [
+      ...java,
+      "kafka.tools.StorageTool",
+      "format",
+      "--standalone",
+      "-t",
+      clusterId,
+      "-c",
+      p.config,
+    ]);
   }
   const started = Date.now();
   // Truncate the server log so readiness is judged on this start's lines only.
@@ -308,7 +349,9 @@ export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}):
   await waitReady(pid, timeoutMs, started);
   if (!opts.quiet) {
     console.error(
-      `kafka: started (pid ${pid}) on ${BROKER_HOST}:${BROKER_PORT} in ${((Date.now() - started) / 1000).toFixed(1)} s; log ${p.serverLog}`,
+      `kafka: started (pid ${pid}) on ${BROKER_HOST}:${BROKER_PORT} in ${
+        ((Date.now() - started) / 1000).toFixed(1)
+      } s; log ${p.serverLog}`,
     );
   }
   return true;
@@ -320,7 +363,9 @@ async function waitReady(pid: number, timeoutMs: number, since: number): Promise
   while (Date.now() < deadline) {
     if (!await isAlive(pid)) {
       throw new Error(
-        `kafka: the broker (pid ${pid}) exited during start-up.\n--- ${p.jvmOut}\n${await tail(p.jvmOut)}\n--- ${p.serverLog}\n${await tail(
+        `kafka: the broker (pid ${pid}) exited during start-up.\n--- ${p.jvmOut}\n${await tail(
+          p.jvmOut,
+        )}\n--- ${p.serverLog}\n${await tail(
           p.serverLog,
         )}`,
       );
@@ -330,7 +375,9 @@ async function waitReady(pid: number, timeoutMs: number, since: number): Promise
     await sleep(250);
   }
   throw new Error(
-    `kafka: the broker (pid ${pid}) did not answer within ${timeoutMs} ms.\n--- ${p.serverLog}\n${await tail(p.serverLog)}`,
+    `kafka: the broker (pid ${pid}) did not answer within ${timeoutMs} ms.\n--- ${p.serverLog}\n${await tail(
+      p.serverLog,
+    )}`,
   );
 }
 

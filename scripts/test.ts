@@ -41,7 +41,7 @@ async function main(): Promise<number> {
     }
     const status = await child.status;
     // deno's summary: "ok | 12 passed (30 steps) | 0 failed | 1 ignored (5s)"
-    const clean = tailText.replace(/\x1b\[[0-9;]*m/g, "");
+    const clean = tailText.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
     const m = /(ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed(?:[^|]*\| (\d+) ignored)?/.exec(clean);
     if (m) {
       console.log(`tests: ${m[2]} passed, ${m[3]} failed${m[4] ? `, ${m[4]} skipped` : ""}`);

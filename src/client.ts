@@ -8,6 +8,7 @@
 import { Cluster, type ClusterMetadata, type ClusterOptions } from "./cluster.ts";
 import { ClosedError } from "./errors.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
+import { Admin } from "./admin.ts";
 
 /** Options for {@linkcode connect}. */
 export interface ClientOptions extends ClusterOptions {}
@@ -111,6 +112,12 @@ export class Client implements AsyncDisposable {
   producer(opts: ProducerOptions = {}): Producer {
     this.assertOpen();
     return new Producer(this, opts);
+  }
+
+  /** Topic administration: create and delete topics. */
+  admin(): Admin {
+    this.assertOpen();
+    return new Admin(this);
   }
 
   /** Closes producers and consumers made by this client, then every connection. Idempotent. */

@@ -128,7 +128,7 @@ export class Cluster {
    */
   constructor(opts: ClusterOptions) {
     if (!Array.isArray(opts.brokers) || opts.brokers.length === 0) {
-      throw new TypeError("At least one bootstrap broker is required (brokers: [\"host:port\"])");
+      throw new TypeError('At least one bootstrap broker is required (brokers: ["host:port"])');
     }
     this.#bootstrap = opts.brokers.map(parseAddress);
     this.#opts = {
@@ -216,7 +216,10 @@ export class Cluster {
         return conn;
       } catch (err) {
         const failures = (b?.failures ?? 0) + 1;
-        const base = Math.min(this.#opts.reconnectBackoffMs * 2 ** (failures - 1), this.#opts.reconnectBackoffMaxMs);
+        const base = Math.min(
+          this.#opts.reconnectBackoffMs * 2 ** (failures - 1),
+          this.#opts.reconnectBackoffMaxMs,
+        );
         // +-20% jitter so that many clients do not reconnect in lockstep.
         this.#backoff.set(id, { failures, notBefore: Date.now() + base * (0.8 + Math.random() * 0.4) });
         if (this.#conns.get(key) === self.p) this.#conns.delete(key);
@@ -304,7 +307,10 @@ export class Cluster {
    * @param topics Topic names, or null for all.
    * @param allowAutoTopicCreation Whether the broker may create missing topics.
    */
-  async fetchMetadata(topics: readonly string[] | null, allowAutoTopicCreation = false): Promise<MetadataResponse> {
+  async fetchMetadata(
+    topics: readonly string[] | null,
+    allowAutoTopicCreation = false,
+  ): Promise<MetadataResponse> {
     const conn = await this.anyConnection();
     return await conn.request(metadataApi, {
       topics: topics === null ? null : topics.map((name) => ({ topicId: ZERO_UUID, name })),
@@ -358,7 +364,10 @@ export class Cluster {
    */
   async topic(name: string, opts: { force?: boolean } = {}): Promise<TopicInfo> {
     const cached = this.#topics.get(name);
-    if (!opts.force && cached && Date.now() - cached.at < this.#opts.metadataMaxAgeMs && cached.info.errorCode === 0) {
+    if (
+      !opts.force && cached && Date.now() - cached.at < this.#opts.metadataMaxAgeMs &&
+      cached.info.errorCode === 0
+    ) {
       return cached.info;
     }
     await this.refreshMetadata([name]);
@@ -372,7 +381,7 @@ export class Cluster {
    * every partition. Retriable errors (a topic being created, a leader
    * election) are waited out up to `timeoutMs`.
    */
-  async readyTopic(name: string, timeoutMs = this.#opts.requestTimeoutMs): Promise<TopicInfo> {
+  async readyTopic(name: string, timeoutMs: number = this.#opts.requestTimeoutMs): Promise<TopicInfo> {
     const deadline = Date.now() + timeoutMs;
     let delay = 20;
     let force = false;
@@ -395,7 +404,12 @@ export class Cluster {
     const list = topics ? topics.map((t) => this.#topics.get(t)?.info).filter((t): t is TopicInfo => !!t) : [
       ...this.#topics.values(),
     ].map((t) => t.info);
-    return { clusterId: this.#clusterId, controllerId: this.#controllerId, brokers: this.brokers, topics: list };
+    return {
+      clusterId: this.#clusterId,
+      controllerId: this.#controllerId,
+      brokers: this.brokers,
+      topics: list,
+    };
   }
 
   /** Stops using a topic (it is no longer refreshed). */

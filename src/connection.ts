@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type ApiVersionsResponse, apiVersions } from "../protocol/apis/api_versions.ts";
+import { apiVersions, type ApiVersionsResponse } from "../protocol/apis/api_versions.ts";
 import {
   type ApiCodec,
   decodeResponseFrame,
@@ -16,7 +16,13 @@ import {
   peekCorrelationId,
 } from "../protocol/framing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { BrokerError, ClosedError, ConnectionError, TimeoutError, UnsupportedVersionError } from "./errors.ts";
+import {
+  BrokerError,
+  ClosedError,
+  ConnectionError,
+  TimeoutError,
+  UnsupportedVersionError,
+} from "./errors.ts";
 import { VERSION } from "./version.ts";
 
 /** How to reach a broker and how long to wait for it. */
@@ -228,7 +234,12 @@ export class Connection {
     this.#throwIfClosed();
     const version = opts.version ?? this.versionFor(codec as ApiCodec<unknown, unknown>);
     const id = this.#correlationId();
-    const frame = encodeRequestFrame(codec, version, { correlationId: id, clientId: this.#clientId }, request);
+    const frame = encodeRequestFrame(
+      codec,
+      version,
+      { correlationId: id, clientId: this.#clientId },
+      request,
+    );
     try {
       await this.#writer.write(frame);
     } catch (cause) {
@@ -247,10 +258,20 @@ export class Connection {
     if (this.#closeError) throw this.#closeError;
   }
 
-  #send<Req, Res>(codec: ApiCodec<Req, Res>, version: number, request: Req, timeoutMs: number): Promise<Uint8Array> {
+  #send<Req, Res>(
+    codec: ApiCodec<Req, Res>,
+    version: number,
+    request: Req,
+    timeoutMs: number,
+  ): Promise<Uint8Array> {
     this.#throwIfClosed();
     const id = this.#correlationId();
-    const frame = encodeRequestFrame(codec, version, { correlationId: id, clientId: this.#clientId }, request);
+    const frame = encodeRequestFrame(
+      codec,
+      version,
+      { correlationId: id, clientId: this.#clientId },
+      request,
+    );
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         // A late response would arrive out of step with the next requests'

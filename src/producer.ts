@@ -98,8 +98,10 @@ const EMPTY: RecordHeader[] = [];
 
 /** Java's rule for valid topic names. */
 export function validateTopicName(topic: unknown): asserts topic is string {
-  if (typeof topic !== "string" || topic.length === 0 || topic.length > 249 || !TOPIC_RE.test(topic) ||
-    topic === "." || topic === "..") {
+  if (
+    typeof topic !== "string" || topic.length === 0 || topic.length > 249 || !TOPIC_RE.test(topic) ||
+    topic === "." || topic === ".."
+  ) {
     throw new TypeError(
       `Invalid topic name ${JSON.stringify(topic)}: use 1-249 characters of [a-zA-Z0-9._-], not "." or ".."`,
     );
@@ -263,6 +265,11 @@ export class Producer implements AsyncDisposable {
     this.#untrack = client.track(() => this.close());
   }
 
+  /** Bytes of records accepted by `send()` and not yet acknowledged or failed. */
+  get bufferedBytes(): number {
+    return this.#bufferUsed;
+  }
+
   /** The producer id and epoch (idempotent mode), -1 before the first send. */
   get producerIdentity(): { producerId: bigint; producerEpoch: number } {
     return { producerId: this.#producerId, producerEpoch: this.#producerEpoch };
@@ -308,7 +315,8 @@ export class Producer implements AsyncDisposable {
         throw new BrokerError(ErrorCode.MESSAGE_TOO_LARGE, {
           api: "Produce",
           topic,
-          brokerMessage: `messages[${i}] is ${size} bytes, larger than maxRequestBytes (${this.#maxRequestBytes})`,
+          brokerMessage:
+            `messages[${i}] is ${size} bytes, larger than maxRequestBytes (${this.#maxRequestBytes})`,
         });
       }
       inputs[i] = input;
@@ -316,7 +324,9 @@ export class Producer implements AsyncDisposable {
       total += size;
     }
     if (total > this.#bufferBytes) {
-      throw new RangeError(`One send() of ${total} bytes exceeds bufferBytes (${this.#bufferBytes}); split it`);
+      throw new RangeError(
+        `One send() of ${total} bytes exceeds bufferBytes (${this.#bufferBytes}); split it`,
+      );
     }
 
     let info = this.#cluster.cachedTopic(topic);
@@ -329,7 +339,9 @@ export class Producer implements AsyncDisposable {
       const explicit = messages[i].partition;
       if (explicit !== undefined) {
         if (!Number.isInteger(explicit) || explicit < 0 || explicit >= n) {
-          throw new RangeError(`messages[${i}].partition ${explicit} is out of range: ${topic} has ${n} partitions`);
+          throw new RangeError(
+            `messages[${i}].partition ${explicit} is out of range: ${topic} has ${n} partitions`,
+          );
         }
         parts[i] = explicit;
       } else parts[i] = -1;
@@ -337,13 +349,21 @@ export class Producer implements AsyncDisposable {
 
     if (this.#bufferUsed + total > this.#bufferBytes || this.#bufferWaiters.length > 0) {
       // Backpressure: wait in line; #release reserves our bytes when it wakes us.
-      await new Promise<void>((resolve, reject) => this.#bufferWaiters.push({ bytes: total, resolve, reject }));
+      await new Promise<void>((resolve, reject) =>
+        this.#bufferWaiters.push({ bytes: total, resolve, reject })
+      );
     } else {
       this.#bufferUsed += total;
     }
 
     return new Promise<RecordMetadata[]>((resolve, reject) => {
-      const op: SendOp = { results: new Array(messages.length), pending: messages.length, resolve, reject, failed: false };
+      const op: SendOp = {
+        results: new Array(messages.length),
+        pending: messages.length,
+        resolve,
+        reject,
+        failed: false,
+      };
       for (let i = 0; i < inputs.length; i++) {
         let p = parts[i];
         if (p < 0) p = this.#choosePartition(topic, inputs[i].key ?? null, info!);
@@ -634,7 +654,10 @@ export class Producer implements AsyncDisposable {
     for (const b of batches) {
       const p = byKey.get(`${b.tp.topic}\u0000${b.tp.partition}`);
       if (!p) {
-        this.#retryOrFail(b, new KafkaError(`Produce response from broker ${leader} lacks ${b.tp.topic}[${b.tp.partition}]`));
+        this.#retryOrFail(
+          b,
+          new KafkaError(`Produce response from broker ${leader} lacks ${b.tp.topic}[${b.tp.partition}]`),
+        );
         continue;
       }
       const code = p.errorCode;
@@ -654,11 +677,15 @@ export class Producer implements AsyncDisposable {
         this.#complete(b, -1n);
         continue;
       }
-      if (this.#idempotent && (code === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER || code === ErrorCode.UNKNOWN_PRODUCER_ID)) {
+      if (
+        this.#idempotent &&
+        (code === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER || code === ErrorCode.UNKNOWN_PRODUCER_ID)
+      ) {
         // An earlier batch of this partition is being retried: resend in order. If none is,
         // the broker lost our sequence state: bump the epoch and renumber (KIP-360).
         const earlier = [...this.#outstanding].some((o) =>
-          o !== b && o.tp === b.tp && o.baseSequence >= 0 && o.baseSequence < b.baseSequence && o.encoded !== null
+          o !== b && o.tp === b.tp && o.baseSequence >= 0 && o.baseSequence < b.baseSequence &&
+          o.encoded !== null
         );
         if (!earlier) this.#needEpochBump = true;
         this.#retryOrFail(b, err, true);
@@ -697,8 +724,10 @@ export class Producer implements AsyncDisposable {
     // Keep the partition's queue in sequence order: a retried batch goes before later ones.
     const q = b.tp.queue;
     let at = 0;
-    while (at < q.length && (q[at].attempts > 0 || (b.baseSequence >= 0 && q[at].baseSequence >= 0 &&
-      q[at].baseSequence < b.baseSequence))) at++;
+    while (
+      at < q.length && (q[at].attempts > 0 || (b.baseSequence >= 0 && q[at].baseSequence >= 0 &&
+        q[at].baseSequence < b.baseSequence))
+    ) at++;
     q.splice(at, 0, b);
     this.#armRetry(b.retryAt);
   }
@@ -736,7 +765,9 @@ export class Producer implements AsyncDisposable {
     this.#outstanding.delete(b);
     this.#bufferUsed -= b.bytes;
     b.settle();
-    while (this.#bufferWaiters.length && this.#bufferUsed + this.#bufferWaiters[0].bytes <= this.#bufferBytes) {
+    while (
+      this.#bufferWaiters.length && this.#bufferUsed + this.#bufferWaiters[0].bytes <= this.#bufferBytes
+    ) {
       const w = this.#bufferWaiters.shift()!;
       this.#bufferUsed += w.bytes;
       w.resolve();
@@ -828,7 +859,9 @@ export class Producer implements AsyncDisposable {
         const first = await Promise.race([flushed.then(() => "ok" as const), expired]);
         clearTimeout(timer);
         if (first === "timeout") {
-          const err = new TimeoutError(`The producer closed after ${opts.timeoutMs} ms with records unacknowledged`);
+          const err = new TimeoutError(
+            `The producer closed after ${opts.timeoutMs} ms with records unacknowledged`,
+          );
           for (const b of [...this.#outstanding]) this.#fail(b, err);
         }
       } else {

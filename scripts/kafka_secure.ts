@@ -1,0 +1,510 @@
+/**
+ * A second local Kafka broker (KRaft, combined node) that requires security,
+ * for the TLS and SASL tests. It runs beside the plaintext broker of
+ * scripts/kafka.ts, from the same jars, with its own state folder and ports:
+ *
+ * | port | listener | security protocol | what it checks |
+ * |---|---|---|---|
+ * | 9192 | INTERNAL | PLAINTEXT | inter-broker only |
+ * | 9193 | CONTROLLER | PLAINTEXT | KRaft controller |
+ * | 9194 | SSL | SSL | TLS, no client certificate |
+ * | 9195 | MTLS | SSL | mutual TLS: a client certificate signed by the test CA |
+ * | 9196 | SASL_PLAINTEXT | SASL_PLAINTEXT | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (SCRAM-SHA-512 sessions last 3 s: KIP-368) |
+ * | 9197 | SASL_SSL | SASL_SSL | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 over TLS |
+ *
+ * (`KAFKA_DENO_SECURE_PORT` moves the whole block.) Certificates are made with
+ * openssl at start: a throwaway CA, a broker certificate for 127.0.0.1 and
+ * localhost, a client certificate, and a second CA that signed nothing (for
+ * "wrong CA" tests). SCRAM users are written at storage format time
+ * (`--add-scram`), PLAIN users come from the listeners' JAAS config.
+ *
+ *     deno run -A scripts/kafka_secure.ts start|stop|status|logs|reset
+ *
+ * @module
+ */
+
+import { cacheDir, classpath, ensureJars } from "./kafka.ts";
+
+/** The secured broker's host. */
+export const SECURE_HOST = "127.0.0.1";
+
+const BASE = Number(Deno.env.get("KAFKA_DENO_SECURE_PORT") ?? 9192);
+
+/** The secured broker's ports, by listener. */
+export const SECURE_PORTS = {
+  internal: BASE,
+  controller: BASE + 1,
+  ssl: BASE + 2,
+  mtls: BASE + 3,
+  saslPlaintext: BASE + 4,
+  saslSsl: BASE + 5,
+} as const;
+
+/** The user known to the secured broker for every mechanism (test credentials, not secrets). */
+export const SECURE_USER: { username: string; password: string } = {
+  username: "alice",
+  password: "alice-secret",
+};
+
+/** The session lifetime the SASL_PLAINTEXT listener gives SCRAM-SHA-512 logins (KIP-368 re-authentication). */
+export const REAUTH_MS = 3_000;
+
+/** The secured broker's state folder. */
+export function secureStateDir(): string {
+  return `${cacheDir()}/broker-secure-${BASE}`;
+}
+
+/** Paths of the files the secured broker uses. */
+export function securePaths(): {
+  state: string;
+  config: string;
+  log4j: string;
+  data: string;
+  logs: string;
+  serverLog: string;
+  jvmOut: string;
+  pid: string;
+  certs: string;
+} {
+  const s = secureStateDir();
+  return {
+    state: s,
+    config: `${s}/server.properties`,
+    log4j: `${s}/log4j2.properties`,
+    data: `${s}/data`,
+    logs: `${s}/logs`,
+    serverLog: `${s}/logs/server.log`,
+    jvmOut: `${s}/logs/jvm.out`,
+    pid: `${s}/kafka.pid`,
+    certs: `${s}/certs`,
+  };
+}
+
+/** PEM texts a client needs to talk to the secured broker. */
+export interface SecureCertificates {
+  /** The CA that signed the broker's and the client's certificates. */
+  ca: string;
+  /** A CA that signed nothing here: trusting only it must fail. */
+  otherCa: string;
+  /** The client certificate (signed by `ca`). */
+  clientCert: string;
+  /** The client certificate's private key (PKCS#8). */
+  clientKey: string;
+}
+
+/** Reads the certificates written by {@linkcode startSecure}. */
+export async function secureCertificates(): Promise<SecureCertificates> {
+  const d = securePaths().certs;
+  return {
+    ca: await Deno.readTextFile(`${d}/ca.pem`),
+    otherCa: await Deno.readTextFile(`${d}/other-ca.pem`),
+    clientCert: await Deno.readTextFile(`${d}/client.pem`),
+    clientKey: await Deno.readTextFile(`${d}/client.key`),
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd: opts.cwd, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr);
+    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${out.code}):\n${(text + err).slice(-4000)}`);
+  }
+  return text;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function tail(path: string, lines = 40): Promise<string> {
+  try {
+    return (await Deno.readTextFile(path)).split("\n").slice(-lines).join("\n");
+  } catch {
+    return `(no ${path})`;
+  }
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: SECURE_HOST, port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes the test PKI with openssl: a CA, a broker certificate valid for
+ * 127.0.0.1 and localhost, a client certificate, and an unrelated CA. Keys are
+ * unencrypted PKCS#8 (what Kafka's PEM key store and Deno both read).
+ */
+async function makeCertificates(dir: string): Promise<void> {
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dir, { recursive: true });
+  const o = (args: string[]) => run("openssl", args, { cwd: dir });
+  const ca = async (name: string, cn: string) => {
+    await o([
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "30",
+      "-subj",
+      `/CN=${cn}`,
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+  };
+  const leaf = async (name: string, cn: string, ext: string) => {
+    await o([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      `/CN=${cn}`,
+    ]);
+    await Deno.writeTextFile(`${dir}/${name}.ext`, ext);
+    await o([
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "30",
+      "-extfile",
+      `${name}.ext`,
+    ]);
+  };
+  await ca("ca", "kafka-deno test CA");
+  await ca("other-ca", "kafka-deno unrelated CA");
+  await leaf(
+    "broker",
+    "localhost",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n" +
+      "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n",
+  );
+  await leaf(
+    "client",
+    "kafka-deno-client",
+    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+  );
+  // Kafka's PEM key store: one file with the private key and the certificate chain.
+  const keyStore = (await Deno.readTextFile(`${dir}/broker.key`)) +
+    (await Deno.readTextFile(`${dir}/broker.pem`)) +
+    (await Deno.readTextFile(`${dir}/ca.pem`));
+  await Deno.writeTextFile(`${dir}/broker-keystore.pem`, keyStore);
+}
+
+function jaasPlain(user: { username: string; password: string }): string {
+  return `org.apache.kafka.common.security.plain.PlainLoginModule required user_${user.username}="${user.password}";`;
+}
+
+function serverProperties(p: ReturnType<typeof securePaths>): string {
+  const h = SECURE_HOST;
+  const P = SECURE_PORTS;
+  const scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
+  const lines = [
+    "# Written by scripts/kafka_secure.ts: a combined KRaft node that requires TLS or SASL, for tests.",
+    "process.roles=broker,controller",
+    "node.id=1",
+    `controller.quorum.bootstrap.servers=${h}:${P.controller}`,
+    `listeners=INTERNAL://${h}:${P.internal},CONTROLLER://${h}:${P.controller},SSL://${h}:${P.ssl},` +
+    `MTLS://${h}:${P.mtls},SASL_PLAINTEXT://${h}:${P.saslPlaintext},SASL_SSL://${h}:${P.saslSsl}`,
+    `advertised.listeners=INTERNAL://${h}:${P.internal},CONTROLLER://${h}:${P.controller},SSL://${h}:${P.ssl},` +
+    `MTLS://${h}:${P.mtls},SASL_PLAINTEXT://${h}:${P.saslPlaintext},SASL_SSL://${h}:${P.saslSsl}`,
+    "listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,MTLS:SSL," +
+    "SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+    "controller.listener.names=CONTROLLER",
+    "inter.broker.listener.name=INTERNAL",
+    // TLS, shared by SSL, MTLS and SASL_SSL.
+    "ssl.keystore.type=PEM",
+    `ssl.keystore.location=${p.certs}/broker-keystore.pem`,
+    "ssl.truststore.type=PEM",
+    `ssl.truststore.location=${p.certs}/ca.pem`,
+    "ssl.client.auth=none",
+    "listener.name.mtls.ssl.client.auth=required",
+    "ssl.endpoint.identification.algorithm=https",
+    // SASL.
+    "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+    ...["sasl_plaintext", "sasl_ssl"].flatMap((l) => [
+      `listener.name.${l}.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512`,
+      `listener.name.${l}.plain.sasl.jaas.config=${jaasPlain(SECURE_USER)}`,
+      `listener.name.${l}.scram-sha-256.sasl.jaas.config=${scram}`,
+      `listener.name.${l}.scram-sha-512.sasl.jaas.config=${scram}`,
+    ]),
+    // KIP-368: short sessions on one listener+mechanism, so re-authentication is exercised.
+    `listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms=${REAUTH_MS}`,
+    `log.dirs=${p.data}`,
+    "num.partitions=1",
+    "auto.create.topics.enable=true",
+    "offsets.topic.replication.factor=1",
+    "offsets.topic.num.partitions=3",
+    "transaction.state.log.replication.factor=1",
+    "transaction.state.log.min.isr=1",
+    "transaction.state.log.num.partitions=3",
+    "share.coordinator.state.topic.replication.factor=1",
+    "share.coordinator.state.topic.min.isr=1",
+    "group.initial.rebalance.delay.ms=0",
+    "num.network.threads=2",
+    "num.io.threads=2",
+  ];
+  return lines.join("\n") + "\n";
+}
+
+const LOG4J = `# Written by scripts/kafka_secure.ts
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = \${sys:kafka.logs.dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
+`;
+
+async function readPid(): Promise<number | null> {
+  try {
+    const n = Number((await Deno.readTextFile(securePaths().pid)).trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+async function isOurBroker(pid: number): Promise<boolean> {
+  try {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+    return cmdline.includes("kafka.Kafka") && cmdline.includes(securePaths().config);
+  } catch {
+    return false;
+  }
+}
+
+async function isAlive(pid: number): Promise<boolean> {
+  try {
+    return !/^\d+ \(.*\) Z/.test(await Deno.readTextFile(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
+
+/** The secured broker's state: its pid when running. */
+export async function secureStatus(): Promise<{ running: boolean; pid: number | null; log: string }> {
+  const pid = await readPid();
+  const running = pid !== null && await isOurBroker(pid);
+  return { running, pid: running ? pid : null, log: securePaths().serverLog };
+}
+
+async function waitReady(pid: number, timeoutMs: number, since: number): Promise<void> {
+  const p = securePaths();
+  const deadline = since + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!await isAlive(pid)) {
+      throw new Error(
+        `kafka-secure: the broker (pid ${pid}) exited during start-up.\n--- ${p.jvmOut}\n${await tail(
+          p.jvmOut,
+        )}\n--- ${p.serverLog}\n${await tail(p.serverLog)}`,
+      );
+    }
+    const log = await Deno.readTextFile(p.serverLog).catch(() => "");
+    if (log.includes("Kafka Server started") && await portOpen(SECURE_PORTS.saslSsl)) return;
+    await sleep(250);
+  }
+  throw new Error(
+    `kafka-secure: the broker (pid ${pid}) did not answer within ${timeoutMs} ms.\n--- ${p.serverLog}\n${await tail(
+      p.serverLog,
+    )}`,
+  );
+}
+
+/**
+ * Starts the secured broker unless ours already runs, then waits (bounded)
+ * until it answers. Certificates and SCRAM users are made when the state
+ * folder is new. Returns whether this call started it.
+ */
+export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } = {}): Promise<boolean> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const p = securePaths();
+  const st = await secureStatus();
+  if (st.running) {
+    await waitReady(st.pid!, timeoutMs, Date.now());
+    return false;
+  }
+  for (const port of Object.values(SECURE_PORTS)) {
+    if (await portOpen(port)) {
+      throw new Error(
+        `kafka-secure: ${SECURE_HOST}:${port} is taken by a process that is not this project's secured broker; ` +
+          `stop it or set KAFKA_DENO_SECURE_PORT`,
+      );
+    }
+  }
+  await ensureJars();
+  const fresh = !await exists(`${p.data}/meta.properties`) || !await exists(`${p.certs}/broker-keystore.pem`);
+  if (fresh) {
+    // Certificates and SCRAM credentials belong to one formatting of the storage: make both anew.
+    await Deno.remove(p.data, { recursive: true }).catch(() => {});
+    await makeCertificates(p.certs);
+  }
+  await Deno.mkdir(p.logs, { recursive: true });
+  await Deno.writeTextFile(p.config, serverProperties(p));
+  await Deno.writeTextFile(p.log4j, LOG4J);
+  if (fresh) {
+    const java = [
+      "-Xmx256m",
+      `-Dlog4j2.configurationFile=${p.log4j}`,
+      `-Dkafka.logs.dir=${p.logs}`,
+      "-cp",
+      classpath(),
+    ];
+    const clusterId = (await run("java", [...java, "kafka.tools.StorageTool", "random-uuid"])).trim();
+    const u = SECURE_USER;
+    await run("java", [
+      ...java,
+      "kafka.tools.StorageTool",
+      "format",
+      "--standalone",
+      "-t",
+      clusterId,
+      "-c",
+      p.config,
+      "--add-scram",
+      `SCRAM-SHA-256=[name=${u.username},password=${u.password}]`,
+      "--add-scram",
+      `SCRAM-SHA-512=[name=${u.username},password=${u.password}]`,
+    ]);
+  }
+  const started = Date.now();
+  await Deno.writeTextFile(p.serverLog, "");
+  const jvm = [
+    "-Xms512m",
+    "-Xmx512m",
+    "-server",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:TieredStopAtLevel=1",
+    "-Djava.awt.headless=true",
+    `-Dkafka.logs.dir=${p.logs}`,
+    `-Dlog4j2.configurationFile=${p.log4j}`,
+    "-cp",
+    classpath(),
+    "kafka.Kafka",
+    p.config,
+  ];
+  await Deno.remove(p.pid).catch(() => {});
+  const quoted = jvm.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  // setsid: its own session (a Ctrl-C on the test run does not reach it); exec: the recorded pid is the JVM's.
+  const child = new Deno.Command("setsid", {
+    args: ["sh", "-c", `echo $$ > '${p.pid}'; exec java ${quoted} > '${p.jvmOut}' 2>&1 < /dev/null`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  let pid: number | null = null;
+  for (let i = 0; i < 100 && pid === null; i++) {
+    await sleep(50);
+    pid = await readPid();
+  }
+  if (pid === null) throw new Error("kafka-secure: the broker process did not record its pid");
+  await waitReady(pid, timeoutMs, started);
+  if (!opts.quiet) {
+    console.error(
+      `kafka-secure: started (pid ${pid}) on ${SECURE_HOST}:${SECURE_PORTS.internal}-${SECURE_PORTS.saslSsl} in ${
+        ((Date.now() - started) / 1000).toFixed(1)
+      } s; log ${p.serverLog}`,
+    );
+  }
+  return true;
+}
+
+/** Stops the secured broker by its pid: SIGTERM, SIGKILL after a bounded wait. Returns whether it ran. */
+export async function stopSecure(opts: { timeoutMs?: number } = {}): Promise<boolean> {
+  const st = await secureStatus();
+  if (!st.running) {
+    await Deno.remove(securePaths().pid).catch(() => {});
+    return false;
+  }
+  const pid = st.pid!;
+  Deno.kill(pid, "SIGTERM");
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  while (Date.now() < deadline && await isOurBroker(pid)) await sleep(100);
+  if (await isOurBroker(pid)) {
+    Deno.kill(pid, "SIGKILL");
+    for (let i = 0; i < 50 && await isOurBroker(pid); i++) await sleep(100);
+  }
+  await Deno.remove(securePaths().pid).catch(() => {});
+  return true;
+}
+
+async function main(args: string[]): Promise<number> {
+  const [cmd, ...rest] = args;
+  switch (cmd) {
+    case "start":
+      await startSecure();
+      return 0;
+    case "stop":
+      console.error(await stopSecure() ? "kafka-secure: stopped" : "kafka-secure: not running");
+      return 0;
+    case "status": {
+      const st = await secureStatus();
+      console.log(st.running ? `running (pid ${st.pid}); log ${st.log}` : `stopped; log ${st.log}`);
+      return 0;
+    }
+    case "reset":
+      await stopSecure();
+      await Deno.remove(secureStateDir(), { recursive: true }).catch(() => {});
+      console.error(`kafka-secure: removed ${secureStateDir()}`);
+      return 0;
+    case "logs":
+      console.log(await tail(securePaths().serverLog, Number(rest[0] ?? 60)));
+      return 0;
+    default:
+      console.error("usage: deno run -A scripts/kafka_secure.ts start|stop|status|reset|logs [lines]");
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    Deno.exit(1);
+  }
+}

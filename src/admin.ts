@@ -1,0 +1,179 @@
+/**
+ * Admin basics: create and delete topics, waiting until the change is visible
+ * in metadata so that the next produce or fetch finds it.
+ *
+ * @module
+ */
+
+import { createTopics } from "../protocol/apis/create_topics.ts";
+import { deleteTopics } from "../protocol/apis/delete_topics.ts";
+import { ErrorCode } from "../protocol/error_codes.ts";
+import type { Client } from "./client.ts";
+import { BrokerError, KafkaError, TimeoutError } from "./errors.ts";
+import { validateTopicName } from "./producer.ts";
+
+/** A topic to create. */
+export interface NewTopic {
+  /** The topic's name. */
+  topic: string;
+  /** Number of partitions; the broker default (`num.partitions`) when omitted. */
+  partitions?: number;
+  /** Replication factor; the broker default when omitted. */
+  replicationFactor?: number;
+  /** Topic configs, e.g. `{ "cleanup.policy": "compact" }`. */
+  configs?: Record<string, string>;
+}
+
+/** What happened to one topic. */
+export interface CreateTopicResult {
+  /** The topic. */
+  topic: string;
+  /** False when it already existed (with `ifNotExists`). */
+  created: boolean;
+  /** The topic id (Kafka base64url UUID). */
+  topicId: string;
+}
+
+/** Options of {@linkcode Admin.createTopics}. */
+export interface CreateTopicsOptions {
+  /** Report TOPIC_ALREADY_EXISTS as `created: false` instead of throwing. */
+  ifNotExists?: boolean;
+  /** How long to wait for the topics to be usable. Default: the client's request timeout. */
+  timeoutMs?: number;
+}
+
+/** Options of {@linkcode Admin.deleteTopics}. */
+export interface DeleteTopicsOptions {
+  /** Ignore topics that do not exist. */
+  ifExists?: boolean;
+  /** How long to wait for the deletion to be visible. Default: the client's request timeout. */
+  timeoutMs?: number;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Topic administration. Get one with `client.admin()`.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "../mod.ts";
+ * await using client = await connect({ brokers: ["127.0.0.1:9092"] });
+ * await client.admin().createTopics([{ topic: "events", partitions: 6, replicationFactor: 1 }], { ifNotExists: true });
+ * ```
+ */
+export class Admin {
+  readonly #client: Client;
+
+  /**
+   * Use `client.admin()` instead.
+   *
+   * @param client The client.
+   */
+  constructor(client: Client) {
+    this.#client = client;
+  }
+
+  /**
+   * Creates topics and waits until each has a leader for every partition.
+   *
+   * @param topics The topics.
+   * @param opts Whether an existing topic is an error, and the wait.
+   */
+  async createTopics(topics: NewTopic[], opts: CreateTopicsOptions = {}): Promise<CreateTopicResult[]> {
+    this.#client.assertOpen();
+    const cluster = this.#client.cluster;
+    const timeoutMs = opts.timeoutMs ?? cluster.options.requestTimeoutMs;
+    for (const t of topics) {
+      validateTopicName(t.topic);
+      for (
+        const [k, v] of [["partitions", t.partitions], ["replicationFactor", t.replicationFactor]] as const
+      ) {
+        if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
+          throw new RangeError(`${k} of "${t.topic}" must be a positive integer, got ${v}`);
+        }
+      }
+    }
+    const conn = await cluster.anyConnection();
+    const res = await conn.request(createTopics, {
+      topics: topics.map((t) => ({
+        name: t.topic,
+        numPartitions: t.partitions ?? -1,
+        replicationFactor: t.replicationFactor ?? -1,
+        assignments: [],
+        configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+      timeoutMs,
+      validateOnly: false,
+    }, { timeoutMs: timeoutMs + 5_000 });
+    const out: CreateTopicResult[] = [];
+    for (const t of topics) {
+      const r = res.topics.find((x) => x.name === t.topic);
+      if (!r) throw new KafkaError(`CreateTopics response lacks "${t.topic}"`);
+      if (r.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS && opts.ifNotExists) {
+        out.push({ topic: t.topic, created: false, topicId: r.topicId });
+        continue;
+      }
+      if (r.errorCode !== 0) {
+        throw new BrokerError(r.errorCode, {
+          api: "CreateTopics",
+          topic: t.topic,
+          brokerMessage: r.errorMessage,
+        });
+      }
+      out.push({ topic: t.topic, created: true, topicId: r.topicId });
+    }
+    await Promise.all(out.map(async (r) => {
+      const info = await cluster.readyTopic(r.topic, timeoutMs);
+      r.topicId = info.topicId;
+    }));
+    return out;
+  }
+
+  /**
+   * Deletes topics and waits until metadata no longer lists them.
+   *
+   * @param topics Topic names.
+   * @param opts Whether a missing topic is an error, and the wait.
+   */
+  async deleteTopics(topics: string[], opts: DeleteTopicsOptions = {}): Promise<void> {
+    this.#client.assertOpen();
+    const cluster = this.#client.cluster;
+    const timeoutMs = opts.timeoutMs ?? cluster.options.requestTimeoutMs;
+    topics.forEach((t) => validateTopicName(t));
+    const conn = await cluster.anyConnection();
+    const version = conn.versionFor(deleteTopics);
+    const res = await conn.request(deleteTopics, {
+      // v6 names topics in a struct list (KIP-516), earlier versions in a string list.
+      topics: version >= 6 ? topics.map((name) => ({ name })) : undefined,
+      topicNames: version < 6 ? topics : undefined,
+      timeoutMs,
+    }, { timeoutMs: timeoutMs + 5_000 });
+    for (const r of res.responses) {
+      if (r.errorCode === 0) continue;
+      if (r.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && opts.ifExists) continue;
+      throw new BrokerError(r.errorCode, {
+        api: "DeleteTopics",
+        topic: r.name ?? r.topicId,
+        brokerMessage: r.errorMessage,
+      });
+    }
+    for (const t of topics) cluster.forget(t);
+    const deadline = Date.now() + timeoutMs;
+    let delay = 20;
+    while (true) {
+      const md = await cluster.fetchMetadata(topics, false);
+      const left = md.topics.filter((t) => t.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      if (left.length === 0) return;
+      if (Date.now() + delay > deadline) {
+        throw new TimeoutError(
+          `Topics still listed ${timeoutMs} ms after deletion: ${left.map((t) => t.name).join(", ")}`,
+        );
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+}

@@ -1,0 +1,643 @@
+/**
+ * Consumer group membership with the classic protocol: coordinator lookup,
+ * JoinGroup (with the member-id-required round trip of KIP-394), SyncGroup
+ * with the leader computing the assignment, a Heartbeat timer that runs on its
+ * own (so a slow record handler never costs the membership; only the
+ * application not polling for `maxPollIntervalMs` does), offset commit and
+ * fetch, and LeaveGroup.
+ *
+ * The member runs one background loop. It joins, hands the assignment to the
+ * consumer, then heartbeats; when the coordinator says the group rebalances,
+ * that the generation is stale or that it forgot the member, the loop asks the
+ * consumer to give its partitions up (committing first) and joins again.
+ *
+ * @module
+ */
+
+import {
+  CONSUMER_PROTOCOL_TYPE,
+  decodeConsumerAssignment,
+  decodeConsumerSubscription,
+  encodeConsumerAssignment,
+  encodeConsumerSubscription,
+} from "../protocol/apis/consumer_protocol.ts";
+import { CoordinatorKeyType, findCoordinator } from "../protocol/apis/find_coordinator.ts";
+import { heartbeat } from "../protocol/apis/heartbeat.ts";
+import { joinGroup, type JoinGroupResponse } from "../protocol/apis/join_group.ts";
+import { leaveGroup } from "../protocol/apis/leave_group.ts";
+import { offsetCommit } from "../protocol/apis/offset_commit.ts";
+import { offsetFetch, type OffsetFetchResponseTopic } from "../protocol/apis/offset_fetch.ts";
+import { syncGroup } from "../protocol/apis/sync_group.ts";
+import { ErrorCode } from "../protocol/error_codes.ts";
+import type { Assignor, MemberSubscription } from "./assignors.ts";
+import type { Cluster } from "./cluster.ts";
+import type { Connection } from "./connection.ts";
+import { BrokerError, ClosedError, KafkaError } from "./errors.ts";
+
+/**
+ * A wake-up signal: `wait(ms)` resolves on the next `notify()` or after `ms`,
+ * whichever comes first, and never leaves a timer behind.
+ *
+ * @internal
+ */
+export class Signal {
+  #waiters: (() => void)[] = [];
+
+  /** Wakes every current waiter. */
+  notify(): void {
+    const w = this.#waiters;
+    if (w.length === 0) return;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  /**
+   * Waits for a notify or `ms` milliseconds.
+   *
+   * @param ms The longest wait.
+   */
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const i = this.#waiters.indexOf(done);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        resolve();
+      }, Math.max(0, ms));
+      this.#waiters.push(done);
+    });
+  }
+}
+
+/** Partitions by topic. */
+export type TopicPartitions = Map<string, number[]>;
+
+/** An offset to commit. */
+export interface OffsetToCommit {
+  /** The topic. */
+  topic: string;
+  /** The partition. */
+  partition: number;
+  /** The next offset to read (last processed + 1). */
+  offset: bigint;
+}
+
+/** What the group member needs from the consumer. */
+export interface GroupHooks {
+  /** Gives every partition up: stop fetching, drop buffered records, commit. */
+  revoke(): Promise<void>;
+  /** Takes the new assignment. */
+  assign(assignment: TopicPartitions): Promise<void>;
+  /** When the application last asked for records; `Infinity` while it waits for some. */
+  lastPollAt(): number;
+  /** The membership failed for good (fenced, not authorized...). */
+  fail(err: Error): void;
+}
+
+/** Options of {@linkcode GroupMember}. */
+export interface GroupMemberOptions {
+  /** The group id. */
+  groupId: string;
+  /** The topics to subscribe to. */
+  topics: readonly string[];
+  /** The static member id (KIP-345), or null. */
+  groupInstanceId: string | null;
+  /** The session timeout. */
+  sessionTimeoutMs: number;
+  /** The rebalance timeout. */
+  rebalanceTimeoutMs: number;
+  /** The heartbeat interval. */
+  heartbeatIntervalMs: number;
+  /** The longest the application may go without polling. */
+  maxPollIntervalMs: number;
+  /** The assignors, in order of preference. */
+  assignors: readonly Assignor[];
+  /** The first retry backoff. */
+  retryBackoffMs: number;
+}
+
+const COORDINATOR_ERRORS = new Set<number>([
+  ErrorCode.NOT_COORDINATOR,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+]);
+
+/** Errors after which the member must join again. */
+const REJOIN_ERRORS = new Set<number>([
+  ErrorCode.REBALANCE_IN_PROGRESS,
+  ErrorCode.ILLEGAL_GENERATION,
+  ErrorCode.UNKNOWN_MEMBER_ID,
+]);
+
+function isConnectionProblem(err: unknown): boolean {
+  return err instanceof KafkaError && !(err instanceof BrokerError);
+}
+
+/**
+ * One member of a consumer group (classic protocol).
+ *
+ * @internal Used by the consumer.
+ */
+export class GroupMember {
+  readonly #cluster: Cluster;
+  readonly #opts: GroupMemberOptions;
+  readonly #hooks: GroupHooks;
+  readonly #wake = new Signal();
+  #coordinator: Promise<Connection> | null = null;
+  #memberId = "";
+  #generationId = -1;
+  #protocol: string | null = null;
+  #needJoin = true;
+  #assigned = false;
+  #stopping = false;
+  #pollExpired = false;
+  #loop: Promise<void> | null = null;
+  #joinConn: Connection | null = null;
+
+  /**
+   * Creates a member; {@linkcode GroupMember.start} joins.
+   *
+   * @param cluster The cluster.
+   * @param opts The group and its timeouts.
+   * @param hooks The consumer's side of a rebalance.
+   */
+  constructor(cluster: Cluster, opts: GroupMemberOptions, hooks: GroupHooks) {
+    this.#cluster = cluster;
+    this.#opts = opts;
+    this.#hooks = hooks;
+  }
+
+  /** The member id the coordinator gave ("" before the first join). */
+  get memberId(): string {
+    return this.#memberId;
+  }
+
+  /** The current generation (-1 when not a member). */
+  get generationId(): number {
+    return this.#generationId;
+  }
+
+  /** The assignor the group chose. */
+  get protocol(): string | null {
+    return this.#protocol;
+  }
+
+  /** Starts joining and heartbeating in the background. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Wakes the loop, e.g. when the application polls again after `maxPollIntervalMs`. */
+  poke(): void {
+    if (this.#pollExpired) {
+      this.#pollExpired = false;
+      this.#needJoin = true;
+    }
+    this.#wake.notify();
+  }
+
+  async #run(): Promise<void> {
+    let nextHeartbeat = 0;
+    let backoff = this.#opts.retryBackoffMs;
+    while (!this.#stopping) {
+      try {
+        if (this.#pollExpired) {
+          await this.#wake.wait(1000);
+          continue;
+        }
+        if (this.#needJoin) {
+          if (this.#assigned) {
+            this.#assigned = false;
+            await this.#hooks.revoke();
+          }
+          const assignment = await this.#joinAndSync();
+          if (assignment === null) continue; // stopping, or join again
+          this.#assigned = true;
+          await this.#hooks.assign(assignment);
+          nextHeartbeat = Date.now() + this.#opts.heartbeatIntervalMs;
+          backoff = this.#opts.retryBackoffMs;
+          continue;
+        }
+        const wait = nextHeartbeat - Date.now();
+        if (wait > 0) {
+          await this.#wake.wait(wait);
+          continue;
+        }
+        const lastPoll = this.#hooks.lastPollAt();
+        if (Date.now() - lastPoll > this.#opts.maxPollIntervalMs) {
+          // Like the Java client: a member that stopped polling leaves, so that its
+          // partitions move on; it joins again when the application polls.
+          this.#pollExpired = true;
+          if (this.#assigned) {
+            this.#assigned = false;
+            await this.#hooks.revoke();
+          }
+          await this.#leave("the application did not poll within maxPollIntervalMs");
+          continue;
+        }
+        nextHeartbeat = Date.now() + this.#opts.heartbeatIntervalMs;
+        await this.#heartbeat();
+        backoff = this.#opts.retryBackoffMs;
+      } catch (err) {
+        if (this.#stopping) break;
+        if (
+          err instanceof BrokerError && !err.retriable && !REJOIN_ERRORS.has(err.code) &&
+          !COORDINATOR_ERRORS.has(err.code)
+        ) {
+          this.#hooks.fail(err);
+          return;
+        }
+        if (!(err instanceof KafkaError)) {
+          this.#hooks.fail(err as Error);
+          return;
+        }
+        await this.#wake.wait(backoff);
+        backoff = Math.min(backoff * 2, 1000);
+        nextHeartbeat = 0;
+      }
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    const conn = await this.coordinator();
+    let res;
+    try {
+      res = await conn.request(heartbeat, {
+        groupId: this.#opts.groupId,
+        generationId: this.#generationId,
+        memberId: this.#memberId,
+        groupInstanceId: this.#opts.groupInstanceId,
+      }, { timeoutMs: Math.max(this.#opts.sessionTimeoutMs, 5000) });
+    } catch (err) {
+      if (isConnectionProblem(err)) this.#coordinator = null;
+      throw err;
+    }
+    this.#onGroupError(res.errorCode, "Heartbeat");
+  }
+
+  /** Acts on a group error code: rejoin, rediscover the coordinator, or throw. */
+  #onGroupError(code: number, api: string): void {
+    if (code === 0) return;
+    if (code === ErrorCode.REBALANCE_IN_PROGRESS) {
+      this.#needJoin = true;
+      return;
+    }
+    if (code === ErrorCode.ILLEGAL_GENERATION) {
+      this.#generationId = -1;
+      this.#needJoin = true;
+      return;
+    }
+    if (code === ErrorCode.UNKNOWN_MEMBER_ID) {
+      this.#generationId = -1;
+      this.#memberId = "";
+      this.#needJoin = true;
+      return;
+    }
+    if (COORDINATOR_ERRORS.has(code)) this.#coordinator = null;
+    throw new BrokerError(code, { api, groupId: this.#opts.groupId });
+  }
+
+  /**
+   * The coordinator's connection (lane "group"), found with FindCoordinator
+   * and cached until a request to it fails.
+   */
+  coordinator(): Promise<Connection> {
+    const cached = this.#coordinator;
+    if (cached) {
+      return cached.then((c) => {
+        if (!c.isClosed) return c;
+        if (this.#coordinator === cached) this.#coordinator = null;
+        return this.coordinator();
+      });
+    }
+    const p = this.#findCoordinator();
+    this.#coordinator = p;
+    p.catch(() => {
+      if (this.#coordinator === p) this.#coordinator = null;
+    });
+    return p;
+  }
+
+  async #findCoordinator(): Promise<Connection> {
+    const conn = await this.#cluster.anyConnection();
+    const batched = conn.versionFor(findCoordinator) >= 4;
+    const res = await conn.request(
+      findCoordinator,
+      batched
+        ? { keyType: CoordinatorKeyType.GROUP, coordinatorKeys: [this.#opts.groupId] }
+        : { key: this.#opts.groupId, keyType: CoordinatorKeyType.GROUP },
+    );
+    const c = batched ? res.coordinators[0] : res;
+    if (!c) throw new KafkaError(`FindCoordinator answered without a coordinator for ${this.#opts.groupId}`);
+    if (c.errorCode) {
+      throw new BrokerError(c.errorCode, {
+        api: "FindCoordinator",
+        groupId: this.#opts.groupId,
+        brokerMessage: c.errorMessage,
+      });
+    }
+    if (!this.#cluster.brokers.some((b) => b.nodeId === c.nodeId)) await this.#cluster.refreshMetadata();
+    return await this.#cluster.connectionTo(c.nodeId, "group");
+  }
+
+  /** Joins and syncs; null when the loop should start over (or stop). */
+  async #joinAndSync(): Promise<TopicPartitions | null> {
+    const conn = await this.coordinator();
+    this.#joinConn = conn;
+    let join: JoinGroupResponse;
+    try {
+      join = await conn.request(joinGroup, {
+        groupId: this.#opts.groupId,
+        sessionTimeoutMs: this.#opts.sessionTimeoutMs,
+        rebalanceTimeoutMs: this.#opts.rebalanceTimeoutMs,
+        memberId: this.#memberId,
+        groupInstanceId: this.#opts.groupInstanceId,
+        protocolType: CONSUMER_PROTOCOL_TYPE,
+        protocols: this.#opts.assignors.map((a) => ({
+          name: a.name,
+          metadata: encodeConsumerSubscription({ topics: [...this.#opts.topics] }),
+        })),
+        reason: null,
+      }, { timeoutMs: this.#opts.rebalanceTimeoutMs + 5000 });
+    } catch (err) {
+      if (isConnectionProblem(err)) this.#coordinator = null;
+      throw err;
+    } finally {
+      this.#joinConn = null;
+    }
+    if (this.#stopping) return null;
+    if (join.errorCode === ErrorCode.MEMBER_ID_REQUIRED) {
+      // KIP-394: the coordinator names us and expects us to join again with that id at once.
+      this.#memberId = join.memberId;
+      return null;
+    }
+    if (join.errorCode === ErrorCode.REBALANCE_IN_PROGRESS) return null;
+    this.#onGroupError(join.errorCode, "JoinGroup");
+    if (join.errorCode) return null;
+    this.#memberId = join.memberId;
+    this.#generationId = join.generationId;
+    this.#protocol = join.protocolName;
+    let assignments: { memberId: string; assignment: Uint8Array }[] = [];
+    if (join.leader === join.memberId) assignments = await this.#lead(join);
+    let sync;
+    try {
+      sync = await conn.request(syncGroup, {
+        groupId: this.#opts.groupId,
+        generationId: this.#generationId,
+        memberId: this.#memberId,
+        groupInstanceId: this.#opts.groupInstanceId,
+        protocolType: CONSUMER_PROTOCOL_TYPE,
+        protocolName: join.protocolName,
+        assignments,
+      }, { timeoutMs: this.#opts.rebalanceTimeoutMs + 5000 });
+    } catch (err) {
+      if (isConnectionProblem(err)) this.#coordinator = null;
+      throw err;
+    }
+    if (this.#stopping) return null;
+    this.#onGroupError(sync.errorCode, "SyncGroup");
+    if (sync.errorCode) return null;
+    this.#needJoin = false;
+    const out: TopicPartitions = new Map();
+    if (sync.assignment.length === 0) return out;
+    for (const tp of decodeConsumerAssignment(sync.assignment).assignedPartitions) {
+      const list = out.get(tp.topic) ?? [];
+      list.push(...tp.partitions);
+      out.set(tp.topic, list);
+    }
+    return out;
+  }
+
+  /** As the leader: every member's assignment, by the assignor the group chose. */
+  async #lead(join: JoinGroupResponse): Promise<{ memberId: string; assignment: Uint8Array }[]> {
+    const assignor = this.#opts.assignors.find((a) => a.name === join.protocolName);
+    if (!assignor) {
+      throw new KafkaError(`The group chose assignor "${join.protocolName}", which we do not have`);
+    }
+    const members: MemberSubscription[] = join.members.map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      topics: decodeConsumerSubscription(m.metadata).topics,
+    }));
+    const topics = [...new Set(members.flatMap((m) => m.topics))];
+    await this.#cluster.refreshMetadata(topics);
+    const counts = new Map<string, number>();
+    for (const t of topics) {
+      const info = this.#cluster.cachedTopic(t);
+      if (info && info.errorCode === 0 && info.partitions.length > 0) counts.set(t, info.partitions.length);
+    }
+    const plan = assignor.assign(members, counts);
+    return members.map((m) => ({
+      memberId: m.memberId,
+      assignment: encodeConsumerAssignment({
+        version: 0,
+        assignedPartitions: [...(plan.get(m.memberId) ?? new Map<string, number[]>())].map((
+          [topic, partitions],
+        ) => ({
+          topic,
+          partitions,
+        })),
+      }),
+    }));
+  }
+
+  /**
+   * Commits offsets with the current generation (or as a non-member when the
+   * consumer is not in the group). Retries coordinator moves a few times.
+   *
+   * @param offsets What to commit.
+   */
+  async commit(offsets: readonly OffsetToCommit[]): Promise<void> {
+    if (offsets.length === 0) return;
+    const byTopic = new Map<
+      string,
+      { partitionIndex: number; committedOffset: bigint; committedMetadata: null }[]
+    >();
+    for (const o of offsets) {
+      const list = byTopic.get(o.topic) ?? [];
+      list.push({ partitionIndex: o.partition, committedOffset: o.offset, committedMetadata: null });
+      byTopic.set(o.topic, list);
+    }
+    const topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
+    let backoff = this.#opts.retryBackoffMs;
+    for (let attempt = 0;; attempt++) {
+      let conn: Connection;
+      let res;
+      try {
+        conn = await this.coordinator();
+        res = await conn.request(offsetCommit, {
+          groupId: this.#opts.groupId,
+          generationIdOrMemberEpoch: this.#generationId,
+          memberId: this.#memberId,
+          groupInstanceId: this.#generationId >= 0 ? this.#opts.groupInstanceId : null,
+          topics,
+        });
+      } catch (err) {
+        if (isConnectionProblem(err) && !(err instanceof ClosedError && this.#stopping) && attempt < 5) {
+          this.#coordinator = null;
+          await sleep(backoff);
+          backoff *= 2;
+          continue;
+        }
+        throw err;
+      }
+      let retry = false;
+      for (const t of res.topics) {
+        for (const p of t.partitions) {
+          if (p.errorCode === 0) continue;
+          if (
+            (COORDINATOR_ERRORS.has(p.errorCode) || p.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) &&
+            attempt < 5
+          ) {
+            if (COORDINATOR_ERRORS.has(p.errorCode)) this.#coordinator = null;
+            retry = true;
+            continue;
+          }
+          if (REJOIN_ERRORS.has(p.errorCode) && p.errorCode !== ErrorCode.REBALANCE_IN_PROGRESS) {
+            this.#onGroupError(p.errorCode, "OffsetCommit");
+            this.#wake.notify();
+          }
+          throw new BrokerError(p.errorCode, {
+            api: "OffsetCommit",
+            groupId: this.#opts.groupId,
+            topic: t.name,
+            partition: p.partitionIndex,
+          });
+        }
+      }
+      if (!retry) return;
+      await sleep(backoff);
+      backoff *= 2;
+    }
+  }
+
+  /**
+   * The committed offsets of `partitions` (-1 where there is none).
+   *
+   * @param partitions Which partitions.
+   */
+  async committed(partitions: TopicPartitions): Promise<Map<string, bigint>> {
+    return await fetchCommitted(this.coordinator.bind(this), this.#opts.groupId, partitions, () => {
+      this.#coordinator = null;
+    }, this.#opts.retryBackoffMs);
+  }
+
+  async #leave(reason: string): Promise<void> {
+    const memberId = this.#memberId;
+    this.#memberId = "";
+    this.#generationId = -1;
+    if (!memberId) return;
+    try {
+      const conn = await this.coordinator();
+      const batched = conn.versionFor(leaveGroup) >= 3;
+      await conn.request(
+        leaveGroup,
+        batched
+          ? {
+            groupId: this.#opts.groupId,
+            members: [{ memberId, groupInstanceId: this.#opts.groupInstanceId, reason }],
+          }
+          : { groupId: this.#opts.groupId, memberId },
+        { timeoutMs: 5000 },
+      );
+    } catch {
+      // The session timeout removes us anyway.
+    }
+  }
+
+  /**
+   * Stops heartbeating and leaves the group (a static member stays, as in the
+   * Java client: its session timeout or its return decides). Idempotent.
+   *
+   * @param opts `leave: false` stops without LeaveGroup (hard close).
+   */
+  async close(opts: { leave?: boolean } = {}): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#wake.notify();
+      // A JoinGroup can be parked at the coordinator for the whole rebalance timeout.
+      this.#joinConn?.close();
+    }
+    await this.#loop?.catch(() => {});
+    if ((opts.leave ?? true) && this.#opts.groupInstanceId === null) {
+      await this.#leave("the consumer is closing");
+    }
+    this.#memberId = "";
+    this.#generationId = -1;
+  }
+
+  /** Whether the member holds an assignment of the current generation. */
+  get stable(): boolean {
+    return !this.#needJoin && this.#generationId >= 0;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Committed offsets of a group (-1 where there is none), with OffsetFetch in
+ * the shape the negotiated version wants.
+ *
+ * @internal
+ */
+export async function fetchCommitted(
+  coordinator: () => Promise<Connection>,
+  groupId: string,
+  partitions: TopicPartitions,
+  onCoordinatorError: () => void,
+  backoffMs = 100,
+): Promise<Map<string, bigint>> {
+  const topics = [...partitions].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
+  const out = new Map<string, bigint>();
+  if (topics.length === 0) return out;
+  let backoff = backoffMs;
+  for (let attempt = 0;; attempt++) {
+    let resTopics: OffsetFetchResponseTopic[];
+    let code: number;
+    try {
+      const conn = await coordinator();
+      const batched = conn.versionFor(offsetFetch) >= 8;
+      const res = await conn.request(
+        offsetFetch,
+        batched ? { groups: [{ groupId, memberId: null, memberEpoch: -1, topics }] } : { groupId, topics },
+      );
+      if (batched) {
+        const g = res.groups[0];
+        code = g?.errorCode ?? 0;
+        resTopics = g?.topics ?? [];
+      } else {
+        code = res.errorCode;
+        resTopics = res.topics;
+      }
+    } catch (err) {
+      if (isConnectionProblem(err) && !(err instanceof ClosedError) && attempt < 5) {
+        onCoordinatorError();
+        await sleep(backoff);
+        backoff *= 2;
+        continue;
+      }
+      throw err;
+    }
+    if (code === 0) {
+      for (const t of resTopics) {
+        for (const p of t.partitions) {
+          if (p.errorCode) code = p.errorCode;
+          out.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+        }
+      }
+    }
+    if (code === 0) return out;
+    const err = new BrokerError(code, { api: "OffsetFetch", groupId });
+    if ((err.retriable || COORDINATOR_ERRORS.has(code)) && attempt < 8) {
+      if (COORDINATOR_ERRORS.has(code)) onCoordinatorError();
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 1000);
+      continue;
+    }
+    throw err;
+  }
+}

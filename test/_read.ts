@@ -1,0 +1,90 @@
+/**
+ * Reads a whole topic back with raw Fetch requests, independent of the
+ * consumer, so producer tests check what the broker stored, not what our own
+ * consumer thinks it stored.
+ *
+ * @module
+ */
+
+import { fetch as fetchApi } from "../protocol/apis/fetch.ts";
+import { listOffsets } from "../protocol/apis/list_offsets.ts";
+import { decodeRecordBatches, type KafkaRecord } from "../protocol/record_batch.ts";
+import type { Client } from "../mod.ts";
+
+/** A stored record with its partition. */
+export interface StoredRecord extends KafkaRecord {
+  /** The partition. */
+  partition: number;
+}
+
+/** The end offset (high watermark) of each partition of a topic. */
+export async function endOffsets(client: Client, topic: string): Promise<Map<number, bigint>> {
+  const info = await client.cluster.readyTopic(topic);
+  const out = new Map<number, bigint>();
+  const byLeader = new Map<number, number[]>();
+  for (const p of info.partitions) {
+    const list = byLeader.get(p.leader) ?? [];
+    list.push(p.partition);
+    byLeader.set(p.leader, list);
+  }
+  for (const [leader, parts] of byLeader) {
+    const conn = await client.cluster.connectionTo(leader);
+    const res = await conn.request(listOffsets, {
+      topics: [{ name: topic, partitions: parts.map((p) => ({ partitionIndex: p, timestamp: -1n })) }],
+      timeoutMs: 10_000,
+    });
+    for (const t of res.topics) {
+      for (const p of t.partitions) {
+        if (p.errorCode) throw new Error(`ListOffsets ${topic}[${p.partitionIndex}] error ${p.errorCode}`);
+        out.set(p.partitionIndex, p.offset);
+      }
+    }
+  }
+  return out;
+}
+
+/** Every record of every partition of `topic`, per partition in offset order (control batches skipped). */
+export async function readAll(client: Client, topic: string): Promise<Map<number, StoredRecord[]>> {
+  const ends = await endOffsets(client, topic);
+  const info = await client.cluster.readyTopic(topic);
+  const out = new Map<number, StoredRecord[]>();
+  for (const p of info.partitions) {
+    const list: StoredRecord[] = [];
+    out.set(p.partition, list);
+    const end = ends.get(p.partition) ?? 0n;
+    let offset = 0n;
+    const conn = await client.cluster.connectionTo(p.leader);
+    for (let rounds = 0; offset < end && rounds < 100_000; rounds++) {
+      const res = await conn.request(fetchApi, {
+        maxWaitMs: 100,
+        minBytes: 1,
+        maxBytes: 8 << 20,
+        isolationLevel: 0,
+        topics: [{
+          topic,
+          topicId: info.topicId,
+          partitions: [{ partition: p.partition, fetchOffset: offset, partitionMaxBytes: 4 << 20 }],
+        }],
+      });
+      const pd = res.responses[0]?.partitions[0];
+      if (!pd) throw new Error(`Fetch ${topic}[${p.partition}] returned nothing`);
+      if (pd.errorCode) throw new Error(`Fetch ${topic}[${p.partition}] error ${pd.errorCode}`);
+      const batches = pd.records ? decodeRecordBatches(pd.records, { topic, partition: p.partition }) : [];
+      let advanced = false;
+      for (const b of batches) {
+        if (!b.isControl) {
+          for (const r of b.records) if (r.offset >= offset) list.push({ ...r, partition: p.partition });
+        }
+        if (b.lastOffset + 1n > offset) {
+          offset = b.lastOffset + 1n;
+          advanced = true;
+        }
+      }
+      if (!advanced && batches.length === 0) {
+        // Nothing yet below the high watermark (should not happen); wait briefly.
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+  return out;
+}
