@@ -1,7 +1,8 @@
 /**
  * One TCP connection to one broker: correlation ids, pipelining of many
  * requests on the socket, per-request timeouts, the ApiVersions handshake and
- * per-API version negotiation.
+ * per-API version negotiation; optionally TLS (src/tls.ts) and SASL with
+ * re-authentication (src/sasl.ts, KIP-368).
  *
  * @module
  */
@@ -16,13 +17,17 @@ import {
   peekCorrelationId,
 } from "../protocol/framing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { Writer } from "../protocol/primitives.ts";
 import {
+  AuthenticationError,
   BrokerError,
   ClosedError,
   ConnectionError,
   TimeoutError,
   UnsupportedVersionError,
 } from "./errors.ts";
+import { authenticate, checkSasl, type SaslOptions } from "./sasl.ts";
+import { isCertificateFailure, openTls, resolveTls, tlsError, type TlsSetting } from "./tls.ts";
 import { VERSION } from "./version.ts";
 
 /** How to reach a broker and how long to wait for it. */
@@ -39,6 +44,10 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** The largest response frame accepted. Default 100 MiB. */
   maxFrameBytes?: number;
+  /** TLS: `true` for the default roots with full verification, or TLS settings. Default off. */
+  tls?: TlsSetting;
+  /** SASL credentials; authentication follows the ApiVersions handshake. Default none. */
+  sasl?: SaslOptions;
 }
 
 /** Per-request options. */
@@ -47,6 +56,8 @@ export interface RequestOptions {
   version?: number;
   /** Override the connection's request timeout. */
   timeoutMs?: number;
+  /** The expected frame size, so a large request is encoded into one buffer without regrowing. */
+  sizeHint?: number;
 }
 
 interface Pending {
@@ -83,6 +94,12 @@ export class Connection {
   #versions = new Map<number, { min: number; max: number }>();
   #nextId = 1;
   #closeError: Error | null = null;
+  readonly #tls: boolean;
+  readonly #sasl: SaslOptions | null;
+  #reauthTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set while re-authenticating: new requests wait for it (KIP-368 allows no other request meanwhile). */
+  #gate: Promise<void> | null = null;
+  #onDrained: (() => void) | null = null;
   /** The broker's address, host:port. */
   readonly address: string;
 
@@ -93,40 +110,58 @@ export class Connection {
     this.#clientId = opts.clientId ?? "kafka-deno";
     this.#requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.#maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#tls = !!opts.tls;
+    this.#sasl = opts.sasl ?? null;
     this.#closed = new Promise((r) => this.#resolveClosed = r);
     this.#readLoop();
   }
 
   /**
-   * Opens a connection and performs the ApiVersions handshake.
+   * Opens a connection (TLS when `tls` is set), performs the ApiVersions
+   * handshake and, when `sasl` is set, authenticates.
    *
-   * @param opts Where to connect.
+   * @param opts Where to connect, TLS and SASL settings.
+   * @throws {AuthenticationError} when a certificate check or SASL authentication fails; never retried.
+   * @throws {ConnectionError} when the broker cannot be reached or drops the connection.
+   * @throws {TypeError} for invalid `tls` or `sasl` options.
    */
   static async connect(opts: ConnectionOptions): Promise<Connection> {
     const address = `${opts.host}:${opts.port}`;
     const timeoutMs = opts.connectTimeoutMs ?? 10_000;
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), timeoutMs);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: opts.host, port: opts.port, signal: abort.signal });
-    } catch (cause) {
-      const why = abort.signal.aborted ? `timed out after ${timeoutMs} ms` : (cause as Error).message;
-      throw new ConnectionError(`Cannot connect to ${address}: ${why}`, { broker: address, cause });
-    } finally {
-      clearTimeout(timer);
-    }
-    try {
-      conn.setNoDelay(true);
-      conn.setKeepAlive(true);
-    } catch {
-      // Not every transport supports these options.
+    const tls = resolveTls(opts.tls);
+    if (opts.sasl !== undefined) checkSasl(opts.sasl);
+    let conn: Deno.Conn;
+    if (tls) {
+      conn = await openTls(opts.host, opts.port, tls, timeoutMs);
+    } else {
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), timeoutMs);
+      let tcp: Deno.TcpConn;
+      try {
+        tcp = await Deno.connect({ hostname: opts.host, port: opts.port, signal: abort.signal });
+      } catch (cause) {
+        const why = abort.signal.aborted ? `timed out after ${timeoutMs} ms` : (cause as Error).message;
+        throw new ConnectionError(`Cannot connect to ${address}: ${why}`, { broker: address, cause });
+      } finally {
+        clearTimeout(timer);
+      }
+      try {
+        tcp.setNoDelay(true);
+        tcp.setKeepAlive(true);
+      } catch {
+        // Not every transport supports these options.
+      }
+      conn = tcp;
     }
     const c = new Connection(conn, address, opts);
     try {
       await c.#handshake(timeoutMs);
+      if (c.#sasl) await c.#authenticate(timeoutMs);
     } catch (err) {
       c.close();
+      // With TLS 1.3 the broker checks our certificate after the handshake, so
+      // its verdict arrives as an alert on the first read.
+      if (tls && err instanceof ConnectionError && isCertificateFailure(err.cause)) throw tlsError(err.cause, address);
       throw err;
     }
     return c;
@@ -183,6 +218,50 @@ export class Connection {
     throw new UnsupportedVersionError(`${this.address} agreed on no ApiVersions version`);
   }
 
+  async #authenticate(timeoutMs: number): Promise<void> {
+    const res = await authenticate(
+      async (codec, request, version) =>
+        decodeResponseFrame(codec, version, await this.#send(codec, version, request, timeoutMs)),
+      this.#sasl!,
+      { broker: this.address, versionFor: (codec) => this.versionFor(codec as ApiCodec<unknown, unknown>) },
+    );
+    if (res.sessionLifetimeMs > 0 && !this.#closeError) {
+      // KIP-368: re-authenticate before the session ends, at a random point
+      // between 85% and 95% of its lifetime (as the Java client does) so that
+      // many connections do not re-authenticate at once.
+      const delay = res.sessionLifetimeMs * (0.85 + Math.random() * 0.1);
+      this.#reauthTimer = setTimeout(() => this.#reauthenticate(), delay);
+      Deno.unrefTimer(this.#reauthTimer);
+    }
+  }
+
+  async #reauthenticate(): Promise<void> {
+    this.#reauthTimer = undefined;
+    if (this.#closeError) return;
+    let open!: () => void;
+    this.#gate = new Promise((r) => open = r);
+    try {
+      // No other request may be in flight during re-authentication. Waiting is
+      // bounded: every pending request has its own timeout.
+      if (this.#pending.size > 0) {
+        await Promise.race([new Promise<void>((r) => this.#onDrained = r), this.#closed]);
+        this.#onDrained = null;
+      }
+      if (this.#closeError) return;
+      await this.#authenticate(this.#requestTimeoutMs);
+    } catch (err) {
+      this.#fail(
+        err instanceof AuthenticationError ? err : new AuthenticationError(
+          `Re-authentication with ${this.address} failed: ${(err as Error).message}`,
+          { cause: err },
+        ),
+      );
+    } finally {
+      this.#gate = null;
+      open();
+    }
+  }
+
   /**
    * The version to use for `codec`: the highest both sides speak.
    *
@@ -210,8 +289,9 @@ export class Connection {
    * @param opts Version and timeout overrides.
    */
   async request<Req, Res>(codec: ApiCodec<Req, Res>, request: Req, opts: RequestOptions = {}): Promise<Res> {
+    while (this.#gate) await this.#gate;
     const version = opts.version ?? this.versionFor(codec as ApiCodec<unknown, unknown>);
-    const frame = await this.#send(codec, version, request, opts.timeoutMs ?? this.#requestTimeoutMs);
+    const frame = await this.#send(codec, version, request, opts.timeoutMs ?? this.#requestTimeoutMs, opts.sizeHint);
     try {
       return decodeResponseFrame(codec, version, frame);
     } catch (err) {
@@ -231,6 +311,7 @@ export class Connection {
    * the bytes are handed to the socket.
    */
   async send<Req, Res>(codec: ApiCodec<Req, Res>, request: Req, opts: RequestOptions = {}): Promise<void> {
+    while (this.#gate) await this.#gate;
     this.#throwIfClosed();
     const version = opts.version ?? this.versionFor(codec as ApiCodec<unknown, unknown>);
     const id = this.#correlationId();
@@ -239,6 +320,7 @@ export class Connection {
       version,
       { correlationId: id, clientId: this.#clientId },
       request,
+      new Writer(opts.sizeHint),
     );
     try {
       await this.#writer.write(frame);
@@ -263,6 +345,7 @@ export class Connection {
     version: number,
     request: Req,
     timeoutMs: number,
+    sizeHint?: number,
   ): Promise<Uint8Array> {
     this.#throwIfClosed();
     const id = this.#correlationId();
@@ -271,6 +354,7 @@ export class Connection {
       version,
       { correlationId: id, clientId: this.#clientId },
       request,
+      new Writer(sizeHint),
     );
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -290,10 +374,23 @@ export class Connection {
   async #readLoop(): Promise<void> {
     const splitter = new FrameSplitter(this.#maxFrameBytes);
     const reader = this.#conn.readable.getReader();
+    let first = true;
     try {
       while (true) {
         const { value, done } = await reader.read();
         if (done) break;
+        if (first && !this.#tls && value.length >= 2 && (value[0] === 0x15 || value[0] === 0x16) && value[1] === 3) {
+          // A TLS record header (alert or handshake, version 3.x): no Kafka
+          // frame starts like that (it would be over 350 MB).
+          this.#fail(
+            new ConnectionError(
+              `${this.address} answered with TLS: it is an SSL or SASL_SSL listener, connect with the tls option`,
+              { broker: this.address },
+            ),
+          );
+          return;
+        }
+        first = false;
         for (const frame of splitter.push(value)) this.#dispatch(frame);
       }
       this.#fail(new ConnectionError(`${this.address} closed the connection`, { broker: this.address }));
@@ -320,11 +417,13 @@ export class Connection {
     this.#pending.delete(id);
     clearTimeout(p.timer);
     p.resolve(frame);
+    if (this.#pending.size === 0) this.#onDrained?.();
   }
 
   #fail(err: Error): void {
     if (this.#closeError) return;
     this.#closeError = err;
+    clearTimeout(this.#reauthTimer);
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
       p.reject(err);

@@ -199,6 +199,7 @@ export class Producer implements AsyncDisposable {
   readonly #hash: (key: Uint8Array, n: number) => number;
   readonly #bufferBytes: number;
   readonly #partitions = new Map<string, PartitionState>();
+  readonly #byTopic = new Map<string, PartitionState[]>();
   readonly #sticky = new Map<string, number>();
   readonly #brokerInFlight = new Map<number, number>();
   readonly #outstanding = new Set<Batch>();
@@ -397,14 +398,18 @@ export class Producer implements AsyncDisposable {
   }
 
   #state(topic: string, partition: number): PartitionState {
-    const key = `${topic}\u0000${partition}`;
-    let s = this.#partitions.get(key);
+    // Indexed by topic then partition number: no string key per record on the hot path.
+    let byPartition = this.#byTopic.get(topic);
+    if (!byPartition) this.#byTopic.set(topic, byPartition = []);
+    let s = byPartition[partition];
     if (!s) {
       s = { topic, partition, open: null, queue: [], inFlight: 0, nextSequence: 0 };
-      this.#partitions.set(key, s);
+      byPartition[partition] = s;
+      this.#partitions.set(`${topic}\u0000${partition}`, s);
     }
     return s;
   }
+
 
   #newBatch(tp: PartitionState): Batch {
     let settle!: () => void;
@@ -621,11 +626,13 @@ export class Producer implements AsyncDisposable {
     };
     (async () => {
       const conn = await this.#cluster.connectionTo(leader, "produce");
+      let sizeHint = 256;
+      for (const b of batches) sizeHint += b.encoded!.length + 64;
       if (this.#acks === 0) {
-        await conn.send(produce, request);
+        await conn.send(produce, request, { sizeHint });
         return null;
       }
-      return await conn.request(produce, request, { timeoutMs: this.#requestTimeoutMs + 5_000 });
+      return await conn.request(produce, request, { timeoutMs: this.#requestTimeoutMs + 5_000, sizeHint });
     })().then(
       (res) => {
         this.#handleResponse(res, batches, leader);
