@@ -1,0 +1,46 @@
+/**
+ * What the broker says about a consumer group, read with raw requests so tests
+ * check the broker's view rather than the consumer's own.
+ *
+ * @module
+ */
+
+import { type DescribedGroup, describeGroups } from "../protocol/apis/describe_groups.ts";
+import { findCoordinator } from "../protocol/apis/find_coordinator.ts";
+import { offsetFetch } from "../protocol/apis/offset_fetch.ts";
+import type { Client } from "../mod.ts";
+import type { Connection } from "../src/connection.ts";
+
+async function coordinator(client: Client, groupId: string): Promise<Connection> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const any = await client.cluster.anyConnection();
+    const res = await any.request(findCoordinator, { key: groupId, keyType: 0 }, { version: 3 });
+    if (res.errorCode === 0) return await client.cluster.connectionTo(res.nodeId);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`No coordinator for group ${groupId}`);
+}
+
+/** The group as DescribeGroups reports it (state, members). */
+export async function describeGroup(client: Client, groupId: string): Promise<DescribedGroup> {
+  const conn = await coordinator(client, groupId);
+  const res = await conn.request(describeGroups, { groups: [groupId] });
+  return res.groups[0];
+}
+
+/** The group's committed offsets for a topic, by partition (-1n = none). */
+export async function committedOffsets(
+  client: Client,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
+  const conn = await coordinator(client, groupId);
+  const res = await conn.request(offsetFetch, { groupId, topics: null }, { version: 7 });
+  if (res.errorCode) throw new Error(`OffsetFetch ${groupId}: error ${res.errorCode}`);
+  const out = new Map<number, bigint>();
+  for (const t of res.topics) {
+    if (t.name !== topic) continue;
+    for (const p of t.partitions) out.set(p.partitionIndex, p.committedOffset);
+  }
+  return out;
+}

@@ -1,0 +1,211 @@
+import assert from "node:assert/strict";
+import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { committedOffsets, describeGroup } from "../_group.ts";
+import { endOffsets } from "../_read.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** The example as a child process (the real Deno binary, so signals reach it). */
+class Service {
+  readonly child: Deno.ChildProcess;
+  output = "";
+  readonly #done: Promise<void>;
+
+  constructor(env: Record<string, string>, service?: string) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "--allow-env", "examples/notify.ts", ...(service ? [service] : [])],
+      cwd: ROOT.pathname,
+      env: { KAFKA_BROKERS: BROKERS.join(","), ...env },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const pump = async (s: ReadableStream<Uint8Array>) => {
+      for await (const chunk of s.pipeThrough(new TextDecoderStream())) this.output += chunk;
+    };
+    this.#done = Promise.all([pump(this.child.stdout), pump(this.child.stderr)]).then(() => {});
+  }
+
+  async waitFor(re: RegExp, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!re.test(this.output)) {
+      if (Date.now() > deadline) throw new Error(`no ${re} within ${timeoutMs} ms; output:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Sends a signal and waits (bounded) for the exit code. */
+  async stop(signal: Deno.Signal, timeoutMs = 10_000): Promise<{ code: number; ms: number }> {
+    const t0 = Date.now();
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    const status = await this.child.status;
+    clearTimeout(timer);
+    await this.#done;
+    return { code: status.code, ms: Date.now() - t0 };
+  }
+}
+
+async function post(port: number, fields: Record<string, string>, multipart = false) {
+  let body: BodyInit;
+  if (multipart) {
+    const fd = new FormData();
+    for (const [k, v] of Object.entries(fields)) fd.append(k, v);
+    body = fd;
+  } else body = new URLSearchParams(fields);
+  const res = await fetch(`http://127.0.0.1:${port}/send`, { method: "POST", body });
+  return { status: res.status, body: await res.json() };
+}
+
+async function notifications(port: number, user: string) {
+  const res = await fetch(`http://127.0.0.1:${port}/notifications/${user}`);
+  return { status: res.status, body: await res.json() };
+}
+
+async function pollUntil<T>(
+  f: () => Promise<T>,
+  ok: (v: T) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: not reached within ${timeoutMs} ms, last ${JSON.stringify(v)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test("the notification service delivers, shuts down on SIGINT with offsets committed, and resumes after them", async (t) => {
+  await using client = await testClient();
+  const topic = uniqueName("notifications");
+  const group = uniqueName("notifications-group");
+  const env = {
+    NOTIFY_TOPIC: topic,
+    NOTIFY_GROUP: group,
+    PRODUCER_PORT: String(freePort()),
+    CONSUMER_PORT: String(freePort()),
+  };
+  const pp = Number(env.PRODUCER_PORT);
+  const cp = Number(env.CONSUMER_PORT);
+  const svc = new Service(env);
+  try {
+    await svc.waitFor(/consumer service listening/);
+    await svc.waitFor(/producer service listening/);
+    assert.match(svc.output, new RegExp(`using Kafka at ${BROKERS[0].replaceAll(".", "\\.")}`));
+
+    await t.step("POST /send answers 200, 400 and 404 as specified", async () => {
+      assert.deepEqual(await post(pp, { fromID: "2", toID: "1", message: "Hi Emma" }), {
+        status: 200,
+        body: { message: "Notification sent successfully!" },
+      });
+      assert.equal((await post(pp, { fromID: "3", toID: "1", message: "Second" }, true)).status, 200);
+      assert.equal((await post(pp, { fromID: "1", toID: "4", message: "Hello Lena" })).status, 200);
+      const bad = await post(pp, { fromID: "abc", toID: "1", message: "x" });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.message, /fromID/);
+      assert.equal((await post(pp, { fromID: "1", toID: "1.5", message: "x" })).status, 400);
+      assert.deepEqual(await post(pp, { fromID: "1", toID: "9", message: "x" }), {
+        status: 404,
+        body: { message: "User not found" },
+      });
+    });
+
+    await t.step("a record that is not JSON is logged and skipped, never fatal", async () => {
+      await using producer = client.producer();
+      await producer.send({ topic, messages: [{ key: "1", value: "{not json" }] });
+      assert.equal((await post(pp, { fromID: "4", toID: "1", message: "Third" })).status, 200);
+    });
+
+    await t.step("GET /notifications/:id returns them in arrival order", async () => {
+      const emma = await pollUntil(
+        () => notifications(cp, "1"),
+        (r) => r.body.notifications.length >= 3,
+        "Emma's notifications",
+      );
+      assert.deepEqual(emma.body, {
+        notifications: [
+          { from: { id: 2, name: "Bruno" }, to: { id: 1, name: "Emma" }, message: "Hi Emma" },
+          { from: { id: 3, name: "Rick" }, to: { id: 1, name: "Emma" }, message: "Second" },
+          { from: { id: 4, name: "Lena" }, to: { id: 1, name: "Emma" }, message: "Third" },
+        ],
+      });
+      const lena = await pollUntil(
+        () => notifications(cp, "4"),
+        (r) => r.body.notifications.length >= 1,
+        "Lena's",
+      );
+      assert.equal(lena.body.notifications[0].message, "Hello Lena");
+      assert.deepEqual((await notifications(cp, "2")).body, {
+        message: "No notifications found for user",
+        notifications: [],
+      });
+      await svc.waitFor(/not valid JSON/);
+    });
+
+    await t.step("SIGINT: exit 0 within 10 s, no members left, offsets committed to the end", async () => {
+      const { code, ms } = await svc.stop("SIGINT");
+      assert.equal(code, 0, svc.output);
+      assert.ok(ms < 10_000, `took ${ms} ms`);
+      assert.match(svc.output, /stopped cleanly/);
+      const g = await describeGroup(client, group);
+      assert.equal(g.members.length, 0, `members left: ${g.members.map((m) => m.memberId)}`);
+      const ends = await endOffsets(client, topic);
+      const committed = await committedOffsets(client, group, topic);
+      for (const [p, end] of ends) {
+        if (end === 0n) continue;
+        assert.equal(committed.get(p), end, `partition ${p}: committed ${committed.get(p)} vs end ${end}`);
+      }
+    });
+  } finally {
+    if (!svc.output.includes("stopped cleanly")) await svc.stop("SIGKILL").catch(() => {});
+  }
+
+  await t.step(
+    "a second run of the consumer service alone re-delivers nothing that was committed",
+    async () => {
+      const again = new Service({ ...env, CONSUMER_PORT: String(freePort()) }, "consumer");
+      try {
+        await again.waitFor(/consumer service listening on http:\/\/127\.0\.0\.1:(\d+)/);
+        const cport = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(again.output)![1]);
+        assert.doesNotMatch(again.output, /producer service/);
+        await using producer = client.producer();
+        await producer.send({
+          topic,
+          messages: [{
+            key: "1",
+            value: JSON.stringify({
+              from: { id: 2, name: "Bruno" },
+              to: { id: 1, name: "Emma" },
+              message: "After restart",
+            }),
+          }],
+        });
+        const emma = await pollUntil(
+          () => notifications(cport, "1"),
+          (r) => r.body.notifications.length >= 1,
+          "new one",
+        );
+        assert.deepEqual(
+          emma.body.notifications.map((n: { message: string }) => n.message),
+          ["After restart"],
+        );
+        const { code } = await again.stop("SIGTERM");
+        assert.equal(code, 0, again.output);
+      } finally {
+        if (!again.output.includes("stopped cleanly")) {
+          await again.stop("SIGKILL").catch(() => {});
+        }
+      }
+    },
+  );
+});
