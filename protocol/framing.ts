@@ -97,6 +97,20 @@ export function encodeRequestFrame<Req, Res>(
   request: Req,
   writer: Writer = new Writer(),
 ): Uint8Array {
+  return writeRequestFrame(codec, version, header, request, writer).finish();
+}
+
+/**
+ * Writes a complete request frame into `writer` and returns it; with a Writer
+ * that references large payloads, read the frame with `finishChunks()`.
+ */
+export function writeRequestFrame<Req, Res>(
+  codec: ApiCodec<Req, Res>,
+  version: number,
+  header: { correlationId: number; clientId?: string | null },
+  request: Req,
+  writer: Writer,
+): Writer {
   checkVersion(codec as ApiCodec<unknown, unknown>, version);
   const w = writer.reset();
   const size = w.reserveInt32();
@@ -105,7 +119,7 @@ export function encodeRequestFrame<Req, Res>(
   if (isFlexible(codec as ApiCodec<unknown, unknown>, version)) w.taggedFields();
   codec.encodeRequest(w, request, version);
   w.patchInt32(size, w.length - 4);
-  return w.finish();
+  return w;
 }
 
 /** Reads the request header at the start of a frame body (without the size). */
@@ -228,7 +242,7 @@ export class FrameSplitter {
     }
     let pos = 0;
     while (data.length - pos >= 4) {
-      const size = ((data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]);
+      const size = (data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3];
       if (size < 0 || size > this.#max) {
         throw new ProtocolError(`Frame size ${size} is outside 0..${this.#max}`);
       }

@@ -62,6 +62,16 @@ export function sizeOfVarint(value: number): number {
   return sizeOfUnsignedVarint((value << 1) ^ (value >> 31));
 }
 
+/** Options of {@linkcode Writer}. */
+export interface WriterOptions {
+  /**
+   * `raw()` inputs of at least this many bytes are referenced instead of
+   * copied; read the result with {@linkcode Writer.finishChunks}. Positions
+   * given to `patchInt32` must precede the first reference.
+   */
+  referenceBytesFrom?: number;
+}
+
 /**
  * A growable byte buffer with one method per Kafka wire type.
  *
@@ -84,14 +94,24 @@ export class Writer {
    *
    * @param capacity Initial capacity in bytes; the buffer grows as needed.
    */
-  constructor(capacity = 256) {
+  constructor(capacity = 256, opts: WriterOptions = {}) {
     this.#buf = new Uint8Array(Math.max(16, capacity));
     this.#view = new DataView(this.#buf.buffer);
+    if (opts.referenceBytesFrom !== undefined) {
+      this.#refFrom = opts.referenceBytesFrom;
+      this.#chunks = [];
+    }
   }
 
-  /** Bytes written so far. */
+  #refFrom = Infinity;
+  /** Referenced bytes, and [start, end) segments of the own buffer (kept as positions: it may regrow). */
+  #chunks: (Uint8Array | [number, number])[] | null = null;
+  #segStart = 0;
+  #refBytes = 0;
+
+  /** Bytes written so far (referenced chunks included). */
   get length(): number {
-    return this.#pos;
+    return this.#pos + this.#refBytes;
   }
 
   /** Makes room for `n` more bytes. */
@@ -110,12 +130,29 @@ export class Writer {
 
   /** The bytes written: a view of the internal buffer, not a copy. */
   finish(): Uint8Array {
+    if (this.#chunks && this.#chunks.length > 0) {
+      throw new RangeError("This Writer referenced external bytes: use finishChunks()");
+    }
     return this.#buf.subarray(0, this.#pos);
+  }
+
+  /**
+   * The bytes written, as chunks to be sent in order: with
+   * `referenceBytesFrom`, large `raw()` inputs are referenced, not copied.
+   */
+  finishChunks(): Uint8Array[] {
+    if (!this.#chunks) return [this.#buf.subarray(0, this.#pos)];
+    const out = this.#chunks.map((c) => c instanceof Uint8Array ? c : this.#buf.subarray(c[0], c[1]));
+    if (this.#pos > this.#segStart) out.push(this.#buf.subarray(this.#segStart, this.#pos));
+    return out;
   }
 
   /** Forgets what was written, keeping the buffer for reuse. */
   reset(): this {
     this.#pos = 0;
+    this.#segStart = 0;
+    this.#refBytes = 0;
+    if (this.#chunks) this.#chunks = [];
     return this;
   }
 
@@ -235,6 +272,14 @@ export class Writer {
 
   /** Writes raw bytes with no length prefix. */
   raw(bytes: Uint8Array): this {
+    if (bytes.length >= this.#refFrom) {
+      // Reference large payloads (record batches) instead of copying them into the frame.
+      if (this.#pos > this.#segStart) this.#chunks!.push([this.#segStart, this.#pos]);
+      this.#chunks!.push(bytes);
+      this.#segStart = this.#pos;
+      this.#refBytes += bytes.length;
+      return this;
+    }
     this.ensure(bytes.length);
     this.#buf.set(bytes, this.#pos);
     this.#pos += bytes.length;

@@ -15,6 +15,7 @@ import {
   encodeRequestFrame,
   FrameSplitter,
   peekCorrelationId,
+  writeRequestFrame,
 } from "../protocol/framing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { Writer } from "../protocol/primitives.ts";
@@ -100,6 +101,7 @@ export class Connection {
   /** Set while re-authenticating: new requests wait for it (KIP-368 allows no other request meanwhile). */
   #gate: Promise<void> | null = null;
   #onDrained: (() => void) | null = null;
+  #responses = 0;
   /** The broker's address, host:port. */
   readonly address: string;
 
@@ -161,7 +163,9 @@ export class Connection {
       c.close();
       // With TLS 1.3 the broker checks our certificate after the handshake, so
       // its verdict arrives as an alert on the first read.
-      if (tls && err instanceof ConnectionError && isCertificateFailure(err.cause)) throw tlsError(err.cause, address);
+      if (tls && err instanceof ConnectionError && isCertificateFailure(err.cause)) {
+        throw tlsError(err.cause, address, tls.clientCert !== null);
+      }
       throw err;
     }
     return c;
@@ -291,7 +295,13 @@ export class Connection {
   async request<Req, Res>(codec: ApiCodec<Req, Res>, request: Req, opts: RequestOptions = {}): Promise<Res> {
     while (this.#gate) await this.#gate;
     const version = opts.version ?? this.versionFor(codec as ApiCodec<unknown, unknown>);
-    const frame = await this.#send(codec, version, request, opts.timeoutMs ?? this.#requestTimeoutMs, opts.sizeHint);
+    const frame = await this.#send(
+      codec,
+      version,
+      request,
+      opts.timeoutMs ?? this.#requestTimeoutMs,
+      opts.sizeHint,
+    );
     try {
       return decodeResponseFrame(codec, version, frame);
     } catch (err) {
@@ -315,19 +325,32 @@ export class Connection {
     this.#throwIfClosed();
     const version = opts.version ?? this.versionFor(codec as ApiCodec<unknown, unknown>);
     const id = this.#correlationId();
-    const frame = encodeRequestFrame(
-      codec,
-      version,
-      { correlationId: id, clientId: this.#clientId },
-      request,
-      new Writer(opts.sizeHint),
-    );
+    const chunks = this.#encode(codec, version, id, request, opts.sizeHint);
     try {
-      await this.#writer.write(frame);
+      for (let i = 0; i < chunks.length - 1; i++) this.#writer.write(chunks[i]).catch(() => {});
+      await this.#writer.write(chunks[chunks.length - 1]);
     } catch (cause) {
       this.#fail(new ConnectionError(`Write to ${this.address} failed`, { broker: this.address, cause }));
       throw this.#closeError;
     }
+  }
+
+  /**
+   * Encodes a request frame. With a size hint (large requests such as Produce),
+   * record batches are referenced rather than copied into the frame, and the
+   * frame goes out as several chunks, written in order.
+   */
+  #encode<Req, Res>(
+    codec: ApiCodec<Req, Res>,
+    version: number,
+    correlationId: number,
+    request: Req,
+    sizeHint?: number,
+  ): Uint8Array[] {
+    const header = { correlationId, clientId: this.#clientId };
+    if (sizeHint === undefined) return [encodeRequestFrame(codec, version, header, request)];
+    const w = new Writer(Math.min(sizeHint, 4096), { referenceBytesFrom: 4096 });
+    return writeRequestFrame(codec, version, header, request, w).finishChunks();
   }
 
   #correlationId(): number {
@@ -349,13 +372,7 @@ export class Connection {
   ): Promise<Uint8Array> {
     this.#throwIfClosed();
     const id = this.#correlationId();
-    const frame = encodeRequestFrame(
-      codec,
-      version,
-      { correlationId: id, clientId: this.#clientId },
-      request,
-      new Writer(sizeHint),
-    );
+    const chunks = this.#encode(codec, version, id, request, sizeHint);
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         // A late response would arrive out of step with the next requests'
@@ -365,9 +382,11 @@ export class Connection {
         );
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer, api: codec.name });
-      this.#writer.write(frame).catch((cause) => {
-        this.#fail(new ConnectionError(`Write to ${this.address} failed`, { broker: this.address, cause }));
-      });
+      for (const chunk of chunks) {
+        this.#writer.write(chunk).catch((cause) => {
+          this.#fail(new ConnectionError(`Write to ${this.address} failed`, { broker: this.address, cause }));
+        });
+      }
     });
   }
 
@@ -379,7 +398,10 @@ export class Connection {
       while (true) {
         const { value, done } = await reader.read();
         if (done) break;
-        if (first && !this.#tls && value.length >= 2 && (value[0] === 0x15 || value[0] === 0x16) && value[1] === 3) {
+        if (
+          first && !this.#tls && value.length >= 2 && (value[0] === 0x15 || value[0] === 0x16) &&
+          value[1] === 3
+        ) {
           // A TLS record header (alert or handshake, version 3.x): no Kafka
           // frame starts like that (it would be over 350 MB).
           this.#fail(
@@ -393,7 +415,13 @@ export class Connection {
         first = false;
         for (const frame of splitter.push(value)) this.#dispatch(frame);
       }
-      this.#fail(new ConnectionError(`${this.address} closed the connection`, { broker: this.address }));
+      // A SASL listener drops a client that sends anything but ApiVersions before authenticating.
+      const hint = !this.#sasl && this.#responses === 1 && this.#pending.size > 0
+        ? " right after the ApiVersions handshake (if it is a SASL listener, set the sasl option)"
+        : "";
+      this.#fail(
+        new ConnectionError(`${this.address} closed the connection${hint}`, { broker: this.address }),
+      );
     } catch (err) {
       if (this.#closeError) return;
       const e = err instanceof ProtocolError
@@ -416,6 +444,7 @@ export class Connection {
     }
     this.#pending.delete(id);
     clearTimeout(p.timer);
+    this.#responses++;
     p.resolve(frame);
     if (this.#pending.size === 0) this.#onDrained?.();
   }

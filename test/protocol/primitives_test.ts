@@ -167,7 +167,10 @@ Deno.test("tagged fields: known ones are claimed, unknown ones kept, order enfor
   assert.deepEqual(unknown, [{ tag: 5, data: new Uint8Array([1]) }]);
   assert.throws(() => new Reader(hex("02 05 00 01 00")).taggedFields(), ProtocolError);
   // A known tag whose bytes are longer than what the codec reads is an error.
-  assert.throws(() => new Reader(hex("01 00 02 00 07")).taggedFields((_, r) => (r.int8(), true)), ProtocolError);
+  assert.throws(
+    () => new Reader(hex("01 00 02 00 07")).taggedFields((_, r) => (r.int8(), true)),
+    ProtocolError,
+  );
 });
 
 Deno.test("Reader refuses hostile lengths with ProtocolError, never RangeError", async (t) => {
@@ -182,12 +185,31 @@ Deno.test("Reader refuses hostile lengths with ProtocolError, never RangeError",
     ["null compact string", (r) => r.compactString()],
     ["invalid UTF-8", (r) => r.compactString()],
   ];
-  const inputs = ["00 01", "ff fe", "00 10 61", "ff ff ff fe", "00 00 00 09 01", "7f ff ff ff", "ff ff ff ff 0f", "00", "03 c3 28"];
+  const inputs = [
+    "00 01",
+    "ff fe",
+    "00 10 61",
+    "ff ff ff fe",
+    "00 00 00 09 01",
+    "7f ff ff ff",
+    "ff ff ff ff 0f",
+    "00",
+    "03 c3 28",
+  ];
   for (let i = 0; i < cases.length; i++) {
-    await t.step(cases[i][0], () => assert.throws(() => cases[i][1](new Reader(hex(inputs[i]))), ProtocolError));
+    await t.step(
+      cases[i][0],
+      () => assert.throws(() => cases[i][1](new Reader(hex(inputs[i]))), ProtocolError),
+    );
   }
-  await t.step("done() with trailing bytes", () => assert.throws(() => new Reader(hex("00")).done(), ProtocolError));
-  await t.step("skip beyond the end", () => assert.throws(() => new Reader(hex("00")).skip(2), ProtocolError));
+  await t.step(
+    "done() with trailing bytes",
+    () => assert.throws(() => new Reader(hex("00")).done(), ProtocolError),
+  );
+  await t.step(
+    "skip beyond the end",
+    () => assert.throws(() => new Reader(hex("00")).skip(2), ProtocolError),
+  );
   await t.step("bounded sub-reader", () => {
     const r = new Reader(hex("00 00 00 01 ff"), 0, 4);
     assert.equal(r.int32(), 1);
@@ -204,4 +226,30 @@ Deno.test("Writer grows and back-patches lengths", () => {
   assert.equal(r.int32(), 4000);
   for (let i = 0; i < 1000; i++) assert.equal(r.int32(), i);
   r.done();
+});
+
+Deno.test("a referencing Writer hands large payloads out as chunks, in order, without copying them", () => {
+  const big = new Uint8Array(5000).fill(7);
+  const w = new Writer(8, { referenceBytesFrom: 4096 });
+  const at = w.reserveInt32();
+  w.int16(1).compactBytes(big).int8(9).raw(new Uint8Array([1, 2]));
+  for (let i = 0; i < 100; i++) w.int32(i); // forces the own buffer to regrow after the reference
+  w.patchInt32(at, w.length - 4);
+  const chunks = w.finishChunks();
+  assert.ok(chunks.includes(big), "the payload is referenced, not copied");
+  const joined = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    joined.set(c, o);
+    o += c.length;
+  }
+  const r = new Reader(joined);
+  assert.equal(r.int32(), joined.length - 4);
+  assert.equal(r.int16(), 1);
+  assert.deepEqual(r.compactBytes(), big);
+  assert.equal(r.int8(), 9);
+  assert.deepEqual([...r.raw(2)], [1, 2]);
+  for (let i = 0; i < 100; i++) assert.equal(r.int32(), i);
+  r.done();
+  assert.throws(() => w.finish(), RangeError);
 });
