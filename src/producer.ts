@@ -410,7 +410,6 @@ export class Producer implements AsyncDisposable {
     return s;
   }
 
-
   #newBatch(tp: PartitionState): Batch {
     let settle!: () => void;
     const done = new Promise<void>((r) => settle = r);
@@ -698,10 +697,46 @@ export class Producer implements AsyncDisposable {
         this.#retryOrFail(b, err, true);
         continue;
       }
+      if (
+        (code === ErrorCode.MESSAGE_TOO_LARGE || code === ErrorCode.RECORD_LIST_TOO_LARGE) &&
+        b.records.length > 1
+      ) {
+        // The topic's max.message.bytes is below our batch: resend record by record so that
+        // only a record that is too large on its own fails.
+        this.#split(b);
+        continue;
+      }
       if (err.refreshMetadata) refresh = true;
       this.#retryOrFail(b, err);
     }
     if (refresh) this.#cluster.refreshMetadata().catch(() => {});
+  }
+
+  /**
+   * Replaces a batch by one batch per record, first in the partition's queue.
+   * Sequence numbers stay those of the records' places in the old batch, so
+   * later batches of the partition keep theirs.
+   */
+  #split(b: Batch): void {
+    this.#outstanding.delete(b);
+    const parts: Batch[] = [];
+    for (let i = 0; i < b.records.length; i++) {
+      const one = this.#newBatch(b.tp);
+      one.records.push(b.records[i]);
+      one.ops.push(b.ops[i]);
+      one.index.push(b.index[i]);
+      one.bytes = recordSize(b.records[i]);
+      one.baseSequence = b.baseSequence < 0 ? -1 : (b.baseSequence + i) % 0x80000000;
+      one.attempts = 1;
+      parts.push(one);
+    }
+    // Buffer accounting moves to the parts; the old batch's flush waiters move with them.
+    b.bytes = 0;
+    Promise.all(parts.map((x) => x.done)).then(() => b.settle());
+    let at = 0;
+    while (at < b.tp.queue.length && b.tp.queue[at].attempts > 0) at++;
+    b.tp.queue.splice(at, 0, ...parts);
+    this.#scheduleDrain();
   }
 
   #retryOrFail(b: Batch, err: unknown, forceRetry = false): void {
@@ -786,20 +821,26 @@ export class Producer implements AsyncDisposable {
     // Bump only once nothing is in flight, so no batch is written under two epochs.
     if (this.#needEpochBump) {
       for (const tp of this.#partitions.values()) if (tp.inFlight > 0) return;
+      if (this.#producerId >= 0n && this.#producerEpoch < 32766) {
+        // An idempotent (non-transactional) producer bumps its epoch itself (KIP-360): the
+        // broker takes a higher epoch starting again at sequence 0 as a fresh start.
+        this.#producerEpoch++;
+        this.#renumber();
+        this.#scheduleDrain();
+        return;
+      }
     }
     this.#initializing = (async () => {
-      const bump = this.#needEpochBump && this.#producerId >= 0n;
       const deadline = Date.now() + this.#deliveryTimeoutMs;
       let delay = this.#retryBackoffMs;
       while (true) {
         try {
           const conn = await this.#cluster.anyConnection();
-          const version = conn.versionFor(initProducerId);
           const res = await conn.request(initProducerId, {
             transactionalId: null,
             transactionTimeoutMs: 60_000,
-            producerId: bump && version >= 3 ? this.#producerId : -1n,
-            producerEpoch: bump && version >= 3 ? this.#producerEpoch : -1,
+            producerId: -1n,
+            producerEpoch: -1,
           });
           if (res.errorCode !== 0) throw new BrokerError(res.errorCode, { api: "InitProducerId" });
           this.#producerId = res.producerId;
@@ -812,14 +853,8 @@ export class Producer implements AsyncDisposable {
           delay = Math.min(delay * 2, 1_000);
         }
       }
-      if (this.#needEpochBump) {
-        // New epoch: sequences restart at 0 for every partition; renumber what is unsent.
-        this.#needEpochBump = false;
-        for (const tp of this.#partitions.values()) {
-          tp.nextSequence = 0;
-          for (const b of tp.queue) b.baseSequence = -1;
-        }
-      }
+      // A new producer id (first use, or an exhausted epoch): sequences restart at 0.
+      if (this.#needEpochBump) this.#renumber();
     })().then(
       () => {
         this.#initializing = null;
@@ -836,6 +871,15 @@ export class Producer implements AsyncDisposable {
         }
       },
     );
+  }
+
+  /** After an epoch change: every partition's sequence restarts at 0; unsent batches are renumbered. */
+  #renumber(): void {
+    this.#needEpochBump = false;
+    for (const tp of this.#partitions.values()) {
+      tp.nextSequence = 0;
+      for (const b of tp.queue) b.baseSequence = -1;
+    }
   }
 
   /** Sends everything buffered now and waits until it is acknowledged (or failed). */

@@ -228,6 +228,36 @@ Deno.test("bad input gets a clear error and poisons nothing else", async (t) => 
   });
 });
 
+Deno.test("a record over the topic's max.message.bytes fails alone; records batched with it land", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("toolarge");
+  await client.admin().createTopics([{
+    topic,
+    partitions: 1,
+    replicationFactor: 1,
+    configs: { "max.message.bytes": "3000" },
+  }]);
+  await using producer = client.producer({ lingerMs: 50 });
+  // Three send() calls that share one batch; the middle record is larger than the topic allows.
+  const [a, big, c] = await Promise.allSettled([
+    producer.send({ topic, messages: [{ value: "small-1" }] }),
+    producer.send({ topic, messages: [{ value: new Uint8Array(5000) }] }),
+    producer.send({ topic, messages: [{ value: "small-2" }] }),
+  ]);
+  assert.equal(a.status, "fulfilled");
+  assert.equal(c.status, "fulfilled");
+  assert.equal(big.status, "rejected");
+  const err = (big as PromiseRejectedResult).reason;
+  assert.ok(err instanceof BrokerError, String(err));
+  assert.match(err.type, /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
+  assert.equal(err.context.topic, topic);
+  const stored = (await readAll(client, topic)).get(0)!.map((r) => td.decode(r.value!));
+  assert.deepEqual(stored, ["small-1", "small-2"]);
+  // The producer goes on working afterwards.
+  const [after] = await producer.send({ topic, messages: [{ value: "small-3" }] });
+  assert.ok(after.offset >= 0n);
+});
+
 Deno.test("a full buffer makes send() wait instead of growing memory", async () => {
   await using client = await testClient();
   const topic = uniqueName("buffer");
