@@ -171,7 +171,8 @@ async function main(): Promise<number> {
     servers.push(Deno.serve({
       hostname: "127.0.0.1",
       port,
-      onListen: ({ hostname, port }) => console.log(`notify: producer service listening on http://${hostname}:${port}`),
+      onListen: ({ hostname, port }) =>
+        console.log(`notify: producer service listening on http://${hostname}:${port}`),
     }, producerHandler(producer, topic)));
   }
   if (which !== "producer") {
@@ -197,7 +198,10 @@ async function main(): Promise<number> {
       Deno.exit(1);
     }
   };
-  const listeners: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]];
+  const listeners: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], [
+    "SIGTERM",
+    onSignal("SIGTERM"),
+  ]];
   for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
 
   // A consumer that fails for good (not a rebalance) also stops the service.

@@ -15,7 +15,11 @@ const [meta] = await producer.send({
 });
 console.log(`wrote ${meta.topic}[${meta.partition}] at offset ${meta.offset}`);
 
-await using consumer = client.consumer({ groupId: `quickstart-${crypto.randomUUID()}`, topics: [topic], fromBeginning: true });
+await using consumer = client.consumer({
+  groupId: `quickstart-${crypto.randomUUID()}`,
+  topics: [topic],
+  fromBeginning: true,
+});
 for await (const record of consumer) {
   console.log(`read ${record.key && new TextDecoder().decode(record.key)} ->`, record.json());
   break; // leaving the loop closes the consumer: it commits and leaves the group

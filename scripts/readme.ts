@@ -22,7 +22,11 @@ export async function renderReadme(text: string): Promise<string> {
     } |`
   );
   const compat = ["| API | key | versions | flexible |", "| --- | --- | --- | --- |", ...rows].join("\n");
-  return replaceBlock(replaceBlock(text, "quickstart", "```ts\n" + quick.trimEnd() + "\n```"), "compat", compat);
+  return replaceBlock(
+    replaceBlock(text, "quickstart", "```ts\n" + quick.trimEnd() + "\n```"),
+    "compat",
+    compat,
+  );
 }
 
 function replaceBlock(text: string, name: string, body: string): string {
