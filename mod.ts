@@ -24,6 +24,17 @@ export type {
   TopicInfo,
 } from "./src/cluster.ts";
 export {
+  type AssignedTopic,
+  Consumer,
+  type ConsumerBatch,
+  type ConsumerOptions,
+  ConsumerRecord,
+  type OffsetSpec,
+  type RecordHeader,
+  type TopicPartition,
+} from "./src/consumer.ts";
+export { type Assignor, type GroupAssignment, type MemberSubscription } from "./src/assignors.ts";
+export {
   AuthenticationError,
   BrokerError,
   type BrokerErrorContext,
@@ -53,3 +64,5 @@ export {
   type NewTopic,
 } from "./src/admin.ts";
 export { VERSION } from "./src/version.ts";
+export { SaslMechanism, type SaslOptions } from "./src/sasl.ts";
+export type { TlsOptions, TlsSetting } from "./src/tls.ts";

@@ -225,6 +225,7 @@ export class FrameSplitter {
    */
   *push(chunk: Uint8Array): Generator<Uint8Array> {
     let data: Uint8Array;
+    let grown: Uint8Array | null = null;
     if (this.#pendingLen === 0) {
       data = chunk;
     } else {
@@ -235,7 +236,8 @@ export class FrameSplitter {
         this.#pending = next;
       }
       this.#pending.set(chunk, this.#pendingLen);
-      data = this.#pending.subarray(0, need);
+      grown = this.#pending;
+      data = grown.subarray(0, need);
       // The pending buffer is handed out as frames below; start a fresh one next time.
       this.#pending = new Uint8Array(0);
       this.#pendingLen = 0;
@@ -257,6 +259,13 @@ export class FrameSplitter {
       const frameLen = rest >= 4
         ? 4 + ((data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3])
         : 0;
+      if (pos === 0 && grown !== null && grown.length >= frameLen) {
+        // Still filling the buffer sized for this frame and nothing was handed out of it:
+        // keep appending in place instead of copying the partial frame once per chunk.
+        this.#pending = grown;
+        this.#pendingLen = rest;
+        return;
+      }
       const keep = new Uint8Array(Math.max(rest, frameLen, 64 * 1024));
       keep.set(data.subarray(pos));
       this.#pending = keep;

@@ -7,6 +7,7 @@
 
 import { Cluster, type ClusterMetadata, type ClusterOptions } from "./cluster.ts";
 import { ClosedError } from "./errors.ts";
+import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { Admin } from "./admin.ts";
 
@@ -118,6 +119,17 @@ export class Client implements AsyncDisposable {
   admin(): Admin {
     this.assertOpen();
     return new Admin(this);
+  }
+
+  /**
+   * Creates a consumer that shares this client's connections: a group member
+   * (`groupId` + `topics`) or a standalone reader (`assign`).
+   *
+   * @param opts Consumer options.
+   */
+  consumer(opts: ConsumerOptions): Consumer {
+    this.assertOpen();
+    return new Consumer(this, opts);
   }
 
   /** Closes producers and consumers made by this client, then every connection. Idempotent. */

@@ -11,7 +11,9 @@
 import { metadata as metadataApi, type MetadataResponse } from "../protocol/apis/metadata.ts";
 import { ZERO_UUID } from "../protocol/primitives.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
-import { BrokerError, ClosedError, ConnectionError, KafkaError } from "./errors.ts";
+import { AuthenticationError, BrokerError, ClosedError, ConnectionError, KafkaError } from "./errors.ts";
+import { checkSasl, type SaslOptions } from "./sasl.ts";
+import { resolveTls, type TlsSetting } from "./tls.ts";
 
 /** Options shared by everything that talks to the cluster. */
 export interface ClusterOptions {
@@ -31,6 +33,13 @@ export interface ClusterOptions {
   reconnectBackoffMaxMs?: number;
   /** Whether Metadata requests may auto-create topics (the broker decides too). Default true. */
   allowAutoTopicCreation?: boolean;
+  /**
+   * TLS for every connection, to bootstrap brokers and to brokers learned from
+   * metadata: `true` (default roots, full verification) or TLS settings.
+   */
+  tls?: TlsSetting;
+  /** SASL credentials for every connection. */
+  sasl?: SaslOptions;
 }
 
 /** A broker in the cluster. */
@@ -89,8 +98,13 @@ export interface ClusterMetadata {
   topics: TopicInfo[];
 }
 
-/** The separate connection classes per broker. */
-export type Lane = "default" | "produce" | "fetch" | "group";
+/**
+ * The separate connection classes per broker: four shared lanes, or a private
+ * "fetch/<id>" / "group/<id>" lane that its owner (one consumer) closes itself,
+ * so that one consumer's parked JoinGroup or long-polling Fetch never holds up
+ * another's.
+ */
+export type Lane = "default" | "produce" | "fetch" | "group" | `${"fetch" | "group"}/${string}`;
 
 function parseAddress(s: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(s.trim());
@@ -108,7 +122,7 @@ function sleep(ms: number): Promise<void> {
  * The cluster: brokers, topics, leaders and the connections to reach them.
  */
 export class Cluster {
-  readonly #opts: Required<Omit<ClusterOptions, "brokers">>;
+  readonly #opts: Required<Omit<ClusterOptions, "brokers" | "tls" | "sasl">>;
   readonly #bootstrap: { host: string; port: number }[];
   readonly #conns = new Map<string, Promise<Connection>>();
   readonly #backoff = new Map<string, { failures: number; notBefore: number }>();
@@ -120,6 +134,8 @@ export class Cluster {
   #controllerId = -1;
   #refreshing: Promise<void> | null = null;
   #closed = false;
+  /** Kept apart from `options`, which may be logged: it holds credentials. */
+  readonly #security: Pick<ClusterOptions, "tls" | "sasl">;
 
   /**
    * Creates a cluster handle; nothing is connected until used.
@@ -131,6 +147,9 @@ export class Cluster {
       throw new TypeError('At least one bootstrap broker is required (brokers: ["host:port"])');
     }
     this.#bootstrap = opts.brokers.map(parseAddress);
+    resolveTls(opts.tls);
+    if (opts.sasl !== undefined) checkSasl(opts.sasl);
+    this.#security = { tls: opts.tls, sasl: opts.sasl };
     this.#opts = {
       clientId: opts.clientId ?? "kafka-deno",
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
@@ -143,7 +162,7 @@ export class Cluster {
   }
 
   /** The options in effect. */
-  get options(): Readonly<Required<Omit<ClusterOptions, "brokers">>> {
+  get options(): Readonly<Required<Omit<ClusterOptions, "brokers" | "tls" | "sasl">>> {
     return this.#opts;
   }
 
@@ -179,6 +198,8 @@ export class Cluster {
         await this.refreshMetadata();
         return;
       } catch (err) {
+        // Wrong credentials or certificates fail the same way everywhere: fail fast.
+        if (err instanceof AuthenticationError) throw err;
         errors.push(`${addr.host}:${addr.port}: ${(err as Error).message}`);
       }
     }
@@ -194,6 +215,7 @@ export class Cluster {
       clientId: this.#opts.clientId,
       connectTimeoutMs: this.#opts.connectTimeoutMs,
       requestTimeoutMs: this.#opts.requestTimeoutMs,
+      ...this.#security,
     };
   }
 

@@ -30,7 +30,7 @@ import { offsetFetch, type OffsetFetchResponseTopic } from "../protocol/apis/off
 import { syncGroup } from "../protocol/apis/sync_group.ts";
 import { ErrorCode } from "../protocol/error_codes.ts";
 import type { Assignor, MemberSubscription } from "./assignors.ts";
-import type { Cluster } from "./cluster.ts";
+import type { Cluster, Lane } from "./cluster.ts";
 import type { Connection } from "./connection.ts";
 import { BrokerError, ClosedError, KafkaError } from "./errors.ts";
 
@@ -117,6 +117,8 @@ export interface GroupMemberOptions {
   assignors: readonly Assignor[];
   /** The first retry backoff. */
   retryBackoffMs: number;
+  /** The private connection lane to the coordinator. */
+  lane: Lane;
 }
 
 const COORDINATOR_ERRORS = new Set<number>([
@@ -155,6 +157,7 @@ export class GroupMember {
   #pollExpired = false;
   #loop: Promise<void> | null = null;
   #joinConn: Connection | null = null;
+  readonly #conns = new Set<Connection>();
 
   /**
    * Creates a member; {@linkcode GroupMember.start} joins.
@@ -191,10 +194,9 @@ export class GroupMember {
 
   /** Wakes the loop, e.g. when the application polls again after `maxPollIntervalMs`. */
   poke(): void {
-    if (this.#pollExpired) {
-      this.#pollExpired = false;
-      this.#needJoin = true;
-    }
+    if (!this.#pollExpired) return;
+    this.#pollExpired = false;
+    this.#needJoin = true;
     this.#wake.notify();
   }
 
@@ -215,7 +217,13 @@ export class GroupMember {
           const assignment = await this.#joinAndSync();
           if (assignment === null) continue; // stopping, or join again
           this.#assigned = true;
-          await this.#hooks.assign(assignment);
+          try {
+            await this.#hooks.assign(assignment);
+          } catch (err) {
+            // Without its offsets the assignment is unusable: give it back and join again.
+            this.#needJoin = true;
+            throw err;
+          }
           nextHeartbeat = Date.now() + this.#opts.heartbeatIntervalMs;
           backoff = this.#opts.retryBackoffMs;
           continue;
@@ -339,7 +347,9 @@ export class GroupMember {
       });
     }
     if (!this.#cluster.brokers.some((b) => b.nodeId === c.nodeId)) await this.#cluster.refreshMetadata();
-    return await this.#cluster.connectionTo(c.nodeId, "group");
+    const coordinator = await this.#cluster.connectionTo(c.nodeId, this.#opts.lane);
+    this.#conns.add(coordinator);
+    return coordinator;
   }
 
   /** Joins and syncs; null when the loop should start over (or stop). */
@@ -380,7 +390,8 @@ export class GroupMember {
     this.#generationId = join.generationId;
     this.#protocol = join.protocolName;
     let assignments: { memberId: string; assignment: Uint8Array }[] = [];
-    if (join.leader === join.memberId) assignments = await this.#lead(join);
+    // KIP-814: a static leader that merely rejoined keeps the current assignment.
+    if (join.leader === join.memberId && !join.skipAssignment) assignments = await this.#lead(join);
     let sync;
     try {
       sync = await conn.request(syncGroup, {
@@ -566,6 +577,9 @@ export class GroupMember {
     }
     this.#memberId = "";
     this.#generationId = -1;
+    this.#coordinator = null;
+    for (const c of this.#conns) c.close();
+    this.#conns.clear();
   }
 
   /** Whether the member holds an assignment of the current generation. */

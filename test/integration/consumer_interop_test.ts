@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { toolArgs } from "../../scripts/kafka.ts";
+import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { createTopic, produceNumbered, runTool, take, TOOLS, until } from "./_member.ts";
+
+const LONG = "kafka-deno interop ".repeat(60).trim();
+const CODECS = ["none", "gzip", "snappy", "lz4", "zstd"];
+
+/** What a consumed record looks like, for comparisons. */
+function view(
+  r: {
+    keyText(): string | null;
+    text(): string | null;
+    headers: { key: string; value: Uint8Array | null }[];
+  },
+) {
+  const dec = new TextDecoder();
+  return {
+    key: r.keyText(),
+    value: r.text(),
+    headers: r.headers.map((h) => [h.key, h.value === null ? null : dec.decode(h.value)]),
+  };
+}
+
+async function kcat(args: string[], input: string): Promise<void> {
+  const child = new Deno.Command("kcat", { args, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  try {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(input));
+    await w.close();
+    const out = await child.output();
+    if (!out.success) throw new Error(`kcat failed: ${new TextDecoder().decode(out.stderr)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("records from kcat (every codec) and Kafka's console producer keep keys, values and headers", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("c-interop");
+  await client.metadata({ topics: [topic] }); // auto-created, one partition
+  const expected: ReturnType<typeof view>[] = [];
+  for (const codec of CODECS) {
+    // -Z: an empty value is null; kcat cannot send a null header value, so h2 is "".
+    await kcat([
+      "-P",
+      "-b",
+      BROKERS[0],
+      "-t",
+      topic,
+      "-p",
+      "0",
+      "-K",
+      ":",
+      "-Z",
+      "-H",
+      "h1=v1",
+      "-H",
+      "h2=",
+      "-H",
+      `codec=${codec}`,
+      "-X",
+      `compression.codec=${codec}`,
+    ], `k1:value-1-${codec}\nk2:\nk3:${LONG}\n`);
+    const headers = [["h1", "v1"], ["h2", ""], ["codec", codec]];
+    expected.push(
+      { key: "k1", value: `value-1-${codec}`, headers },
+      { key: "k2", value: null, headers },
+      { key: "k3", value: LONG, headers },
+    );
+  }
+  for (const codec of CODECS) {
+    await runTool(TOOLS.consoleProducer, [
+      "--bootstrap-server",
+      BROKERS[0],
+      "--topic",
+      topic,
+      "--compression-codec",
+      codec,
+      "--property",
+      "parse.key=true",
+      "--property",
+      "parse.headers=true",
+      "--property",
+      "null.marker=NULL",
+    ], {
+      input: `h1:v1,h2:NULL\tk1\tjava-${codec}\th3:x\tk2\tNULL\nh4:y\tk3\t${LONG}\n`.replace("\th3", "\nh3"),
+    });
+    expected.push(
+      { key: "k1", value: `java-${codec}`, headers: [["h1", "v1"], ["h2", null]] },
+      { key: "k2", value: null, headers: [["h3", "x"]] },
+      { key: "k3", value: LONG, headers: [["h4", "y"]] },
+    );
+  }
+  // A kcat transaction: two records and the broker's COMMIT marker, a control batch that takes
+  // an offset but is no record for the application.
+  await kcat(
+    ["-P", "-b", BROKERS[0], "-t", topic, "-p", "0", "-K", ":", "-X", `transactional.id=${topic}`],
+    "t1:txn-1\nt2:txn-2\n",
+  );
+  expected.push({ key: "t1", value: "txn-1", headers: [] }, { key: "t2", value: "txn-2", headers: [] });
+  await kcat(["-P", "-b", BROKERS[0], "-t", topic, "-p", "0", "-K", ":"], "after:marker\n");
+  expected.push({ key: "after", value: "marker", headers: [] });
+  await using consumer = client.consumer({ assign: [{ topic, from: "earliest" }] });
+  const got = await take(consumer[Symbol.asyncIterator](), expected.length, 30_000);
+  assert.deepEqual(got.map(view), expected);
+  const n = expected.length;
+  assert.deepEqual(
+    got.slice(0, n - 1).map((r) => r.offset),
+    expected.slice(0, n - 1).map((_, i) => BigInt(i)),
+  );
+  assert.equal(got[n - 1].offset, BigInt(n), "the commit marker took offset n-1");
+  assert.ok(got.every((r) => r.timestamp > Date.now() - 600_000));
+});
+
+Deno.test("a Deno member and Kafka's console consumer split a group's partitions", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("c-java");
+  const groupId = uniqueName("g-java");
+  await createTopic(BROKERS, topic, 6);
+  const java = new Deno.Command("java", {
+    args: toolArgs(TOOLS.consoleConsumer, [
+      "--bootstrap-server",
+      BROKERS[0],
+      "--topic",
+      topic,
+      "--group",
+      groupId,
+      "--from-beginning",
+      "--property",
+      "print.partition=true",
+      "--consumer-property",
+      "session.timeout.ms=6000",
+      "--consumer-property",
+      "heartbeat.interval.ms=1000",
+    ], "256m"),
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const javaLines: string[] = [];
+  const reader = (async () => {
+    let rest = "";
+    for await (const chunk of java.stdout.pipeThrough(new TextDecoderStream())) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop()!;
+      javaLines.push(...lines);
+    }
+  })();
+  const consumer = client.consumer({
+    groupId,
+    topics: [topic],
+    fromBeginning: true,
+    sessionTimeoutMs: 6000,
+    heartbeatIntervalMs: 1000,
+  });
+  try {
+    // The Java member joins once its JVM is up; then the group holds two members with 3 each.
+    await until(() => consumer.assignment().length === 3, 60_000, "the group to split 3/3");
+    const mine = consumer.assignment().map((tp) => tp.partition);
+    await produceNumbered(client, topic, 600, { partitions: 6, prefix: "v" });
+    const got = await take(consumer[Symbol.asyncIterator](), 300, 30_000);
+    assert.ok(got.every((r) => mine.includes(r.partition)));
+    await until(() => javaLines.length >= 300, 30_000, "the Java member's 300 records");
+    const javaPartitions = new Set(javaLines.map((l) => Number(/^Partition:(\d+)/.exec(l)?.[1])));
+    assert.deepEqual([...javaPartitions].sort(), [0, 1, 2, 3, 4, 5].filter((p) => !mine.includes(p)));
+    assert.equal(javaLines.length, 300);
+    assert.deepEqual(
+      new Set([...got.map((r) => r.text()), ...javaLines.map((l) => l.split("\t")[1])]).size,
+      600,
+    );
+  } finally {
+    await consumer.close();
+    java.kill("SIGTERM");
+    const killer = setTimeout(() => java.kill("SIGKILL"), 10_000);
+    await java.status;
+    clearTimeout(killer);
+    await reader.catch(() => {});
+  }
+});
