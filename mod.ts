@@ -15,14 +15,24 @@
  */
 
 export { Client, type ClientOptions, connect, type MetadataOptions } from "./src/client.ts";
-export type {
-  BrokerInfo,
-  ClusterMetadata,
-  ClusterOptions,
-  Lane,
-  PartitionInfo,
-  TopicInfo,
+export {
+  type BrokerInfo,
+  Cluster,
+  type ClusterMetadata,
+  type ClusterOptions,
+  type Lane,
+  type PartitionInfo,
+  type TopicInfo,
 } from "./src/cluster.ts";
+export { Connection, type ConnectionOptions, type RequestOptions } from "./src/connection.ts";
+export type {
+  MetadataResponse,
+  MetadataResponseBroker,
+  MetadataResponsePartition,
+  MetadataResponseTopic,
+} from "./protocol/apis/metadata.ts";
+export type { ApiCodec } from "./protocol/framing.ts";
+export { Reader, type TaggedField, Writer, type WriterOptions } from "./protocol/primitives.ts";
 export {
   type AssignedTopic,
   Consumer,
