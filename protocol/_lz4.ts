@@ -120,8 +120,13 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
         for (; n >= 255; n -= 255) dst[op++] = 255;
         dst[op++] = n;
       } else token = litLen << 4;
-      dst.set(src.subarray(anchor, ip), op);
-      op += litLen;
+      if (litLen < 32) {
+        // Short literal runs are the common case: a byte loop beats subarray() + set().
+        for (let i = anchor; i < ip; i++) dst[op++] = src[i];
+      } else {
+        dst.set(src.subarray(anchor, ip), op);
+        op += litLen;
+      }
       const offset = ip - ref;
       dst[op++] = offset;
       dst[op++] = offset >>> 8;

@@ -9,7 +9,7 @@
  * | 9193 | CONTROLLER | PLAINTEXT | KRaft controller |
  * | 9194 | SSL | SSL | TLS, no client certificate |
  * | 9195 | MTLS | SSL | mutual TLS: a client certificate signed by the test CA |
- * | 9196 | SASL_PLAINTEXT | SASL_PLAINTEXT | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (SCRAM-SHA-512 sessions last 3 s: KIP-368) |
+ * | 9196 | SASL_PLAINTEXT | SASL_PLAINTEXT | PLAIN, SCRAM-SHA-512 (sessions of 3 s: KIP-368); not SCRAM-SHA-256 |
  * | 9197 | SASL_SSL | SASL_SSL | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 over TLS |
  *
  * (`KAFKA_DENO_SECURE_PORT` moves the whole block.) Certificates are made with
@@ -226,6 +226,17 @@ async function makeCertificates(dir: string): Promise<void> {
   await Deno.writeTextFile(`${dir}/broker-keystore.pem`, keyStore);
 }
 
+/** A Kafka Uuid in its text form (base64url, no padding), made here rather than by a JVM start. */
+function randomKafkaUuid(): string {
+  for (let i = 0; i < 100; i++) {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    const s = btoa(String.fromCharCode(...b)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    // Kafka avoids ids that start with "-" (they read as command line flags).
+    if (!s.startsWith("-")) return s;
+  }
+  throw new Error("kafka-secure: could not make a cluster id");
+}
+
 function jaasPlain(user: { username: string; password: string }): string {
   return `org.apache.kafka.common.security.plain.PlainLoginModule required user_${user.username}="${user.password}";`;
 }
@@ -257,8 +268,10 @@ function serverProperties(p: ReturnType<typeof securePaths>): string {
     "ssl.endpoint.identification.algorithm=https",
     // SASL.
     "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+    // SASL_PLAINTEXT leaves SCRAM-SHA-256 out, so a client can meet a mechanism the broker does not enable.
+    "listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512",
+    "listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
     ...["sasl_plaintext", "sasl_ssl"].flatMap((l) => [
-      `listener.name.${l}.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512`,
       `listener.name.${l}.plain.sasl.jaas.config=${jaasPlain(SECURE_USER)}`,
       `listener.name.${l}.scram-sha-256.sasl.jaas.config=${scram}`,
       `listener.name.${l}.scram-sha-512.sasl.jaas.config=${scram}`,
@@ -374,7 +387,12 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
     }
   }
   await ensureJars();
-  const fresh = !await exists(`${p.data}/meta.properties`) || !await exists(`${p.certs}/broker-keystore.pem`);
+  // The certificates are valid for 30 days: make new ones (and a new storage) well before that.
+  const certAge = await Deno.stat(`${p.certs}/broker-keystore.pem`).then((s) =>
+    Date.now() - (s.mtime?.getTime() ?? 0)
+  )
+    .catch(() => Infinity);
+  const fresh = !await exists(`${p.data}/meta.properties`) || certAge > 20 * 86_400_000;
   if (fresh) {
     // Certificates and SCRAM credentials belong to one formatting of the storage: make both anew.
     await Deno.remove(p.data, { recursive: true }).catch(() => {});
@@ -391,7 +409,7 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
       "-cp",
       classpath(),
     ];
-    const clusterId = (await run("java", [...java, "kafka.tools.StorageTool", "random-uuid"])).trim();
+    const clusterId = randomKafkaUuid();
     const u = SECURE_USER;
     await run("java", [
       ...java,

@@ -10,10 +10,13 @@
  */
 
 import * as kafka from "./kafka.ts";
+import { secureStatus, stopSecure } from "./kafka_secure.ts";
 
 async function main(): Promise<number> {
   const env: Record<string, string> = {};
   let startedHere = false;
+  // test/integration/security_test.ts starts the secured broker; stop it at the end unless it ran before.
+  const secureWasRunning = (await secureStatus()).running;
   const external = kafka.brokersFromEnv();
   if (external) {
     console.error(`test: using KAFKA_BROKERS=${external}`);
@@ -52,6 +55,7 @@ async function main(): Promise<number> {
     return status.success && m ? 0 : status.code || 1;
   } finally {
     if (startedHere && !Deno.env.get("KAFKA_KEEP")) await kafka.stop();
+    if (!secureWasRunning && !Deno.env.get("KAFKA_KEEP")) await stopSecure();
   }
 }
 

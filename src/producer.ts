@@ -21,7 +21,14 @@ import { encodeRecordBatch, type RecordHeader, type RecordInput } from "../proto
 import { utf8Length } from "../protocol/primitives.ts";
 import type { Client } from "./client.ts";
 import type { Cluster, TopicInfo } from "./cluster.ts";
-import { BrokerError, ClosedError, KafkaError, TimeoutError } from "./errors.ts";
+import {
+  AuthenticationError,
+  BrokerError,
+  ClosedError,
+  KafkaError,
+  TimeoutError,
+  UnsupportedVersionError,
+} from "./errors.ts";
 
 /** Keys and values: bytes, a string (sent as UTF-8), or null. */
 export type Payload = Uint8Array | string | null;
@@ -741,8 +748,13 @@ export class Producer implements AsyncDisposable {
 
   #retryOrFail(b: Batch, err: unknown, forceRetry = false): void {
     b.lastError = err;
+    // Connection failures and timeouts are worth retrying; refused credentials or an API the
+    // broker does not speak are not, and fail the records at once.
     const retriable = forceRetry ||
-      (err instanceof BrokerError ? err.retriable : !(err instanceof ClosedError) || !this.#closed);
+      (err instanceof BrokerError
+        ? err.retriable
+        : !(err instanceof AuthenticationError || err instanceof UnsupportedVersionError) &&
+          (!(err instanceof ClosedError) || !this.#closed));
     const elapsed = Date.now() - b.createdAt;
     if (this.#fatalFor(err)) {
       this.#fail(b, err);

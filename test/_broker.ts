@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type Client, connect, type ClientOptions } from "../mod.ts";
+import { type Client, type ClientOptions, connect } from "../mod.ts";
 
 /** The bootstrap brokers for integration tests. */
 export const BROKERS: string[] = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",").map((s) =>
@@ -30,7 +30,9 @@ export async function testClient(opts: Partial<ClientOptions> = {}): Promise<Cli
     return await connect({ brokers: BROKERS, clientId: "kafka-deno-test", ...opts });
   } catch (err) {
     throw new Error(
-      `No Kafka broker at ${BROKERS.join(",")}. Run the tests with \`deno task test\` (it starts a local broker), ` +
+      `No Kafka broker at ${
+        BROKERS.join(",")
+      }. Run the tests with \`deno task test\` (it starts a local broker), ` +
         `or start one with \`deno task kafka start\`, or set KAFKA_BROKERS.\n${(err as Error).message}`,
       { cause: err },
     );

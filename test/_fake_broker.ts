@@ -7,7 +7,13 @@
  */
 
 import { apiVersions } from "../protocol/apis/api_versions.ts";
-import { type ApiCodec, decodeRequestHeader, encodeResponseFrame, FrameSplitter, type RequestHeader } from "../protocol/framing.ts";
+import {
+  type ApiCodec,
+  decodeRequestHeader,
+  encodeResponseFrame,
+  FrameSplitter,
+  type RequestHeader,
+} from "../protocol/framing.ts";
 import { Reader } from "../protocol/primitives.ts";
 
 /** What the script returns: frame bytes to send, "close" to drop the socket, or null for silence. */
@@ -54,7 +60,8 @@ export interface FakeBroker extends AsyncDisposable {
  */
 export function fakeBroker(
   script: FakeScript,
-  flexible: (apiKey: number, version: number) => boolean = (k, v) => k === 18 ? v >= 3 : k === 3 ? v >= 9 : false,
+  flexible: (apiKey: number, version: number) => boolean = (k, v) =>
+    k === 18 ? v >= 3 : k === 3 ? v >= 9 : false,
 ): FakeBroker {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -78,7 +85,7 @@ export function fakeBroker(
             conn.close();
             return;
           }
-          if (out) for (const b of Array.isArray(out) ? out : [out]) await conn.write(b);
+          if (out) { for (const b of Array.isArray(out) ? out : [out]) await conn.write(b); }
         }
       }
     } catch {

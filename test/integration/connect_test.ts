@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Connection } from "../../src/connection.ts";
 import { apiVersions } from "../../protocol/apis/api_versions.ts";
 import { metadata } from "../../protocol/apis/metadata.ts";
-import { ConnectionError, connect } from "../../mod.ts";
+import { connect, ConnectionError } from "../../mod.ts";
 import { BROKERS, testClient, uniqueName } from "../_broker.ts";
 
 const [host, port] = BROKERS[0].split(":");

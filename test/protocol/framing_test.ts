@@ -13,7 +13,9 @@ import { Reader } from "../../protocol/primitives.ts";
 import { hex, toHex } from "../_shared.ts";
 
 function frames(...bodies: number[][]): Uint8Array {
-  const parts = bodies.flatMap((b) => [(b.length >>> 24) & 255, (b.length >>> 16) & 255, (b.length >>> 8) & 255, b.length & 255, ...b]);
+  const parts = bodies.flatMap((
+    b,
+  ) => [(b.length >>> 24) & 255, (b.length >>> 16) & 255, (b.length >>> 8) & 255, b.length & 255, ...b]);
   return new Uint8Array(parts);
 }
 
@@ -86,7 +88,11 @@ Deno.test("a truncated response frame is a ProtocolError", () => {
   const res = { errorCode: 0, apiKeys: [{ apiKey: 1, minVersion: 4, maxVersion: 18 }], throttleTimeMs: 5 };
   const body = encodeResponseFrame(apiVersions, 2, 1, res).subarray(4);
   for (let cut = 0; cut < body.length; cut++) {
-    assert.throws(() => decodeResponseFrame(apiVersions, 2, body.subarray(0, cut)), ProtocolError, `cut ${cut}`);
+    assert.throws(
+      () => decodeResponseFrame(apiVersions, 2, body.subarray(0, cut)),
+      ProtocolError,
+      `cut ${cut}`,
+    );
   }
   const extra = new Uint8Array([...body, 0]);
   assert.throws(() => decodeResponseFrame(apiVersions, 2, extra), ProtocolError);

@@ -36,7 +36,9 @@ Deno.test("the handshake retries ApiVersions with the broker's version after UNS
 });
 
 Deno.test("version negotiation fails clearly when the ranges do not overlap", async () => {
-  await using broker = fakeBroker((h) => h.apiKey === 18 ? apiVersionsReply(h, [[18, 0, 4], [3, 14, 20]]) : null);
+  await using broker = fakeBroker((h) =>
+    h.apiKey === 18 ? apiVersionsReply(h, [[18, 0, 4], [3, 14, 20]]) : null
+  );
   const conn = await Connection.connect({ host: "127.0.0.1", port: broker.port });
   try {
     assert.throws(() => conn.versionFor(metadata), UnsupportedVersionError);
@@ -112,7 +114,9 @@ Deno.test("a request that gets no answer times out and the connection is dropped
 });
 
 Deno.test("a broker that closes mid-request fails every request in flight with ConnectionError", async () => {
-  await using broker = fakeBroker((h, _r, n) => h.apiKey === 18 ? apiVersionsReply(h) : n >= 3 ? "close" : null);
+  await using broker = fakeBroker((h, _r, n) =>
+    h.apiKey === 18 ? apiVersionsReply(h) : n >= 3 ? "close" : null
+  );
   const conn = await Connection.connect({ host: "127.0.0.1", port: broker.port });
   const results = await Promise.allSettled([0, 1, 2].map(() => conn.request(metadata, { topics: [] })));
   for (const r of results) {
