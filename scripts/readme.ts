@@ -1,7 +1,8 @@
 /**
  * Regenerates the generated parts of README.md from the code, so they cannot
  * go stale: the quickstart example (examples/quickstart.ts) and the table of
- * API versions we speak (protocol/mod.ts API_CODECS).
+ * API versions we speak (protocol/mod.ts API_CODECS). The output is already in
+ * `deno fmt` form, so the README stays fmt-clean.
  *
  *     deno task readme            # rewrite README.md
  *     deno task readme --check    # exit 1 if README.md is out of date
@@ -16,17 +17,25 @@ const README = new URL("../README.md", import.meta.url);
 /** The README text with its generated sections filled in. */
 export async function renderReadme(text: string): Promise<string> {
   const quick = await Deno.readTextFile(new URL("../examples/quickstart.ts", import.meta.url));
-  const rows = [...API_CODECS].sort((a, b) => a.apiKey - b.apiKey).map((c) =>
-    `| ${c.name} | ${c.apiKey} | ${c.minVersion}-${c.maxVersion} | ${
-      Number.isFinite(c.flexibleFrom) ? `${c.flexibleFrom}+` : "none"
-    } |`
-  );
-  const compat = ["| API | key | versions | flexible |", "| --- | --- | --- | --- |", ...rows].join("\n");
+  const rows = [...API_CODECS].sort((a, b) => a.apiKey - b.apiKey).map((c) => [
+    c.name,
+    String(c.apiKey),
+    `${c.minVersion}-${c.maxVersion}`,
+    Number.isFinite(c.flexibleFrom) ? `${c.flexibleFrom}+` : "none",
+  ]);
+  const compat = table(["API", "key", "versions", "flexible"], rows);
   return replaceBlock(
     replaceBlock(text, "quickstart", "```ts\n" + quick.trimEnd() + "\n```"),
     "compat",
     compat,
   );
+}
+
+/** A markdown table padded the way `deno fmt` pads it. */
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(3, h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
 function replaceBlock(text: string, name: string, body: string): string {

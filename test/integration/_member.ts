@@ -56,17 +56,8 @@ export async function runTool(
 
 /** Creates a topic with Kafka's TopicCommand (until the client has an admin API). */
 export async function createTopic(brokers: string[], topic: string, partitions: number): Promise<void> {
-  await runTool(TOOLS.topics, [
-    "--bootstrap-server",
-    brokers[0],
-    "--create",
-    "--topic",
-    topic,
-    "--partitions",
-    String(partitions),
-    "--replication-factor",
-    "1",
-  ]);
+  await using client = await connect({ brokers, clientId: "kafka-deno-test-admin" });
+  await client.admin().createTopics([{ topic, partitions, replicationFactor: 1 }]);
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { toolArgs } from "../../scripts/kafka.ts";
+import { endOffsets } from "../_read.ts";
 import { BROKERS, testClient, uniqueName } from "../_broker.ts";
 import { createTopic, produceNumbered, runTool, take, TOOLS, until } from "./_member.ts";
 
@@ -100,6 +101,16 @@ Deno.test("records from kcat (every codec) and Kafka's console producer keep key
     "t1:txn-1\nt2:txn-2\n",
   );
   expected.push({ key: "t1", value: "txn-1", headers: [] }, { key: "t2", value: "txn-2", headers: [] });
+  // The coordinator writes the marker after EndTxn returns: wait (bounded) until it is in the log.
+  for (let i = 0; i < 200; i++) {
+    if ((await endOffsets(client, topic)).get(0) === BigInt(expected.length + 1)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(
+    (await endOffsets(client, topic)).get(0),
+    BigInt(expected.length + 1),
+    "the commit marker landed",
+  );
   await kcat(["-P", "-b", BROKERS[0], "-t", topic, "-p", "0", "-K", ":"], "after:marker\n");
   expected.push({ key: "after", value: "marker", headers: [] });
   await using consumer = client.consumer({ assign: [{ topic, from: "earliest" }] });
