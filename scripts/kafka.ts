@@ -216,9 +216,17 @@ async function isOurBroker(pid: number): Promise<boolean> {
   try {
     const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
     return cmdline.includes("kafka.Kafka") && cmdline.includes(paths().config);
-  } catch {
-    return false;
+  } catch (err) {
+    return procGone(err);
   }
+}
+
+/** A failed /proc read means the process is gone, unless Deno refused the read (it needs -A). */
+function procGone(err: unknown): false {
+  if (err instanceof Deno.errors.NotFound) return false;
+  throw new Error(`kafka: cannot inspect processes under /proc (${(err as Error).message}); run with -A`, {
+    cause: err,
+  });
 }
 
 /** Whether the process exists and is not a zombie (the pid is recorded before `exec java`). */
@@ -226,8 +234,8 @@ async function isAlive(pid: number): Promise<boolean> {
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
     return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
+  } catch (err) {
+    return procGone(err);
   }
 }
 
@@ -346,7 +354,18 @@ export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}):
     pid = await readPid();
   }
   if (pid === null) throw new Error("kafka: the broker process did not record its pid");
-  await waitReady(pid, timeoutMs, started);
+  try {
+    await waitReady(pid, timeoutMs, started);
+  } catch (err) {
+    // Leave nothing behind: a broker that did not come up in time is stopped by its pid.
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    await Deno.remove(p.pid).catch(() => {});
+    throw err;
+  }
   if (!opts.quiet) {
     console.error(
       `kafka: started (pid ${pid}) on ${BROKER_HOST}:${BROKER_PORT} in ${
