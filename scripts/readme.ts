@@ -24,11 +24,77 @@ export async function renderReadme(text: string): Promise<string> {
     Number.isFinite(c.flexibleFrom) ? `${c.flexibleFrom}+` : "none",
   ]);
   const compat = table(["API", "key", "versions", "flexible"], rows);
+  text = replaceBlock(text, "bench", await benchSummary());
   return replaceBlock(
     replaceBlock(text, "quickstart", "```ts\n" + quick.trimEnd() + "\n```"),
     "compat",
     compat,
   );
+}
+
+interface BenchRow {
+  contender: string;
+  ok: boolean;
+  recordsPerSec?: number;
+  rssMiB?: number;
+  reason?: string;
+  latency?: { p50: number; p99: number; p999: number };
+}
+
+interface BenchRun {
+  date: string;
+  mode: string;
+  records: number;
+  latency: { rate: number; durationS: number };
+  machine: { cores: number; memoryGiB: number; cpu: string };
+  versions: Record<string, string>;
+  cases: { title: string; scenario: string; rows: BenchRow[] }[];
+}
+
+/** A summary of the newest full benchmark run in bench/results (quick runs only when there is no full one). */
+async function benchSummary(): Promise<string> {
+  const dir = new URL("../bench/results/", import.meta.url);
+  const runs: { name: string; run: BenchRun }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.name.endsWith(".json")) continue;
+    runs.push({ name: e.name, run: JSON.parse(await Deno.readTextFile(new URL(e.name, dir))) });
+  }
+  if (runs.length === 0) return "No benchmark results yet: run `deno task bench`.";
+  runs.sort((a, b) =>
+    (a.run.mode === "full" ? 1 : 0) - (b.run.mode === "full" ? 1 : 0) || a.name.localeCompare(b.name)
+  );
+  const { name, run } = runs[runs.length - 1];
+  const names = ["kafka-deno", "java", "kcat", "kafkajs", "platformatic"];
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+  const rows = run.cases.map((c) => {
+    const base = c.rows.find((r) => r.contender === "kafka-deno");
+    const cells = names.map((n) => {
+      const r = c.rows.find((x) => x.contender === n);
+      if (!r || !r.ok) return "n/a";
+      if (c.scenario === "latency") return r.latency ? `p99 ${r.latency.p99.toFixed(1)} ms` : "n/a";
+      const rate = fmt(r.recordsPerSec ?? 0);
+      if (n === "kafka-deno") return `${rate} (${Math.round(r.rssMiB ?? 0)} MiB)`;
+      const ratio = base?.recordsPerSec ? (r.recordsPerSec ?? 0) / base.recordsPerSec : 0;
+      return `${rate} (${ratio.toFixed(2)}×)`;
+    });
+    return [shortTitle(c.title), ...cells];
+  });
+  // Short list items only: deno fmt reflows paragraphs, but leaves list items under the line width alone.
+  return [
+    `- measured ${run.date.slice(0, 10)}, ${run.mode} run, ${fmt(run.records)} records per throughput case`,
+    `- machine: ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, ${run.machine.cpu}`,
+    `- raw data: [bench/results/${name}](bench/results/${name})`,
+    ...names.map((n) => `- ${n}: ${run.versions[n] ?? "?"}`),
+    "",
+    table(["case", ...names], rows),
+  ].join("\n");
+}
+
+function shortTitle(title: string): string {
+  return title
+    .replace(/^Producer: (.*) values, /, "produce $1, ")
+    .replace(/^Consumer \(group, from the beginning\): (.*) values, uncompressed/, "consume $1 (group)")
+    .replace(/^End-to-end latency: (.*) records\/s for (\d+) s.*$/, "end-to-end latency at $1/s");
 }
 
 /** A markdown table padded the way `deno fmt` pads it. */
