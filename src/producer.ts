@@ -207,6 +207,7 @@ export class Producer implements AsyncDisposable {
   readonly #bufferBytes: number;
   readonly #partitions = new Map<string, PartitionState>();
   readonly #byTopic = new Map<string, PartitionState[]>();
+  readonly #ratio = new Map<string, number>();
   readonly #sticky = new Map<string, number>();
   readonly #brokerInFlight = new Map<number, number>();
   readonly #outstanding = new Set<Batch>();
@@ -440,10 +441,23 @@ export class Producer implements AsyncDisposable {
     return b;
   }
 
+  /**
+   * The uncompressed bytes that make a full batch. With compression, `batchBytes`
+   * is a target for the compressed batch (as in the Java client): the limit
+   * grows by the compression ratio seen so far, up to what still fits in a
+   * request even if the data does not compress.
+   */
+  #batchLimit(topic: string): number {
+    if (this.#compression === Compression.none) return this.#batchBytes;
+    const ratio = this.#ratio.get(topic) ?? 1;
+    return Math.max(this.#batchBytes, Math.min(this.#batchBytes / ratio, this.#maxRequestBytes - 4096));
+  }
+
   #append(topic: string, partition: number, input: RecordInput, size: number, op: SendOp, i: number): void {
     const tp = this.#state(topic, partition);
+    const limit = this.#batchLimit(topic);
     let b = tp.open;
-    if (b && b.bytes + size > this.#batchBytes && b.records.length > 0) {
+    if (b && b.bytes + size > limit && b.records.length > 0) {
       this.#closeOpen(tp);
       b = null;
     }
@@ -457,7 +471,7 @@ export class Producer implements AsyncDisposable {
     b.ops.push(op);
     b.index.push(i);
     b.bytes += size;
-    if (b.bytes >= this.#batchBytes) this.#closeOpen(tp);
+    if (b.bytes >= limit) this.#closeOpen(tp);
   }
 
   #closeOpen(tp: PartitionState): void {
@@ -603,6 +617,17 @@ export class Producer implements AsyncDisposable {
       baseSequence: this.#idempotent ? b.baseSequence : -1,
     });
     b.encodedEpoch = this.#producerEpoch;
+    if (this.#compression !== Compression.none) {
+      // Track the compression ratio per topic: up quickly when data compresses worse, down slowly.
+      const seen = b.encoded.length / Math.max(1, b.bytes);
+      const est = this.#ratio.get(b.tp.topic) ?? 1;
+      this.#ratio.set(
+        b.tp.topic,
+        seen > est
+          ? Math.min(1, Math.max(est + 0.05, seen))
+          : Math.max(0.05, seen, est - Math.max(0.005, (est - seen) / 4)),
+      );
+    }
     return b.encoded;
   }
 
@@ -797,11 +822,15 @@ export class Producer implements AsyncDisposable {
 
   #complete(b: Batch, baseOffset: bigint): void {
     const { topic, partition } = b.tp;
+    const known = baseOffset >= 0n;
+    let offset = known ? baseOffset : -1n;
     for (let i = 0; i < b.records.length; i++) {
       const op = b.ops[i];
-      if (op.failed) continue;
-      op.results[b.index[i]] = { topic, partition, offset: baseOffset < 0n ? -1n : baseOffset + BigInt(i) };
-      if (--op.pending === 0) op.resolve(op.results);
+      if (!op.failed) {
+        op.results[b.index[i]] = { topic, partition, offset };
+        if (--op.pending === 0) op.resolve(op.results);
+      }
+      if (known) offset++;
     }
     this.#release(b);
   }

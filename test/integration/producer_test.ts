@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { BrokerError, ClosedError, type RecordMetadata } from "../../mod.ts";
 import { fnv1aPartition, murmur2Partition } from "../../protocol/partitioners.ts";
+import { fetch as fetchApi } from "../../protocol/apis/fetch.ts";
+import { decodeRecordBatches } from "../../protocol/record_batch.ts";
 import { testClient, uniqueName } from "../_broker.ts";
 import { endOffsets, readAll } from "../_read.ts";
 import { javaTool, ok } from "../_tools.ts";
@@ -256,6 +258,41 @@ Deno.test("a record over the topic's max.message.bytes fails alone; records batc
   // The producer goes on working afterwards.
   const [after] = await producer.send({ topic, messages: [{ value: "small-3" }] });
   assert.ok(after.offset >= 0n);
+});
+
+Deno.test("with compression, batchBytes bounds the compressed batch: well-compressing data fills larger batches", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("ratio");
+  await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
+  const info = await client.cluster.readyTopic(topic);
+  await using producer = client.producer({ compression: "lz4", batchBytes: 16 * 1024, lingerMs: 50 });
+  const value = te.encode("notification ".repeat(80)); // ~1 KiB that compresses well
+  // Teach the producer the ratio with a few batches, then send a burst.
+  for (let i = 0; i < 8; i++) await producer.send({ topic, messages: Array.from({ length: 5 }, () => ({ value })) });
+  await producer.send({ topic, messages: Array.from({ length: 2000 }, () => ({ value })) });
+  const conn = await client.cluster.connectionTo(info.partitions[0].leader);
+  const res = await conn.request(fetchApi, {
+    maxWaitMs: 0,
+    minBytes: 0,
+    maxBytes: 8 << 20,
+    topics: [{
+      topic,
+      topicId: info.topicId,
+      partitions: [{ partition: 0, fetchOffset: 40n, partitionMaxBytes: 8 << 20 }],
+    }],
+  });
+  const batches = decodeRecordBatches(res.responses[0].partitions[0].records!);
+  // The ratio is learned over a few batches; the largest batch holds many times batchBytes of
+  // uncompressed records while its compressed size stays near batchBytes.
+  const largest = batches.reduce((a, b) => b.records.length > a.records.length ? b : a);
+  assert.ok(
+    largest.records.length * value.length > 4 * 16 * 1024,
+    `largest batch: ${largest.records.length} records`,
+  );
+  for (const b of batches) {
+    assert.ok(b.batchLength < 3 * 16 * 1024, `compressed batch of ${b.batchLength} bytes`);
+  }
+  assert.equal(batches.reduce((n, b) => n + b.records.length, 0), 2000);
 });
 
 Deno.test("a full buffer makes send() wait instead of growing memory", async () => {
