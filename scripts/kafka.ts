@@ -18,6 +18,20 @@
  * @module
  */
 
+import {
+  BROKER_LOG4J,
+  type BrokerInstance,
+  exists,
+  halt,
+  instanceStatus,
+  launch,
+  portOpen,
+  run,
+  stateFiles,
+  tail,
+  waitReady,
+} from "./_broker_process.ts";
+
 export const KAFKA_VERSION = "4.1.1";
 export const BROKER_HOST = "127.0.0.1";
 /** The broker's port: 9092, or `KAFKA_DENO_PORT` (the controller listens on the next port). */
@@ -47,46 +61,8 @@ export function stateDir(): string {
 }
 
 /** Paths of the files the broker uses. */
-export function paths(): {
-  state: string;
-  config: string;
-  log4j: string;
-  data: string;
-  logs: string;
-  serverLog: string;
-  jvmOut: string;
-  pid: string;
-} {
-  const s = stateDir();
-  return {
-    state: s,
-    config: `${s}/server.properties`,
-    log4j: `${s}/log4j2.properties`,
-    data: `${s}/data`,
-    logs: `${s}/logs`,
-    serverLog: `${s}/logs/server.log`,
-    jvmOut: `${s}/logs/jvm.out`,
-    pid: `${s}/kafka.pid`,
-  };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, cwd: opts.cwd, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    const err = new TextDecoder().decode(out.stderr);
-    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${out.code}):\n${(text + err).slice(-4000)}`);
-  }
-  return text;
+export function paths(): ReturnType<typeof stateFiles> {
+  return stateFiles(stateDir());
 }
 
 /** Resolves Kafka's jars with Maven into the cache, once. */
@@ -160,21 +136,6 @@ num.io.threads=4
 `;
 }
 
-const LOG4J = `# Written by scripts/kafka.ts
-status = warn
-appender.file.type = File
-appender.file.name = FILE
-appender.file.fileName = \${sys:kafka.logs.dir}/server.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FILE
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-logger.state.name = state.change.logger
-logger.state.level = WARN
-`;
-
 const TOOLS_LOG4J = `# Written by scripts/kafka.ts: Kafka's tools log warnings to stderr only.
 status = warn
 appender.err.type = Console
@@ -202,71 +163,29 @@ export function toolArgs(mainClass: string, args: string[], heap = "512m"): stri
   ];
 }
 
-async function readPid(): Promise<number | null> {
-  try {
-    const n = Number((await Deno.readTextFile(paths().pid)).trim());
-    return Number.isInteger(n) && n > 0 ? n : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether the process runs and is our broker (its command line names kafka.Kafka and our config). */
-async function isOurBroker(pid: number): Promise<boolean> {
-  try {
-    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-    return cmdline.includes("kafka.Kafka") && cmdline.includes(paths().config);
-  } catch (err) {
-    return procGone(err);
-  }
-}
-
-/** A failed /proc read means the process is gone, unless Deno refused the read (it needs -A). */
-function procGone(err: unknown): false {
-  if (err instanceof Deno.errors.NotFound) return false;
-  throw new Error(`kafka: cannot inspect processes under /proc (${(err as Error).message}); run with -A`, {
-    cause: err,
-  });
-}
-
-/** Whether the process exists and is not a zombie (the pid is recorded before `exec java`). */
-async function isAlive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch (err) {
-    return procGone(err);
-  }
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: BROKER_HOST, port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function tail(path: string, lines = 40): Promise<string> {
-  try {
-    const text = await Deno.readTextFile(path);
-    return text.split("\n").slice(-lines).join("\n");
-  } catch {
-    return `(no ${path})`;
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** The broker's state: its pid when running. */
-export async function status(): Promise<{ running: boolean; pid: number | null; log: string }> {
-  const pid = await readPid();
-  const running = pid !== null && await isOurBroker(pid);
-  return { running, pid: running ? pid : null, log: paths().serverLog };
+export function status(): Promise<{ running: boolean; pid: number | null; log: string }> {
+  return instanceStatus(instance());
+}
+
+/** This broker as a managed instance. */
+function instance(): BrokerInstance {
+  return {
+    name: "kafka",
+    files: paths(),
+    readyPort: BROKER_PORT,
+    classpath: classpath(),
+    jvmOptions: [
+      "-Xms1g",
+      "-Xmx1g",
+      "-server",
+      "-XX:+UseG1GC",
+      "-XX:MaxGCPauseMillis=20",
+      "-XX:InitiatingHeapOccupancyPercent=35",
+      "-XX:+ExplicitGCInvokesConcurrent",
+      "-Djava.awt.headless=true",
+    ],
+  };
 }
 
 /** The bootstrap address list the tests should use. */
@@ -284,7 +203,7 @@ export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}):
   const p = paths();
   const st = await status();
   if (st.running) {
-    await waitReady(st.pid!, timeoutMs, Date.now());
+    await waitReady(instance(), st.pid!, timeoutMs, Date.now());
     if (!opts.quiet) console.error(`kafka: already running (pid ${st.pid}) on ${BROKER_HOST}:${BROKER_PORT}`);
     return false;
   }
@@ -297,7 +216,7 @@ export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}):
   await ensureJars();
   await Deno.mkdir(p.logs, { recursive: true });
   await Deno.writeTextFile(p.config, serverProperties(p));
-  await Deno.writeTextFile(p.log4j, LOG4J);
+  await Deno.writeTextFile(p.log4j, BROKER_LOG4J);
   if (!await exists(`${p.data}/meta.properties`)) {
     const java = [
       "-Xmx256m",
@@ -319,53 +238,7 @@ export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}):
     ]);
   }
   const started = Date.now();
-  // Truncate the server log so readiness is judged on this start's lines only.
-  await Deno.writeTextFile(p.serverLog, "");
-  const jvm = [
-    "-Xms1g",
-    "-Xmx1g",
-    "-server",
-    "-XX:+UseG1GC",
-    "-XX:MaxGCPauseMillis=20",
-    "-XX:InitiatingHeapOccupancyPercent=35",
-    "-XX:+ExplicitGCInvokesConcurrent",
-    "-Djava.awt.headless=true",
-    `-Dkafka.logs.dir=${p.logs}`,
-    `-Dlog4j2.configurationFile=${p.log4j}`,
-    "-cp",
-    classpath(),
-    "kafka.Kafka",
-    p.config,
-  ];
-  // setsid: the broker gets its own session, so a Ctrl-C aimed at the test run does not reach it;
-  // exec: the pid we record is the JVM's own.
-  await Deno.remove(p.pid).catch(() => {});
-  const quoted = jvm.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
-  const child = new Deno.Command("setsid", {
-    args: ["sh", "-c", `echo $$ > '${p.pid}'; exec java ${quoted} > '${p.jvmOut}' 2>&1 < /dev/null`],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  child.unref();
-  let pid: number | null = null;
-  for (let i = 0; i < 100 && pid === null; i++) {
-    await sleep(50);
-    pid = await readPid();
-  }
-  if (pid === null) throw new Error("kafka: the broker process did not record its pid");
-  try {
-    await waitReady(pid, timeoutMs, started);
-  } catch (err) {
-    // Leave nothing behind: a broker that did not come up in time is stopped by its pid.
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-    await Deno.remove(p.pid).catch(() => {});
-    throw err;
-  }
+  const pid = await launch(instance(), timeoutMs);
   if (!opts.quiet) {
     console.error(
       `kafka: started (pid ${pid}) on ${BROKER_HOST}:${BROKER_PORT} in ${
@@ -376,47 +249,9 @@ export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}):
   return true;
 }
 
-async function waitReady(pid: number, timeoutMs: number, since: number): Promise<void> {
-  const p = paths();
-  const deadline = since + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!await isAlive(pid)) {
-      throw new Error(
-        `kafka: the broker (pid ${pid}) exited during start-up.\n--- ${p.jvmOut}\n${await tail(
-          p.jvmOut,
-        )}\n--- ${p.serverLog}\n${await tail(
-          p.serverLog,
-        )}`,
-      );
-    }
-    const log = await Deno.readTextFile(p.serverLog).catch(() => "");
-    if (log.includes("Kafka Server started") && await portOpen(BROKER_PORT)) return;
-    await sleep(250);
-  }
-  throw new Error(
-    `kafka: the broker (pid ${pid}) did not answer within ${timeoutMs} ms.\n--- ${p.serverLog}\n${await tail(
-      p.serverLog,
-    )}`,
-  );
-}
-
 /** Stops our broker by its pid: SIGTERM (controlled shutdown), SIGKILL after a bounded wait. */
-export async function stop(opts: { timeoutMs?: number; signal?: Deno.Signal } = {}): Promise<boolean> {
-  const st = await status();
-  if (!st.running) {
-    await Deno.remove(paths().pid).catch(() => {});
-    return false;
-  }
-  const pid = st.pid!;
-  Deno.kill(pid, opts.signal ?? "SIGTERM");
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  while (Date.now() < deadline && await isOurBroker(pid)) await sleep(100);
-  if (await isOurBroker(pid)) {
-    Deno.kill(pid, "SIGKILL");
-    for (let i = 0; i < 50 && await isOurBroker(pid); i++) await sleep(100);
-  }
-  await Deno.remove(paths().pid).catch(() => {});
-  return true;
+export function stop(opts: { timeoutMs?: number; signal?: Deno.Signal } = {}): Promise<boolean> {
+  return halt(instance(), opts);
 }
 
 /** Kills the broker with SIGKILL (a crash, for failure tests). */

@@ -23,6 +23,19 @@
  * @module
  */
 
+import {
+  BROKER_LOG4J,
+  type BrokerInstance,
+  exists,
+  halt,
+  instanceStatus,
+  launch,
+  portOpen,
+  run,
+  stateFiles,
+  tail,
+  waitReady,
+} from "./_broker_process.ts";
 import { cacheDir, classpath, ensureJars } from "./kafka.ts";
 
 /** The secured broker's host. */
@@ -55,29 +68,9 @@ export function secureStateDir(): string {
 }
 
 /** Paths of the files the secured broker uses. */
-export function securePaths(): {
-  state: string;
-  config: string;
-  log4j: string;
-  data: string;
-  logs: string;
-  serverLog: string;
-  jvmOut: string;
-  pid: string;
-  certs: string;
-} {
+export function securePaths(): ReturnType<typeof stateFiles> & { certs: string } {
   const s = secureStateDir();
-  return {
-    state: s,
-    config: `${s}/server.properties`,
-    log4j: `${s}/log4j2.properties`,
-    data: `${s}/data`,
-    logs: `${s}/logs`,
-    serverLog: `${s}/logs/server.log`,
-    jvmOut: `${s}/logs/jvm.out`,
-    pid: `${s}/kafka.pid`,
-    certs: `${s}/certs`,
-  };
+  return { ...stateFiles(s), certs: `${s}/certs` };
 }
 
 /** PEM texts a client needs to talk to the secured broker. */
@@ -101,47 +94,6 @@ export async function secureCertificates(): Promise<SecureCertificates> {
     clientCert: await Deno.readTextFile(`${d}/client.pem`),
     clientKey: await Deno.readTextFile(`${d}/client.key`),
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, cwd: opts.cwd, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    const err = new TextDecoder().decode(out.stderr);
-    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${out.code}):\n${(text + err).slice(-4000)}`);
-  }
-  return text;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function tail(path: string, lines = 40): Promise<string> {
-  try {
-    return (await Deno.readTextFile(path)).split("\n").slice(-lines).join("\n");
-  } catch {
-    return `(no ${path})`;
-  }
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: SECURE_HOST, port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -295,74 +247,30 @@ function serverProperties(p: ReturnType<typeof securePaths>): string {
   return lines.join("\n") + "\n";
 }
 
-const LOG4J = `# Written by scripts/kafka_secure.ts
-status = warn
-appender.file.type = File
-appender.file.name = FILE
-appender.file.fileName = \${sys:kafka.logs.dir}/server.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FILE
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-logger.state.name = state.change.logger
-logger.state.level = WARN
-`;
-
-async function readPid(): Promise<number | null> {
-  try {
-    const n = Number((await Deno.readTextFile(securePaths().pid)).trim());
-    return Number.isInteger(n) && n > 0 ? n : null;
-  } catch {
-    return null;
-  }
-}
-
-async function isOurBroker(pid: number): Promise<boolean> {
-  try {
-    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-    return cmdline.includes("kafka.Kafka") && cmdline.includes(securePaths().config);
-  } catch {
-    return false;
-  }
-}
-
-async function isAlive(pid: number): Promise<boolean> {
-  try {
-    return !/^\d+ \(.*\) Z/.test(await Deno.readTextFile(`/proc/${pid}/stat`));
-  } catch {
-    return false;
-  }
-}
-
 /** The secured broker's state: its pid when running. */
-export async function secureStatus(): Promise<{ running: boolean; pid: number | null; log: string }> {
-  const pid = await readPid();
-  const running = pid !== null && await isOurBroker(pid);
-  return { running, pid: running ? pid : null, log: securePaths().serverLog };
+export function secureStatus(): Promise<{ running: boolean; pid: number | null; log: string }> {
+  return instanceStatus(secureInstance());
 }
 
-async function waitReady(pid: number, timeoutMs: number, since: number): Promise<void> {
-  const p = securePaths();
-  const deadline = since + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!await isAlive(pid)) {
-      throw new Error(
-        `kafka-secure: the broker (pid ${pid}) exited during start-up.\n--- ${p.jvmOut}\n${await tail(
-          p.jvmOut,
-        )}\n--- ${p.serverLog}\n${await tail(p.serverLog)}`,
-      );
-    }
-    const log = await Deno.readTextFile(p.serverLog).catch(() => "");
-    if (log.includes("Kafka Server started") && await portOpen(SECURE_PORTS.saslSsl)) return;
-    await sleep(250);
-  }
-  throw new Error(
-    `kafka-secure: the broker (pid ${pid}) did not answer within ${timeoutMs} ms.\n--- ${p.serverLog}\n${await tail(
-      p.serverLog,
-    )}`,
-  );
+/** The secured broker as a managed instance. */
+function secureInstance(): BrokerInstance {
+  return {
+    name: "kafka-secure",
+    files: securePaths(),
+    readyPort: SECURE_PORTS.saslSsl,
+    classpath: classpath(),
+    // A small heap and the C1 JIT only: it starts faster and these tests move little data.
+    jvmOptions: [
+      "-Xms512m",
+      "-Xmx512m",
+      "-server",
+      "-XX:+UseG1GC",
+      "-XX:MaxGCPauseMillis=20",
+      "-XX:+ExplicitGCInvokesConcurrent",
+      "-XX:TieredStopAtLevel=1",
+      "-Djava.awt.headless=true",
+    ],
+  };
 }
 
 /**
@@ -375,7 +283,7 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
   const p = securePaths();
   const st = await secureStatus();
   if (st.running) {
-    await waitReady(st.pid!, timeoutMs, Date.now());
+    await waitReady(secureInstance(), st.pid!, timeoutMs, Date.now());
     return false;
   }
   for (const port of Object.values(SECURE_PORTS)) {
@@ -400,7 +308,7 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
   }
   await Deno.mkdir(p.logs, { recursive: true });
   await Deno.writeTextFile(p.config, serverProperties(p));
-  await Deno.writeTextFile(p.log4j, LOG4J);
+  await Deno.writeTextFile(p.log4j, BROKER_LOG4J);
   if (fresh) {
     const java = [
       "-Xmx256m",
@@ -427,40 +335,7 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
     ]);
   }
   const started = Date.now();
-  await Deno.writeTextFile(p.serverLog, "");
-  const jvm = [
-    "-Xms512m",
-    "-Xmx512m",
-    "-server",
-    "-XX:+UseG1GC",
-    "-XX:MaxGCPauseMillis=20",
-    "-XX:+ExplicitGCInvokesConcurrent",
-    "-XX:TieredStopAtLevel=1",
-    "-Djava.awt.headless=true",
-    `-Dkafka.logs.dir=${p.logs}`,
-    `-Dlog4j2.configurationFile=${p.log4j}`,
-    "-cp",
-    classpath(),
-    "kafka.Kafka",
-    p.config,
-  ];
-  await Deno.remove(p.pid).catch(() => {});
-  const quoted = jvm.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
-  // setsid: its own session (a Ctrl-C on the test run does not reach it); exec: the recorded pid is the JVM's.
-  const child = new Deno.Command("setsid", {
-    args: ["sh", "-c", `echo $$ > '${p.pid}'; exec java ${quoted} > '${p.jvmOut}' 2>&1 < /dev/null`],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  child.unref();
-  let pid: number | null = null;
-  for (let i = 0; i < 100 && pid === null; i++) {
-    await sleep(50);
-    pid = await readPid();
-  }
-  if (pid === null) throw new Error("kafka-secure: the broker process did not record its pid");
-  await waitReady(pid, timeoutMs, started);
+  const pid = await launch(secureInstance(), timeoutMs);
   if (!opts.quiet) {
     console.error(
       `kafka-secure: started (pid ${pid}) on ${SECURE_HOST}:${SECURE_PORTS.internal}-${SECURE_PORTS.saslSsl} in ${
@@ -472,22 +347,8 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
 }
 
 /** Stops the secured broker by its pid: SIGTERM, SIGKILL after a bounded wait. Returns whether it ran. */
-export async function stopSecure(opts: { timeoutMs?: number } = {}): Promise<boolean> {
-  const st = await secureStatus();
-  if (!st.running) {
-    await Deno.remove(securePaths().pid).catch(() => {});
-    return false;
-  }
-  const pid = st.pid!;
-  Deno.kill(pid, "SIGTERM");
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  while (Date.now() < deadline && await isOurBroker(pid)) await sleep(100);
-  if (await isOurBroker(pid)) {
-    Deno.kill(pid, "SIGKILL");
-    for (let i = 0; i < 50 && await isOurBroker(pid); i++) await sleep(100);
-  }
-  await Deno.remove(securePaths().pid).catch(() => {});
-  return true;
+export function stopSecure(opts: { timeoutMs?: number } = {}): Promise<boolean> {
+  return halt(secureInstance(), opts);
 }
 
 async function main(args: string[]): Promise<number> {
