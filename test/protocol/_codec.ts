@@ -75,3 +75,48 @@ export const unknownTags: TaggedField[] = [{ tag: 7, data: new Uint8Array([1, 2,
 }];
 /** Bytes from numbers. */
 export const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
+
+/** Which half of an API. */
+export type Kind = "Request" | "Response";
+
+/** Encode/decode helpers bound to one codec, with `kind` choosing request or response. */
+export function codecHelpers(codec: ApiCodec<unknown, unknown>): {
+  encode(kind: Kind, value: unknown, version: number): Uint8Array;
+  decode(kind: Kind, bytes: Uint8Array, version: number): unknown;
+  roundTrip(kind: Kind, value: unknown, version: number): Uint8Array;
+  assertTruncationFails(kind: Kind, bytes: Uint8Array, version: number): void;
+} {
+  const encode = (kind: Kind, value: unknown, version: number): Uint8Array => {
+    const w = new Writer();
+    if (kind === "Request") codec.encodeRequest(w, value, version);
+    else codec.encodeResponse(w, value, version);
+    return w.finish().slice();
+  };
+  const decode = (kind: Kind, bytes: Uint8Array, version: number): unknown => {
+    const r = new Reader(bytes);
+    const out = kind === "Request" ? codec.decodeRequest(r, version) : codec.decodeResponse(r, version);
+    r.done();
+    return out;
+  };
+  return {
+    encode,
+    decode,
+    /** encode -> decode equals the input, and re-encoding the result gives the same bytes. */
+    roundTrip(kind, value, version) {
+      const bytes = encode(kind, value, version);
+      const back = decode(kind, bytes, version);
+      assert.deepStrictEqual(back, value, `${kind} v${version}`);
+      assert.deepStrictEqual(encode(kind, back, version), bytes, `${kind} v${version} re-encoded`);
+      return bytes;
+    },
+    assertTruncationFails(kind, bytes, version) {
+      for (let n = 0; n < bytes.length; n++) {
+        assert.throws(
+          () => decode(kind, bytes.subarray(0, n), version),
+          ProtocolError,
+          `${kind} v${version} cut at ${n}`,
+        );
+      }
+    },
+  };
+}

@@ -1,50 +1,18 @@
 import assert from "node:assert/strict";
-import { ProtocolError } from "../../protocol/errors.ts";
 import type { ApiCodec } from "../../protocol/framing.ts";
-import { Reader, Writer } from "../../protocol/primitives.ts";
 import {
   listOffsets,
   type ListOffsetsRequest,
   type ListOffsetsResponse,
 } from "../../protocol/apis/list_offsets.ts";
 import { HAVE_SHARED, hex, sharedSchema, toHex } from "../_shared.ts";
+import { codecHelpers } from "./_codec.ts";
 
 type Codec = ApiCodec<unknown, unknown>;
 const codec = listOffsets as Codec;
 const VERSIONS = Array.from({ length: 10 }, (_, i) => i + 1);
 
-function encode(kind: "Request" | "Response", value: unknown, version: number): Uint8Array {
-  const w = new Writer();
-  if (kind === "Request") codec.encodeRequest(w, value, version);
-  else codec.encodeResponse(w, value, version);
-  return w.finish().slice();
-}
-
-function decode(kind: "Request" | "Response", bytes: Uint8Array, version: number): unknown {
-  const r = new Reader(bytes);
-  const out = kind === "Request" ? codec.decodeRequest(r, version) : codec.decodeResponse(r, version);
-  r.done();
-  return out;
-}
-
-/** encode -> decode equals the input, and re-encoding the result gives the same bytes. */
-function roundTrip(kind: "Request" | "Response", value: unknown, version: number): Uint8Array {
-  const bytes = encode(kind, value, version);
-  const back = decode(kind, bytes, version);
-  assert.deepStrictEqual(back, value, `${kind} v${version}`);
-  assert.deepStrictEqual(encode(kind, back, version), bytes, `${kind} v${version} re-encoded`);
-  return bytes;
-}
-
-function assertTruncationFails(kind: "Request" | "Response", bytes: Uint8Array, version: number): void {
-  for (let n = 0; n < bytes.length; n++) {
-    assert.throws(
-      () => decode(kind, bytes.subarray(0, n), version),
-      ProtocolError,
-      `${kind} v${version} cut at ${n}`,
-    );
-  }
-}
+const { encode, decode, roundTrip, assertTruncationFails } = codecHelpers(codec);
 
 function fullRequest(v: number): ListOffsetsRequest {
   return {
