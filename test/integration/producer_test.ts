@@ -268,7 +268,9 @@ Deno.test("with compression, batchBytes bounds the compressed batch: well-compre
   await using producer = client.producer({ compression: "lz4", batchBytes: 16 * 1024, lingerMs: 50 });
   const value = te.encode("notification ".repeat(80)); // ~1 KiB that compresses well
   // Teach the producer the ratio with a few batches, then send a burst.
-  for (let i = 0; i < 8; i++) await producer.send({ topic, messages: Array.from({ length: 5 }, () => ({ value })) });
+  for (let i = 0; i < 8; i++) {
+    await producer.send({ topic, messages: Array.from({ length: 5 }, () => ({ value })) });
+  }
   await producer.send({ topic, messages: Array.from({ length: 2000 }, () => ({ value })) });
   const conn = await client.cluster.connectionTo(info.partitions[0].leader);
   const res = await conn.request(fetchApi, {
