@@ -112,6 +112,12 @@ export interface ConsumerOptions {
   maxBufferedRecords?: number;
   /** The first retry backoff; it doubles up to 1 s. Default 100 ms. */
   retryBackoffMs?: number;
+  /**
+   * "read_uncommitted" (default, like the Java client) delivers every record;
+   * "read_committed" delivers transactional records only once committed, and
+   * never those of aborted transactions.
+   */
+  isolationLevel?: "read_uncommitted" | "read_committed";
 }
 
 function positive(name: string, v: number | undefined, dflt: number): number {
@@ -205,6 +211,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       reset: this.#reset,
       retryBackoffMs,
       lane: `fetch/${id}`,
+      isolationLevel: isolationLevel(opts.isolationLevel),
     });
     this.#fetcher.onError = (err) => this.#fail(err);
     const maxPollIntervalMs = positive("maxPollIntervalMs", opts.maxPollIntervalMs, 300_000);
@@ -606,4 +613,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function isolationLevel(v: ConsumerOptions["isolationLevel"]): 0 | 1 {
+  if (v === undefined || v === "read_uncommitted") return 0;
+  if (v === "read_committed") return 1;
+  throw new TypeError(`Invalid isolationLevel ${JSON.stringify(v)}: use "read_uncommitted" or "read_committed"`);
 }

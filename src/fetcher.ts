@@ -16,7 +16,12 @@ import { fetch as fetchApi, type FetchPartitionData, type FetchTopic } from "../
 import { listOffsets as listOffsetsApi } from "../protocol/apis/list_offsets.ts";
 import { ErrorCode } from "../protocol/error_codes.ts";
 import { ZERO_UUID } from "../protocol/primitives.ts";
-import { decodeRecordBatches, type KafkaRecord, type RecordHeader } from "../protocol/record_batch.ts";
+import {
+  ControlRecordType,
+  decodeRecordBatches,
+  type KafkaRecord,
+  type RecordHeader,
+} from "../protocol/record_batch.ts";
 import type { Cluster, Lane } from "./cluster.ts";
 import { BrokerError, KafkaError, ProtocolError } from "./errors.ts";
 import type { Connection } from "./connection.ts";
@@ -181,6 +186,8 @@ export interface FetcherOptions {
   retryBackoffMs: number;
   /** The private connection lane for fetches. */
   lane: Lane;
+  /** 0 = read_uncommitted, 1 = read_committed (KIP-98): only committed transactional records. */
+  isolationLevel: 0 | 1;
 }
 
 const LEADER_ERRORS = new Set<number>([
@@ -444,7 +451,7 @@ export class Fetcher {
         const epochs = todo.map(([tp]) => tp.epoch);
         try {
           const specs = todo.map(([tp, spec]) => ({ topic: tp.topic, partition: tp.partition, spec }));
-          const offsets = await listOffsets(this.#cluster, specs);
+          const offsets = await listOffsets(this.#cluster, specs, this.#opts.isolationLevel);
           todo.forEach(([tp], i) => {
             if (tp.epoch !== epochs[i] || tp.revoked) return;
             const o = offsets.get(tpKey(tp.topic, tp.partition));
@@ -547,7 +554,7 @@ export class Fetcher {
         this.#opts.maxBytes,
         Math.max(this.#opts.maxBufferedBytes - this.#bufferedBytes, this.#opts.maxPartitionBytes),
       ),
-      isolationLevel: 0,
+      isolationLevel: this.#opts.isolationLevel,
       topics: [...topics.values()],
     }, { timeoutMs: this.#opts.maxWaitMs + this.#cluster.options.requestTimeoutMs });
     if (this.#stopped) return;
@@ -593,7 +600,24 @@ export class Fetcher {
     const batches = decodeRecordBatches(bytes, { topic: tp.topic, partition: tp.partition });
     let next = from;
     const out: ConsumerRecord[] = [];
+    // read_committed: the broker lists the aborted transactions that start in this range; a
+    // transactional batch of such a producer is skipped until its ABORT marker (KIP-98).
+    const aborted = this.#opts.isolationLevel === 1 && p.abortedTransactions?.length
+      ? [...p.abortedTransactions].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1))
+      : null;
+    const abortedProducers = new Set<bigint>();
     for (const b of batches) {
+      if (aborted) {
+        while (aborted.length && aborted[0].firstOffset <= b.lastOffset) {
+          abortedProducers.add(aborted.shift()!.producerId);
+        }
+        if (b.isControl && b.control?.type === ControlRecordType.abort) abortedProducers.delete(b.producerId);
+        if (b.isTransactional && !b.isControl && abortedProducers.has(b.producerId)) {
+          const after = b.lastOffset + 1n;
+          if (after > next) next = after;
+          continue;
+        }
+      }
       // Control batches (transaction markers) take offsets but are not records for the application.
       if (!b.isControl) {
         for (const r of b.records) {
@@ -638,6 +662,7 @@ function sleep(ms: number): Promise<void> {
 export async function listOffsets(
   cluster: Cluster,
   specs: readonly { topic: string; partition: number; spec: OffsetSpec }[],
+  isolationLevel: 0 | 1 = 0,
 ): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
   const pending: { topic: string; partition: number; ts: bigint }[] = [];
@@ -676,7 +701,8 @@ export async function listOffsets(
       }
       const res = await conn.request(listOffsetsApi, {
         replicaId: -1,
-        isolationLevel: 0,
+        // read_committed: "latest" is the last stable offset, not the high watermark.
+        isolationLevel,
         topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
         timeoutMs: 5000,
       });
