@@ -618,5 +618,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
 function isolationLevel(v: ConsumerOptions["isolationLevel"]): 0 | 1 {
   if (v === undefined || v === "read_uncommitted") return 0;
   if (v === "read_committed") return 1;
-  throw new TypeError(`Invalid isolationLevel ${JSON.stringify(v)}: use "read_uncommitted" or "read_committed"`);
+  throw new TypeError(
+    `Invalid isolationLevel ${JSON.stringify(v)}: use "read_uncommitted" or "read_committed"`,
+  );
 }

@@ -23,7 +23,7 @@ import {
   type RecordHeader,
 } from "../protocol/record_batch.ts";
 import type { Cluster, Lane } from "./cluster.ts";
-import { BrokerError, KafkaError, ProtocolError } from "./errors.ts";
+import { AuthenticationError, BrokerError, KafkaError, ProtocolError } from "./errors.ts";
 import type { Connection } from "./connection.ts";
 import { Signal } from "./group.ts";
 
@@ -501,6 +501,7 @@ export class Fetcher {
         // Corrupt or undecodable records, a non-retriable error: the application hears of it.
         if (
           !(err instanceof KafkaError) || err instanceof ProtocolError ||
+          err instanceof AuthenticationError ||
           (err instanceof BrokerError && !err.retriable)
         ) {
           this.onError(err as Error);

@@ -32,7 +32,13 @@ import { ErrorCode } from "../protocol/error_codes.ts";
 import type { Assignor, MemberSubscription } from "./assignors.ts";
 import type { Cluster, Lane } from "./cluster.ts";
 import type { Connection } from "./connection.ts";
-import { BrokerError, ClosedError, KafkaError } from "./errors.ts";
+import {
+  AuthenticationError,
+  BrokerError,
+  ClosedError,
+  KafkaError,
+  UnsupportedVersionError,
+} from "./errors.ts";
 
 /**
  * A wake-up signal: `wait(ms)` resolves on the next `notify()` or after `ms`,
@@ -203,6 +209,7 @@ export class GroupMember {
   async #run(): Promise<void> {
     let nextHeartbeat = 0;
     let backoff = this.#opts.retryBackoffMs;
+    let rejoins = 0;
     while (!this.#stopping) {
       try {
         if (this.#pollExpired) {
@@ -215,7 +222,16 @@ export class GroupMember {
             await this.#hooks.revoke();
           }
           const assignment = await this.#joinAndSync();
-          if (assignment === null) continue; // stopping, or join again
+          if (assignment === null) {
+            // Join again at once, as the protocol asks; but should the coordinator keep sending
+            // us back, slow down rather than hammer it.
+            if (++rejoins > 3 && !this.#stopping) {
+              await this.#wake.wait(backoff);
+              backoff = Math.min(backoff * 2, 1000);
+            }
+            continue;
+          }
+          rejoins = 0;
           this.#assigned = true;
           try {
             await this.#hooks.assign(assignment);
@@ -257,7 +273,11 @@ export class GroupMember {
           this.#hooks.fail(err);
           return;
         }
-        if (!(err instanceof KafkaError)) {
+        // Refused credentials or an API the coordinator does not speak will not get better.
+        if (
+          !(err instanceof KafkaError) || err instanceof AuthenticationError ||
+          err instanceof UnsupportedVersionError
+        ) {
           this.#hooks.fail(err as Error);
           return;
         }
