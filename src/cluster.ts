@@ -375,6 +375,13 @@ export class Cluster {
     return this.#topics.get(name)?.info;
   }
 
+  /** The cached description of a topic when it is usable and younger than `metadataMaxAgeMs`; else undefined. */
+  freshTopic(name: string): TopicInfo | undefined {
+    const t = this.#topics.get(name);
+    if (!t || t.info.errorCode !== 0 || t.info.partitions.length === 0) return undefined;
+    return Date.now() - t.at < this.#opts.metadataMaxAgeMs ? t.info : undefined;
+  }
+
   /** The name of a topic by id, from the metadata cache. */
   topicName(topicId: string): string | undefined {
     return this.#topicNames.get(topicId);

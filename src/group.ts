@@ -158,6 +158,9 @@ export class GroupMember {
   #generationId = -1;
   #protocol: string | null = null;
   #needJoin = true;
+  /** As the leader: the partition counts the last assignment was computed from. */
+  #ledCounts: Map<string, number> | null = null;
+  #nextMetadataCheck = 0;
   #assigned = false;
   #stopping = false;
   #pollExpired = false;
@@ -259,6 +262,12 @@ export class GroupMember {
             await this.#hooks.revoke();
           }
           await this.#leave("the application did not poll within maxPollIntervalMs");
+          continue;
+        }
+        if (this.#ledCounts && Date.now() >= this.#nextMetadataCheck && await this.#partitionsChanged()) {
+          // The leader saw a subscribed topic gain partitions (or appear): rejoining starts a
+          // rebalance that hands the new partitions out, as the Java client does.
+          this.#needJoin = true;
           continue;
         }
         nextHeartbeat = Date.now() + this.#opts.heartbeatIntervalMs;
@@ -411,6 +420,7 @@ export class GroupMember {
     this.#protocol = join.protocolName;
     let assignments: { memberId: string; assignment: Uint8Array }[] = [];
     // KIP-814: a static leader that merely rejoined keeps the current assignment.
+    this.#ledCounts = null;
     if (join.leader === join.memberId && !join.skipAssignment) assignments = await this.#lead(join);
     let sync;
     try {
@@ -441,6 +451,19 @@ export class GroupMember {
     return out;
   }
 
+  /** As the leader: whether a subscribed topic's partition count differs from the last assignment's. */
+  async #partitionsChanged(): Promise<boolean> {
+    const led = this.#ledCounts!;
+    this.#nextMetadataCheck = Date.now() + this.#cluster.options.metadataMaxAgeMs;
+    await this.#cluster.refreshMetadata([...led.keys()]);
+    for (const [topic, count] of led) {
+      const info = this.#cluster.cachedTopic(topic);
+      const now = info && info.errorCode === 0 ? info.partitions.length : 0;
+      if (now !== count) return true;
+    }
+    return false;
+  }
+
   /** As the leader: every member's assignment, by the assignor the group chose. */
   async #lead(join: JoinGroupResponse): Promise<{ memberId: string; assignment: Uint8Array }[]> {
     const assignor = this.#opts.assignors.find((a) => a.name === join.protocolName);
@@ -460,6 +483,8 @@ export class GroupMember {
       if (info && info.errorCode === 0 && info.partitions.length > 0) counts.set(t, info.partitions.length);
     }
     const plan = assignor.assign(members, counts);
+    this.#ledCounts = new Map(topics.map((t) => [t, counts.get(t) ?? 0]));
+    this.#nextMetadataCheck = Date.now() + this.#cluster.options.metadataMaxAgeMs;
     return members.map((m) => ({
       memberId: m.memberId,
       assignment: encodeConsumerAssignment({

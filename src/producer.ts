@@ -338,8 +338,12 @@ export class Producer implements AsyncDisposable {
       );
     }
 
-    let info = this.#cluster.cachedTopic(topic);
-    if (!info || info.errorCode !== 0 || info.partitions.length === 0) {
+    // Cached metadata keeps the hot path free of awaits; it is refreshed when older than
+    // metadataMaxAgeMs, so partitions added to a topic are used within that time.
+    let info = this.#cluster.freshTopic(topic) ?? await this.#cluster.readyTopic(topic, this.#requestTimeoutMs);
+    if (messages.some((m) => m.partition !== undefined && m.partition >= info!.partitions.length)) {
+      // The caller may know of partitions added since our last look.
+      await this.#cluster.topic(topic, { force: true });
       info = await this.#cluster.readyTopic(topic, this.#requestTimeoutMs);
     }
     const n = info.partitions.length;

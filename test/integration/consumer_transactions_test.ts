@@ -7,14 +7,14 @@ async function drain(client: Client, topic: string, isolationLevel: "read_commit
   await using consumer = client.consumer({ assign: [{ topic, from: "earliest" }], isolationLevel });
   const values: string[] = [];
   const it = consumer[Symbol.asyncIterator]();
-  // Read until nothing more arrives for a second (bounded overall).
+  // Read until nothing more arrives for a second (bounded overall); one pending next() at a time.
   const deadline = Date.now() + 30_000;
+  let pending: Promise<IteratorResult<ConsumerRecord>> | null = null;
   while (Date.now() < deadline) {
-    const next = await Promise.race([
-      it.next(),
-      new Promise<null>((r) => setTimeout(() => r(null), 1000)),
-    ]) as IteratorResult<ConsumerRecord> | null;
+    pending ??= it.next();
+    const next = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), 1000))]);
     if (next === null || next.done) break;
+    pending = null;
     values.push(next.value.text()!);
   }
   return values;
