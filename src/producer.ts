@@ -340,7 +340,8 @@ export class Producer implements AsyncDisposable {
 
     // Cached metadata keeps the hot path free of awaits; it is refreshed when older than
     // metadataMaxAgeMs, so partitions added to a topic are used within that time.
-    let info = this.#cluster.freshTopic(topic) ?? await this.#cluster.readyTopic(topic, this.#requestTimeoutMs);
+    let info = this.#cluster.freshTopic(topic) ??
+      await this.#cluster.readyTopic(topic, this.#requestTimeoutMs);
     if (messages.some((m) => m.partition !== undefined && m.partition >= info!.partitions.length)) {
       // The caller may know of partitions added since our last look.
       await this.#cluster.topic(topic, { force: true });
