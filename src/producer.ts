@@ -221,6 +221,7 @@ export class Producer implements AsyncDisposable {
   #lingerAt = Infinity;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #drainScheduled = false;
+  #inDrain = false;
   #flushing = 0;
   #closing: Promise<void> | null = null;
   #closed = false;
@@ -484,6 +485,8 @@ export class Producer implements AsyncDisposable {
     if (!b) return;
     tp.open = null;
     tp.queue.push(b);
+    // A batch closed outside a drain (it filled up) is sent without waiting for the linger timer.
+    if (!this.#inDrain) this.#scheduleDrain();
     // Keyless records stick to one partition per batch (KIP-480): move on.
     if (this.#sticky.get(tp.topic) === tp.partition) {
       const info = this.#cluster.cachedTopic(tp.topic);
@@ -502,12 +505,7 @@ export class Producer implements AsyncDisposable {
   }
 
   #afterAppend(): void {
-    for (const tp of this.#partitions.values()) {
-      if (tp.queue.length > 0) {
-        this.#scheduleDrain();
-        return;
-      }
-    }
+    // Full batches scheduled a drain when they closed (#closeOpen); the rest wait for their linger.
     if (this.#lingerMs === 0 || this.#flushing > 0) this.#scheduleDrain();
   }
 
@@ -522,6 +520,15 @@ export class Producer implements AsyncDisposable {
 
   /** Moves sendable batches into Produce requests, per leader. */
   #drain(): void {
+    this.#inDrain = true;
+    try {
+      this.#drainOnce();
+    } finally {
+      this.#inDrain = false;
+    }
+  }
+
+  #drainOnce(): void {
     if (this.#fatal) return;
     if (this.#idempotent && (this.#producerId < 0n || this.#needEpochBump)) {
       this.#ensureProducerId();
