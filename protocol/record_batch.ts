@@ -358,8 +358,10 @@ export function encodeRecordBatch(
     recordsSize += sizeOfVarint(size) + size;
   }
 
-  // Pass 2: records, into the batch directly when uncompressed.
-  const out = new Writer(RECORD_BATCH_OVERHEAD + (codec === Compression.none ? recordsSize : 0));
+  // Pass 2: records, into the batch directly when uncompressed; else into their own buffer,
+  // compressed before the batch buffer is sized, so neither buffer ever regrows.
+  let payload: Uint8Array | null = null;
+  let out = new Writer(RECORD_BATCH_OVERHEAD + (codec === Compression.none ? recordsSize : 0));
   const rw = codec === Compression.none ? out : new Writer(recordsSize);
   const writeRecords = () => {
     for (let i = 0; i < n; i++) {
@@ -389,6 +391,11 @@ export function encodeRecordBatch(
   if (options.transactional) attributes |= TRANSACTIONAL_FLAG;
   if (options.isControl) attributes |= CONTROL_FLAG;
 
+  if (codec !== Compression.none) {
+    writeRecords();
+    payload = compress(codec, rw.finish(), { level: options.compressionLevel });
+    out = new Writer(RECORD_BATCH_OVERHEAD + payload.length);
+  }
   out.int64(options.baseOffset ?? 0n);
   const lengthAt = out.reserveInt32();
   out.int32(options.partitionLeaderEpoch ?? -1).int8(2);
@@ -401,11 +408,8 @@ export function encodeRecordBatch(
     .int16(options.producerEpoch ?? -1)
     .int32(options.baseSequence ?? -1)
     .int32(n);
-  if (codec === Compression.none) writeRecords();
-  else {
-    writeRecords();
-    out.raw(compress(codec, rw.finish(), { level: options.compressionLevel }));
-  }
+  if (payload === null) writeRecords();
+  else out.raw(payload);
   const bytes = out.finish();
   out.patchInt32(lengthAt, bytes.length - LOG_OVERHEAD);
   out.patchUint32(crcAt, crc32c(bytes.subarray(ATTRIBUTES_OFFSET)));
