@@ -359,7 +359,10 @@ export class Producer implements AsyncDisposable {
           );
         }
         parts[i] = explicit;
-      } else parts[i] = -1;
+      } else if (this.#partitioner || inputs[i].key != null) {
+        // A custom partitioner may throw or answer out of range: find out before anything is queued.
+        parts[i] = this.#choosePartition(topic, inputs[i].key ?? null, info);
+      } else parts[i] = -1; // keyless: the sticky partition, chosen as the record joins a batch
     }
 
     if (this.#bufferUsed + total > this.#bufferBytes || this.#bufferWaiters.length > 0) {
@@ -380,8 +383,7 @@ export class Producer implements AsyncDisposable {
         failed: false,
       };
       for (let i = 0; i < inputs.length; i++) {
-        let p = parts[i];
-        if (p < 0) p = this.#choosePartition(topic, inputs[i].key ?? null, info!);
+        const p = parts[i] >= 0 ? parts[i] : this.#stickyPartition(topic, info!);
         this.#append(topic, p, inputs[i], sizes[i], op, i);
       }
       this.#afterAppend();
@@ -398,8 +400,12 @@ export class Producer implements AsyncDisposable {
       return p;
     }
     if (key !== null) return this.#hash(key, n);
+    return this.#stickyPartition(topic, info);
+  }
+
+  #stickyPartition(topic: string, info: TopicInfo): number {
     let p = this.#sticky.get(topic);
-    if (p === undefined || p >= n) p = this.#newSticky(topic, info, -1);
+    if (p === undefined || p >= info.partitions.length) p = this.#newSticky(topic, info, -1);
     return p;
   }
 

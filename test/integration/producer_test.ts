@@ -208,6 +208,25 @@ Deno.test("bad input gets a clear error and poisons nothing else", async (t) => 
       RangeError,
     );
   });
+  await t.step(
+    "a partitioner that throws or answers out of range fails that send() before anything is queued",
+    async () => {
+      await using bad = client.producer({
+        partitioner: (key) => {
+          if (key && td.decode(key) === "boom") throw new Error("no partition for boom");
+          return key && td.decode(key) === "far" ? 9 : 0;
+        },
+      });
+      await assert.rejects(
+        () => bad.send({ topic, messages: [{ key: "ok", value: "a" }, { key: "boom", value: "b" }] }),
+        /no partition for boom/,
+      );
+      await assert.rejects(() => bad.send({ topic, messages: [{ key: "far", value: "c" }] }), /returned 9/);
+      assert.equal(bad.bufferedBytes, 0, "nothing of the failed calls is buffered");
+      const [r] = await bad.send({ topic, messages: [{ key: "ok", value: "d" }] });
+      assert.equal(r.partition, 0);
+    },
+  );
   await t.step("values of the wrong type", async () => {
     // deno-lint-ignore no-explicit-any
     await assert.rejects(() => producer.send({ topic, messages: [{ value: 42 as any }] }), TypeError);
