@@ -65,7 +65,6 @@ interface Pending {
   resolve(frame: Uint8Array): void;
   reject(err: unknown): void;
   timer: ReturnType<typeof setTimeout>;
-  api: string;
 }
 
 const API_VERSIONS_UNSUPPORTED = 35;
@@ -381,7 +380,7 @@ export class Connection {
           new TimeoutError(`${codec.name} request to ${this.address} timed out after ${timeoutMs} ms`),
         );
       }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer, api: codec.name });
+      this.#pending.set(id, { resolve, reject, timer });
       for (const chunk of chunks) {
         this.#writer.write(chunk).catch((cause) => {
           this.#fail(new ConnectionError(`Write to ${this.address} failed`, { broker: this.address, cause }));

@@ -162,7 +162,6 @@ interface Batch {
   encodedEpoch: number;
   attempts: number;
   retryAt: number;
-  lastError: unknown;
   done: Promise<void>;
   settle(): void;
 }
@@ -222,6 +221,7 @@ export class Producer implements AsyncDisposable {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #drainScheduled = false;
   #inDrain = false;
+  #refreshing = false;
   #flushing = 0;
   #closing: Promise<void> | null = null;
   #closed = false;
@@ -445,7 +445,6 @@ export class Producer implements AsyncDisposable {
       encodedEpoch: -2,
       attempts: 0,
       retryAt: 0,
-      lastError: null,
       done,
       settle,
     };
@@ -610,7 +609,6 @@ export class Producer implements AsyncDisposable {
     }, Math.max(0, at - Date.now()));
   }
 
-  #refreshing = false;
   #refreshSoon(topics: string[]): void {
     if (this.#refreshing) return;
     this.#refreshing = true;
@@ -790,7 +788,6 @@ export class Producer implements AsyncDisposable {
   }
 
   #retryOrFail(b: Batch, err: unknown, forceRetry = false): void {
-    b.lastError = err;
     // Connection failures and timeouts are worth retrying; refused credentials or an API the
     // broker does not speak are not, and fail the records at once.
     const retriable = forceRetry ||
