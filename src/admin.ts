@@ -8,7 +8,7 @@
 import { createTopics } from "../protocol/apis/create_topics.ts";
 import { deleteTopics } from "../protocol/apis/delete_topics.ts";
 import { ErrorCode } from "../protocol/error_codes.ts";
-import type { Client } from "./client.ts";
+import type { ClientContext } from "./context.ts";
 import { BrokerError, KafkaError, TimeoutError } from "./errors.ts";
 import { validateTopicName } from "./producer.ts";
 
@@ -65,14 +65,14 @@ function sleep(ms: number): Promise<void> {
  * ```
  */
 export class Admin {
-  readonly #client: Client;
+  readonly #client: ClientContext;
 
   /**
    * Use `client.admin()` instead.
    *
    * @param client The client.
    */
-  constructor(client: Client) {
+  constructor(client: ClientContext) {
     this.#client = client;
   }
 

@@ -10,6 +10,7 @@ import { ClosedError } from "./errors.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { Admin } from "./admin.ts";
+import type { ClientContext } from "./context.ts";
 
 /** Options for {@linkcode connect}. */
 export interface ClientOptions extends ClusterOptions {}
@@ -40,6 +41,8 @@ export class Client implements AsyncDisposable {
   readonly #cluster: Cluster;
   #closing: Promise<void> | null = null;
   readonly #closers = new Set<() => Promise<void>>();
+  /** What producers, consumers and admins get instead of the client itself. */
+  readonly #context: ClientContext;
 
   /**
    * Wraps a bootstrapped cluster; use {@linkcode connect} instead.
@@ -48,6 +51,14 @@ export class Client implements AsyncDisposable {
    */
   constructor(cluster: Cluster) {
     this.#cluster = cluster;
+    this.#context = {
+      cluster,
+      assertOpen: () => this.#assertOpen(),
+      track: (close) => {
+        this.#closers.add(close);
+        return () => this.#closers.delete(close);
+      },
+    };
   }
 
   /** The cluster layer (advanced use). */
@@ -55,14 +66,7 @@ export class Client implements AsyncDisposable {
     return this.#cluster;
   }
 
-  /** @internal Registers something to close before the client's connections. */
-  track(close: () => Promise<void>): () => void {
-    this.#closers.add(close);
-    return () => this.#closers.delete(close);
-  }
-
-  /** @internal Throws when the client is closed. */
-  assertOpen(): void {
+  #assertOpen(): void {
     if (this.#closing) throw new ClosedError("The client is closed");
   }
 
@@ -73,7 +77,7 @@ export class Client implements AsyncDisposable {
    * @param opts Which topics.
    */
   async metadata(opts: MetadataOptions = {}): Promise<ClusterMetadata> {
-    this.assertOpen();
+    this.#assertOpen();
     if (!opts.topics) {
       const res = await this.#cluster.fetchMetadata(null);
       return {
@@ -111,14 +115,14 @@ export class Client implements AsyncDisposable {
    * @param opts Producer options.
    */
   producer(opts: ProducerOptions = {}): Producer {
-    this.assertOpen();
-    return new Producer(this, opts);
+    this.#assertOpen();
+    return new Producer(this.#context, opts);
   }
 
   /** Topic administration: create and delete topics. */
   admin(): Admin {
-    this.assertOpen();
-    return new Admin(this);
+    this.#assertOpen();
+    return new Admin(this.#context);
   }
 
   /**
@@ -128,8 +132,8 @@ export class Client implements AsyncDisposable {
    * @param opts Consumer options.
    */
   consumer(opts: ConsumerOptions): Consumer {
-    this.assertOpen();
-    return new Consumer(this, opts);
+    this.#assertOpen();
+    return new Consumer(this.#context, opts);
   }
 
   /** Closes producers and consumers made by this client, then every connection. Idempotent. */

@@ -15,7 +15,7 @@
  */
 
 import { type Assignor, DEFAULT_ASSIGNORS, rangeAssignor, roundRobinAssignor } from "./assignors.ts";
-import type { Client } from "./client.ts";
+import type { ClientContext } from "./context.ts";
 import type { Cluster } from "./cluster.ts";
 import { ClosedError, TimeoutError } from "./errors.ts";
 import {
@@ -173,7 +173,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    * @param client The client whose connections it shares.
    * @param opts Group or partitions, and limits.
    */
-  constructor(client: Client, opts: ConsumerOptions) {
+  constructor(client: ClientContext, opts: ConsumerOptions) {
     this.#cluster = client.cluster;
     const topics = opts.topics;
     if (topics !== undefined && opts.assign !== undefined) {

@@ -104,3 +104,53 @@ export class UnsupportedVersionError extends KafkaError {}
 
 /** SASL or TLS authentication failed. */
 export class AuthenticationError extends KafkaError {}
+
+/**
+ * A commit could not be done because this member no longer owns the
+ * partitions: it overran `maxPollIntervalMs`, a rebalance moved them, or it was
+ * fenced. The records since the last commit will be delivered again (to this
+ * member or another); process them idempotently.
+ */
+export class CommitFailedError extends KafkaError {}
+
+/**
+ * The log the consumer was reading was truncated under it (an unclean leader
+ * election, KIP-320): records past the divergence point that were already
+ * delivered no longer exist on the new leader.
+ */
+export class LogTruncationError extends KafkaError {
+  /** The topic. */
+  readonly topic: string;
+  /** The partition. */
+  readonly partition: number;
+  /** The position the consumer had reached. */
+  readonly position: bigint;
+  /** The end offset of the diverging epoch on the new leader: the first offset that no longer matches. */
+  readonly divergingOffset: bigint;
+
+  /**
+   * Creates a LogTruncationError.
+   *
+   * @param topic The topic.
+   * @param partition The partition.
+   * @param position The consumer's position.
+   * @param divergingOffset Where the logs diverge.
+   * @param options The cause.
+   */
+  constructor(
+    topic: string,
+    partition: number,
+    position: bigint,
+    divergingOffset: bigint,
+    options?: KafkaErrorOptions,
+  ) {
+    super(
+      `Log truncation detected on ${topic}[${partition}]: position ${position} is past offset ${divergingOffset}, where the new leader's log diverges`,
+      options,
+    );
+    this.topic = topic;
+    this.partition = partition;
+    this.position = position;
+    this.divergingOffset = divergingOffset;
+  }
+}

@@ -19,7 +19,7 @@ import { ErrorCode } from "../protocol/error_codes.ts";
 import { fnv1aPartition, murmur2Partition } from "../protocol/partitioners.ts";
 import { encodeRecordBatch, type RecordHeader, type RecordInput } from "../protocol/record_batch.ts";
 import { utf8Length } from "../protocol/primitives.ts";
-import type { Client } from "./client.ts";
+import type { ClientContext } from "./context.ts";
 import type { Cluster, TopicInfo } from "./cluster.ts";
 import {
   AuthenticationError,
@@ -189,7 +189,7 @@ interface PartitionState {
  * ```
  */
 export class Producer implements AsyncDisposable {
-  readonly #client: Client;
+  readonly #client: ClientContext;
   readonly #cluster: Cluster;
   readonly #acks: number;
   readonly #lingerMs: number;
@@ -234,7 +234,7 @@ export class Producer implements AsyncDisposable {
    * @param client The client whose connections to use.
    * @param opts Producer options.
    */
-  constructor(client: Client, opts: ProducerOptions = {}) {
+  constructor(client: ClientContext, opts: ProducerOptions = {}) {
     this.#client = client;
     this.#cluster = client.cluster;
     const acks = opts.acks ?? "all";
