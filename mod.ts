@@ -35,12 +35,16 @@ export type { ApiCodec } from "./protocol/framing.ts";
 export { Reader, type TaggedField, Writer, type WriterOptions } from "./protocol/primitives.ts";
 export {
   type AssignedTopic,
+  type CommitOffset,
   Consumer,
+  type ConsumerBaseOptions,
   type ConsumerBatch,
   type ConsumerOptions,
   ConsumerRecord,
+  type GroupConsumerOptions,
   type OffsetSpec,
   type RecordHeader,
+  type StandaloneConsumerOptions,
   type TopicPartition,
 } from "./src/consumer.ts";
 export { type Assignor, type GroupAssignment, type MemberSubscription } from "./src/assignors.ts";

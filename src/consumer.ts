@@ -6,10 +6,18 @@
  * copy.
  *
  * Offsets: a record counts as processed once the application asks for the
- * next one (or commits, or closes). Auto-commit (every `autoCommitIntervalMs`,
- * before partitions are given up in a rebalance, and on close) commits what
- * was processed, so a crash replays at most the record in hand: at-least-once.
- * The committed offset is the next one to read (last processed + 1).
+ * next one, or commits (`commit()`, `commit(record)`). The record in hand when
+ * the loop is left (`break`, `return` or an exception: JavaScript cannot tell
+ * them apart) or when the consumer closes is not processed. Auto-commit (every
+ * `autoCommitIntervalMs`, before partitions are given up in a rebalance, and on
+ * close) commits what was processed, so a crash or an exception replays the
+ * record in hand: at-least-once. The committed offset is the next one to read
+ * (last processed + 1).
+ *
+ * Background failures are never dropped: fatal ones (the membership failed for
+ * good, a subscription that cannot work, a commit on close) reject `next()`
+ * and `close()`; recoverable ones (an auto-commit to be retried, a commit
+ * before a rebalance) go to the `onError` option, or to `console.error`.
  *
  * @module
  */
@@ -17,7 +25,16 @@
 import { type Assignor, DEFAULT_ASSIGNORS, rangeAssignor, roundRobinAssignor } from "./assignors.ts";
 import type { ClientContext } from "./context.ts";
 import type { Cluster } from "./cluster.ts";
-import { ClosedError, TimeoutError } from "./errors.ts";
+import {
+  AuthenticationError,
+  BrokerError,
+  ClosedError,
+  CommitFailedError,
+  KafkaError,
+  TimeoutError,
+  UnsupportedVersionError,
+} from "./errors.ts";
+import { checkOptions } from "./options.ts";
 import {
   type Chunk,
   ConsumerRecord,
@@ -65,14 +82,11 @@ export interface ConsumerBatch {
   highWatermark: bigint;
 }
 
-/** Consumer options. Defaults follow the Java client. */
-export interface ConsumerOptions {
-  /** The consumer group. Required with `topics`; with `assign` it only enables commits. */
-  groupId?: string;
-  /** Topics to subscribe to as a group member. */
-  topics?: string[];
-  /** Partitions to read without group membership (standalone). Exclusive with `topics`. */
-  assign?: AssignedTopic[];
+/**
+ * Consumer options shared by group members and standalone consumers.
+ * Defaults follow the Java client.
+ */
+export interface ConsumerBaseOptions {
   /**
    * Where to start a partition that has no committed offset, and where to go after
    * OFFSET_OUT_OF_RANGE: the earliest offset when true, the latest (only new records) when
@@ -118,6 +132,91 @@ export interface ConsumerOptions {
    * never those of aborted transactions.
    */
   isolationLevel?: "read_uncommitted" | "read_committed";
+  /**
+   * How long subscribed topics may stay missing from the cluster before the iterator fails
+   * with a {@linkcode TimeoutError} naming them (`Infinity` waits forever). Default 60 s.
+   */
+  missingTopicTimeoutMs?: number;
+  /**
+   * Hears of background failures the consumer recovers from: an auto-commit that failed (the
+   * next one retries), a commit before a rebalance that failed (those records are delivered
+   * again), a LeaveGroup that failed. Fatal failures reject `next()` and `close()` instead.
+   * Default: `console.error` with a "kafka-deno consumer" prefix.
+   */
+  onError?: (err: KafkaError) => void;
+}
+
+/** A consumer group member: it subscribes to topics and the group shares their partitions. */
+export interface GroupConsumerOptions extends ConsumerBaseOptions {
+  /** The consumer group. */
+  groupId: string;
+  /** Topics to subscribe to as a group member. */
+  topics: string[];
+  /** Not with `topics`. */
+  assign?: undefined;
+}
+
+/** A standalone consumer: explicit partitions, no group membership. */
+export interface StandaloneConsumerOptions extends ConsumerBaseOptions {
+  /** Partitions to read without group membership. */
+  assign: AssignedTopic[];
+  /** A group whose committed offsets to start from and to commit to (optional). */
+  groupId?: string;
+  /** Not with `assign`. */
+  topics?: undefined;
+}
+
+/**
+ * Consumer options: a group subscription (`groupId` and `topics`) or explicit
+ * partitions (`assign`, with an optional `groupId` for commits).
+ */
+export type ConsumerOptions = GroupConsumerOptions | StandaloneConsumerOptions;
+
+/** Every key of the options, checked against the types by the compiler. */
+const KNOWN_KEYS: Record<keyof GroupConsumerOptions | keyof StandaloneConsumerOptions, true> = {
+  groupId: true,
+  topics: true,
+  assign: true,
+  fromBeginning: true,
+  groupInstanceId: true,
+  sessionTimeoutMs: true,
+  heartbeatIntervalMs: true,
+  maxPollIntervalMs: true,
+  rebalanceTimeoutMs: true,
+  autoCommit: true,
+  autoCommitIntervalMs: true,
+  assignors: true,
+  maxWaitMs: true,
+  minBytes: true,
+  maxBytes: true,
+  maxPartitionBytes: true,
+  maxBufferedBytes: true,
+  maxBufferedRecords: true,
+  retryBackoffMs: true,
+  isolationLevel: true,
+  missingTopicTimeoutMs: true,
+  onError: true,
+};
+const OPTION_KEYS = Object.keys(KNOWN_KEYS);
+
+/** An offset to commit: the next offset to read in a partition (last processed + 1). */
+export interface CommitOffset {
+  /** The topic. */
+  topic: string;
+  /** The partition. */
+  partition: number;
+  /** The next offset to read. */
+  offset: bigint;
+}
+
+/** Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not "." or "..". */
+function topicNameProblem(name: unknown): string | null {
+  if (typeof name !== "string") return "a topic name must be a string";
+  if (name.length === 0) return "a topic name cannot be empty";
+  if (name === "." || name === "..") return `"${name}" is not a topic name`;
+  if (name.length > 249) return "a topic name has at most 249 characters";
+  if (!/^[a-zA-Z0-9._-]+$/.test(name)) return "a topic name has only ASCII letters, digits, '.', '_' and '-'";
+  return null;
 }
 
 function positive(name: string, v: number | undefined, dflt: number): number {
@@ -152,6 +251,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   readonly #autoCommit: boolean;
   readonly #autoCommitIntervalMs: number;
   readonly #reset: "earliest" | "latest";
+  readonly #onError: ((err: KafkaError) => void) | null;
   readonly #untrack: () => void;
   readonly #tick = new Signal();
   readonly #tasks: Promise<void>[] = [];
@@ -161,7 +261,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   #ackOffset = 0n;
   #lastPoll = Date.now();
   #waiting = false;
+  /** A failure to hand to the application once (the fetcher's). */
   #error: Error | null = null;
+  /** A failure that ends the consumer: every `next()` rejects with it, and `close()` unless `next()` did. */
+  #fatal: Error | null = null;
+  #fatalDelivered = false;
+  /** Partitions whose records were handed out since their last commit (marked per chunk, not per record). */
+  readonly #handed = new Set<PartitionState>();
+  /** Partitions given up with records handed out and not committed: the next `commit()` says so. */
+  readonly #lost = new Map<string, TopicPartition>();
   #stopping = false;
   #closing: Promise<void> | null = null;
   #commits: Promise<void> = Promise.resolve();
@@ -174,6 +282,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    * @param opts Group or partitions, and limits.
    */
   constructor(client: ClientContext, opts: ConsumerOptions) {
+    checkOptions(opts, OPTION_KEYS, "consumer options");
+    if (opts === undefined) {
+      throw new TypeError("A consumer needs options: { groupId, topics } or { assign }");
+    }
     this.#cluster = client.cluster;
     const topics = opts.topics;
     if (topics !== undefined && opts.assign !== undefined) {
@@ -193,6 +305,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     if (opts.groupId !== undefined && (typeof opts.groupId !== "string" || opts.groupId.length === 0)) {
       throw new TypeError(`Invalid groupId ${JSON.stringify(opts.groupId)}: expected a non-empty string`);
     }
+    if (opts.onError !== undefined && typeof opts.onError !== "function") {
+      throw new TypeError(`Invalid onError: expected a function, got ${typeof opts.onError}`);
+    }
+    this.#onError = opts.onError ?? null;
     this.#groupId = opts.groupId ?? null;
     this.#subscribed = topics !== undefined;
     this.#autoCommit = (opts.autoCommit ?? true) && this.#groupId !== null;
@@ -200,6 +316,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     this.#reset = opts.fromBeginning ? "earliest" : "latest";
     const retryBackoffMs = positive("retryBackoffMs", opts.retryBackoffMs, 100);
     const maxPartitionBytes = positive("maxPartitionBytes", opts.maxPartitionBytes, 1 << 20);
+    const missingTopicTimeoutMs = opts.missingTopicTimeoutMs === Infinity
+      ? Infinity
+      : positive("missingTopicTimeoutMs", opts.missingTopicTimeoutMs, 60_000);
     const id = crypto.randomUUID();
     this.#fetcher = new Fetcher(this.#cluster, {
       maxWaitMs: positive("maxWaitMs", opts.maxWaitMs, 500),
@@ -213,7 +332,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       lane: `fetch/${id}`,
       isolationLevel: isolationLevel(opts.isolationLevel),
     });
-    this.#fetcher.onError = (err) => this.#fail(err);
+    this.#fetcher.onError = (err) => {
+      if (this.#stopping) return;
+      this.#error ??= err;
+      this.#fetcher.data.notify();
+    };
     const maxPollIntervalMs = positive("maxPollIntervalMs", opts.maxPollIntervalMs, 300_000);
     const assignors = (opts.assignors ?? DEFAULT_ASSIGNORS).map((a) => {
       if (a === "range") return rangeAssignor;
@@ -240,11 +363,26 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         assign: (a) => this.#assign(a),
         lastPollAt: () => this.#waiting ? Date.now() : this.#lastPoll,
         fail: (err) => this.#fail(err),
+        report: (err) => this.#report(err),
       });
     } else this.#group = null;
-    this.#untrack = client.track(() => this.close());
-    if (this.#subscribed) this.#group!.start();
-    else this.#tasks.push(this.#startStandalone(opts.assign!));
+    // The client ignores what its closers throw: report it.
+    this.#untrack = client.track(() =>
+      this.close().catch((err) => {
+        const why = "Closing the consumer with its client failed";
+        this.#report(asKafkaError(err, why), why);
+      })
+    );
+    if (this.#subscribed) {
+      const bad = topics!.map((t) => [t, topicNameProblem(t)] as const).find(([, why]) => why !== null);
+      if (bad) {
+        // Nothing can ever be assigned: the iterator fails at once.
+        this.#fail(new TypeError(`Cannot subscribe to topic ${JSON.stringify(bad[0])}: ${bad[1]}`));
+        return;
+      }
+      this.#group!.start();
+      this.#tasks.push(this.#watchTopics(topics!, missingTopicTimeoutMs));
+    } else this.#tasks.push(this.#startStandalone(opts.assign!));
     if (this.#autoCommit) this.#tasks.push(this.#autoCommitLoop());
   }
 
@@ -263,8 +401,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     return this.#generationOfAssignment;
   }
 
-  /** The partitions the consumer reads now, sorted. */
+  /** The partitions the consumer reads now, sorted (none once closing). */
   assignment(): TopicPartition[] {
+    if (this.#closing !== null) return [];
     return this.#fetcher.partitions().map((tp) => ({ topic: tp.topic, partition: tp.partition })).sort((
       a,
       b,
@@ -284,11 +423,16 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
 
   async #startStandalone(assign: AssignedTopic[]): Promise<void> {
     try {
+      if (!Array.isArray(assign) || assign.length === 0) {
+        throw new TypeError(`Invalid assign ${JSON.stringify(assign)}: expected a non-empty array`);
+      }
       const entries: { topic: string; partition: number; from?: OffsetSpec }[] = [];
       for (const a of assign) {
         if (!a || typeof a.topic !== "string") {
           throw new TypeError(`Invalid assign entry ${JSON.stringify(a)}`);
         }
+        const why = topicNameProblem(a.topic);
+        if (why) throw new TypeError(`Cannot read topic ${JSON.stringify(a.topic)}: ${why}`);
         const info = await this.#cluster.readyTopic(a.topic);
         const parts = a.partitions ?? info.partitions.map((p) => p.partition);
         for (const p of parts) {
@@ -322,14 +466,69 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     }
   }
 
+  /**
+   * Fails the iterator when a subscribed topic has an invalid name or is not
+   * authorized (at once), or stays missing for `boundMs`; ends once all exist.
+   */
+  async #watchTopics(topics: string[], boundMs: number): Promise<void> {
+    const started = Date.now();
+    let delay = 100;
+    while (!this.#stopping) {
+      let missing: string[] | null = [];
+      try {
+        await this.#cluster.refreshMetadata(topics);
+        for (const t of topics) {
+          const info = this.#cluster.cachedTopic(t);
+          if (info && info.errorCode === 0 && info.partitions.length > 0) continue;
+          if (info && info.errorCode) {
+            const err = new BrokerError(info.errorCode, { api: "Metadata", topic: t });
+            if (!err.retriable) {
+              this.#fail(err);
+              return;
+            }
+          }
+          missing.push(t);
+        }
+      } catch (err) {
+        if (!(err instanceof KafkaError) || (err instanceof BrokerError && !err.retriable)) {
+          this.#fail(err as Error);
+          return;
+        }
+        missing = null; // unknown this time; the group loop reports what is wrong with the cluster
+      }
+      if (missing !== null && missing.length === 0) return;
+      const waited = Date.now() - started;
+      if (missing !== null && waited >= boundMs) {
+        this.#fail(
+          new TimeoutError(
+            `Subscribed topic${missing.length > 1 ? "s" : ""} ${
+              missing.map((t) => JSON.stringify(t)).join(", ")
+            } still missing after ${waited} ms (missingTopicTimeoutMs ${boundMs})`,
+          ),
+        );
+        return;
+      }
+      await this.#tick.wait(Math.min(delay, Math.max(0, boundMs - waited)));
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+
   async #revoke(): Promise<void> {
     this.#cur = null;
     const parts = this.#fetcher.revokeAll();
     if (this.#autoCommit) {
       try {
         await this.#commit(parts);
-      } catch {
-        // The generation may already be gone; the next owner then re-reads from the last commit.
+      } catch (err) {
+        const why = "The commit before giving partitions up in a rebalance failed; their records " +
+          "since the last commit will be delivered again";
+        this.#report(asKafkaError(err, why), why);
+      }
+    }
+    for (const tp of parts) {
+      // Records handed out and not committed: a later commit() cannot cover them any more.
+      if (this.#handed.delete(tp) && tp.position > tp.committed) {
+        this.#lost.set(tpKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
       }
     }
   }
@@ -349,17 +548,36 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     this.#fetcher.data.notify();
   }
 
+  /** A failure that ends the consumer: `next()` and `close()` reject with it. */
   #fail(err: Error): void {
     if (this.#stopping) return;
-    this.#error ??= err;
+    this.#fatal ??= err;
     this.#fetcher.data.notify();
+  }
+
+  /**
+   * A background failure the consumer recovers from: to the `onError` hook, or
+   * to `console.error`. (The lead's merge wires the fetcher's notices here.)
+   */
+  #report(err: KafkaError, context?: string): void {
+    const hook = this.#onError;
+    if (hook === null) {
+      const who = `kafka-deno consumer${this.#groupId === null ? "" : ` (group ${this.#groupId})`}`;
+      console.error(`${who}: ${context ? `${context}: ` : ""}`, err);
+      return;
+    }
+    try {
+      hook(err);
+    } catch (hookErr) {
+      console.error("kafka-deno consumer: the onError hook threw", hookErr, "while handling", err);
+    }
   }
 
   /** The record handed out last is processed (the application asked for more). */
   #ack(): void {
     const tp = this.#ackTp;
     if (tp !== null) {
-      if (tp.epoch === this.#ackEpoch) tp.consumed = this.#ackOffset;
+      if (tp.epoch === this.#ackEpoch && this.#ackOffset > tp.consumed) tp.consumed = this.#ackOffset;
       this.#ackTp = null;
     }
   }
@@ -404,6 +622,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   async #slow(): Promise<boolean> {
     this.#group?.poke();
     while (true) {
+      if (this.#fatal) {
+        this.#fatalDelivered = true;
+        throw this.#fatal;
+      }
       if (this.#error) {
         const err = this.#error;
         this.#error = null;
@@ -413,6 +635,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       const c = this.#fetcher.take();
       if (c !== null) {
         this.#cur = c;
+        this.#handed.add(c.tp);
         return true;
       }
       this.#waiting = true;
@@ -426,23 +649,38 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     }
   }
 
+  /** What leaving a loop does: close, without counting the record in hand as processed. */
+  async #leaveLoop(): Promise<IteratorResult<never>> {
+    try {
+      await this.close();
+    } catch (err) {
+      // When the loop was left by an exception, JavaScript drops this rejection: report it too.
+      const why = "Closing the consumer after its loop ended failed";
+      this.#report(asKafkaError(err, why), why);
+      throw err;
+    }
+    return DONE;
+  }
+
   /**
-   * Iterates over records, one at a time. Leaving the loop (`break`, `return`, an
-   * exception) closes the consumer.
+   * Iterates over records, one at a time. A record counts as processed once the
+   * loop asks for the next one. Leaving the loop (`break`, `return`, an
+   * exception) closes the consumer without counting the record in hand as
+   * processed: it is delivered again to the group's next reader. To count it,
+   * `await consumer.commit(record)` before `break`.
    */
   [Symbol.asyncIterator](): AsyncIterator<ConsumerRecord> {
     return {
       next: () => this.#nextRecord(),
-      return: async () => {
-        await this.close();
-        return DONE;
-      },
+      return: () => this.#leaveLoop(),
     };
   }
 
   /**
    * Iterates over batches: the records of one partition from one fetch. Cheaper
-   * per record than the record iterator. Leaving the loop closes the consumer.
+   * per record than the record iterator. A batch counts as processed once the
+   * loop asks for the next one; leaving the loop closes the consumer without
+   * counting the batch in hand.
    *
    * @example
    * ```ts ignore
@@ -455,10 +693,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     return {
       [Symbol.asyncIterator]: () => ({
         next: () => this.#nextBatch(),
-        return: async () => {
-          await this.close();
-          return DONE;
-        },
+        return: () => this.#leaveLoop(),
       }),
     };
   }
@@ -470,8 +705,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       if (this.#group && this.#subscribed && !this.#group.stable) continue;
       try {
         await this.#commit(this.#fetcher.partitions());
-      } catch {
-        // Auto-commit is best effort; the next one (or the one before a rebalance) catches up.
+      } catch (err) {
+        if (this.#stopping) return;
+        if (fatalCommitError(err)) {
+          this.#fail(err as Error);
+          return;
+        }
+        // The next auto-commit (or the one before a rebalance, or on close) retries.
+        const why = "An auto-commit failed; the next one retries";
+        this.#report(asKafkaError(err, why), why);
       }
     }
   }
@@ -487,24 +729,105 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       }
       if (todo.length === 0) return;
       await this.#group!.commit(todo.map((t) => t.offset));
-      for (const t of todo) t.tp.committed = t.offset.offset;
+      for (const t of todo) {
+        t.tp.committed = t.offset.offset;
+        if (t.tp.position <= t.tp.committed) this.#handed.delete(t.tp);
+      }
+    });
+    this.#commits = run;
+    return run;
+  }
+
+  /** Commits explicit offsets, in turn with the other commits. */
+  #commitExact(offsets: { tp: PartitionState | undefined; offset: OffsetToCommit }[]): Promise<void> {
+    const run = this.#commits.catch(() => {}).then(async () => {
+      await this.#group!.commit(offsets.map((o) => o.offset));
+      for (const { tp, offset } of offsets) {
+        if (tp === undefined || tp.revoked) continue;
+        tp.committed = offset.offset;
+        if (offset.offset > tp.consumed) tp.consumed = offset.offset;
+        if (tp.position <= tp.committed) this.#handed.delete(tp);
+      }
     });
     this.#commits = run;
     return run;
   }
 
   /**
-   * Commits the offsets of the records handed out so far (each partition's last
-   * delivered offset + 1), including the record in hand.
+   * Commits offsets to the group.
    *
-   * @throws {TypeError} Without a groupId.
-   * @throws {BrokerError} When the coordinator refuses (e.g. the group rebalanced).
+   * - `commit()`: every record handed out so far, including the record (or batch) in hand,
+   *   which now counts as processed.
+   * - `commit(record)`: that record's offset + 1 in its partition.
+   * - `commit([{ topic, partition, offset }])`: these offsets (the next offset to read).
+   *
+   * It rejects with a {@linkcode CommitFailedError} when this member lost partitions whose
+   * records it handed out since they were last committed (it overran `maxPollIntervalMs`, a
+   * rebalance moved them, or it was fenced): those records will be delivered again, to this
+   * member or another. Keep iterating; the member rejoins when it asks for records.
+   *
+   * @param what Nothing, a record, or offsets.
+   * @throws {TypeError} Without a groupId, or with something that is not a record or offsets.
+   * @throws {CommitFailedError} When the partitions were lost.
+   * @throws {BrokerError} When the coordinator refuses otherwise.
    */
-  async commit(): Promise<void> {
+  async commit(what?: ConsumerRecord | readonly CommitOffset[]): Promise<void> {
     if (this.#group === null) throw new TypeError("commit() needs a consumer with a groupId");
     if (this.#closing) throw new ClosedError("The consumer is closed");
-    this.#ack();
-    await this.#commit(this.#fetcher.partitions());
+    if (this.#fatal) throw this.#fatal;
+    if (what === undefined) {
+      const inHand = this.#ackTp;
+      this.#ack();
+      if (inHand !== null && inHand.revoked && inHand.position > inHand.committed) {
+        this.#lost.set(tpKey(inHand.topic, inHand.partition), {
+          topic: inHand.topic,
+          partition: inHand.partition,
+        });
+      }
+      await this.#commit(this.#fetcher.partitions());
+      if (this.#lost.size > 0) {
+        const lost = [...this.#lost.values()];
+        this.#lost.clear();
+        throw new CommitFailedError(
+          `Cannot commit ${lost.map((p) => `${p.topic}[${p.partition}]`).join(", ")}: this member ` +
+            `lost ${lost.length > 1 ? "them" : "it"} (maxPollIntervalMs overrun, a rebalance or fencing) ` +
+            `before its records were committed; they will be delivered again`,
+        );
+      }
+      return;
+    }
+    let list: readonly CommitOffset[];
+    if (what instanceof ConsumerRecord) {
+      list = [{ topic: what.topic, partition: what.partition, offset: what.offset + 1n }];
+    } else if (Array.isArray(what)) list = what;
+    else {
+      throw new TypeError(
+        "commit() takes nothing, a ConsumerRecord or an array of { topic, partition, offset }",
+      );
+    }
+    const offsets: { tp: PartitionState | undefined; offset: OffsetToCommit }[] = [];
+    for (const o of list) {
+      if (
+        !o || typeof o.topic !== "string" || !Number.isInteger(o.partition) || o.partition < 0 ||
+        typeof o.offset !== "bigint" || o.offset < 0n
+      ) {
+        throw new TypeError(
+          `Invalid offset to commit ${
+            JSON.stringify(o, (_, v) => typeof v === "bigint" ? `${v}n` : v)
+          }: expected { topic: string, partition: integer >= 0, offset: bigint >= 0 }`,
+        );
+      }
+      const tp = this.#fetcher.get(o.topic, o.partition);
+      if (this.#subscribed && (tp === undefined || tp.revoked)) {
+        throw new CommitFailedError(
+          `Cannot commit ${o.topic}[${o.partition}]: it is not assigned to this member (any more); ` +
+            `its records since the last commit will be delivered again`,
+        );
+      }
+      offsets.push({ tp, offset: { topic: o.topic, partition: o.partition, offset: o.offset } });
+    }
+    if (offsets.length === 0) return;
+    await this.#commitExact(offsets);
   }
 
   #find(topic: string, partition: number): PartitionState {
@@ -548,8 +871,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     for (const p of partitions) this.#fetcher.setPaused(this.#find(p.topic, p.partition), false);
   }
 
-  /** The partitions paused now. */
+  /** The partitions paused now (none once closing). */
   paused(): TopicPartition[] {
+    if (this.#closing !== null) return [];
     return this.#fetcher.partitions().filter((tp) => tp.paused).map((tp) => ({
       topic: tp.topic,
       partition: tp.partition,
@@ -557,11 +881,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   }
 
   /**
-   * Closes the consumer: stops fetching, ends the iterator after the records
-   * already handed out, commits them (with auto-commit), leaves the group and
-   * releases everything. Idempotent. With `timeoutMs`, a close that takes longer
-   * turns hard: it stops without committing or leaving and rejects with a
-   * {@linkcode TimeoutError}.
+   * Closes the consumer: stops fetching, ends the iterator, commits the records
+   * processed (with auto-commit; the record in hand is not processed, see
+   * {@linkcode Consumer.commit}), leaves the group and releases everything.
+   * Idempotent. It rejects when the commit on close failed (those records will
+   * be delivered again) or with a fatal failure that no `next()` reported. With
+   * `timeoutMs`, a close that takes longer turns hard: it stops without
+   * committing or leaving and rejects with a {@linkcode TimeoutError}.
    *
    * @param opts The graceful close's time limit.
    */
@@ -575,19 +901,25 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     this.#cur = null;
     this.#tick.notify();
     this.#fetcher.data.notify();
-    // Records handed out before close count as processed, as in the Java client.
-    this.#ack();
+    // The record in hand was not processed: only the ones the application asked past (or committed).
+    this.#ackTp = null;
     const graceful = (async () => {
       await this.#fetcher.stop();
       await Promise.allSettled(this.#tasks);
-      if (this.#autoCommit) {
+      let failed: KafkaError | null = null;
+      if (this.#autoCommit && this.#fatal === null) {
         try {
           await this.#commit(this.#fetcher.partitions());
-        } catch {
-          // Best effort, like the Java client's commit on close.
+        } catch (err) {
+          failed = asKafkaError(
+            err,
+            "The commit on close failed; the records since the last commit will be delivered again",
+          );
         }
       }
       await this.#group?.close();
+      if (failed) throw failed;
+      if (this.#fatal !== null && !this.#fatalDelivered) throw this.#fatal;
     })();
     try {
       if (timeoutMs === undefined) {
@@ -596,8 +928,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
       const expired = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs));
-      const first = await Promise.race([graceful.then(() => "ok" as const), expired]);
-      clearTimeout(timer);
+      const first = await Promise.race([graceful.then(() => "ok" as const), expired]).finally(() =>
+        clearTimeout(timer)
+      );
       if (first === "timeout") {
         await this.#group?.close({ leave: false });
         await this.#fetcher.stop();
@@ -605,6 +938,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         throw new TimeoutError(`The consumer did not close gracefully within ${timeoutMs} ms`);
       }
     } finally {
+      this.#handed.clear();
+      this.#lost.clear();
       this.#untrack();
     }
   }
@@ -613,6 +948,20 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Whether a commit failure ends the consumer (it will not get better by retrying). */
+function fatalCommitError(err: unknown): boolean {
+  if (err instanceof CommitFailedError) return false;
+  if (err instanceof BrokerError) return !err.retriable;
+  return !(err instanceof KafkaError) || err instanceof AuthenticationError ||
+    err instanceof UnsupportedVersionError;
+}
+
+/** `err` as a KafkaError: itself, or wrapped with `message`. */
+function asKafkaError(err: unknown, message: string): KafkaError {
+  if (err instanceof KafkaError) return err;
+  return new KafkaError(`${message}: ${(err as Error)?.message ?? err}`, { cause: err });
 }
 
 function isolationLevel(v: ConsumerOptions["isolationLevel"]): 0 | 1 {

@@ -36,6 +36,7 @@ import {
   AuthenticationError,
   BrokerError,
   ClosedError,
+  CommitFailedError,
   KafkaError,
   UnsupportedVersionError,
 } from "./errors.ts";
@@ -101,6 +102,8 @@ export interface GroupHooks {
   lastPollAt(): number;
   /** The membership failed for good (fenced, not authorized...). */
   fail(err: Error): void;
+  /** Something went wrong that the member recovers from, but the application should hear of. */
+  report(err: KafkaError): void;
 }
 
 /** Options of {@linkcode GroupMember}. */
@@ -127,9 +130,32 @@ export interface GroupMemberOptions {
   lane: Lane;
 }
 
+/** Errors after which the coordinator must be looked up again. */
 const COORDINATOR_ERRORS = new Set<number>([
   ErrorCode.NOT_COORDINATOR,
   ErrorCode.COORDINATOR_NOT_AVAILABLE,
+]);
+
+/** Errors a group request is retried after (rediscovering the coordinator first for the ones above). */
+const COORDINATOR_RETRY = new Set<number>([
+  ...COORDINATOR_ERRORS,
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+]);
+
+/** Whether a failed group request may succeed on a retry (after rediscovering the coordinator). */
+function retriableCoordinatorError(err: unknown): boolean {
+  if (err instanceof ClosedError) return false;
+  if (err instanceof BrokerError) return COORDINATOR_RETRY.has(err.code);
+  return err instanceof KafkaError && !(err instanceof AuthenticationError) &&
+    !(err instanceof UnsupportedVersionError);
+}
+
+/** Errors with which the coordinator refuses an offset commit from a member that lost its partitions. */
+const COMMIT_FAILED_ERRORS = new Set<number>([
+  ErrorCode.REBALANCE_IN_PROGRESS,
+  ErrorCode.ILLEGAL_GENERATION,
+  ErrorCode.UNKNOWN_MEMBER_ID,
+  ErrorCode.FENCED_INSTANCE_ID,
 ]);
 
 /** Errors after which the member must join again. */
@@ -336,6 +362,11 @@ export class GroupMember {
     throw new BrokerError(code, { api, groupId: this.#opts.groupId });
   }
 
+  /** How long a commit, an offset fetch or a leave keeps retrying coordinator errors. */
+  get #retryBoundMs(): number {
+    return this.#cluster.options.requestTimeoutMs;
+  }
+
   /**
    * The coordinator's connection (lane "group"), found with FindCoordinator
    * and cached until a request to it fails.
@@ -501,9 +532,14 @@ export class GroupMember {
 
   /**
    * Commits offsets with the current generation (or as a non-member when the
-   * consumer is not in the group). Retries coordinator moves a few times.
+   * consumer is not in the group). Coordinator moves and connection failures
+   * are retried (rediscovering the coordinator) with backoff for up to the
+   * client's `requestTimeoutMs`.
    *
    * @param offsets What to commit.
+   * @throws {CommitFailedError} When the coordinator refuses the commit because this member is
+   * no longer in the generation that owned the partitions (rebalanced, expired, fenced).
+   * @throws {BrokerError} Any other refusal.
    */
   async commit(offsets: readonly OffsetToCommit[]): Promise<void> {
     if (offsets.length === 0) return;
@@ -517,55 +553,69 @@ export class GroupMember {
       byTopic.set(o.topic, list);
     }
     const topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
+    const deadline = Date.now() + this.#retryBoundMs;
     let backoff = this.#opts.retryBackoffMs;
-    for (let attempt = 0;; attempt++) {
-      let conn: Connection;
+    const retry = async (err: unknown) => {
+      if (Date.now() + backoff > deadline || (this.#stopping && err instanceof ClosedError)) throw err;
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 1000);
+    };
+    while (true) {
       let res;
+      const generationId = this.#generationId;
       try {
-        conn = await this.coordinator();
+        const conn = await this.coordinator();
         res = await conn.request(offsetCommit, {
           groupId: this.#opts.groupId,
-          generationIdOrMemberEpoch: this.#generationId,
+          generationIdOrMemberEpoch: generationId,
           memberId: this.#memberId,
-          groupInstanceId: this.#generationId >= 0 ? this.#opts.groupInstanceId : null,
+          groupInstanceId: generationId >= 0 ? this.#opts.groupInstanceId : null,
           topics,
         });
       } catch (err) {
-        if (isConnectionProblem(err) && !(err instanceof ClosedError && this.#stopping) && attempt < 5) {
-          this.#coordinator = null;
-          await sleep(backoff);
-          backoff *= 2;
-          continue;
-        }
-        throw err;
+        if (!retriableCoordinatorError(err)) throw err;
+        if (!(err instanceof BrokerError)) this.#coordinator = null;
+        else if (COORDINATOR_ERRORS.has(err.code)) this.#coordinator = null;
+        await retry(err);
+        continue;
       }
-      let retry = false;
+      let again: BrokerError | null = null;
       for (const t of res.topics) {
         for (const p of t.partitions) {
           if (p.errorCode === 0) continue;
-          if (
-            (COORDINATOR_ERRORS.has(p.errorCode) || p.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) &&
-            attempt < 5
-          ) {
-            if (COORDINATOR_ERRORS.has(p.errorCode)) this.#coordinator = null;
-            retry = true;
-            continue;
-          }
-          if (REJOIN_ERRORS.has(p.errorCode) && p.errorCode !== ErrorCode.REBALANCE_IN_PROGRESS) {
-            this.#onGroupError(p.errorCode, "OffsetCommit");
-            this.#wake.notify();
-          }
-          throw new BrokerError(p.errorCode, {
+          const err = new BrokerError(p.errorCode, {
             api: "OffsetCommit",
             groupId: this.#opts.groupId,
             topic: t.name,
             partition: p.partitionIndex,
           });
+          if (COORDINATOR_RETRY.has(p.errorCode)) {
+            if (COORDINATOR_ERRORS.has(p.errorCode)) this.#coordinator = null;
+            again = err;
+            continue;
+          }
+          if (COMMIT_FAILED_ERRORS.has(p.errorCode)) {
+            if (
+              p.errorCode !== ErrorCode.REBALANCE_IN_PROGRESS && p.errorCode !== ErrorCode.FENCED_INSTANCE_ID
+            ) {
+              // The member fell out of the generation: join again (the loop gives the partitions up first).
+              if (generationId === this.#generationId) {
+                this.#onGroupError(p.errorCode, "OffsetCommit");
+                this.#wake.notify();
+              }
+            }
+            throw new CommitFailedError(
+              `The offset commit for group ${this.#opts.groupId} was refused (${err.type}): this member ` +
+                `no longer owns ${t.name}[${p.partitionIndex}] (generation ${generationId}); the records ` +
+                `since the last commit will be delivered again`,
+              { cause: err },
+            );
+          }
+          throw err;
         }
       }
-      if (!retry) return;
-      await sleep(backoff);
-      backoff *= 2;
+      if (again === null) return;
+      await retry(again);
     }
   }
 
@@ -575,9 +625,16 @@ export class GroupMember {
    * @param partitions Which partitions.
    */
   async committed(partitions: TopicPartitions): Promise<Map<string, bigint>> {
-    return await fetchCommitted(this.coordinator.bind(this), this.#opts.groupId, partitions, () => {
-      this.#coordinator = null;
-    }, this.#opts.retryBackoffMs);
+    return await fetchCommitted(
+      this.coordinator.bind(this),
+      this.#opts.groupId,
+      partitions,
+      () => {
+        this.#coordinator = null;
+      },
+      this.#opts.retryBackoffMs,
+      this.#retryBoundMs,
+    );
   }
 
   async #leave(reason: string): Promise<void> {
@@ -585,21 +642,46 @@ export class GroupMember {
     this.#memberId = "";
     this.#generationId = -1;
     if (!memberId) return;
-    try {
-      const conn = await this.coordinator();
-      const batched = conn.versionFor(leaveGroup) >= 3;
-      await conn.request(
-        leaveGroup,
-        batched
-          ? {
-            groupId: this.#opts.groupId,
-            members: [{ memberId, groupInstanceId: this.#opts.groupInstanceId, reason }],
-          }
-          : { groupId: this.#opts.groupId, memberId },
-        { timeoutMs: 5000 },
-      );
-    } catch {
-      // The session timeout removes us anyway.
+    // Bounded more tightly than commits: a member that cannot leave is removed by its session timeout.
+    const deadline = Date.now() + Math.min(this.#retryBoundMs, 5000);
+    let backoff = this.#opts.retryBackoffMs;
+    while (true) {
+      let err: unknown;
+      try {
+        const conn = await this.coordinator();
+        const batched = conn.versionFor(leaveGroup) >= 3;
+        const res = await conn.request(
+          leaveGroup,
+          batched
+            ? {
+              groupId: this.#opts.groupId,
+              members: [{ memberId, groupInstanceId: this.#opts.groupInstanceId, reason }],
+            }
+            : { groupId: this.#opts.groupId, memberId },
+          { timeoutMs: 5000 },
+        );
+        // UNKNOWN_MEMBER_ID: the coordinator already forgot us, which is what leaving is for.
+        const code = res.errorCode || res.members.find((m) => m.errorCode)?.errorCode || 0;
+        if (code === 0 || code === ErrorCode.UNKNOWN_MEMBER_ID) return;
+        if (COORDINATOR_ERRORS.has(code)) this.#coordinator = null;
+        err = new BrokerError(code, { api: "LeaveGroup", groupId: this.#opts.groupId });
+      } catch (e) {
+        if (isConnectionProblem(e)) this.#coordinator = null;
+        err = e;
+      }
+      if (!retriableCoordinatorError(err) || Date.now() + backoff > deadline) {
+        // Not fatal: the session timeout removes the member; but the application hears of it.
+        this.#hooks.report(
+          new KafkaError(
+            `Leaving group ${this.#opts.groupId} failed (${(err as Error).message}); ` +
+              `the coordinator removes the member after sessionTimeoutMs`,
+            { cause: err },
+          ),
+        );
+        return;
+      }
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 1000);
     }
   }
 
@@ -639,7 +721,9 @@ function sleep(ms: number): Promise<void> {
 
 /**
  * Committed offsets of a group (-1 where there is none), with OffsetFetch in
- * the shape the negotiated version wants.
+ * the shape the negotiated version wants. A group that never committed
+ * (GROUP_ID_NOT_FOUND) has no committed offsets. Coordinator moves and
+ * connection failures are retried with backoff for up to `boundMs`.
  *
  * @internal
  */
@@ -649,14 +733,16 @@ export async function fetchCommitted(
   partitions: TopicPartitions,
   onCoordinatorError: () => void,
   backoffMs = 100,
+  boundMs = 30_000,
 ): Promise<Map<string, bigint>> {
   const topics = [...partitions].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
   const out = new Map<string, bigint>();
   if (topics.length === 0) return out;
+  const deadline = Date.now() + boundMs;
   let backoff = backoffMs;
-  for (let attempt = 0;; attempt++) {
-    let resTopics: OffsetFetchResponseTopic[];
-    let code: number;
+  while (true) {
+    let resTopics: OffsetFetchResponseTopic[] = [];
+    let err: unknown = null;
     try {
       const conn = await coordinator();
       const batched = conn.versionFor(offsetFetch) >= 8;
@@ -664,6 +750,7 @@ export async function fetchCommitted(
         offsetFetch,
         batched ? { groups: [{ groupId, memberId: null, memberEpoch: -1, topics }] } : { groupId, topics },
       );
+      let code: number;
       if (batched) {
         const g = res.groups[0];
         code = g?.errorCode ?? 0;
@@ -672,31 +759,27 @@ export async function fetchCommitted(
         code = res.errorCode;
         resTopics = res.topics;
       }
-    } catch (err) {
-      if (isConnectionProblem(err) && !(err instanceof ClosedError) && attempt < 5) {
-        onCoordinatorError();
-        await sleep(backoff);
-        backoff *= 2;
-        continue;
-      }
-      throw err;
-    }
-    if (code === 0) {
-      for (const t of resTopics) {
-        for (const p of t.partitions) {
-          if (p.errorCode) code = p.errorCode;
-          out.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+      // A group the coordinator does not know has committed nothing.
+      if (code === ErrorCode.GROUP_ID_NOT_FOUND) return out;
+      if (code === 0) {
+        for (const t of resTopics) {
+          for (const p of t.partitions) {
+            if (p.errorCode) code = p.errorCode;
+            out.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+          }
         }
       }
+      if (code === 0) return out;
+      err = new BrokerError(code, { api: "OffsetFetch", groupId });
+    } catch (e) {
+      err = e;
     }
-    if (code === 0) return out;
-    const err = new BrokerError(code, { api: "OffsetFetch", groupId });
-    if ((err.retriable || COORDINATOR_ERRORS.has(code)) && attempt < 8) {
-      if (COORDINATOR_ERRORS.has(code)) onCoordinatorError();
-      await sleep(backoff);
-      backoff = Math.min(backoff * 2, 1000);
-      continue;
-    }
-    throw err;
+    const retriable = retriableCoordinatorError(err) ||
+      (err instanceof BrokerError && err.retriable);
+    if (!retriable || Date.now() + backoff > deadline) throw err;
+    if (!(err instanceof BrokerError) || COORDINATOR_ERRORS.has(err.code)) onCoordinatorError();
+    out.clear();
+    await sleep(backoff);
+    backoff = Math.min(backoff * 2, 1000);
   }
 }

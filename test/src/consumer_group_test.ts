@@ -1,0 +1,251 @@
+// Coordinator failure modes of the consumer group, against a scripted fake broker on 127.0.0.1:
+// NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and COORDINATOR_LOAD_IN_PROGRESS on every group
+// request, and OffsetFetch answering GROUP_ID_NOT_FOUND for a group that never committed.
+import assert from "node:assert/strict";
+import {
+  encodeConsumerAssignment,
+  encodeConsumerSubscription,
+} from "../../protocol/apis/consumer_protocol.ts";
+import { findCoordinator } from "../../protocol/apis/find_coordinator.ts";
+import { heartbeat } from "../../protocol/apis/heartbeat.ts";
+import { joinGroup } from "../../protocol/apis/join_group.ts";
+import { leaveGroup } from "../../protocol/apis/leave_group.ts";
+import { listOffsets } from "../../protocol/apis/list_offsets.ts";
+import { metadata } from "../../protocol/apis/metadata.ts";
+import { offsetCommit } from "../../protocol/apis/offset_commit.ts";
+import { offsetFetch } from "../../protocol/apis/offset_fetch.ts";
+import { syncGroup } from "../../protocol/apis/sync_group.ts";
+import { ErrorCode } from "../../protocol/error_codes.ts";
+import type { RequestHeader } from "../../protocol/framing.ts";
+import { BrokerError, connect } from "../../mod.ts";
+import { apiVersionsReply, type FakeBroker, fakeBroker, reply } from "../_fake_broker.ts";
+
+// Non-flexible versions keep the fake broker simple (request header v1).
+const RANGES: [number, number, number][] = [
+  [18, 0, 2],
+  [3, 0, 8],
+  [10, 0, 2], // FindCoordinator
+  [9, 1, 5], // OffsetFetch
+  [8, 2, 7], // OffsetCommit
+  [2, 1, 5], // ListOffsets
+  [1, 4, 11], // Fetch
+  [11, 0, 5], // JoinGroup
+  [14, 0, 3], // SyncGroup
+  [12, 0, 3], // Heartbeat
+  [13, 0, 3], // LeaveGroup
+];
+
+const {
+  NOT_COORDINATOR,
+  COORDINATOR_NOT_AVAILABLE,
+  COORDINATOR_LOAD_IN_PROGRESS,
+  GROUP_ID_NOT_FOUND,
+} = ErrorCode;
+
+/** Error codes to answer a group API with, in turn; 0 once the list is used up. */
+type Script = Partial<
+  Record<"offsetFetch" | "offsetCommit" | "join" | "sync" | "heartbeat" | "leave", number[]>
+>;
+
+/** A one-node cluster with topic "t" (1 partition) that is its own group coordinator. */
+function cluster(
+  script: Script,
+  opts: { commitForever?: number } = {},
+): FakeBroker & { count(api: number): number } {
+  const next = (k: keyof Script) => script[k]?.shift() ?? 0;
+  const broker: FakeBroker = fakeBroker((h: RequestHeader) => {
+    switch (h.apiKey) {
+      case 18:
+        return apiVersionsReply(h, RANGES);
+      case 3:
+        return reply(metadata, h, {
+          throttleTimeMs: 0,
+          brokers: [{ nodeId: 0, host: "127.0.0.1", port: broker.port, rack: null }],
+          clusterId: "fake",
+          controllerId: 0,
+          topics: [{
+            errorCode: 0,
+            name: "t",
+            topicId: "AAAAAAAAAAAAAAAAAAAAAA",
+            isInternal: false,
+            partitions: [{
+              errorCode: 0,
+              partitionIndex: 0,
+              leaderId: 0,
+              leaderEpoch: 0,
+              replicaNodes: [0],
+              isrNodes: [0],
+              offlineReplicas: [],
+            }],
+            topicAuthorizedOperations: -2147483648,
+          }],
+          clusterAuthorizedOperations: -2147483648,
+          errorCode: 0,
+        });
+      case 10:
+        return reply(findCoordinator, h, {
+          throttleTimeMs: 0,
+          errorCode: 0,
+          errorMessage: null,
+          nodeId: 0,
+          host: "127.0.0.1",
+          port: broker.port,
+          coordinators: [],
+        });
+      case 9: {
+        const errorCode = next("offsetFetch");
+        return reply(offsetFetch, h, { throttleTimeMs: 0, topics: [], errorCode, groups: [] });
+      }
+      case 8: {
+        const errorCode = opts.commitForever ?? next("offsetCommit");
+        return reply(offsetCommit, h, {
+          throttleTimeMs: 0,
+          topics: [{ name: "t", partitions: [{ partitionIndex: 0, errorCode }] }],
+        });
+      }
+      case 2:
+        return reply(listOffsets, h, {
+          throttleTimeMs: 0,
+          topics: [{
+            name: "t",
+            partitions: [{ partitionIndex: 0, errorCode: 0, timestamp: -1n, offset: 42n, leaderEpoch: 0 }],
+          }],
+        });
+      case 11: {
+        const errorCode = next("join");
+        return reply(joinGroup, h, {
+          throttleTimeMs: 0,
+          errorCode,
+          generationId: errorCode ? -1 : 1,
+          protocolType: "consumer",
+          protocolName: errorCode ? null : "range",
+          leader: errorCode ? "" : "m-1",
+          skipAssignment: false,
+          memberId: errorCode ? "" : "m-1",
+          members: errorCode ? [] : [{
+            memberId: "m-1",
+            groupInstanceId: null,
+            metadata: encodeConsumerSubscription({ topics: ["t"] }),
+          }],
+        });
+      }
+      case 14: {
+        const errorCode = next("sync");
+        return reply(syncGroup, h, {
+          throttleTimeMs: 0,
+          errorCode,
+          protocolType: "consumer",
+          protocolName: "range",
+          assignment: errorCode
+            ? new Uint8Array(0)
+            : encodeConsumerAssignment({ version: 0, assignedPartitions: [{ topic: "t", partitions: [0] }] }),
+        });
+      }
+      case 12:
+        return reply(heartbeat, h, { throttleTimeMs: 0, errorCode: next("heartbeat") });
+      case 13:
+        return reply(leaveGroup, h, { throttleTimeMs: 0, errorCode: next("leave"), members: [] });
+    }
+    return null; // Fetch: a long poll that never answers (closing the consumer ends it)
+  });
+  const count = (api: number) => broker.requests.filter((r) => r.apiKey === api).length;
+  return Object.assign(broker, { count });
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("OffsetFetch: coordinator errors rediscover and retry; GROUP_ID_NOT_FOUND means no committed offsets", async () => {
+  await using broker = cluster({
+    offsetFetch: [
+      NOT_COORDINATOR,
+      COORDINATOR_LOAD_IN_PROGRESS,
+      COORDINATOR_NOT_AVAILABLE,
+      GROUP_ID_NOT_FOUND,
+    ],
+  });
+  await using client = await connect({ brokers: [broker.address] });
+  const c = client.consumer({
+    assign: [{ topic: "t" }],
+    groupId: "g",
+    autoCommit: false,
+    retryBackoffMs: 10,
+  });
+  try {
+    // No committed offset: the reset policy (latest) applies, which ListOffsets answers with 42.
+    await until(() => c.position("t", 0) === 42n, 10_000, "the start offset");
+    assert.equal(broker.count(9), 4);
+    assert.ok(broker.count(10) >= 3, `FindCoordinator ${broker.count(10)} times: after each move`);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("OffsetCommit: coordinator errors rediscover and retry; one that never settles fails within requestTimeoutMs", async () => {
+  {
+    await using broker = cluster({
+      offsetCommit: [NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS],
+    });
+    await using client = await connect({ brokers: [broker.address] });
+    const c = client.consumer({
+      assign: [{ topic: "t", from: "earliest" }],
+      groupId: "g",
+      autoCommit: false,
+    });
+    try {
+      await c.commit([{ topic: "t", partition: 0, offset: 7n }]);
+      assert.equal(broker.count(8), 4);
+      assert.ok(broker.count(10) >= 3, `FindCoordinator ${broker.count(10)} times`);
+    } finally {
+      await c.close();
+    }
+  }
+  await using broker = cluster({}, { commitForever: NOT_COORDINATOR });
+  await using client = await connect({ brokers: [broker.address], requestTimeoutMs: 1500 });
+  const c = client.consumer({ assign: [{ topic: "t", from: "earliest" }], groupId: "g", autoCommit: false });
+  try {
+    const err = await c.commit([{ topic: "t", partition: 0, offset: 7n }]).catch((e) => e);
+    assert.ok(err instanceof BrokerError && err.type === "NOT_COORDINATOR", String(err));
+    assert.ok(broker.count(8) >= 2, "retried before giving up");
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("JoinGroup, SyncGroup, Heartbeat and LeaveGroup: coordinator errors rediscover and retry", async () => {
+  await using broker = cluster({
+    join: [NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS],
+    sync: [COORDINATOR_NOT_AVAILABLE],
+    offsetFetch: [GROUP_ID_NOT_FOUND],
+    heartbeat: [NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS],
+    leave: [NOT_COORDINATOR],
+  });
+  await using client = await connect({ brokers: [broker.address] });
+  const c = client.consumer({
+    groupId: "g",
+    topics: ["t"],
+    heartbeatIntervalMs: 50,
+    retryBackoffMs: 10,
+    autoCommit: false,
+  });
+  await until(() => c.assignment().length === 1, 10_000, "the assignment");
+  assert.equal(c.position("t", 0) === -1n || c.position("t", 0) === 42n, true);
+  assert.equal(
+    broker.count(11),
+    4,
+    "JoinGroup: two coordinator errors, one after the failed SyncGroup, one ok",
+  );
+  // Heartbeats go on after the coordinator errors, in the same generation.
+  await until(() => broker.count(12) >= 4, 10_000, "heartbeats after the errors");
+  assert.equal(c.generationId, 1);
+  assert.equal(c.assignmentCount, 1);
+  const finds = broker.count(10);
+  assert.ok(finds >= 4, `FindCoordinator ${finds} times`);
+  await c.close();
+  assert.equal(broker.count(13), 2, "LeaveGroup retried after NOT_COORDINATOR");
+});
