@@ -22,6 +22,7 @@ await using consumer = client.consumer({
 });
 for await (const record of consumer) {
   console.log(`read ${record.key && new TextDecoder().decode(record.key)} ->`, record.json());
-  break; // leaving the loop closes the consumer: it commits and leaves the group
+  await consumer.commit(record); // done with it: count it (the record in hand at `break` is not committed)
+  break; // leaving the loop closes the consumer: it commits what was processed and leaves the group
 }
 await client.admin().deleteTopics([topic]);

@@ -249,3 +249,25 @@ Deno.test("JoinGroup, SyncGroup, Heartbeat and LeaveGroup: coordinator errors re
   await c.close();
   assert.equal(broker.count(13), 2, "LeaveGroup retried after NOT_COORDINATOR");
 });
+
+Deno.test("a fatal heartbeat error rejects next(), and close() when no next() reported it", async () => {
+  const { GROUP_AUTHORIZATION_FAILED } = ErrorCode;
+  for (const iterate of [true, false]) {
+    await using broker = cluster({
+      offsetFetch: [GROUP_ID_NOT_FOUND],
+      heartbeat: [GROUP_AUTHORIZATION_FAILED],
+    });
+    await using client = await connect({ brokers: [broker.address] });
+    const c = client.consumer({ groupId: "g", topics: ["t"], heartbeatIntervalMs: 50, autoCommit: false });
+    await until(() => broker.count(12) >= 1, 10_000, "the heartbeat");
+    const fatal = (e: unknown) => e instanceof BrokerError && e.type === "GROUP_AUTHORIZATION_FAILED";
+    if (iterate) {
+      const it = c[Symbol.asyncIterator]();
+      await assert.rejects(() => it.next(), fatal);
+      await assert.rejects(() => it.next(), fatal, "it stays failed");
+      await c.close(); // next() reported it
+    } else {
+      await assert.rejects(() => c.close(), fatal);
+    }
+  }
+});
