@@ -516,7 +516,20 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   async #revoke(): Promise<void> {
     this.#cur = null;
     const parts = this.#fetcher.revokeAll();
-    if (this.#autoCommit) {
+    if (this.#autoCommit && this.#group!.generationId < 0) {
+      // The coordinator already dropped this member (fenced, expired): the partitions are lost, not
+      // handed over, and a commit cannot be made for them any more.
+      const unsaved = parts.filter((tp) => tp.consumed >= 0n && tp.consumed !== tp.committed);
+      if (unsaved.length > 0) {
+        this.#report(
+          new CommitFailedError(
+            `This member was dropped from group ${this.#groupId} before it committed ${
+              unsaved.map((tp) => `${tp.topic}[${tp.partition}]`).join(", ")
+            }; the records processed since the last commit will be delivered again`,
+          ),
+        );
+      }
+    } else if (this.#autoCommit) {
       try {
         await this.#commit(parts);
       } catch (err) {
@@ -729,10 +742,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       }
       if (todo.length === 0) return;
       await this.#group!.commit(todo.map((t) => t.offset));
-      for (const t of todo) {
-        t.tp.committed = t.offset.offset;
-        if (t.tp.position <= t.tp.committed) this.#handed.delete(t.tp);
-      }
+      for (const t of todo) t.tp.committed = t.offset.offset;
     });
     this.#commits = run;
     return run;
@@ -746,7 +756,6 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         if (tp === undefined || tp.revoked) continue;
         tp.committed = offset.offset;
         if (offset.offset > tp.consumed) tp.consumed = offset.offset;
-        if (tp.position <= tp.committed) this.#handed.delete(tp);
       }
     });
     this.#commits = run;

@@ -104,6 +104,31 @@ Deno.test("commit() after overrunning maxPollIntervalMs rejects with CommitFaile
   }
 });
 
+Deno.test("commit() after a rebalance took the partitions rejects with CommitFailedError", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("d-rebalance");
+  const groupId = uniqueName("g-rebalance");
+  await produceNumbered(client, topic, 5);
+  const opts = { groupId, topics: [topic], ...GROUP };
+  const a = client.consumer(opts);
+  let b;
+  try {
+    const [r0, r1] = await take(a[Symbol.asyncIterator](), 2, 30_000);
+    assert.deepEqual([r0.offset, r1.offset], [0n, 1n]);
+    const generation = a.generationId;
+    // While the handler of record 1 runs, a second member joins: A gives its partition up.
+    b = client.consumer(opts);
+    await until(() => a.generationId > generation, 30_000, "the rebalance");
+    const err = await a.commit().catch((e) => e);
+    assert.ok(err instanceof CommitFailedError, String(err));
+    // The commit before the rebalance saved record 0; record 1 (in hand) is delivered again.
+    assert.equal(await committedOf(topic, groupId), 1n);
+  } finally {
+    await a.close();
+    await b?.close();
+  }
+});
+
 Deno.test("commit(record) and commit(offsets) commit exactly those offsets", async () => {
   await using client = await testClient();
   const topic = uniqueName("d-explicit");
