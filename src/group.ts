@@ -556,7 +556,7 @@ export class GroupMember {
     const deadline = Date.now() + this.#retryBoundMs;
     let backoff = this.#opts.retryBackoffMs;
     const retry = async (err: unknown) => {
-      if (Date.now() + backoff > deadline || (this.#stopping && err instanceof ClosedError)) throw err;
+      if (Date.now() + backoff > deadline) throw err;
       await sleep(backoff);
       backoff = Math.min(backoff * 2, 1000);
     };
@@ -574,8 +574,7 @@ export class GroupMember {
         });
       } catch (err) {
         if (!retriableCoordinatorError(err)) throw err;
-        if (!(err instanceof BrokerError)) this.#coordinator = null;
-        else if (COORDINATOR_ERRORS.has(err.code)) this.#coordinator = null;
+        if (!(err instanceof BrokerError) || COORDINATOR_ERRORS.has(err.code)) this.#coordinator = null;
         await retry(err);
         continue;
       }
