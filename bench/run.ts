@@ -857,7 +857,14 @@ async function runCase(c: Case, one: (contender: string) => Promise<Row>): Promi
 }
 
 const stamp = started.toISOString().slice(0, 16).replace(":", "-");
-const jsonPath = `${RESULTS_DIR}/${stamp}${QUICK ? "-quick" : ""}.json`;
+// A run of some scenarios or contenders is "partial": the README's summary keeps showing the newest full run.
+const ALL_SCENARIOS = ["producer", "awaited", "consumer", "latency"];
+const MODE = QUICK
+  ? "quick"
+  : ALL_SCENARIOS.every((s) => SCENARIOS.includes(s)) && ALL_CONTENDERS.every((c) => CONTENDERS.includes(c))
+  ? "full"
+  : "partial";
+const jsonPath = `${RESULTS_DIR}/${stamp}${MODE === "full" ? "" : `-${MODE}`}.json`;
 const meta = { machine: await machine(), versions: await versions() };
 
 async function saveResults(final: boolean): Promise<void> {
@@ -865,7 +872,8 @@ async function saveResults(final: boolean): Promise<void> {
   const doc = {
     date: started.toISOString(),
     finished: final ? new Date().toISOString() : null,
-    mode: QUICK ? "quick" : "full",
+    mode: MODE,
+    scenarios: SCENARIOS,
     records: RECORDS,
     latency: { rate: RATE, durationS: DURATION },
     settings: {
@@ -882,7 +890,7 @@ async function saveResults(final: boolean): Promise<void> {
   const v = meta.versions as Record<string, string>;
   const m = meta.machine as Record<string, unknown>;
   const md = [
-    `### Benchmark results (${QUICK ? "quick" : "full"} run, ${started.toISOString().slice(0, 10)})`,
+    `### Benchmark results (${MODE} run, ${started.toISOString().slice(0, 10)})`,
     "",
     `${
       RECORDS.toLocaleString("en-US")

@@ -23,7 +23,10 @@ interface ProduceCall {
  * A one-node cluster that answers Produce with whatever `onProduce` says (null: never answers).
  * With `answerInit` false, InitProducerId is never answered.
  */
-function cluster(onProduce: (call: ProduceCall, n: number) => number | null, answerInit = true) {
+function cluster(
+  onProduce: (call: ProduceCall, n: number) => number | null | Promise<number>,
+  answerInit = true,
+) {
   let epoch = 0;
   let produced = 0;
   const calls: ProduceCall[] = [];
@@ -72,27 +75,29 @@ function cluster(onProduce: (call: ProduceCall, n: number) => number | null, ans
           count: batch.records.length,
         };
         calls.push(call);
-        const errorCode = onProduce(call, calls.length - 1);
-        if (errorCode === null) return null;
-        const baseOffset = errorCode === 0 ? BigInt(produced) : -1n;
-        if (errorCode === 0) produced += call.count;
-        return reply(produce, h, {
-          responses: [{
-            name: "t",
-            topicId: "AAAAAAAAAAAAAAAAAAAAAA",
-            partitionResponses: [{
-              index: p.index,
-              errorCode,
-              baseOffset,
-              logAppendTimeMs: -1n,
-              logStartOffset: 0n,
-              recordErrors: [],
-              errorMessage: null,
-              currentLeader: { leaderId: -1, leaderEpoch: -1 },
+        const answer = onProduce(call, calls.length - 1);
+        if (answer === null) return null;
+        return Promise.resolve(answer).then((errorCode) => {
+          const baseOffset = errorCode === 0 ? BigInt(produced) : -1n;
+          if (errorCode === 0) produced += call.count;
+          return reply(produce, h, {
+            responses: [{
+              name: "t",
+              topicId: "AAAAAAAAAAAAAAAAAAAAAA",
+              partitionResponses: [{
+                index: p.index,
+                errorCode,
+                baseOffset,
+                logAppendTimeMs: -1n,
+                logStartOffset: 0n,
+                recordErrors: [],
+                errorMessage: null,
+                currentLeader: { leaderId: -1, leaderEpoch: -1 },
+              }],
             }],
-          }],
-          throttleTimeMs: 0,
-          nodeEndpoints: [],
+            throttleTimeMs: 0,
+            nodeEndpoints: [],
+          });
         });
       }
     }
@@ -263,4 +268,26 @@ Deno.test("a message without value, or with an unknown key, is a TypeError; valu
   const [r] = await producer.send({ topic: "t", messages: [{ key: "k", value: null }] });
   assert.ok(r.offset >= 0n);
   assert.equal(calls.length, 1);
+});
+
+Deno.test("natural batching: while the only request slot is busy, records gather in one batch that goes when it frees", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  const { broker, calls } = cluster((_c, n) => n === 0 ? gate.then(() => 0) : 0);
+  await using _b = broker;
+  await using client = await connect({ brokers: [broker.address] });
+  await using producer = client.producer({ maxInFlight: 1 }); // lingerMs 0, the default
+  const first = producer.send({ topic: "t", messages: [{ value: "first" }] });
+  for (let i = 0; i < 200 && calls.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(calls.length, 1); // sent at once: a slot was free, no linger
+  const rest = Array.from(
+    { length: 50 },
+    (_, i) => producer.send({ topic: "t", messages: [{ value: `r${i}` }] }),
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(calls.length, 1, "nothing more is sent while the slot is busy");
+  release();
+  const results = await Promise.all([first, ...rest]);
+  assert.deepEqual(calls.map((c) => c.count), [1, 50]);
+  assert.deepEqual(results.map(([r]) => r.offset), Array.from({ length: 51 }, (_, i) => BigInt(i)));
 });
