@@ -149,7 +149,7 @@ function toHeaders(h: ProducerMessage["headers"]): RecordHeader[] {
  *
  * @example
  * ```ts ignore
- * import { connect } from "../mod.ts";
+ * import { connect } from "../../mod.ts";
  * await using client = await connect({ brokers: ["127.0.0.1:9092"] });
  * await using producer = client.producer({ compression: "lz4" });
  * const [meta] = await producer.send({ topic: "t", messages: [{ key: "42", value: "hello" }] });
