@@ -255,6 +255,10 @@ export class Producer implements AsyncDisposable {
     if (this.#sender.fatal) throw this.#sender.fatal;
     const started = Date.now();
     if (!record || typeof record !== "object") throw new TypeError("send() takes { topic, messages }");
+    for (const k in record) {
+      // Per-call settings of other clients (acks, compression) would be silently ignored: refuse them.
+      if (k !== "topic" && k !== "messages") checkOptions(record, RECORD_KEYS, "send() argument");
+    }
     const { topic, messages } = record;
     validateTopicName(topic);
     if (!Array.isArray(messages)) throw new TypeError("messages must be an array");
@@ -427,6 +431,8 @@ export class Producer implements AsyncDisposable {
     return this.close();
   }
 }
+
+const RECORD_KEYS: readonly (keyof ProducerRecord)[] = ["topic", "messages"];
 
 const MESSAGE_KEYS: readonly (keyof ProducerMessage)[] = [
   "key",

@@ -264,6 +264,11 @@ Deno.test("a message without value, or with an unknown key, is a TypeError; valu
     () => producer.send({ topic: "t", messages: [{ value: undefined as unknown as null }] }),
     TypeError,
   );
+  await assert.rejects(
+    // deno-lint-ignore no-explicit-any
+    () => producer.send({ topic: "t", messages: [{ value: "v" }], acks: 1 } as any),
+    (e: unknown) => e instanceof TypeError && /"acks"/.test(e.message),
+  );
   assert.equal(calls.length, 0); // nothing of a rejected call was sent
   const [r] = await producer.send({ topic: "t", messages: [{ key: "k", value: null }] });
   assert.ok(r.offset >= 0n);
