@@ -159,6 +159,12 @@ export class Accumulator {
     });
   }
 
+  /** Gives back room reserved by a send() that then queued nothing. */
+  unreserve(bytes: number): void {
+    this.#bufferUsed -= bytes;
+    this.#wake();
+  }
+
   /** Rejects every send() waiting for buffer room. */
   rejectWaiters(err: unknown): void {
     for (const w of this.#waiters.splice(0)) {
@@ -368,6 +374,10 @@ export class Accumulator {
     this.outstanding.delete(b);
     this.#bufferUsed -= b.bytes;
     b.settle();
+    this.#wake();
+  }
+
+  #wake(): void {
     while (this.#waiters.length && this.#bufferUsed + this.#waiters[0].bytes <= this.#cfg.bufferBytes) {
       const w = this.#waiters.shift()!;
       clearTimeout(w.timer);

@@ -330,7 +330,14 @@ export class Producer implements AsyncDisposable {
     const deadline = started + this.#deliveryTimeoutMs;
     // Backpressure: wait in line for room (at most until deliveryTimeoutMs).
     const wait = this.#acc.reserve(total, deadline, topic);
-    if (wait) await wait;
+    if (wait) {
+      await wait;
+      if (this.#closing || this.#sender.fatal) {
+        // Closed (or failed for good) while we waited: hand the room back, queue nothing.
+        this.#acc.unreserve(total);
+        throw this.#sender.fatal ?? new ClosedError("The producer is closed");
+      }
+    }
 
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const op: SendOp = {
