@@ -71,7 +71,7 @@ export {
   type ProducerOptions,
   type ProducerRecord,
   type RecordMetadata,
-} from "./src/producer.ts";
+} from "./src/producer/producer.ts";
 export {
   Admin,
   type CreateTopicResult,

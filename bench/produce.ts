@@ -14,6 +14,8 @@
  * 20 ms during the case (the process is shared by all cases, so a case's peak
  * includes what earlier cases left behind).
  *
+ * The producer runs with its defaults (`BENCH_LINGER_MS` sets lingerMs).
+ *
  * Uses `KAFKA_BROKERS` when set, else starts (or reuses) the project's broker.
  *
  * @module
@@ -25,6 +27,10 @@ import { type Job, payloadText } from "./contenders/common.ts";
 import { produceWith } from "./contenders/deno_produce.ts";
 
 const RECORDS = Number(Deno.env.get("BENCH_RECORDS") ?? 1_000_000);
+// The producer's default unless BENCH_LINGER_MS is set.
+const LINGER_MS = Deno.env.get("BENCH_LINGER_MS") === undefined
+  ? undefined
+  : Number(Deno.env.get("BENCH_LINGER_MS"));
 if (!Number.isInteger(RECORDS) || RECORDS < 1) throw new Error(`BENCH_RECORDS must be a positive integer`);
 
 interface ProduceCase {
@@ -87,7 +93,7 @@ try {
         valueSize: c.valueSize,
         acks: c.acks,
         codec: c.codec,
-        lingerMs: 5,
+        lingerMs: LINGER_MS,
         batchBytes: 64 * 1024,
         chunk: c.chunk,
         maxOutstanding: c.maxOutstanding,

@@ -3,7 +3,7 @@
  * perf tools), librdkafka (kcat), kafkajs and @platformatic/kafka, on one
  * local broker, one contender at a time, each in its own process.
  *
- *     deno task bench [--quick] [--records=N] [--scenarios=producer,consumer,latency]
+ *     deno task bench [--quick] [--records=N] [--scenarios=producer,awaited,consumer,latency]
  *                     [--contenders=kafka-deno,java,kcat,kafkajs,platformatic]
  *                     [--rate=5000] [--duration=30] [--keep-broker]
  *
@@ -19,7 +19,8 @@
 import { type Client, connect, VERSION } from "../mod.ts";
 import { listOffsets } from "../protocol/apis/list_offsets.ts";
 import * as kafka from "../scripts/kafka.ts";
-import { type Job, payloadText, type Percentiles, type Result } from "./contenders/common.ts";
+import { apiVersions } from "../protocol/apis/api_versions.ts";
+import { type Job, payloadText, type Percentiles, percentiles, type Result } from "./contenders/common.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const NODE_DIR = `${ROOT}/bench/node`;
@@ -61,8 +62,8 @@ export interface Row {
 export interface Case {
   /** Stable id, e.g. "produce-100B-acks1-lz4". */
   id: string;
-  /** "producer", "consumer" or "latency". */
-  scenario: "producer" | "consumer" | "latency";
+  /** "producer", "awaited", "consumer" or "latency". */
+  scenario: "producer" | "awaited" | "consumer" | "latency";
   /** Human title. */
   title: string;
   /** Value size in bytes. */
@@ -73,6 +74,8 @@ export interface Case {
   codec: string;
   /** Records (or, for latency, rate × duration). */
   records: number;
+  /** Records per send() call (awaited scenario). */
+  chunk?: number;
   /** The rows, one per contender. */
   rows: Row[];
 }
@@ -283,7 +286,7 @@ const args = {
 };
 if (args.help) {
   console.log(
-    "deno task bench [--quick] [--records=N] [--scenarios=producer,consumer,latency] " +
+    "deno task bench [--quick] [--records=N] [--scenarios=producer,awaited,consumer,latency] " +
       "[--contenders=kafka-deno,java,kcat,kafkajs,platformatic] [--rate=5000] [--duration=30] [--keep-broker]",
   );
   Deno.exit(0);
@@ -292,7 +295,7 @@ const QUICK = args.quick;
 const RECORDS = Number(args.records ?? Deno.env.get("BENCH_RECORDS") ?? (QUICK ? 100_000 : 1_000_000));
 const RATE = Number(args.rate ?? 5000);
 const DURATION = Number(args.duration ?? (QUICK ? 10 : 30));
-const SCENARIOS = (args.scenarios ?? "producer,consumer,latency").split(",");
+const SCENARIOS = (args.scenarios ?? "producer,awaited,consumer,latency").split(",");
 const ALL_CONTENDERS = ["kafka-deno", "java", "kcat", "kafkajs", "platformatic"];
 const CONTENDERS = (args.contenders ?? ALL_CONTENDERS.join(",")).split(",");
 for (const c of CONTENDERS) {
@@ -443,6 +446,8 @@ async function produceRow(contender: string, c: Case): Promise<Row> {
     let row: Row;
     switch (contender) {
       case "kafka-deno": {
+        // Its own defaults (natural batching, lingerMs 0); the other clients get LINGER_MS.
+        delete job.lingerMs;
         const run = await runChild(denoBin, denoRun("deno_produce.ts", job), { timeoutMs });
         row = rowFrom(contender, run, parseResult(run));
         break;
@@ -534,6 +539,59 @@ async function produceRow(contender: string, c: Case): Promise<Row> {
   } finally {
     await dropTopic(topic);
   }
+}
+
+/**
+ * Awaited loops: each `send()` call awaited before the next, with every client's defaults
+ * (no linger or batch setting passed). kafkajs and @platformatic/kafka run on Deno here,
+ * the same runtime as kafka-deno.
+ */
+async function awaitedRow(contender: string, c: Case): Promise<Row> {
+  if (contender === "java" || contender === "kcat") {
+    return { contender, ok: false, reason: "n/a (no awaited send() loop in its tools)" };
+  }
+  const topic = await freshTopic(`a-${contender}`);
+  try {
+    const job: Job = { ...baseJob(c, topic, await payloadFile(c.valueSize)), chunk: c.chunk!, awaited: true };
+    delete job.lingerMs;
+    const timeoutMs = timeoutFor(c.records, c.valueSize) + c.records * (c.chunk === 1 ? 20 : 0.05);
+    let row: Row;
+    if (contender === "kafka-deno") {
+      const run = await runChild(denoBin, denoRun("deno_produce.ts", job), { timeoutMs });
+      row = rowFrom(contender, run, parseResult(run));
+    } else {
+      const run = await runChild(
+        denoBin,
+        ["run", "--quiet", "-A", `${NODE_DIR}/${contender}.mjs`, "awaited", JSON.stringify(job)],
+        { timeoutMs, env: NODE_ENV },
+      );
+      row = rowFrom(contender, run, parseResult(run));
+      if (row.ok) row.note = `on Deno ${Deno.version.deno}`;
+    }
+    if (row.ok) {
+      // The warm-up sends 20 records before the timed loop.
+      const written = await endOffsetSum(topic);
+      if (written !== c.records + 20) {
+        row = { ...row, ok: false, reason: `wrote ${written} records, expected ${c.records + 20}` };
+      }
+    }
+    return row;
+  } finally {
+    await dropTopic(topic);
+  }
+}
+
+/** p50 of a request's round trip (ApiVersions) on the loopback connection: the floor for an awaited send(). */
+async function roundTripMs(): Promise<number> {
+  const conn = await client.cluster.anyConnection();
+  const n = 2000;
+  const lat = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await conn.request(apiVersions, { clientSoftwareName: "bench", clientSoftwareVersion: VERSION });
+    lat[i] = performance.now() - t;
+  }
+  return percentiles(lat, n).p50;
 }
 
 async function consumeRow(contender: string, c: Case, topic: string): Promise<Row> {
@@ -799,7 +857,14 @@ async function runCase(c: Case, one: (contender: string) => Promise<Row>): Promi
 }
 
 const stamp = started.toISOString().slice(0, 16).replace(":", "-");
-const jsonPath = `${RESULTS_DIR}/${stamp}${QUICK ? "-quick" : ""}.json`;
+// A run of some scenarios or contenders is "partial": the README's summary keeps showing the newest full run.
+const ALL_SCENARIOS = ["producer", "awaited", "consumer", "latency"];
+const MODE = QUICK
+  ? "quick"
+  : ALL_SCENARIOS.every((s) => SCENARIOS.includes(s)) && ALL_CONTENDERS.every((c) => CONTENDERS.includes(c))
+  ? "full"
+  : "partial";
+const jsonPath = `${RESULTS_DIR}/${stamp}${MODE === "full" ? "" : `-${MODE}`}.json`;
 const meta = { machine: await machine(), versions: await versions() };
 
 async function saveResults(final: boolean): Promise<void> {
@@ -807,7 +872,8 @@ async function saveResults(final: boolean): Promise<void> {
   const doc = {
     date: started.toISOString(),
     finished: final ? new Date().toISOString() : null,
-    mode: QUICK ? "quick" : "full",
+    mode: MODE,
+    scenarios: SCENARIOS,
     records: RECORDS,
     latency: { rate: RATE, durationS: DURATION },
     settings: {
@@ -824,7 +890,7 @@ async function saveResults(final: boolean): Promise<void> {
   const v = meta.versions as Record<string, string>;
   const m = meta.machine as Record<string, unknown>;
   const md = [
-    `### Benchmark results (${QUICK ? "quick" : "full"} run, ${started.toISOString().slice(0, 10)})`,
+    `### Benchmark results (${MODE} run, ${started.toISOString().slice(0, 10)})`,
     "",
     `${
       RECORDS.toLocaleString("en-US")
@@ -863,6 +929,29 @@ try {
           await runCase(c, (contender) => produceRow(contender, c));
         }
       }
+    }
+  }
+  if (SCENARIOS.includes("awaited")) {
+    const rtt = await roundTripMs();
+    console.error(`bench: loopback round trip (ApiVersions) p50 ${rtt.toFixed(3)} ms`);
+    for (const chunk of [1, 1000]) {
+      const records = chunk === 1 ? (QUICK ? 2_000 : 10_000) : Math.min(RECORDS, QUICK ? 100_000 : 300_000);
+      const c: Case = {
+        id: `awaited-${chunk}-100B-acksall-none`,
+        scenario: "awaited",
+        title: `Awaited send() loop: ${chunk.toLocaleString("en-US")} record${
+          chunk === 1 ? "" : "s"
+        } per call, 100 B values, acks=all, none, client defaults (loopback round trip p50 ${
+          rtt.toFixed(3)
+        } ms; p50/p99 are per send() call)`,
+        valueSize: 100,
+        acks: -1,
+        codec: "none",
+        records,
+        chunk,
+        rows: [],
+      };
+      await runCase(c, (contender) => awaitedRow(contender, c));
     }
   }
   if (SCENARIOS.includes("consumer")) {

@@ -94,6 +94,7 @@ function shortTitle(title: string): string {
   return title
     .replace(/^Producer: (.*) values, /, "produce $1, ")
     .replace(/^Consumer \(group, from the beginning\): (.*) values, uncompressed/, "consume $1 (group)")
+    .replace(/^Awaited send\(\) loop: ([\d,]+) records? per call, .*$/, "awaited send() loop, $1 per call")
     .replace(/^End-to-end latency: (.*) records\/s for (\d+) s.*$/, "end-to-end latency at $1/s");
 }
 

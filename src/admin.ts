@@ -10,7 +10,7 @@ import { deleteTopics } from "../protocol/apis/delete_topics.ts";
 import { ErrorCode } from "../protocol/error_codes.ts";
 import type { ClientContext } from "./context.ts";
 import { BrokerError, KafkaError, TimeoutError } from "./errors.ts";
-import { validateTopicName } from "./producer.ts";
+import { validateTopicName } from "./producer/producer.ts";
 
 /** A topic to create. */
 export interface NewTopic {

@@ -8,7 +8,7 @@
 import { Cluster, type ClusterMetadata, type ClusterOptions } from "./cluster.ts";
 import { ClosedError } from "./errors.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
-import { Producer, type ProducerOptions } from "./producer.ts";
+import { Producer, type ProducerOptions } from "./producer/producer.ts";
 import { Admin } from "./admin.ts";
 import type { ClientContext } from "./context.ts";
 

@@ -26,14 +26,16 @@ export interface Job {
   acks: 1 | -1;
   /** "none", "gzip", "snappy", "lz4" or "zstd". */
   codec: string;
-  /** Producer linger in ms. */
-  lingerMs: number;
+  /** Producer linger in ms; undefined leaves the client's default. */
+  lingerMs?: number;
   /** Producer batch size in bytes. */
   batchBytes: number;
   /** Records per send() call (1 = one record per call). */
   chunk: number;
   /** Most send() calls outstanding at once. */
   maxOutstanding: number;
+  /** Awaited mode: each send() call is awaited before the next (the latency of each is measured). */
+  awaited?: boolean;
   /** A file of newline-separated values of `valueSize` bytes each, cycled through. */
   payloadFile?: string;
   /** Consumer group id (consume and latency modes). */

@@ -1,13 +1,16 @@
 // deno-lint-ignore-file explicit-module-boundary-types -- plain JavaScript run by Node; the contract is in bench/contenders/common.ts
 // Shared by the Node contenders of bench/run.ts; the same contract as bench/contenders/common.ts:
 // argv: <mode> '<job json>'; logs go to stderr; one `RESULT <json>` line goes to stdout.
+// Buffer and process are imported (not globals) so that the same files also run on Deno (`deno run -A`).
+import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
+import process from "node:process";
 
 export function readJob() {
   const [mode, raw] = process.argv.slice(2);
   if (!mode || !raw) {
     throw new Error(
-      "usage: node <contender>.mjs produce|consume|latency '<job json>'",
+      "usage: node <contender>.mjs produce|awaited|consume|latency '<job json>'",
     );
   }
   return { mode, job: JSON.parse(raw) };
@@ -67,6 +70,33 @@ export function percentiles(samples, n) {
     p999: at(0.999),
     max: n ? s[n - 1] : NaN,
     count: n,
+  };
+}
+
+// Awaited mode: `calls` send() calls of job.chunk records one after another, each awaited (the loop an
+// application writes without concurrency); the latency of each call is kept. send(messages) sends one call.
+export async function awaitedLoop(job, makeMessage, send) {
+  const calls = Math.ceil(job.records / job.chunk);
+  const lat = new Float64Array(calls);
+  // A short warm-up (connections, metadata), not counted.
+  for (let i = 0; i < 20; i++) await send([makeMessage(i)]);
+  const t0 = performance.now();
+  for (let c = 0; c < calls; c++) {
+    const first = c * job.chunk;
+    const n = Math.min(job.chunk, job.records - first);
+    const messages = new Array(n);
+    for (let i = 0; i < n; i++) messages[i] = makeMessage(first + i);
+    const t = performance.now();
+    await send(messages);
+    lat[c] = performance.now() - t;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    ok: true,
+    records: job.records,
+    bytes: job.records * job.valueSize,
+    seconds,
+    latency: percentiles(lat, calls),
   };
 }
 

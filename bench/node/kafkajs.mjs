@@ -3,7 +3,8 @@
 // it has no linger or batch-size setting), consumer.run({ eachBatch }) for throughput.
 // kafkajs ships only the GZIP codec; LZ4/Snappy/ZSTD need codec plugins, which are not installed here.
 import kafkajs from "kafkajs";
-import { latencyLoop, latencyState, loadPayloads, nowMs, run, windowed } from "./common.mjs";
+import process from "node:process";
+import { awaitedLoop, latencyLoop, latencyState, loadPayloads, nowMs, run, windowed } from "./common.mjs";
 
 const { Kafka, CompressionTypes, logLevel } = kafkajs;
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
@@ -56,6 +57,23 @@ async function produce(job) {
       bytes: job.records * job.valueSize,
       seconds,
     };
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+async function awaited(job) {
+  const compression = codecOf(job);
+  if (compression === null) return { ok: false, reason: "n/a (codec plugin not bundled)" };
+  const payloads = loadPayloads(job.payloadFile, job.valueSize);
+  const producer = client(job).producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    return await awaitedLoop(
+      job,
+      (i) => ({ value: payloads[i % payloads.length] }),
+      (messages) => producer.send({ topic: job.topic, messages, acks: job.acks, compression }),
+    );
   } finally {
     await producer.disconnect();
   }
@@ -130,4 +148,4 @@ async function latency(job) {
   }
 }
 
-await run({ produce, consume, latency });
+await run({ produce, awaited, consume, latency });

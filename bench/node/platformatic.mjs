@@ -6,7 +6,7 @@
 // zstd uses node:zlib's zstd, which Node 20 lacks.
 import { Consumer, MessagesStreamModes, Producer } from "@platformatic/kafka";
 import zlib from "node:zlib";
-import { latencyLoop, latencyState, loadPayloads, nowMs, run, windowed } from "./common.mjs";
+import { awaitedLoop, latencyLoop, latencyState, loadPayloads, nowMs, run, windowed } from "./common.mjs";
 
 function producerFor(job) {
   return new Producer({
@@ -57,6 +57,20 @@ async function produce(job) {
       bytes: job.records * job.valueSize,
       seconds,
     };
+  } finally {
+    await producer.close();
+  }
+}
+
+async function awaited(job) {
+  const payloads = loadPayloads(job.payloadFile, job.valueSize);
+  const producer = producerFor(job);
+  try {
+    return await awaitedLoop(
+      job,
+      (i) => ({ topic: job.topic, value: payloads[i % payloads.length] }),
+      (messages) => producer.send({ messages }),
+    );
   } finally {
     await producer.close();
   }
@@ -135,4 +149,4 @@ async function latency(job) {
   }
 }
 
-await run({ produce, consume, latency });
+await run({ produce, awaited, consume, latency });

@@ -18,7 +18,7 @@ Deno.test({
     await using client = await testClient({ reconnectBackoffMaxMs: 500 });
     const topic = uniqueName("restart");
     await client.admin().createTopics([{ topic, partitions: 3, replicationFactor: 1 }]);
-    await using producer = client.producer({ acks: "all", lingerMs: 5, deliveryTimeoutMs: 120_000 });
+    await using producer = client.producer({ acks: "all", deliveryTimeoutMs: 120_000 }); // natural batching (lingerMs 0);
     const N = 50_000;
     const CHUNK = 100;
     const acked = new Set<number>();

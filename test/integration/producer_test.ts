@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BrokerError, ClosedError, type RecordMetadata } from "../../mod.ts";
+import { BrokerError, ClosedError, type RecordMetadata, TimeoutError } from "../../mod.ts";
 import { fnv1aPartition, murmur2Partition } from "../../protocol/partitioners.ts";
 import { fetch as fetchApi } from "../../protocol/apis/fetch.ts";
 import { decodeRecordBatches } from "../../protocol/record_batch.ts";
@@ -366,4 +366,24 @@ Deno.test("admin createTopics reports existing topics when asked and deleteTopic
   assert.equal(after.topics[0].errorCode, 3, "UNKNOWN_TOPIC_OR_PARTITION after deletion");
   await admin.deleteTopics([topic], { ifExists: true });
   await assert.rejects(() => admin.deleteTopics([topic]), { type: "UNKNOWN_TOPIC_OR_PARTITION" });
+});
+
+Deno.test("send() to a missing topic that the broker does not create rejects within deliveryTimeoutMs, naming the topic", async () => {
+  // The test broker auto-creates topics (auto.create.topics.enable=true); a client that asks it not
+  // to (allowAutoTopicCreation false in Metadata) sees the topic stay missing.
+  await using client = await testClient({ allowAutoTopicCreation: false });
+  const topic = uniqueName("missing");
+  await using producer = client.producer({ deliveryTimeoutMs: 2_000 });
+  const t0 = Date.now();
+  const err = await producer.send({ topic, messages: [{ value: "v" }] }).catch((e) => e);
+  const waited = Date.now() - t0;
+  assert.ok(err instanceof TimeoutError, String(err));
+  assert.ok(err.message.includes(`"${topic}"`), err.message);
+  assert.match(err.message, /does not exist/);
+  assert.ok(err.cause instanceof BrokerError && err.cause.type === "UNKNOWN_TOPIC_OR_PARTITION");
+  // Bounded by deliveryTimeoutMs (2 s), not the fixed 30 s of before; generous for a loaded machine.
+  assert.ok(waited < 20_000, `rejected after ${waited} ms`);
+  // And it was not created behind our back.
+  const md = await client.cluster.fetchMetadata([topic], false);
+  assert.notEqual(md.topics[0].errorCode, 0);
 });

@@ -1,0 +1,475 @@
+/**
+ * The producer's API: `send()`, `flush()`, `close()` and the options. Records
+ * are validated and serialised here, partitioned, and handed to the
+ * accumulator (accumulator.ts); the sender (sender.ts) turns batches into
+ * Produce requests and enforces `deliveryTimeoutMs`; idempotence.ts keeps the
+ * producer id, epoch and sequences. Idempotence is on by default (acks
+ * "all"): each batch carries the producer id, epoch and per-partition
+ * sequence, so a retry never writes a record twice and per-partition order
+ * holds with up to 5 requests in flight.
+ *
+ * The hot path (`send` with cached metadata and room in the buffer) does no
+ * awaits and no copies of record bytes; batches are encoded once, when they
+ * are drained, and re-encoded only if the producer epoch changes.
+ *
+ * @module
+ */
+
+import { Compression } from "../../protocol/compression.ts";
+import { ErrorCode } from "../../protocol/error_codes.ts";
+import { fnv1aPartition, murmur2Partition } from "../../protocol/partitioners.ts";
+import type { RecordHeader, RecordInput } from "../../protocol/record_batch.ts";
+import type { ClientContext } from "../context.ts";
+import type { Cluster, TopicInfo } from "../cluster.ts";
+import { checkOptions } from "../options.ts";
+import { BrokerError, ClosedError, TimeoutError } from "../errors.ts";
+import { type Accumulator, type RecordMetadata, recordSize, type SendOp } from "./accumulator.ts";
+import { Sender } from "./sender.ts";
+
+export type { RecordMetadata };
+
+/** Keys and values: bytes, a string (sent as UTF-8), or null. */
+export type Payload = Uint8Array | string | null;
+
+/** A record to send. */
+export interface ProducerMessage {
+  /** The key; decides the partition unless `partition` is set. */
+  key?: Payload;
+  /** The value; an explicit `null` is a tombstone (a missing value is a `TypeError`). */
+  value: Payload;
+  /** Headers; values are strings (UTF-8), bytes or null. An array keeps duplicate keys. */
+  headers?: Record<string, string | Uint8Array | null> | [string, string | Uint8Array | null][];
+  /** An explicit partition. */
+  partition?: number;
+  /** Milliseconds since the epoch; defaults to now. */
+  timestamp?: number | Date;
+}
+
+/** What {@linkcode Producer.send} takes. */
+export interface ProducerRecord {
+  /** The topic. */
+  topic: string;
+  /** The records, sent in order. */
+  messages: ProducerMessage[];
+}
+
+/** A partitioner function: the partition for a record's key (null when the record has no key). */
+export type PartitionerFunction = (key: Uint8Array | null, numPartitions: number, topic: string) => number;
+
+/** The compression codecs by name. */
+export type CompressionName = "none" | "gzip" | "snappy" | "lz4" | "zstd";
+
+/** Producer options. Defaults follow the Java client where it makes sense. */
+export interface ProducerOptions {
+  /** 0 (no answer), 1 (the leader) or "all" (every in-sync replica). Default "all". */
+  acks?: 0 | 1 | "all" | -1;
+  /**
+   * An extra wait before a batch is sent, for more records to join it. Default 0: a
+   * partition's records go out as soon as a request slot for its leader is free, and while
+   * every slot is busy they keep accumulating in the open batch (up to `batchBytes`).
+   */
+  lingerMs?: number;
+  /** A batch is sent once it holds this many bytes. Default 64 KiB. */
+  batchBytes?: number;
+  /** The largest Produce request, and so the largest record. Default 1 MiB. */
+  maxRequestBytes?: number;
+  /** Compression codec. Default "none". */
+  compression?: CompressionName;
+  /** Requests in flight per broker. Default 5. */
+  maxInFlight?: number;
+  /** Idempotent delivery (needs acks "all"). Default true when acks is "all". */
+  idempotent?: boolean;
+  /**
+   * How long a record may take from `send()` to acknowledgement: waiting for buffer room,
+   * queued, in flight and retrying. When it passes, that `send()` rejects with a
+   * `TimeoutError` naming the topic-partition and the last error. Default 120 s.
+   */
+  deliveryTimeoutMs?: number;
+  /** The broker-side timeout of a Produce request and the client-side wait for its answer. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** The first retry backoff; it doubles up to 1 s. Default 100 ms. */
+  retryBackoffMs?: number;
+  /** "murmur2" (Java's default), "sarama" (FNV-1a, like sarama's hash partitioner) or a function. */
+  partitioner?: "murmur2" | "sarama" | PartitionerFunction;
+  /** Bytes of records buffered before `send()` waits. Default 32 MiB. */
+  bufferBytes?: number;
+}
+
+const OPTION_KEYS: readonly (keyof ProducerOptions)[] = [
+  "acks",
+  "lingerMs",
+  "batchBytes",
+  "maxRequestBytes",
+  "compression",
+  "maxInFlight",
+  "idempotent",
+  "deliveryTimeoutMs",
+  "requestTimeoutMs",
+  "retryBackoffMs",
+  "partitioner",
+  "bufferBytes",
+];
+
+const TOPIC_RE = /^[a-zA-Z0-9._-]+$/;
+const encoder = new TextEncoder();
+const EMPTY: RecordHeader[] = [];
+
+/** Java's rule for valid topic names. */
+export function validateTopicName(topic: unknown): asserts topic is string {
+  if (
+    typeof topic !== "string" || topic.length === 0 || topic.length > 249 || !TOPIC_RE.test(topic) ||
+    topic === "." || topic === ".."
+  ) {
+    throw new TypeError(
+      `Invalid topic name ${JSON.stringify(topic)}: use 1-249 characters of [a-zA-Z0-9._-], not "." or ".."`,
+    );
+  }
+}
+
+function toBytes(v: Payload | undefined, what: string): Uint8Array | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "string") return encoder.encode(v);
+  if (v instanceof Uint8Array) return v;
+  throw new TypeError(`${what} must be a Uint8Array, a string or null, got ${typeof v}`);
+}
+
+function toHeaders(h: ProducerMessage["headers"]): RecordHeader[] {
+  if (!h) return EMPTY;
+  const entries = Array.isArray(h) ? h : Object.entries(h);
+  const out: RecordHeader[] = [];
+  for (const [key, value] of entries) {
+    if (typeof key !== "string") throw new TypeError(`Header keys must be strings, got ${typeof key}`);
+    out.push({ key, value: toBytes(value, `Header "${key}"`) });
+  }
+  return out;
+}
+
+/**
+ * Sends records to Kafka. Create one with `client.producer()`.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "../../mod.ts";
+ * await using client = await connect({ brokers: ["127.0.0.1:9092"] });
+ * await using producer = client.producer({ compression: "lz4" });
+ * const [meta] = await producer.send({ topic: "t", messages: [{ key: "42", value: "hello" }] });
+ * console.log(meta.partition, meta.offset);
+ * ```
+ */
+export class Producer implements AsyncDisposable {
+  readonly #client: ClientContext;
+  readonly #cluster: Cluster;
+  readonly #maxRequestBytes: number;
+  readonly #deliveryTimeoutMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #partitioner: PartitionerFunction | null;
+  readonly #hash: (key: Uint8Array, n: number) => number;
+  readonly #bufferBytes: number;
+  readonly #sender: Sender;
+  readonly #acc: Accumulator;
+  #closing: Promise<void> | null = null;
+  readonly #untrack: () => void;
+
+  /**
+   * Use `client.producer()` instead.
+   *
+   * @param client The client whose connections to use.
+   * @param opts Producer options.
+   */
+  constructor(client: ClientContext, opts: ProducerOptions = {}) {
+    checkOptions(opts, OPTION_KEYS, "producer options");
+    this.#client = client;
+    this.#cluster = client.cluster;
+    const acks = opts.acks ?? "all";
+    if (acks !== 0 && acks !== 1 && acks !== "all" && acks !== -1) {
+      throw new TypeError(`Invalid acks ${JSON.stringify(acks)}: use 0, 1 or "all"`);
+    }
+    const acksNum = acks === "all" ? -1 : acks;
+    if (opts.idempotent === true && acksNum !== -1) {
+      throw new TypeError(`Idempotence needs acks "all", got acks ${JSON.stringify(acks)}`);
+    }
+    const idempotent = opts.idempotent ?? acksNum === -1;
+    const lingerMs = nonNegative(opts.lingerMs ?? 0, "lingerMs");
+    const batchBytes = positive(opts.batchBytes ?? 64 * 1024, "batchBytes");
+    this.#maxRequestBytes = positive(opts.maxRequestBytes ?? 1024 * 1024, "maxRequestBytes");
+    const c = opts.compression ?? "none";
+    if (!(c in Compression)) {
+      throw new TypeError(`Unknown compression ${JSON.stringify(c)}: use none, gzip, snappy, lz4 or zstd`);
+    }
+    const maxInFlight = positive(opts.maxInFlight ?? 5, "maxInFlight");
+    if (idempotent && maxInFlight > 5) {
+      throw new TypeError(`Idempotence allows at most 5 requests in flight, got ${maxInFlight}`);
+    }
+    this.#deliveryTimeoutMs = positive(opts.deliveryTimeoutMs ?? 120_000, "deliveryTimeoutMs");
+    this.#requestTimeoutMs = positive(opts.requestTimeoutMs ?? 30_000, "requestTimeoutMs");
+    const retryBackoffMs = nonNegative(opts.retryBackoffMs ?? 100, "retryBackoffMs");
+    this.#bufferBytes = positive(opts.bufferBytes ?? 32 * 1024 * 1024, "bufferBytes");
+    const p = opts.partitioner ?? "murmur2";
+    if (typeof p === "function") {
+      this.#partitioner = p;
+      this.#hash = murmur2Partition;
+    } else if (p === "murmur2" || p === "sarama") {
+      this.#partitioner = null;
+      this.#hash = p === "murmur2" ? murmur2Partition : fnv1aPartition;
+    } else {
+      throw new TypeError(`Unknown partitioner ${JSON.stringify(p)}: use "murmur2", "sarama" or a function`);
+    }
+    this.#sender = new Sender({
+      acks: acksNum,
+      lingerMs,
+      batchBytes,
+      maxRequestBytes: this.#maxRequestBytes,
+      compression: Compression[c],
+      maxInFlight,
+      idempotent,
+      deliveryTimeoutMs: this.#deliveryTimeoutMs,
+      requestTimeoutMs: this.#requestTimeoutMs,
+      retryBackoffMs,
+      bufferBytes: this.#bufferBytes,
+    }, this.#cluster);
+    this.#acc = this.#sender.accumulator;
+    this.#untrack = client.track(() => this.close());
+  }
+
+  /** Bytes of records accepted by `send()` and not yet acknowledged or failed. */
+  get bufferedBytes(): number {
+    return this.#acc.bufferUsed;
+  }
+
+  /** The producer id and epoch (idempotent mode), -1 before the first send. */
+  get producerIdentity(): { producerId: bigint; producerEpoch: number } {
+    const idem = this.#sender.idempotence;
+    return { producerId: idem.producerId, producerEpoch: idem.producerEpoch };
+  }
+
+  /**
+   * Sends records; resolves with where each landed, in order, once all are
+   * acknowledged (per `acks`). Records of one call go to their partitions in
+   * order. When the buffer is full this waits for room (backpressure).
+   *
+   * @param record The topic and its messages.
+   */
+  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    if (this.#closing) throw new ClosedError("The producer is closed");
+    this.#client.assertOpen();
+    if (this.#sender.fatal) throw this.#sender.fatal;
+    const started = Date.now();
+    if (!record || typeof record !== "object") throw new TypeError("send() takes { topic, messages }");
+    for (const k in record) {
+      // Per-call settings of other clients (acks, compression) would be silently ignored: refuse them.
+      if (k !== "topic" && k !== "messages") checkOptions(record, RECORD_KEYS, "send() argument");
+    }
+    const { topic, messages } = record;
+    validateTopicName(topic);
+    if (!Array.isArray(messages)) throw new TypeError("messages must be an array");
+    if (messages.length === 0) return [];
+
+    // Validate and serialise every message before any is queued, so a bad one
+    // rejects this call alone and nothing of it is half sent.
+    const inputs: RecordInput[] = new Array(messages.length);
+    const sizes: number[] = new Array(messages.length);
+    let total = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      if (!m || typeof m !== "object") throw new TypeError(`messages[${i}] must be an object`);
+      checkMessage(m, i);
+      const ts = m.timestamp instanceof Date ? m.timestamp.getTime() : m.timestamp;
+      if (ts !== undefined && !Number.isSafeInteger(ts)) {
+        throw new TypeError(`messages[${i}].timestamp must be an integer of milliseconds, got ${ts}`);
+      }
+      const input: RecordInput = {
+        key: toBytes(m.key, `messages[${i}].key`),
+        value: toBytes(m.value, `messages[${i}].value`),
+        headers: toHeaders(m.headers),
+        timestamp: ts ?? Date.now(),
+      };
+      const size = recordSize(input);
+      if (size + 61 + 200 > this.#maxRequestBytes) {
+        throw new BrokerError(ErrorCode.MESSAGE_TOO_LARGE, {
+          api: "Produce",
+          topic,
+          brokerMessage:
+            `messages[${i}] is ${size} bytes, larger than maxRequestBytes (${this.#maxRequestBytes})`,
+        });
+      }
+      inputs[i] = input;
+      sizes[i] = size;
+      total += size;
+    }
+    if (total > this.#bufferBytes) {
+      throw new RangeError(
+        `One send() of ${total} bytes exceeds bufferBytes (${this.#bufferBytes}); split it`,
+      );
+    }
+
+    // Cached metadata keeps the hot path free of awaits; it is refreshed when older than
+    // metadataMaxAgeMs, so partitions added to a topic are used within that time.
+    let info = this.#cluster.freshTopic(topic) ?? await this.#readyTopic(topic);
+    if (messages.some((m) => m.partition !== undefined && m.partition >= info!.partitions.length)) {
+      // The caller may know of partitions added since our last look.
+      await this.#cluster.topic(topic, { force: true });
+      info = await this.#readyTopic(topic);
+    }
+    const n = info.partitions.length;
+    const parts = new Array<number>(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const explicit = messages[i].partition;
+      if (explicit !== undefined) {
+        if (!Number.isInteger(explicit) || explicit < 0 || explicit >= n) {
+          throw new RangeError(
+            `messages[${i}].partition ${explicit} is out of range: ${topic} has ${n} partitions`,
+          );
+        }
+        parts[i] = explicit;
+      } else if (this.#partitioner || inputs[i].key != null) {
+        // A custom partitioner may throw or answer out of range: find out before anything is queued.
+        parts[i] = this.#choosePartition(topic, inputs[i].key ?? null, info);
+      } else parts[i] = -1; // keyless: the sticky partition, chosen as the record joins a batch
+    }
+
+    const deadline = started + this.#deliveryTimeoutMs;
+    // Backpressure: wait in line for room (at most until deliveryTimeoutMs).
+    const wait = this.#acc.reserve(total, deadline, topic);
+    if (wait) {
+      await wait;
+      if (this.#closing || this.#sender.fatal) {
+        // Closed (or failed for good) while we waited: hand the room back, queue nothing.
+        this.#acc.unreserve(total);
+        throw this.#sender.fatal ?? new ClosedError("The producer is closed");
+      }
+    }
+
+    return new Promise<RecordMetadata[]>((resolve, reject) => {
+      const op: SendOp = {
+        results: new Array(messages.length),
+        pending: messages.length,
+        resolve,
+        reject,
+        failed: false,
+        deadline,
+      };
+      for (let i = 0; i < inputs.length; i++) {
+        const p = parts[i] >= 0 ? parts[i] : this.#acc.stickyPartition(topic, info!);
+        this.#acc.append(topic, p, inputs[i], sizes[i], op, i);
+      }
+      this.#sender.appended();
+    });
+  }
+
+  /**
+   * Waits for a topic's metadata, at most min(deliveryTimeoutMs, requestTimeoutMs): a topic
+   * that does not exist (and that the broker does not create) fails the send() with an error
+   * naming it.
+   */
+  async #readyTopic(topic: string): Promise<TopicInfo> {
+    const bound = Math.min(this.#deliveryTimeoutMs, this.#requestTimeoutMs);
+    try {
+      return await this.#cluster.readyTopic(topic, bound);
+    } catch (err) {
+      if (!(err instanceof BrokerError) || !err.retriable) throw err;
+      const missing = err.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      throw new TimeoutError(
+        `Topic "${topic}" ${
+          missing ? "does not exist (and was not auto-created)" : "is not available"
+        } after ${bound} ms of waiting for its metadata; last error: ${err.message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  #choosePartition(topic: string, key: Uint8Array | null, info: TopicInfo): number {
+    const n = info.partitions.length;
+    if (this.#partitioner) {
+      const p = this.#partitioner(key, n, topic);
+      if (!Number.isInteger(p) || p < 0 || p >= n) {
+        throw new RangeError(`The partitioner returned ${p} for ${topic}, which has ${n} partitions`);
+      }
+      return p;
+    }
+    if (key !== null) return this.#hash(key, n);
+    return this.#acc.stickyPartition(topic, info);
+  }
+
+  /** Sends everything buffered now and waits until it is acknowledged (or failed). */
+  async flush(): Promise<void> {
+    const pending = [...this.#acc.outstanding].map((b) => b.done);
+    if (pending.length === 0) return;
+    this.#sender.flushing++;
+    try {
+      this.#sender.drain();
+      await Promise.all(pending);
+    } finally {
+      this.#sender.flushing--;
+    }
+  }
+
+  /**
+   * Flushes, then stops the producer. Later `send()` calls fail with
+   * {@linkcode ClosedError}. Idempotent. With `timeoutMs`, records still
+   * unacknowledged by then fail with {@linkcode TimeoutError}.
+   */
+  close(opts: { timeoutMs?: number } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#sender.closing = true;
+      this.#acc.rejectWaiters(new ClosedError("The producer is closed"));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const flushed = this.flush();
+      if (opts.timeoutMs !== undefined) {
+        const expired = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), opts.timeoutMs));
+        const first = await Promise.race([flushed.then(() => "ok" as const), expired]);
+        clearTimeout(timer);
+        if (first === "timeout") {
+          const err = new TimeoutError(
+            `The producer closed after ${opts.timeoutMs} ms with records unacknowledged`,
+          );
+          for (const b of [...this.#acc.outstanding]) this.#acc.fail(b, err);
+        }
+      } else {
+        await flushed;
+      }
+      this.#sender.stop();
+      this.#untrack();
+    })();
+    return this.#closing;
+  }
+
+  /** Same as {@linkcode Producer.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+const RECORD_KEYS: readonly (keyof ProducerRecord)[] = ["topic", "messages"];
+
+const MESSAGE_KEYS: readonly (keyof ProducerMessage)[] = [
+  "key",
+  "value",
+  "headers",
+  "partition",
+  "timestamp",
+];
+
+/** Unknown keys and a missing value are mistakes: a missing value must not become a tombstone. */
+function checkMessage(m: ProducerMessage, i: number): void {
+  // for-in, not Object.keys: no array per record on the hot path.
+  for (const k in m) {
+    if (k !== "key" && k !== "value" && k !== "headers" && k !== "partition" && k !== "timestamp") {
+      checkOptions(m, MESSAGE_KEYS, `messages[${i}]`);
+    }
+  }
+  if (m.value === undefined) {
+    throw new TypeError(
+      `messages[${i}] has no value: pass value (bytes or a string), or value: null for a tombstone`,
+    );
+  }
+}
+
+function positive(v: number, name: string): number {
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number, got ${v}`);
+  return v;
+}
+
+function nonNegative(v: number, name: string): number {
+  if (!Number.isFinite(v) || v < 0) throw new RangeError(`${name} must be zero or more, got ${v}`);
+  return v;
+}
