@@ -82,10 +82,11 @@ export interface MetadataOptions {
  * A connection to a Kafka cluster.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "./client.ts";
- * await using client = await connect({ brokers: ["127.0.0.1:9092"], clientId: "my-app" });
- * const md = await client.metadata({ topics: ["t"] });
+ * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+ * await using client = await connect({ brokers, clientId: "my-app" });
+ * const md = await client.metadata({ topics: ["doc-client"] }); // auto-created when the broker allows it
  * console.log(md.brokers, md.topics[0].partitions);
  * ```
  */
@@ -210,9 +211,11 @@ export class Client implements AsyncDisposable {
  * with every address it could not reach.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "./client.ts";
- * const client = await connect({ brokers: ["127.0.0.1:9092"] });
+ * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+ * const client = await connect({ brokers });
+ * console.log((await client.metadata()).brokers);
  * await client.close();
  * ```
  *

@@ -136,16 +136,26 @@ export interface PeerReadRecord extends Required<PeerRecord> {
   offset: number;
 }
 
-/** Produces records with librdkafka (one call, flushed; in a committed transaction with `transactionalId`). */
+/**
+ * Produces records with librdkafka (one call, flushed; in a transaction with
+ * `transactionalId`, committed unless `abort`).
+ */
 export async function rdkafkaProduce(
   topic: string,
   records: PeerRecord[],
-  opts: { partition?: number; compression?: string; transactionalId?: string } = {},
+  opts: {
+    partition?: number;
+    compression?: string;
+    transactionalId?: string;
+    abort?: boolean;
+    brokers?: string[];
+  } = {},
 ): Promise<void> {
-  const args = ["produce", "--brokers", BROKERS.join(","), "--topic", topic];
+  const args = ["produce", "--brokers", (opts.brokers ?? BROKERS).join(","), "--topic", topic];
   if (opts.partition !== undefined) args.push("--partition", String(opts.partition));
   if (opts.compression) args.push("--compression", opts.compression);
   if (opts.transactionalId) args.push("--transactional-id", opts.transactionalId);
+  if (opts.abort) args.push("--abort");
   const stdin = records.map((r) => JSON.stringify(r)).join("\n") + "\n";
   ok(await runPeer(args, stdin), "librdkafka peer (produce)");
 }

@@ -3,7 +3,7 @@
 Runs with confluent-kafka (its manylinux wheel bundles librdkafka), which
 test/_tools.ts installs on first use into the cache folder outside the repo.
 
-  rdkafka_peer.py produce --brokers B --topic T [--partition P] [--compression C] [--transactional-id ID]
+  rdkafka_peer.py produce --brokers B --topic T [--partition P] [--compression C] [--transactional-id ID [--abort]]
       stdin: one JSON object per line: {"key": str|null, "value": str|null, "headers": [[str, str|null], ...]}
   rdkafka_peer.py consume --brokers B --topic T [--timeout S]
       reads every partition from the beginning to its end; stdout: one JSON object per record:
@@ -59,7 +59,10 @@ def produce(args):
         if args.partition is not None:
             kwargs["partition"] = args.partition
         producer.produce(args.topic, **kwargs)
-    if args.transactional_id:
+    if args.transactional_id and args.abort:
+        producer.flush(args.timeout)
+        producer.abort_transaction(args.timeout)
+    elif args.transactional_id:
         producer.commit_transaction(args.timeout)
     left = producer.flush(args.timeout)
     if left:
@@ -113,6 +116,7 @@ def main():
     parser.add_argument("--partition", type=int)
     parser.add_argument("--compression", default="none")
     parser.add_argument("--transactional-id")
+    parser.add_argument("--abort", action="store_true", help="abort the transaction instead of committing it")
     parser.add_argument("--isolation", default="read_committed")
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args()
