@@ -420,7 +420,8 @@ export class Connection {
             this.#fail(
               new ConnectionError(
                 `${this.address} does not speak Kafka: ${describeAnswer(value)}. Check the host and port: ` +
-                  `they must be a Kafka listener (the broker's listeners / advertised.listeners)`,
+                  `they must name a Kafka listener (one of the broker's listeners), not a web server, ` +
+                  `REST proxy or other service`,
                 { broker: this.address },
               ),
             );
@@ -498,7 +499,7 @@ function describeAnswer(bytes: Uint8Array): string {
   const printable = /^[\x20-\x7e]+$/.test(firstLine);
   const quoted = printable ? ` ("${firstLine.slice(0, 48)}")` : "";
   if (/^HTTP\/\d/.test(text)) {
-    return `its answer looks like HTTP${quoted}; is this a web server or a REST proxy?`;
+    return `its answer looks like HTTP${quoted}`;
   }
   if (text.startsWith("SSH-")) return `its answer looks like SSH${quoted}`;
   if (/^(220|\* OK|\+OK)[ -]/.test(text)) return `its answer looks like a mail or FTP server${quoted}`;

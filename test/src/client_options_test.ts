@@ -115,3 +115,21 @@ Deno.test("a bootstrap address that answers other bytes shows them", async () =>
     await served;
   }
 });
+
+Deno.test("a bootstrap address that answers binary that is no Kafka frame shows its first bytes", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    const conn = await listener.accept();
+    await conn.write(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00]));
+    conn.close();
+  })();
+  try {
+    await assert.rejects(
+      () => connect({ brokers: [`127.0.0.1:${listener.addr.port}`] }),
+      /does not speak Kafka: it answered bytes that are no Kafka frame \(7f 45 4c 46 02 01 01 00 00 00\)/,
+    );
+  } finally {
+    listener.close();
+    await served;
+  }
+});
