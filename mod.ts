@@ -2,13 +2,28 @@
  * kafka-deno: a Kafka client for Deno in pure TypeScript. It speaks Kafka's
  * binary wire protocol itself (no native addon, no librdkafka).
  *
- * @example
- * ```ts ignore
+ * Everything starts with {@linkcode connect}: the {@linkcode Client} it returns
+ * makes producers ({@linkcode Producer}), consumers ({@linkcode Consumer}) and
+ * {@linkcode Admin}. Every error is a {@linkcode KafkaError}.
+ *
+ * @example Produce a record and read it back
+ * ```ts
  * import { connect } from "./mod.ts";
  *
- * await using client = await connect({ brokers: ["127.0.0.1:9092"], clientId: "my-app" });
- * const md = await client.metadata({ topics: ["notifications"] });
- * for (const t of md.topics) console.log(t.name, t.partitions.length);
+ * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+ * await using client = await connect({ brokers, clientId: "my-app" });
+ * const topic = `example-${crypto.randomUUID()}`;
+ * await client.admin().createTopics([{ topic, partitions: 1 }]);
+ *
+ * await using producer = client.producer();
+ * await producer.send({ topic, messages: [{ key: "user-1", value: "hello" }] });
+ *
+ * await using consumer = client.consumer({ assign: [{ topic, from: "earliest" }] });
+ * for await (const record of consumer) {
+ *   console.log(record.keyText(), record.text()); // user-1 hello
+ *   break;
+ * }
+ * await client.admin().deleteTopics([topic]);
  * ```
  *
  * @module

@@ -14,9 +14,13 @@
  *
  * Environment: `KAFKA_BROKERS` (default 127.0.0.1:9092), `NOTIFY_SERVICE`
  * (producer|consumer|both), `PRODUCER_PORT` (8080), `CONSUMER_PORT` (8081),
- * `NOTIFY_PARTITIONER` (murmur2 | sarama: sarama places keys where the Go
- * producer would), `NOTIFY_TOPIC` (notifications), `NOTIFY_GROUP`
+ * `NOTIFY_PARTITIONER` (sarama, the default, places keys where the Go/sarama
+ * producer does; murmur2 where Java clients do), `NOTIFY_TOPIC` (notifications), `NOTIFY_GROUP`
  * (notifications-group), `NOTIFY_SHUTDOWN_MS` (10000, the shutdown deadline).
+ *
+ * Like the Go consumer, the consumer service logs one line per notification it
+ * receives (`Received message Count: N: | Topic (t) | Message (value)`) and,
+ * when it shuts down, how many it processed (`Processed N messages`).
  *
  * SIGINT or SIGTERM shuts down gracefully: stop accepting HTTP requests, flush
  * the producer, commit offsets and leave the group, close, exit 0. A second
@@ -124,10 +128,22 @@ export class NotificationStore {
   }
 }
 
-async function consume(consumer: Consumer, store: NotificationStore): Promise<void> {
+/** How many records the consumer service received, as the Go consumer counts them. */
+export interface ConsumeStats {
+  /** Records received. */
+  count: number;
+}
+
+async function consume(consumer: Consumer, store: NotificationStore, stats: ConsumeStats): Promise<void> {
   const td = new TextDecoder();
   for await (const record of consumer) {
     const key = record.key ? td.decode(record.key) : "";
+    stats.count++;
+    console.log(
+      `Received message Count: ${stats.count}: | Topic (${record.topic}) | Message (${
+        record.value ? td.decode(record.value) : ""
+      })`,
+    );
     try {
       const n = JSON.parse(record.value ? td.decode(record.value) : "") as Notification;
       store.add(key, n);
@@ -150,7 +166,8 @@ async function main(): Promise<number> {
   const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",").map((s) => s.trim());
   const topic = Deno.env.get("NOTIFY_TOPIC") ?? "notifications";
   const groupId = Deno.env.get("NOTIFY_GROUP") ?? "notifications-group";
-  const partitioner = Deno.env.get("NOTIFY_PARTITIONER") ?? "murmur2";
+  // sarama by default: beside the Go producer it replaces, each user's notifications share a partition.
+  const partitioner = Deno.env.get("NOTIFY_PARTITIONER") ?? "sarama";
   if (partitioner !== "murmur2" && partitioner !== "sarama") {
     console.error(`notify: NOTIFY_PARTITIONER must be murmur2 or sarama, got "${partitioner}"`);
     return 2;
@@ -165,6 +182,7 @@ async function main(): Promise<number> {
   let producer: Producer | undefined;
   let consumer: Consumer | undefined;
   let consuming: Promise<void> | undefined;
+  const stats: ConsumeStats = { count: 0 };
   if (which !== "consumer") {
     producer = client.producer({ partitioner });
     const port = Number(Deno.env.get("PRODUCER_PORT") ?? 8080);
@@ -178,7 +196,7 @@ async function main(): Promise<number> {
   if (which !== "producer") {
     const store = new NotificationStore();
     consumer = client.consumer({ groupId, topics: [topic], fromBeginning: true });
-    consuming = consume(consumer, store);
+    consuming = consume(consumer, store, stats);
     const port = Number(Deno.env.get("CONSUMER_PORT") ?? 8081);
     servers.push(Deno.serve({
       hostname: "127.0.0.1",
@@ -210,6 +228,7 @@ async function main(): Promise<number> {
     stop("consumer failure");
   });
   const reason = await stopped;
+  if (reason.startsWith("SIG")) console.log("Interruption detected");
   console.log(`notify: ${reason}: shutting down`);
   const force = setTimeout(() => {
     console.error(`notify: shutdown took longer than ${deadlineMs} ms, exiting`);
@@ -221,6 +240,7 @@ async function main(): Promise<number> {
     await consumer?.close();
     await consuming?.catch(() => {});
     await client.close();
+    if (consumer) console.log("Processed", stats.count, "messages");
   } finally {
     clearTimeout(force);
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);

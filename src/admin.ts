@@ -58,10 +58,13 @@ function sleep(ms: number): Promise<void> {
  * Topic administration. Get one with `client.admin()`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "../mod.ts";
- * await using client = await connect({ brokers: ["127.0.0.1:9092"] });
- * await client.admin().createTopics([{ topic: "events", partitions: 6, replicationFactor: 1 }], { ifNotExists: true });
+ * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+ * await using client = await connect({ brokers });
+ * const topic = `doc-admin-${crypto.randomUUID()}`;
+ * await client.admin().createTopics([{ topic, partitions: 6, replicationFactor: 1 }], { ifNotExists: true });
+ * await client.admin().deleteTopics([topic]);
  * ```
  */
 export class Admin {

@@ -11,9 +11,61 @@ import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import { Producer, type ProducerOptions } from "./producer/producer.ts";
 import { Admin } from "./admin.ts";
 import type { ClientContext } from "./context.ts";
+import { checkOptions } from "./options.ts";
 
 /** Options for {@linkcode connect}. */
 export interface ClientOptions extends ClusterOptions {}
+
+const CLIENT_KEYS_RECORD: Record<keyof ClientOptions, true> = {
+  brokers: true,
+  clientId: true,
+  connectTimeoutMs: true,
+  requestTimeoutMs: true,
+  metadataMaxAgeMs: true,
+  reconnectBackoffMs: true,
+  reconnectBackoffMaxMs: true,
+  allowAutoTopicCreation: true,
+  tls: true,
+  sasl: true,
+};
+const CLIENT_KEYS: readonly string[] = Object.keys(CLIENT_KEYS_RECORD);
+const HOW = 'pass the bootstrap brokers as an array, e.g. connect({ brokers: ["127.0.0.1:9092"] })';
+
+/**
+ * Checks what was passed to {@linkcode connect} before anything connects:
+ * the options object, `brokers` as an array of "host:port", and no unknown
+ * key (the nested `tls` and `sasl` objects are checked where they are resolved).
+ */
+function checkClientOptions(opts: unknown): asserts opts is ClientOptions {
+  if (opts === undefined || opts === null || typeof opts !== "object" || Array.isArray(opts)) {
+    const got = opts === undefined
+      ? "no options"
+      : opts === null
+      ? "null"
+      : Array.isArray(opts)
+      ? "an array"
+      : typeof opts;
+    throw new TypeError(`connect() needs an options object, got ${got}: ${HOW}`);
+  }
+  checkOptions(opts, CLIENT_KEYS, "client option");
+  const brokers = (opts as { brokers?: unknown }).brokers;
+  if (typeof brokers === "string") {
+    const list = brokers.split(",").map((b) => b.trim()).filter(Boolean);
+    throw new TypeError(
+      `brokers must be an array of "host:port" strings, not a string: write brokers: ${JSON.stringify(list)}`,
+    );
+  }
+  if (!Array.isArray(brokers) || brokers.length === 0) {
+    throw new TypeError(`brokers is ${brokers === undefined ? "missing" : "empty or not an array"}: ${HOW}`);
+  }
+  for (const [i, b] of brokers.entries()) {
+    if (typeof b !== "string") {
+      throw new TypeError(
+        `brokers[${i}] must be a "host:port" string, got ${b === null ? "null" : typeof b}`,
+      );
+    }
+  }
+}
 
 /** Options for {@linkcode Client.metadata}. */
 export interface MetadataOptions {
@@ -30,10 +82,11 @@ export interface MetadataOptions {
  * A connection to a Kafka cluster.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "./client.ts";
- * await using client = await connect({ brokers: ["127.0.0.1:9092"], clientId: "my-app" });
- * const md = await client.metadata({ topics: ["t"] });
+ * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+ * await using client = await connect({ brokers, clientId: "my-app" });
+ * const md = await client.metadata({ topics: ["doc-client"] }); // auto-created when the broker allows it
  * console.log(md.brokers, md.topics[0].partitions);
  * ```
  */
@@ -158,15 +211,19 @@ export class Client implements AsyncDisposable {
  * with every address it could not reach.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "./client.ts";
- * const client = await connect({ brokers: ["127.0.0.1:9092"] });
+ * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+ * const client = await connect({ brokers });
+ * console.log((await client.metadata()).brokers);
  * await client.close();
  * ```
  *
  * @param opts Bootstrap brokers, client id and timeouts.
+ * @throws {TypeError} for missing options, `brokers` that is not an array of "host:port", or an unknown option key.
  */
 export async function connect(opts: ClientOptions): Promise<Client> {
+  checkClientOptions(opts);
   const cluster = new Cluster(opts);
   try {
     await cluster.bootstrap();

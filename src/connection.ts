@@ -411,6 +411,23 @@ export class Connection {
           );
           return;
         }
+        if (first && value.length >= 4) {
+          const size = ((value[0] << 24) | (value[1] << 16) | (value[2] << 8) | value[3]) >>> 0;
+          if (
+            size > this.#maxFrameBytes ||
+            (value.length >= 8 && !this.#pending.has(peekCorrelationId(value.subarray(4))))
+          ) {
+            this.#fail(
+              new ConnectionError(
+                `${this.address} does not speak Kafka: ${describeAnswer(value)}. Check the host and port: ` +
+                  `they must name a Kafka listener (one of the broker's listeners), not a web server, ` +
+                  `REST proxy or other service`,
+                { broker: this.address },
+              ),
+            );
+            return;
+          }
+        }
         first = false;
         for (const frame of splitter.push(value)) this.#dispatch(frame);
       }
@@ -469,4 +486,28 @@ export class Connection {
   close(): void {
     this.#fail(new ClosedError(`Connection to ${this.address} closed`));
   }
+}
+
+/**
+ * What the first bytes of an answer that is not a Kafka frame look like, for
+ * the error message: a protocol we recognise, else the first line of text, else hex.
+ */
+function describeAnswer(bytes: Uint8Array): string {
+  const head = bytes.subarray(0, 64);
+  const text = new TextDecoder("latin1").decode(head);
+  const firstLine = text.split(/\r?\n/)[0];
+  const printable = /^[\x20-\x7e]+$/.test(firstLine);
+  const quoted = printable ? ` ("${firstLine.slice(0, 48)}")` : "";
+  if (/^HTTP\/\d/.test(text)) {
+    return `its answer looks like HTTP${quoted}`;
+  }
+  if (text.startsWith("SSH-")) return `its answer looks like SSH${quoted}`;
+  if (/^(220|\* OK|\+OK)[ -]/.test(text)) return `its answer looks like a mail or FTP server${quoted}`;
+  if (/^(-ERR|\+PONG|-NOAUTH)/.test(text)) return `its answer looks like Redis${quoted}`;
+  if (bytes.length >= 2 && (bytes[0] === 0x15 || bytes[0] === 0x16) && bytes[1] === 3) {
+    return "its answer looks like TLS";
+  }
+  if (printable) return `it answered with text${quoted}`;
+  const hex = [...bytes.subarray(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+  return `it answered bytes that are no Kafka frame (${hex}${bytes.length > 16 ? " ..." : ""})`;
 }

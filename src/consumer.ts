@@ -233,12 +233,16 @@ const DONE: IteratorResult<never> = { done: true, value: undefined };
  * Reads records from Kafka. Create one with `client.consumer()`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "../mod.ts";
- * await using client = await connect({ brokers: ["127.0.0.1:9092"] });
- * await using consumer = client.consumer({ groupId: "notifications-group", topics: ["notifications"] });
+ * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+ * await using client = await connect({ brokers });
+ * const topic = `doc-consumer-${crypto.randomUUID()}`;
+ * await client.producer().send({ topic, messages: [{ key: "1", value: "hello" }] });
+ * await using consumer = client.consumer({ groupId: topic, topics: [topic], fromBeginning: true });
  * for await (const record of consumer) {
  *   console.log(record.partition, record.offset, record.text());
+ *   break; // leaving the loop commits and leaves the group
  * }
  * ```
  */

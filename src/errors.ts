@@ -76,7 +76,20 @@ export class BrokerError extends KafkaError {
   }
 }
 
-/** A socket could not be opened, or broke. */
+/**
+ * A socket could not be opened, or broke; or the endpoint is not a Kafka listener.
+ *
+ * @example
+ * ```ts
+ * import { connect, ConnectionError, KafkaError } from "../mod.ts";
+ * try {
+ *   await connect({ brokers: ["127.0.0.1:1"], connectTimeoutMs: 2000 }); // nothing listens there
+ * } catch (err) {
+ *   console.assert(err instanceof ConnectionError && err instanceof KafkaError);
+ *   console.log((err as ConnectionError).message); // names every address it tried
+ * }
+ * ```
+ */
 export class ConnectionError extends KafkaError {
   /** The broker address, host:port. */
   readonly broker: string | undefined;

@@ -17,6 +17,7 @@ import { saslAuthenticate, type SaslAuthenticateResponse } from "../protocol/api
 import { saslHandshake, type SaslHandshakeResponse } from "../protocol/apis/sasl_handshake.ts";
 import type { ApiCodec } from "../protocol/framing.ts";
 import { AuthenticationError, BrokerError } from "./errors.ts";
+import { checkOptions } from "./options.ts";
 
 /** The SASL mechanisms kafka-deno speaks. */
 export const SaslMechanism = {
@@ -40,6 +41,10 @@ export interface SaslOptions {
    */
   password: string | (() => string | Promise<string>);
 }
+
+const SASL_KEYS_RECORD: Record<keyof SaslOptions, true> = { mechanism: true, username: true, password: true };
+/** Every key of {@linkcode SaslOptions}, for strict option checks. */
+export const SASL_OPTION_KEYS: readonly string[] = Object.keys(SASL_KEYS_RECORD);
 
 /** What a successful authentication tells the client. */
 export interface SaslResult {
@@ -91,6 +96,7 @@ export function checkSasl(sasl: SaslOptions): void {
   if (typeof sasl !== "object" || sasl === null) {
     throw new TypeError("Invalid sasl option: expected an object");
   }
+  checkOptions(sasl, SASL_OPTION_KEYS, "sasl option");
   if (!MECHANISMS.includes(sasl.mechanism)) {
     throw new TypeError(
       `Unknown SASL mechanism ${JSON.stringify(sasl.mechanism)}: expected one of ${MECHANISMS.join(", ")}`,

@@ -15,6 +15,7 @@
  */
 
 import { AuthenticationError, ConnectionError } from "./errors.ts";
+import { checkOptions } from "./options.ts";
 
 /** TLS settings for broker connections. */
 export interface TlsOptions {
@@ -40,6 +41,16 @@ export interface TlsOptions {
    */
   unsafelyDisableHostnameVerification?: boolean;
 }
+
+const TLS_KEYS_RECORD: Record<keyof TlsOptions, true> = {
+  ca: true,
+  cert: true,
+  key: true,
+  serverName: true,
+  unsafelyDisableHostnameVerification: true,
+};
+/** Every key of {@linkcode TlsOptions}, for strict option checks. */
+export const TLS_OPTION_KEYS: readonly string[] = Object.keys(TLS_KEYS_RECORD);
 
 /** `tls: true` (default roots, full verification) or TLS settings. */
 export type TlsSetting = boolean | TlsOptions;
@@ -77,6 +88,7 @@ export function resolveTls(tls: TlsSetting | undefined): ResolvedTls | null {
   if (typeof tls !== "object" || tls === null) {
     throw new TypeError(`Invalid tls option: expected true or an options object, got ${typeof tls}`);
   }
+  checkOptions(tls, TLS_OPTION_KEYS, "tls option");
   const ca = tls.ca === undefined ? [] : Array.isArray(tls.ca) ? tls.ca : [tls.ca];
   for (const [i, pem] of ca.entries()) {
     if (typeof pem !== "string" || !pem.includes("-----BEGIN CERTIFICATE-----")) {

@@ -148,11 +148,12 @@ function toHeaders(h: ProducerMessage["headers"]): RecordHeader[] {
  * Sends records to Kafka. Create one with `client.producer()`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "../../mod.ts";
- * await using client = await connect({ brokers: ["127.0.0.1:9092"] });
+ * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+ * await using client = await connect({ brokers });
  * await using producer = client.producer({ compression: "lz4" });
- * const [meta] = await producer.send({ topic: "t", messages: [{ key: "42", value: "hello" }] });
+ * const [meta] = await producer.send({ topic: "doc-producer", messages: [{ key: "42", value: "hello" }] });
  * console.log(meta.partition, meta.offset);
  * ```
  */

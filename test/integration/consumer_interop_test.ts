@@ -3,6 +3,7 @@ import { toolArgs } from "../../scripts/kafka.ts";
 import { endOffsets } from "../_read.ts";
 import { BROKERS, testClient, uniqueName } from "../_broker.ts";
 import { createTopic, produceNumbered, runTool, take, TOOLS, until } from "./_member.ts";
+import { rdkafkaProduce } from "../_tools.ts";
 
 const LONG = "kafka-deno interop ".repeat(60).trim();
 const CODECS = ["none", "gzip", "snappy", "lz4", "zstd"];
@@ -23,48 +24,18 @@ function view(
   };
 }
 
-async function kcat(args: string[], input: string): Promise<void> {
-  const child = new Deno.Command("kcat", { args, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  try {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(input));
-    await w.close();
-    const out = await child.output();
-    if (!out.success) throw new Error(`kcat failed: ${new TextDecoder().decode(out.stderr)}`);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-Deno.test("records from kcat (every codec) and Kafka's console producer keep keys, values and headers", async () => {
+Deno.test("records from librdkafka (every codec) and Kafka's console producer keep keys, values and headers", async () => {
   await using client = await testClient();
   const topic = uniqueName("c-interop");
   await client.metadata({ topics: [topic] }); // auto-created, one partition
   const expected: ReturnType<typeof view>[] = [];
   for (const codec of CODECS) {
-    // -Z: an empty value is null; kcat cannot send a null header value, so h2 is "".
-    await kcat([
-      "-P",
-      "-b",
-      BROKERS[0],
-      "-t",
-      topic,
-      "-p",
-      "0",
-      "-K",
-      ":",
-      "-Z",
-      "-H",
-      "h1=v1",
-      "-H",
-      "h2=",
-      "-H",
-      `codec=${codec}`,
-      "-X",
-      `compression.codec=${codec}`,
-    ], `k1:value-1-${codec}\nk2:\nk3:${LONG}\n`);
-    const headers = [["h1", "v1"], ["h2", ""], ["codec", codec]];
+    const headers: [string, string | null][] = [["h1", "v1"], ["h2", null], ["codec", codec]];
+    await rdkafkaProduce(topic, [
+      { key: "k1", value: `value-1-${codec}`, headers },
+      { key: "k2", value: null, headers },
+      { key: "k3", value: LONG, headers },
+    ], { partition: 0, compression: codec });
     expected.push(
       { key: "k1", value: `value-1-${codec}`, headers },
       { key: "k2", value: null, headers },
@@ -94,12 +65,12 @@ Deno.test("records from kcat (every codec) and Kafka's console producer keep key
       { key: "k3", value: LONG, headers: [["h4", "y"]] },
     );
   }
-  // A kcat transaction: two records and the broker's COMMIT marker, a control batch that takes
+  // A librdkafka transaction: two records and the broker's COMMIT marker, a control batch that takes
   // an offset but is no record for the application.
-  await kcat(
-    ["-P", "-b", BROKERS[0], "-t", topic, "-p", "0", "-K", ":", "-X", `transactional.id=${topic}`],
-    "t1:txn-1\nt2:txn-2\n",
-  );
+  await rdkafkaProduce(topic, [{ key: "t1", value: "txn-1" }, { key: "t2", value: "txn-2" }], {
+    partition: 0,
+    transactionalId: topic,
+  });
   expected.push({ key: "t1", value: "txn-1", headers: [] }, { key: "t2", value: "txn-2", headers: [] });
   // The coordinator writes the marker after EndTxn returns: wait (bounded) until it is in the log.
   for (let i = 0; i < 200; i++) {
@@ -111,7 +82,7 @@ Deno.test("records from kcat (every codec) and Kafka's console producer keep key
     BigInt(expected.length + 1),
     "the commit marker landed",
   );
-  await kcat(["-P", "-b", BROKERS[0], "-t", topic, "-p", "0", "-K", ":"], "after:marker\n");
+  await rdkafkaProduce(topic, [{ key: "after", value: "marker" }], { partition: 0 });
   expected.push({ key: "after", value: "marker", headers: [] });
   await using consumer = client.consumer({ assign: [{ topic, from: "earliest" }] });
   const got = await take(consumer[Symbol.asyncIterator](), expected.length, 30_000);

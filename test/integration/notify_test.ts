@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { BROKERS, testClient, uniqueName } from "../_broker.ts";
 import { committedOffsets, describeGroup } from "../_group.ts";
 import { endOffsets } from "../_read.ts";
+import { USERS } from "../../examples/notify.ts";
+import { take } from "./_member.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -97,6 +99,8 @@ Deno.test("the notification service delivers, shuts down on SIGINT with offsets 
   };
   const pp = Number(env.PRODUCER_PORT);
   const cp = Number(env.CONSUMER_PORT);
+  // Three partitions, as in the Go service's set-up, so that where each key lands is visible.
+  await client.admin().createTopics([{ topic, partitions: 3 }]);
   const svc = new Service(env);
   try {
     await svc.waitFor(/consumer service listening/);
@@ -121,7 +125,8 @@ Deno.test("the notification service delivers, shuts down on SIGINT with offsets 
     });
 
     await t.step("a record that is not JSON is logged and skipped, never fatal", async () => {
-      await using producer = client.producer();
+      // Placed as a Go/sarama producer would place it, beside the service's own records.
+      await using producer = client.producer({ partitioner: "sarama" });
       await producer.send({ topic, messages: [{ key: "1", value: "{not json" }] });
       assert.equal((await post(pp, { fromID: "4", toID: "1", message: "Third" })).status, 200);
     });
@@ -152,11 +157,53 @@ Deno.test("the notification service delivers, shuts down on SIGINT with offsets 
       await svc.waitFor(/not valid JSON/);
     });
 
+    await t.step("keys land on the partitions sarama's hash partitioner picks (the default)", async () => {
+      assert.equal((await post(pp, { fromID: "1", toID: "2", message: "Hi Bruno" })).status, 200);
+      assert.equal((await post(pp, { fromID: "1", toID: "3", message: "Hi Rick" })).status, 200);
+      // sarama's NewHashPartitioner: FNV-1a 32 of the key as int32, % 3, negated when negative:
+      // "1" -> 0x340ca71c % 3 = 1, "2" -> 0x370cabd5 % 3 = 1, "3" -> 0x360caa42 % 3 = 2,
+      // "4" -> 0x310ca263 % 3 = 1 (murmur2, Java's default, picks 0, 2, 2 and 1).
+      const want: Record<string, number> = { "1": 1, "2": 1, "3": 2, "4": 1 };
+      await using reader = client.consumer({ assign: [{ topic, from: "earliest" }] });
+      const seen = (await take(reader[Symbol.asyncIterator](), 7, 30_000)).map((
+        r,
+      ) => [r.keyText()!, r.partition]);
+      assert.equal(seen.length, 7);
+      for (const [key, partition] of seen) assert.equal(partition, want[key], `key ${key}`);
+    });
+
+    await t.step("the consumer logs one line per notification, as the Go consumer does", async () => {
+      await svc.waitFor(/Received message Count: 7: /);
+      const lines = svc.output.split("\n").filter((l) => l.startsWith("Received message Count: "));
+      assert.equal(lines.length, 7, lines.join("\n"));
+      assert.deepEqual(lines.map((l) => Number(/^Received message Count: (\d+): /.exec(l)?.[1])), [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+      ]);
+      assert.ok(
+        lines.includes(
+          `Received message Count: ${
+            lines.findIndex((l) => l.includes("Hi Bruno")) + 1
+          }: | Topic (${topic}) | ` +
+            `Message (${JSON.stringify({ from: USERS[0], to: USERS[1], message: "Hi Bruno" })})`,
+        ),
+        lines.join("\n"),
+      );
+      assert.ok(lines.some((l) => l.endsWith(`| Topic (${topic}) | Message ({not json)`)));
+    });
+
     await t.step("SIGINT: exit 0 within 10 s, no members left, offsets committed to the end", async () => {
       const { code, ms } = await svc.stop("SIGINT");
       assert.equal(code, 0, svc.output);
       assert.ok(ms < 10_000, `took ${ms} ms`);
       assert.match(svc.output, /stopped cleanly/);
+      assert.match(svc.output, /^Interruption detected$/m);
+      assert.match(svc.output, /^Processed 7 messages$/m);
       const g = await describeGroup(client, group);
       assert.equal(g.members.length, 0, `members left: ${g.members.map((m) => m.memberId)}`);
       const ends = await endOffsets(client, topic);
@@ -201,6 +248,7 @@ Deno.test("the notification service delivers, shuts down on SIGINT with offsets 
         );
         const { code } = await again.stop("SIGTERM");
         assert.equal(code, 0, again.output);
+        assert.match(again.output, /^Processed 1 messages$/m);
       } finally {
         if (!again.output.includes("stopped cleanly")) {
           await again.stop("SIGKILL").catch(() => {});

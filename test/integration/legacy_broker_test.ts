@@ -1,0 +1,112 @@
+/**
+ * Smoke test against the oldest broker the client supports: Kafka 3.0.2 in
+ * ZooKeeper mode (scripts/kafka_legacy.ts), started here and stopped by the last
+ * test of this file (kept running with KAFKA_KEEP=1). Each connection
+ * negotiates every API down to what 3.0 speaks.
+ */
+
+import assert from "node:assert/strict";
+import { type CompressionName, connect, Connection, type ConsumerRecord } from "../../mod.ts";
+import { fetch } from "../../protocol/apis/fetch.ts";
+import { metadata } from "../../protocol/apis/metadata.ts";
+import { produce } from "../../protocol/apis/produce.ts";
+import {
+  LEGACY_HOST,
+  LEGACY_KAFKA_VERSION,
+  LEGACY_PORT,
+  startLegacy,
+  stopLegacy,
+} from "../../scripts/kafka_legacy.ts";
+import { committedOffsets } from "../_group.ts";
+import { uniqueName } from "../_broker.ts";
+import { rdkafkaProduce } from "../_tools.ts";
+import { take } from "./_member.ts";
+
+// Started outside any test: the broker processes are not resources of a test.
+await startLegacy({ quiet: true });
+const brokers = [`${LEGACY_HOST}:${LEGACY_PORT}`];
+const CODECS: CompressionName[] = ["none", "gzip", "snappy", "lz4", "zstd"];
+
+Deno.test(`Kafka ${LEGACY_KAFKA_VERSION}: connect, every codec, group consume and commit, read_committed`, async (t) => {
+  await t.step("each connection negotiates down to the versions 3.0 speaks", async () => {
+    const conn = await Connection.connect({ host: LEGACY_HOST, port: LEGACY_PORT });
+    try {
+      // Kafka 3.0's highest: Produce v9, Fetch v12, Metadata v11 (ours go higher).
+      assert.deepEqual(
+        [conn.versionFor(produce), conn.versionFor(fetch), conn.versionFor(metadata)],
+        [9, 12, 11],
+      );
+    } finally {
+      conn.close();
+    }
+  });
+
+  await using client = await connect({ brokers, clientId: "legacy-smoke" });
+  const topic = uniqueName("legacy");
+  await client.admin().createTopics([{ topic, partitions: CODECS.length, replicationFactor: 1 }]);
+
+  await t.step("produce with every codec and read it back", async () => {
+    for (const [partition, compression] of CODECS.entries()) {
+      await using producer = client.producer({ compression });
+      const meta = await producer.send({
+        topic,
+        messages: [0, 1, 2].map((i) => ({
+          key: `k${i}`,
+          value: `${compression}-${i} `.repeat(20),
+          headers: { codec: compression },
+          partition,
+        })),
+      });
+      assert.deepEqual(meta.map((m) => [m.partition, m.offset]), [[partition, 0n], [partition, 1n], [
+        partition,
+        2n,
+      ]]);
+    }
+    await using reader = client.consumer({ assign: [{ topic, from: "earliest" }] });
+    const got = await take(reader[Symbol.asyncIterator](), 15, 30_000);
+    assert.deepEqual(
+      got.map((r) => `${r.partition}/${r.offset}/${r.keyText()}/${r.text()}/${r.headerText("codec")}`).sort(),
+      CODECS.flatMap((c, p) => [0, 1, 2].map((i) => `${p}/${i}/k${i}/${`${c}-${i} `.repeat(20)}/${c}`))
+        .sort(),
+    );
+  });
+
+  await t.step("a group member reads every partition and commits", async () => {
+    const groupId = uniqueName("legacy-group");
+    const consumer = client.consumer({ groupId, topics: [topic], fromBeginning: true, autoCommit: false });
+    let got: ConsumerRecord[];
+    try {
+      got = await take(consumer[Symbol.asyncIterator](), 15, 60_000);
+      await consumer.commit();
+    } finally {
+      await consumer.close();
+    }
+    assert.equal(got.length, 15);
+    const committed = await committedOffsets(client, groupId, topic);
+    assert.deepEqual([...committed.entries()].sort(), CODECS.map((_, p) => [p, 3n]));
+  });
+
+  await t.step("read_committed skips an aborted transaction that read_uncommitted delivers", async () => {
+    const txTopic = uniqueName("legacy-txn");
+    await client.admin().createTopics([{ topic: txTopic, partitions: 1, replicationFactor: 1 }]);
+    const transactionalId = uniqueName("legacy-tx");
+    const opts = { partition: 0, transactionalId, brokers };
+    await rdkafkaProduce(txTopic, [{ key: "a", value: "c1" }, { key: "a", value: "c2" }], opts);
+    await rdkafkaProduce(txTopic, [{ key: "a", value: "x1" }, { key: "a", value: "x2" }], {
+      ...opts,
+      abort: true,
+    });
+    await rdkafkaProduce(txTopic, [{ key: "a", value: "c3" }], opts);
+    const read = async (isolationLevel: "read_committed" | "read_uncommitted", n: number) => {
+      await using c = client.consumer({ assign: [{ topic: txTopic, from: "earliest" }], isolationLevel });
+      return (await take(c[Symbol.asyncIterator](), n, 30_000)).map((r) => r.text());
+    };
+    assert.deepEqual(await read("read_committed", 3), ["c1", "c2", "c3"]);
+    assert.deepEqual(await read("read_uncommitted", 5), ["c1", "c2", "x1", "x2", "c3"]);
+  });
+});
+
+Deno.test(`the Kafka ${LEGACY_KAFKA_VERSION} broker stops (unless KAFKA_KEEP is set)`, async () => {
+  if (Deno.env.get("KAFKA_KEEP")) return;
+  assert.ok(await stopLegacy(), "it was running");
+});
