@@ -122,12 +122,14 @@ export async function groupCoordinator(env: ClusterEnv, groupId: string): Promis
   try {
     for (let i = 0; i < 50; i++) {
       const conn = await client.cluster.anyConnection();
-      const res = await conn.request(findCoordinator, {
-        keyType: CoordinatorKeyType.GROUP,
-        coordinatorKeys: [groupId],
-        key: groupId,
-      });
-      const c = res.coordinators[0] ?? res;
+      const batched = conn.versionFor(findCoordinator) >= 4;
+      const res = await conn.request(
+        findCoordinator,
+        batched
+          ? { keyType: CoordinatorKeyType.GROUP, coordinatorKeys: [groupId] }
+          : { keyType: CoordinatorKeyType.GROUP, key: groupId },
+      );
+      const c = batched ? res.coordinators[0] : res;
       if (c.errorCode === 0 && c.nodeId >= 0) return c.nodeId;
       await sleep(200);
     }
