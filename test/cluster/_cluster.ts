@@ -53,25 +53,37 @@ export function directClient(env: ClusterEnv): Promise<Client> {
 }
 
 /**
- * Makes sure every node runs and no partition is under-replicated (a previous
- * test may have left a node down), bounded.
+ * Makes sure every node runs, all three brokers are registered and no
+ * partition (internal topics included) is under-replicated: a previous test may
+ * have left a node down or catching up. Bounded.
  */
 export async function ensureHealthy(env: ClusterEnv, timeoutMs = 120_000): Promise<void> {
   for (const s of await cluster.clusterStatus()) if (!s.running) await cluster.startNode(s.id);
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
-    const out = await javaTool("org.apache.kafka.tools.TopicCommand", [
-      "--bootstrap-server",
-      env.direct.join(","),
-      "--describe",
-      "--under-replicated-partitions",
-    ], { timeoutMs: 60_000 });
-    last = out.stdout + out.stderr;
-    if (out.code === 0 && out.stdout.trim() === "") return;
-    await sleep(1000);
+    try {
+      const client = await directClient(env);
+      try {
+        const md = await client.metadata();
+        const lagging = md.topics.flatMap((t) =>
+          t.partitions.filter((p) => p.leader < 0 || p.isr.length < p.replicas.length).map((p) =>
+            `${t.name}[${p.partition}] leader ${p.leader} isr ${p.isr} replicas ${p.replicas}`
+          )
+        );
+        last = `brokers ${md.brokers.map((b) => b.nodeId)}; ${lagging.length} partitions lagging: ${
+          lagging.slice(0, 5).join("; ")
+        }`;
+        if (md.brokers.length === cluster.NODE_IDS.length && lagging.length === 0) return;
+      } finally {
+        await client.close();
+      }
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(500);
   }
-  throw new Error(`the cluster is not healthy after ${timeoutMs} ms:\n${last.slice(-3000)}`);
+  throw new Error(`the cluster is not healthy after ${timeoutMs} ms: ${last}`);
 }
 
 /** Creates a topic (replication factor 3) through a direct client and waits until every partition has a leader. */
