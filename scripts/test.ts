@@ -21,9 +21,16 @@ import * as kafka from "./kafka.ts";
 import { secureStatus, stopSecure } from "./kafka_secure.ts";
 import * as cluster from "./kafka_cluster.ts";
 
-/** Whether this run includes the cluster tests: all tests, or a path or filter that names them. */
+/** Whether this run includes the cluster tests: no test path given (all tests), or one that names them. */
 function wantsCluster(args: string[]): boolean {
-  const paths = args.filter((a) => !a.startsWith("-"));
+  const paths = args.filter((a) => {
+    try {
+      Deno.statSync(a);
+      return true;
+    } catch {
+      return false;
+    }
+  });
   return paths.length === 0 || args.some((a) => /cluster/.test(a));
 }
 
