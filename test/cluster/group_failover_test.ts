@@ -151,7 +151,8 @@ Deno.test(
       stored,
     );
     const offsets = await groupOffsets(env.direct, groupId);
-    const behind = offsets.filter((o) => o.current !== o.end);
+    const isBehind = (o: { current: string; end: string }) => o.current !== o.end;
+    const behind = offsets.filter(isBehind);
     // The consumed-set check catches a missed record too.
     const plantedMissed = [...acked, { value: "k0:planted" }].filter((a) => !seen.has(a.value)).length;
     result({
@@ -172,6 +173,11 @@ Deno.test(
     });
     assert.equal(planted.lost, verdict.lost + 1, "the topic verifier reports a planted missing record");
     assert.equal(plantedMissed, missed + 1, "the consumed-set check reports a planted missing record");
+    assert.equal(
+      [...offsets, { partition: 99, current: "0", end: "1" }].filter(isBehind).length,
+      behind.length + 1,
+      "the committed-offsets check reports a planted partition left behind",
+    );
     assert.deepEqual(rejected, {}, "no send() rejected");
     assert.equal(acked.length, RECORDS);
     assert.equal(verdict.lost + verdict.duplicated + verdict.reordered, 0, verdict.examples.join("\n"));
