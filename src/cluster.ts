@@ -1,7 +1,7 @@
 /**
  * The cluster layer: bootstrap, the broker registry, a metadata cache that is
- * refreshed on demand and when older than `metadataMaxAgeMs`, leader routing,
- * and connections per broker split by lane (so a long-polling Fetch never
+ * refreshed on demand and when older than `metadataMaxAgeMs`, leader and
+ * controller routing, each partition's leader epoch (KIP-320), and connections per broker split by lane (so a long-polling Fetch never
  * blocks a Produce or a Metadata request), with exponential reconnect backoff
  * and jitter.
  *
@@ -266,6 +266,21 @@ export class Cluster {
       if (!b) throw new ConnectionError(`Broker ${nodeId} is not in the cluster metadata`);
     }
     return await this.#connection(`node-${nodeId}`, b, lane);
+  }
+
+  /**
+   * A connection to the controller that the latest metadata names (refreshed
+   * when it names none). Requests that only the controller serves go there;
+   * when it answers NOT_CONTROLLER the caller refreshes metadata and asks again.
+   *
+   * @param lane Which of the controller's connections.
+   */
+  async controllerConnection(lane: Lane = "default"): Promise<Connection> {
+    if (this.#controllerId < 0) await this.refreshMetadata();
+    if (this.#controllerId < 0) {
+      throw new KafkaError("The cluster metadata names no controller (controller id -1)");
+    }
+    return await this.connectionTo(this.#controllerId, lane);
   }
 
   /** Some live connection: a known broker's, else a bootstrap broker's. */
