@@ -38,7 +38,7 @@ function cluster(state: FakeClusterState, onCreate: (node: number) => void = () 
       const req = c.decode<DeleteTopicsRequest>(h, body);
       const ok = node === state.controllerId;
       const names = req.topics?.map((t) => t.name ?? "") ?? req.topicNames ?? [];
-      if (ok) for (const n of names) state.topics.delete(n);
+      if (ok) { for (const n of names) state.topics.delete(n); }
       return c.reply<DeleteTopicsResponse>(h, {
         throttleTimeMs: 0,
         responses: names.map((name) => ({
