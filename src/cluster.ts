@@ -380,6 +380,15 @@ export class Cluster {
     for (const t of res.topics) {
       if (t.name === null) continue;
       const info = toTopicInfo(t);
+      const old = this.#topics.get(t.name)?.info;
+      if (old && old.topicId === info.topicId) {
+        // KIP-320: a broker that lags may describe a partition with an older leader epoch than we know;
+        // keep the newer view of that partition.
+        info.partitions = info.partitions.map((p) => {
+          const o = old.partitions[p.partition];
+          return o && o.partition === p.partition && o.leaderEpoch > p.leaderEpoch ? o : p;
+        });
+      }
       this.#topics.set(t.name, { info, at: now });
       if (info.topicId !== ZERO_UUID) this.#topicNames.set(info.topicId, t.name);
     }

@@ -21,6 +21,7 @@ import { ClosedError, TimeoutError } from "./errors.ts";
 import {
   type Chunk,
   ConsumerRecord,
+  epochBefore,
   Fetcher,
   type OffsetSpec,
   type PartitionState,
@@ -214,6 +215,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       isolationLevel: isolationLevel(opts.isolationLevel),
     });
     this.#fetcher.onError = (err) => this.#fail(err);
+    this.#fetcher.onNotice = (err) => console.error(err); // TEMPORARY (routing): the lead wires this to onError.
     const maxPollIntervalMs = positive("maxPollIntervalMs", opts.maxPollIntervalMs, 300_000);
     const assignors = (opts.assignors ?? DEFAULT_ASSIGNORS).map((a) => {
       if (a === "range") return rangeAssignor;
@@ -335,13 +337,20 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   }
 
   async #assign(assignment: TopicPartitions): Promise<void> {
-    const committed = await this.#group!.committed(assignment);
+    const epochs = new Map<string, number>();
+    const committed = await this.#group!.committed(assignment, epochs);
     if (this.#stopping) return;
     const entries = [];
     for (const [topic, partitions] of assignment) {
       for (const partition of partitions) {
         const c = committed.get(tpKey(topic, partition)) ?? -1n;
-        entries.push({ topic, partition, start: c >= 0n ? c : this.#reset, committed: c });
+        entries.push({
+          topic,
+          partition,
+          start: c >= 0n ? c : this.#reset,
+          committed: c,
+          committedEpoch: epochs.get(tpKey(topic, partition)),
+        });
       }
     }
     this.#fetcher.assign(entries);
@@ -482,7 +491,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       const todo: { tp: PartitionState; offset: OffsetToCommit }[] = [];
       for (const tp of parts) {
         if (tp.consumed >= 0n && tp.consumed !== tp.committed) {
-          todo.push({ tp, offset: { topic: tp.topic, partition: tp.partition, offset: tp.consumed } });
+          const leaderEpoch = epochBefore(tp, tp.consumed);
+          todo.push({
+            tp,
+            offset: { topic: tp.topic, partition: tp.partition, offset: tp.consumed, leaderEpoch },
+          });
         }
       }
       if (todo.length === 0) return;

@@ -89,6 +89,8 @@ export interface OffsetToCommit {
   partition: number;
   /** The next offset to read (last processed + 1). */
   offset: bigint;
+  /** The leader epoch of the last processed record (KIP-320); -1 or absent when unknown. */
+  leaderEpoch?: number;
 }
 
 /** What the group member needs from the consumer. */
@@ -509,11 +511,21 @@ export class GroupMember {
     if (offsets.length === 0) return;
     const byTopic = new Map<
       string,
-      { partitionIndex: number; committedOffset: bigint; committedMetadata: null }[]
+      {
+        partitionIndex: number;
+        committedOffset: bigint;
+        committedLeaderEpoch: number;
+        committedMetadata: null;
+      }[]
     >();
     for (const o of offsets) {
       const list = byTopic.get(o.topic) ?? [];
-      list.push({ partitionIndex: o.partition, committedOffset: o.offset, committedMetadata: null });
+      list.push({
+        partitionIndex: o.partition,
+        committedOffset: o.offset,
+        committedLeaderEpoch: o.leaderEpoch ?? -1,
+        committedMetadata: null,
+      });
       byTopic.set(o.topic, list);
     }
     const topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
@@ -573,11 +585,19 @@ export class GroupMember {
    * The committed offsets of `partitions` (-1 where there is none).
    *
    * @param partitions Which partitions.
+   * @param epochs Filled with the leader epoch committed with each offset, where known (KIP-320).
    */
-  async committed(partitions: TopicPartitions): Promise<Map<string, bigint>> {
-    return await fetchCommitted(this.coordinator.bind(this), this.#opts.groupId, partitions, () => {
-      this.#coordinator = null;
-    }, this.#opts.retryBackoffMs);
+  async committed(partitions: TopicPartitions, epochs?: Map<string, number>): Promise<Map<string, bigint>> {
+    return await fetchCommitted(
+      this.coordinator.bind(this),
+      this.#opts.groupId,
+      partitions,
+      () => {
+        this.#coordinator = null;
+      },
+      this.#opts.retryBackoffMs,
+      epochs,
+    );
   }
 
   async #leave(reason: string): Promise<void> {
@@ -649,6 +669,7 @@ export async function fetchCommitted(
   partitions: TopicPartitions,
   onCoordinatorError: () => void,
   backoffMs = 100,
+  epochs?: Map<string, number>,
 ): Promise<Map<string, bigint>> {
   const topics = [...partitions].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
   const out = new Map<string, bigint>();
@@ -686,6 +707,9 @@ export async function fetchCommitted(
         for (const p of t.partitions) {
           if (p.errorCode) code = p.errorCode;
           out.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+          if (p.committedLeaderEpoch >= 0) {
+            epochs?.set(`${t.name}:${p.partitionIndex}`, p.committedLeaderEpoch);
+          }
         }
       }
     }
