@@ -32,7 +32,7 @@ import {
   waitReady,
 } from "./_broker_process.ts";
 
-export const KAFKA_VERSION = "4.1.1";
+export const KAFKA_VERSION = "4.4.0";
 export const BROKER_HOST = "127.0.0.1";
 /** The broker's port: 9092, or `KAFKA_DENO_PORT` (the controller listens on the next port). */
 export const BROKER_PORT = Number(Deno.env.get("KAFKA_DENO_PORT") ?? 9092);
@@ -259,8 +259,15 @@ export function kill(): Promise<boolean> {
   return stop({ signal: "SIGKILL", timeoutMs: 10_000 });
 }
 
-async function main(args: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
+  const nodesAt = argv.indexOf("--nodes");
+  const nodes = nodesAt >= 0 ? Number(argv[nodesAt + 1]) : 1;
+  const args = nodesAt >= 0 ? argv.filter((_, i) => i !== nodesAt && i !== nodesAt + 1) : argv;
   const [cmd, ...rest] = args;
+  if (nodes !== 1 || /-node$/.test(cmd ?? "")) {
+    if (nodes !== 1 && nodes !== 3) throw new Error(`--nodes must be 1 or 3, got ${argv[nodesAt + 1]}`);
+    return await clusterMain(cmd, rest);
+  }
   const ext = brokersFromEnv();
   switch (cmd) {
     case "start":
@@ -302,16 +309,87 @@ async function main(args: string[]): Promise<number> {
       return out.code;
     }
     default:
-      console.error("usage: deno task kafka start|stop|status|kill|reset|logs|jars|tool <class> [args]");
+      console.error(USAGE);
+      return 2;
+  }
+}
+
+const USAGE = `usage: deno task kafka start|stop|status|kill|reset|logs|jars|tool <class> [args]
+       deno task kafka start|stop|status|reset|logs [node id] --nodes 3   (the 3-node cluster)
+       deno task kafka kill-node <id> [SIGKILL|SIGTERM] | start-node <id> | restart-node <id>`;
+
+/** The 3-node cluster's commands (scripts/kafka_cluster.ts). */
+async function clusterMain(cmd: string | undefined, rest: string[]): Promise<number> {
+  const c = await import("./kafka_cluster.ts");
+  const id = () => {
+    const n = Number(rest[0]);
+    if (!c.NODE_IDS.includes(n)) throw new Error(`${cmd}: which node? 1, 2 or 3`);
+    return n;
+  };
+  switch (cmd) {
+    case "start":
+      if (Deno.env.get("KAFKA_CLUSTER_BROKERS")) {
+        console.error(`kafka: KAFKA_CLUSTER_BROKERS is set: using that cluster, starting nothing`);
+        return 0;
+      }
+      await c.startCluster();
+      if (!rest.includes("--no-proxy")) {
+        const pid = await c.startBackgroundProxy();
+        console.error(`kafka: fault proxy (no faults) running in the background (pid ${pid})`);
+      }
+      return 0;
+    case "stop":
+      console.error(await c.stopCluster() ? "kafka: cluster stopped" : "kafka: cluster not running");
+      return 0;
+    case "status": {
+      for (const s of await c.clusterStatus()) {
+        console.log(
+          `node ${s.id}: ${s.running ? `running (pid ${s.pid})` : "stopped"}; ports ${
+            JSON.stringify(c.nodePorts(s.id))
+          }; log ${s.log}`,
+        );
+      }
+      const p = await c.backgroundProxyStatus();
+      console.log(`proxy: ${p.running ? `running (pid ${p.pid})` : "not running in the background"}`);
+      console.log(`bootstrap via proxy: ${c.proxyBootstrap().join(",")}`);
+      console.log(`bootstrap direct:    ${c.directBootstrap().join(",")}`);
+      return 0;
+    }
+    case "reset":
+      await c.resetCluster();
+      console.error(`kafka: removed ${c.clusterDir()}`);
+      return 0;
+    case "logs":
+      console.log(await c.nodeLog(id(), Number(rest[1] ?? 60)));
+      return 0;
+    case "kill-node": {
+      const signal = (rest[1] ?? "SIGKILL").toUpperCase();
+      if (signal !== "SIGKILL" && signal !== "SIGTERM") {
+        throw new Error("kill-node: signal is SIGKILL or SIGTERM");
+      }
+      console.error(
+        await c.killNode(id(), signal) ? `kafka: node ${rest[0]} stopped (${signal})` : "not running",
+      );
+      return 0;
+    }
+    case "start-node":
+      await c.startNode(id());
+      console.error(`kafka: node ${rest[0]} running`);
+      return 0;
+    case "restart-node":
+      await c.restartNode(id());
+      console.error(`kafka: node ${rest[0]} restarted`);
+      return 0;
+    default:
+      console.error(USAGE);
       return 2;
   }
 }
 
 if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (err) {
+  // No top-level await: the cluster commands import a module that imports this one.
+  main(Deno.args).then((code) => Deno.exit(code), (err) => {
     console.error(err instanceof Error ? err.message : err);
     Deno.exit(1);
-  }
+  });
 }

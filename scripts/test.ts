@@ -4,6 +4,14 @@
  * it started is stopped again at the end. Ends with the plain summary line
  * `tests: N passed, N failed, N skipped`.
  *
+ * It also starts the local 3-node cluster (scripts/kafka_cluster.ts) when the
+ * run includes cluster tests (no path given, or a path naming "cluster"),
+ * unless `KAFKA_CLUSTER_BROKERS` names an external one, and passes it to the
+ * tests as `KAFKA_CLUSTER_BROKERS` (direct), `KAFKA_CLUSTER_PROXY_BROKERS`
+ * (through the fault proxy, which each cluster test runs in-process) and
+ * `KAFKA_DENO_LOCAL_CLUSTER=1`. A background proxy left by
+ * `deno task kafka start --nodes 3` is stopped (the tests need its ports).
+ *
  * Extra arguments are passed to `deno test` (e.g. a file or `--filter`).
  *
  * @module
@@ -11,6 +19,13 @@
 
 import * as kafka from "./kafka.ts";
 import { secureStatus, stopSecure } from "./kafka_secure.ts";
+import * as cluster from "./kafka_cluster.ts";
+
+/** Whether this run includes the cluster tests: all tests, or a path or filter that names them. */
+function wantsCluster(args: string[]): boolean {
+  const paths = args.filter((a) => !a.startsWith("-"));
+  return paths.length === 0 || args.some((a) => /cluster/.test(a));
+}
 
 async function main(): Promise<number> {
   const env: Record<string, string> = {};
@@ -26,6 +41,20 @@ async function main(): Promise<number> {
     env.KAFKA_DENO_LOCAL_BROKER = "1";
   }
   env.KAFKA_DENO_JARS = kafka.libsDir();
+  let clusterStartedHere = false;
+  const externalCluster = Deno.env.get("KAFKA_CLUSTER_BROKERS")?.trim();
+  if (externalCluster) {
+    console.error(`test: using KAFKA_CLUSTER_BROKERS=${externalCluster} (tests that kill nodes will fail)`);
+  } else if (wantsCluster(Deno.args)) {
+    if (await cluster.stopBackgroundProxy()) {
+      console.error("test: stopped the background fault proxy (the cluster tests run their own)");
+    }
+    clusterStartedHere = await cluster.startCluster();
+    env.KAFKA_CLUSTER_BROKERS = cluster.directBootstrap().join(",");
+    env.KAFKA_CLUSTER_PROXY_BROKERS = cluster.proxyBootstrap().join(",");
+    env.KAFKA_DENO_LOCAL_CLUSTER = "1";
+    env.KAFKA_DENO_CLUSTER_PORT = String(cluster.basePort());
+  }
   try {
     const args = ["test", "-A", "--no-check=remote", ...(Deno.args.length ? Deno.args : ["test/"])];
     const child = new Deno.Command(Deno.execPath(), {
@@ -55,6 +84,7 @@ async function main(): Promise<number> {
     return status.success && m ? 0 : status.code || 1;
   } finally {
     if (startedHere && !Deno.env.get("KAFKA_KEEP")) await kafka.stop();
+    if (clusterStartedHere && !Deno.env.get("KAFKA_KEEP")) await cluster.stopCluster();
     if (!secureWasRunning && !Deno.env.get("KAFKA_KEEP")) await stopSecure();
   }
 }
