@@ -495,10 +495,10 @@ export class Fetcher {
   }
 
   /**
-   * Takes the partition's leader and leader epoch from the metadata cache.
-   * Metadata older than what the partition has seen (a lower epoch, from a
-   * broker that lags) is ignored. True when the epoch went up after records
-   * were fetched: the position must then be validated (KIP-320).
+   * Takes the partition's leader and leader epoch from the metadata cache
+   * (which already ignores older epochs from brokers that lag). True when the
+   * epoch went up after records were fetched: the position must then be
+   * validated (KIP-320).
    */
   #updateLeader(tp: PartitionState): boolean {
     const p = this.#cluster.cachedTopic(tp.topic)?.partitions[tp.partition];
@@ -506,7 +506,6 @@ export class Fetcher {
       tp.leader = -1;
       return false;
     }
-    if (p.leaderEpoch >= 0 && p.leaderEpoch < tp.leaderEpoch) return false;
     const raised = tp.leaderEpoch >= 0 && p.leaderEpoch > tp.leaderEpoch;
     tp.leader = p.leader;
     tp.leaderEpoch = p.leaderEpoch;

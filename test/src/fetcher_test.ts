@@ -31,6 +31,8 @@ type Log = { epoch: number; value: string }[];
 interface Options {
   /** Whether a Fetch checks lastFetchedEpoch and answers with the diverging epoch (as Kafka's leader does). */
   diverging?: boolean;
+  /** The leader epoch the nodes fence with, when it differs from what Metadata says (a lagging broker). */
+  brokerEpoch?: () => number | undefined;
 }
 
 interface Seen {
@@ -80,12 +82,13 @@ function batches(log: Log, from: number): Uint8Array | null {
 function startCluster(state: FakeClusterState, logs: Log[], seen: Seen, opts: Options = {}): FakeCluster {
   const fake: FakeCluster = fakeCluster(logs.length, state, async (node, h, body) => {
     const part = state.topics.get(TOPIC)!.partitions[0];
+    const current = opts.brokerEpoch?.() ?? part.epoch;
     const fence = (epoch: number) =>
       epoch < 0
         ? 0
-        : epoch < part.epoch
+        : epoch < current
         ? ErrorCode.FENCED_LEADER_EPOCH
-        : epoch > part.epoch
+        : epoch > current
         ? ErrorCode.UNKNOWN_LEADER_EPOCH
         : 0;
     if (h.apiKey === 1) {
@@ -358,4 +361,23 @@ Deno.test("a committed offset with its epoch is validated before the first fetch
   assert.equal(t.notices.length, 1);
   assert.ok(t.notices[0] instanceof LogTruncationError);
   assert.equal((t.notices[0] as LogTruncationError).divergingOffset, 6n);
+});
+
+Deno.test("UNKNOWN_LEADER_EPOCH (the broker lags behind the metadata) is retried until the broker catches up", async () => {
+  const s = state(0, 3);
+  let lagging: number | undefined = 2;
+  await using t = await setup(s, [log(3, 3)], { brokerEpoch: () => lagging });
+  t.fetcher.assign([{ topic: TOPIC, partition: 0, start: 0n }]);
+  const deadline = Date.now() + 10_000;
+  while (t.seen.fetches.filter((f) => f.error === ErrorCode.UNKNOWN_LEADER_EPOCH).length < 2) {
+    assert.ok(Date.now() < deadline, "no UNKNOWN_LEADER_EPOCH answers");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(t.fetcher.take(), null, "nothing fetched from the lagging broker");
+  lagging = undefined;
+  const got = await take(t.fetcher, 3);
+  assert.deepStrictEqual(got.map((r) => r.offset), [0n, 1n, 2n]);
+  assert.ok(t.seen.fetches.every((f) => f.currentLeaderEpoch === 3));
+  assert.deepStrictEqual(t.notices, []);
+  assert.deepStrictEqual(t.errors, []);
 });
