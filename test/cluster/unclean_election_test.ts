@@ -3,7 +3,9 @@
 // diverges. The reader (the consumer's fetcher) must find out (KIP-320: the leader epoch went up, so
 // it validates its position with OffsetForLeaderEpoch), report a LogTruncationError, move its position
 // back to the diverging offset and read the new leader's records from there: nothing skipped, nothing
-// read again silently. Kafka's Java console consumer checks what the topic holds afterwards.
+// read again silently. A group member that had committed past the divergence (OffsetCommit with the
+// records' leader epoch) resumes at the diverging offset too (its committed offset is validated with
+// the epoch from OffsetFetch). Kafka's Java console consumer checks what the topic holds afterwards.
 //
 // How the log diverges with three nodes that are each broker and controller (two must run for the
 // controller quorum at every step): both followers leave the ISR one at a time (each paused with
@@ -17,6 +19,7 @@ import { Cluster } from "../../src/cluster.ts";
 import { LogTruncationError } from "../../src/errors.ts";
 import { Fetcher, listOffsets } from "../../src/fetcher.ts";
 import { uniqueName } from "../_broker.ts";
+import { take } from "../integration/_member.ts";
 import { javaTool, ok } from "../_tools.ts";
 import {
   cluster,
@@ -193,6 +196,15 @@ Deno.test(
       );
       const position = fetcher.get(topic, 0)!.position;
       const epochBefore = shrunk.epoch;
+      // A group member reads as far and commits there (with the records' leader epoch), then leaves.
+      const groupId = uniqueName("g-unclean");
+      const member = admin.consumer({ groupId, topics: [topic], fromBeginning: true, autoCommit: false });
+      for await (const batch of member.batches()) {
+        if (batch.records[batch.records.length - 1].offset + 1n >= position) {
+          await member.commit();
+          break;
+        }
+      }
 
       // 4. The leader dies; a follower (behind) is elected uncleanly.
       await cluster.killNode(leader, "SIGKILL");
@@ -255,6 +267,17 @@ Deno.test(
       assert.deepStrictEqual(after.map((d) => d.offset), after.map((_, i) => diverging + BigInt(i)));
       assert.deepStrictEqual(after.map((d) => d.value), Array.from({ length: 20 }, (_, i) => `new-${i}-`));
       assert.equal(fetcher.get(topic, 0)!.position, diverging + 20n);
+
+      // A member resuming from the group's commit (past the divergence) validates it and starts at the
+      // diverging offset: not at the beginning (a silent re-read by the reset policy), not later (a skip).
+      const resumed = admin.consumer({ groupId, topics: [topic], fromBeginning: true, autoCommit: false });
+      try {
+        const [first] = await take(resumed[Symbol.asyncIterator](), 1, 120_000);
+        assert.equal(first.offset, diverging);
+        assert.equal(first.text(), "new-0-");
+      } finally {
+        await resumed.close();
+      }
 
       // The independent reader sees the same log: the old records up to the divergence, then the new ones.
       await cluster.startNode(leader);
