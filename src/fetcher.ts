@@ -857,6 +857,15 @@ export class Fetcher {
         } else if (p.errorCode === 0) {
           if (this.#accept(tp, s.offset, p)) arrived = true;
         } else if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
+          // The position left the log (retention, a truncation without epochs to tell): reset by the
+          // policy, and say so, since that skips or re-reads records.
+          const err = new BrokerError(p.errorCode, { api: "Fetch", topic, partition: p.partitionIndex });
+          this.onNotice(
+            new KafkaError(
+              `Offset ${s.offset} of ${topic}[${p.partitionIndex}] is out of range; the position is reset to the ${this.#opts.reset} offset`,
+              { cause: err },
+            ),
+          );
           tp.fetchOffset = -1n;
           this.#resetOffsets([[tp, this.#opts.reset]]);
         } else if (LEADER_ERRORS.has(p.errorCode)) {

@@ -381,3 +381,17 @@ Deno.test("UNKNOWN_LEADER_EPOCH (the broker lags behind the metadata) is retried
   assert.deepStrictEqual(t.notices, []);
   assert.deepStrictEqual(t.errors, []);
 });
+
+Deno.test("an offset out of range is reset by the policy and reported, not silently", async () => {
+  const s = state(0, 0);
+  await using t = await setup(s, [log(0, 3)]);
+  t.fetcher.assign([{ topic: TOPIC, partition: 0, start: 50n }]);
+  const got = await take(t.fetcher, 3);
+  assert.deepStrictEqual(got.map((r) => r.offset), [0n, 1n, 2n]);
+  assert.equal(t.notices.length, 1);
+  assert.match(
+    t.notices[0].message,
+    /Offset 50 of t\[0\] is out of range; the position is reset to the earliest offset/,
+  );
+  assert.equal((t.notices[0].cause as { code?: number }).code, ErrorCode.OFFSET_OUT_OF_RANGE);
+});
