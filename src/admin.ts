@@ -228,8 +228,19 @@ export class Admin {
         if (!(err instanceof ConnectionError)) throw err;
         lastErr = err;
       }
+      let res: Map<string, R> | null = null;
       if (conn) {
-        const res = await send(conn, pending, left);
+        try {
+          res = await send(conn, pending, left);
+        } catch (err) {
+          // The controller went away mid-request (it may be moving). As with Kafka's Java admin, a retry
+          // after a lost answer may report TOPIC_ALREADY_EXISTS / UNKNOWN_TOPIC_OR_PARTITION for the change
+          // the lost request made.
+          if (!(err instanceof ConnectionError)) throw err;
+          lastErr = err;
+        }
+      }
+      if (conn && res) {
         const again: string[] = [];
         for (const item of pending) {
           const r = res.get(item);

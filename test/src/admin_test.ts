@@ -111,3 +111,37 @@ Deno.test("a controller that never turns up fails createTopics with a TimeoutErr
   assert.ok(Date.now() - started < 10_000);
   assert.ok(fake.log.filter(([, k]) => k === 19).length >= 2, "it retried");
 });
+
+Deno.test("a controller connection lost mid-request is retried after a metadata refresh", async () => {
+  const state: FakeClusterState = { controllerId: 2, topics: new Map() };
+  let dropped = false;
+  // Node 2 drops the connection on its first CreateTopics (the controller restarting, say).
+  await using fake = fakeCluster(3, state, (node, h, body) => {
+    if (h.apiKey === 19 && !dropped) {
+      dropped = true;
+      return "close";
+    }
+    if (h.apiKey !== 19) return undefined;
+    const req = fake.decode<CreateTopicsRequest>(h, body);
+    for (const t of req.topics) {
+      state.topics.set(t.name, { topicId: TOPIC_ID, partitions: [{ leader: node, epoch: 0 }] });
+    }
+    return fake.reply<CreateTopicsResponse>(h, {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        topicId: TOPIC_ID,
+        errorCode: 0,
+        errorMessage: null,
+        topicConfigErrorCode: 0,
+        numPartitions: 1,
+        replicationFactor: 1,
+        configs: [],
+      })),
+    });
+  });
+  await using client = await connect({ brokers: [fake.nodes[0].address] });
+  const [r] = await client.admin().createTopics([{ topic: "t4" }], { timeoutMs: 10_000 });
+  assert.equal(r.created, true);
+  assert.deepStrictEqual(fake.log.filter(([, k]) => k === 19), [[2, 19], [2, 19]]);
+});
