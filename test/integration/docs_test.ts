@@ -73,6 +73,7 @@ declare const record: kafka.ConsumerRecord;
 declare const topic: string;
 declare const json: string;
 declare function readMskSecret(): Promise<string>;
+declare function handle(record: kafka.ConsumerRecord): Promise<void>;
 const { connect } = kafka;
 `;
 
