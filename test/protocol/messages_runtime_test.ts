@@ -53,8 +53,7 @@ Deno.test("readTagCount() refuses more than 10,000 tagged fields even when the b
 
 Deno.test("generated decoders refuse repeated or out-of-order tags", () => {
   // Metadata v12 response with a top-level tagged section of two fields with the same tag.
-  const w = new Writer().int32(0).unsignedVarint(1).compactNullableString(null).int32(0).unsignedVarint(1)
-    .int32(0);
+  const w = new Writer().int32(0).unsignedVarint(1).compactNullableString(null).int32(0).unsignedVarint(1);
   w.unsignedVarint(2).unsignedVarint(7).unsignedVarint(0).unsignedVarint(7).unsignedVarint(0);
   assert.throws(() => decodeMetadataResponse(new Reader(w.finish()), 12), /out of order or repeated/);
 });
