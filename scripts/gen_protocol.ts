@@ -267,7 +267,8 @@ class MessageModel {
   }
 
   #structFor(t: string, f: SchemaField, versions: { lo: number; hi: number }): Struct {
-    const ts = `${this.schema.name}${t}`;
+    // Prefixed with the message name, unless the schema already did (SyncGroupRequestAssignment).
+    const ts = t.startsWith(this.schema.name) ? t : `${this.schema.name}${t}`;
     if (f.fields) {
       if (this.#byName.has(t)) throw new Error(`${this.schema.file}: struct ${t} declared twice`);
       const s = this.#struct(ts, t, f.fields, versions);

@@ -15,23 +15,23 @@ export interface AlterShareGroupOffsetsRequest {
   /** GroupId (string): versions 0+. */
   groupId: string;
   /** Topics ([]AlterShareGroupOffsetsRequestTopic): versions 0+. */
-  topics: AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic[];
+  topics: AlterShareGroupOffsetsRequestTopic[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** AlterShareGroupOffsetsRequestTopic, from AlterShareGroupOffsetsRequest.json: versions 0, flexible 0. */
-export interface AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic {
+export interface AlterShareGroupOffsetsRequestTopic {
   /** TopicName (string): versions 0+. */
   topicName: string;
   /** Partitions ([]AlterShareGroupOffsetsRequestPartition): versions 0+. */
-  partitions: AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition[];
+  partitions: AlterShareGroupOffsetsRequestPartition[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** AlterShareGroupOffsetsRequestPartition, from AlterShareGroupOffsetsRequest.json: versions 0, flexible 0. */
-export interface AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition {
+export interface AlterShareGroupOffsetsRequestPartition {
   /** PartitionIndex (int32): versions 0+. */
   partitionIndex: number;
   /** StartOffset (int64): versions 0+. */
@@ -49,25 +49,25 @@ export interface AlterShareGroupOffsetsResponse {
   /** ErrorMessage (string): versions 0+, nullable 0+, default null. */
   errorMessage: string | null;
   /** Responses ([]AlterShareGroupOffsetsResponseTopic): versions 0+. */
-  responses: AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic[];
+  responses: AlterShareGroupOffsetsResponseTopic[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** AlterShareGroupOffsetsResponseTopic, from AlterShareGroupOffsetsResponse.json: versions 0, flexible 0. */
-export interface AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic {
+export interface AlterShareGroupOffsetsResponseTopic {
   /** TopicName (string): versions 0+. */
   topicName: string;
   /** TopicId (uuid): versions 0+. */
   topicId: string;
   /** Partitions ([]AlterShareGroupOffsetsResponsePartition): versions 0+. */
-  partitions: AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition[];
+  partitions: AlterShareGroupOffsetsResponsePartition[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** AlterShareGroupOffsetsResponsePartition, from AlterShareGroupOffsetsResponse.json: versions 0, flexible 0. */
-export interface AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition {
+export interface AlterShareGroupOffsetsResponsePartition {
   /** PartitionIndex (int32): versions 0+. */
   partitionIndex: number;
   /** ErrorCode (int16): versions 0+. */
@@ -86,7 +86,7 @@ export function encodeAlterShareGroupOffsetsRequest(w: Writer, m: AlterShareGrou
     const a0 = m.topics;
     writeArrayLength(w, true, a0.length);
     for (let i1 = 0; i1 < a0.length; i1++) {
-      encodeAlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic(w, a0[i1], version);
+      encodeAlterShareGroupOffsetsRequestTopic(w, a0[i1], version);
     }
   }
   writeTags(w, undefined, m.taggedFields);
@@ -97,47 +97,47 @@ export function decodeAlterShareGroupOffsetsRequest(r: Reader, version: number):
   if (version < 0 || version > 0) badDecodeVersion("AlterShareGroupOffsetsRequest", version, 0, 0);
   const v2 = r.compactString();
   const n4 = readArrayLength(r, true);
-  const v3: AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic[] = [];
-  for (let i5 = 0; i5 < n4; i5++) v3.push(decodeAlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic(r, version));
+  const v3: AlterShareGroupOffsetsRequestTopic[] = [];
+  for (let i5 = 0; i5 < n4; i5++) v3.push(decodeAlterShareGroupOffsetsRequestTopic(r, version));
   const o: AlterShareGroupOffsetsRequest = { groupId: v2, topics: v3 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeAlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic(w: Writer, m: AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic, version: number): void {
+function encodeAlterShareGroupOffsetsRequestTopic(w: Writer, m: AlterShareGroupOffsetsRequestTopic, version: number): void {
   w.compactString(m.topicName);
   {
     const a6 = m.partitions;
     writeArrayLength(w, true, a6.length);
     for (let i7 = 0; i7 < a6.length; i7++) {
-      encodeAlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition(w, a6[i7], version);
+      encodeAlterShareGroupOffsetsRequestPartition(w, a6[i7], version);
     }
   }
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeAlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic(r: Reader, version: number): AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic {
+function decodeAlterShareGroupOffsetsRequestTopic(r: Reader, version: number): AlterShareGroupOffsetsRequestTopic {
   const v8 = r.compactString();
   const n10 = readArrayLength(r, true);
-  const v9: AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition[] = [];
-  for (let i11 = 0; i11 < n10; i11++) v9.push(decodeAlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition(r, version));
-  const o: AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic = { topicName: v8, partitions: v9 };
+  const v9: AlterShareGroupOffsetsRequestPartition[] = [];
+  for (let i11 = 0; i11 < n10; i11++) v9.push(decodeAlterShareGroupOffsetsRequestPartition(r, version));
+  const o: AlterShareGroupOffsetsRequestTopic = { topicName: v8, partitions: v9 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeAlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition(w: Writer, m: AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition, _version: number): void {
+function encodeAlterShareGroupOffsetsRequestPartition(w: Writer, m: AlterShareGroupOffsetsRequestPartition, _version: number): void {
   w.int32(m.partitionIndex);
   w.int64(m.startOffset);
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeAlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition(r: Reader, _version: number): AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition {
+function decodeAlterShareGroupOffsetsRequestPartition(r: Reader, _version: number): AlterShareGroupOffsetsRequestPartition {
   const v12 = r.int32();
   const v13 = r.int64();
-  const o: AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition = { partitionIndex: v12, startOffset: v13 };
+  const o: AlterShareGroupOffsetsRequestPartition = { partitionIndex: v12, startOffset: v13 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
@@ -153,7 +153,7 @@ export function encodeAlterShareGroupOffsetsResponse(w: Writer, m: AlterShareGro
     const a14 = m.responses;
     writeArrayLength(w, true, a14.length);
     for (let i15 = 0; i15 < a14.length; i15++) {
-      encodeAlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic(w, a14[i15], version);
+      encodeAlterShareGroupOffsetsResponseTopic(w, a14[i15], version);
     }
   }
   writeTags(w, undefined, m.taggedFields);
@@ -166,51 +166,51 @@ export function decodeAlterShareGroupOffsetsResponse(r: Reader, version: number)
   const v17 = r.int16();
   const v18 = r.compactNullableString();
   const n20 = readArrayLength(r, true);
-  const v19: AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic[] = [];
-  for (let i21 = 0; i21 < n20; i21++) v19.push(decodeAlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic(r, version));
+  const v19: AlterShareGroupOffsetsResponseTopic[] = [];
+  for (let i21 = 0; i21 < n20; i21++) v19.push(decodeAlterShareGroupOffsetsResponseTopic(r, version));
   const o: AlterShareGroupOffsetsResponse = { throttleTimeMs: v16, errorCode: v17, errorMessage: v18, responses: v19 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeAlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic(w: Writer, m: AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic, version: number): void {
+function encodeAlterShareGroupOffsetsResponseTopic(w: Writer, m: AlterShareGroupOffsetsResponseTopic, version: number): void {
   w.compactString(m.topicName);
   w.uuid(m.topicId);
   {
     const a22 = m.partitions;
     writeArrayLength(w, true, a22.length);
     for (let i23 = 0; i23 < a22.length; i23++) {
-      encodeAlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition(w, a22[i23], version);
+      encodeAlterShareGroupOffsetsResponsePartition(w, a22[i23], version);
     }
   }
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeAlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic(r: Reader, version: number): AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic {
+function decodeAlterShareGroupOffsetsResponseTopic(r: Reader, version: number): AlterShareGroupOffsetsResponseTopic {
   const v24 = r.compactString();
   const v25 = r.uuid();
   const n27 = readArrayLength(r, true);
-  const v26: AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition[] = [];
-  for (let i28 = 0; i28 < n27; i28++) v26.push(decodeAlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition(r, version));
-  const o: AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic = { topicName: v24, topicId: v25, partitions: v26 };
+  const v26: AlterShareGroupOffsetsResponsePartition[] = [];
+  for (let i28 = 0; i28 < n27; i28++) v26.push(decodeAlterShareGroupOffsetsResponsePartition(r, version));
+  const o: AlterShareGroupOffsetsResponseTopic = { topicName: v24, topicId: v25, partitions: v26 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeAlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition(w: Writer, m: AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition, _version: number): void {
+function encodeAlterShareGroupOffsetsResponsePartition(w: Writer, m: AlterShareGroupOffsetsResponsePartition, _version: number): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeAlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition(r: Reader, _version: number): AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition {
+function decodeAlterShareGroupOffsetsResponsePartition(r: Reader, _version: number): AlterShareGroupOffsetsResponsePartition {
   const v29 = r.int32();
   const v30 = r.int16();
   const v31 = r.compactNullableString();
-  const o: AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition = { partitionIndex: v29, errorCode: v30, errorMessage: v31 };
+  const o: AlterShareGroupOffsetsResponsePartition = { partitionIndex: v29, errorCode: v30, errorMessage: v31 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;

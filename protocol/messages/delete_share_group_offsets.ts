@@ -15,13 +15,13 @@ export interface DeleteShareGroupOffsetsRequest {
   /** GroupId (string): versions 0+. */
   groupId: string;
   /** Topics ([]DeleteShareGroupOffsetsRequestTopic): versions 0+. */
-  topics: DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic[];
+  topics: DeleteShareGroupOffsetsRequestTopic[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** DeleteShareGroupOffsetsRequestTopic, from DeleteShareGroupOffsetsRequest.json: versions 0, flexible 0. */
-export interface DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic {
+export interface DeleteShareGroupOffsetsRequestTopic {
   /** TopicName (string): versions 0+. */
   topicName: string;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -37,13 +37,13 @@ export interface DeleteShareGroupOffsetsResponse {
   /** ErrorMessage (string): versions 0+, nullable 0+, default null. */
   errorMessage: string | null;
   /** Responses ([]DeleteShareGroupOffsetsResponseTopic): versions 0+. */
-  responses: DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic[];
+  responses: DeleteShareGroupOffsetsResponseTopic[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** DeleteShareGroupOffsetsResponseTopic, from DeleteShareGroupOffsetsResponse.json: versions 0, flexible 0. */
-export interface DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic {
+export interface DeleteShareGroupOffsetsResponseTopic {
   /** TopicName (string): versions 0+. */
   topicName: string;
   /** TopicId (uuid): versions 0+. */
@@ -64,7 +64,7 @@ export function encodeDeleteShareGroupOffsetsRequest(w: Writer, m: DeleteShareGr
     const a0 = m.topics;
     writeArrayLength(w, true, a0.length);
     for (let i1 = 0; i1 < a0.length; i1++) {
-      encodeDeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic(w, a0[i1], version);
+      encodeDeleteShareGroupOffsetsRequestTopic(w, a0[i1], version);
     }
   }
   writeTags(w, undefined, m.taggedFields);
@@ -75,22 +75,22 @@ export function decodeDeleteShareGroupOffsetsRequest(r: Reader, version: number)
   if (version < 0 || version > 0) badDecodeVersion("DeleteShareGroupOffsetsRequest", version, 0, 0);
   const v2 = r.compactString();
   const n4 = readArrayLength(r, true);
-  const v3: DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic[] = [];
-  for (let i5 = 0; i5 < n4; i5++) v3.push(decodeDeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic(r, version));
+  const v3: DeleteShareGroupOffsetsRequestTopic[] = [];
+  for (let i5 = 0; i5 < n4; i5++) v3.push(decodeDeleteShareGroupOffsetsRequestTopic(r, version));
   const o: DeleteShareGroupOffsetsRequest = { groupId: v2, topics: v3 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeDeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic(w: Writer, m: DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic, _version: number): void {
+function encodeDeleteShareGroupOffsetsRequestTopic(w: Writer, m: DeleteShareGroupOffsetsRequestTopic, _version: number): void {
   w.compactString(m.topicName);
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeDeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic(r: Reader, _version: number): DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic {
+function decodeDeleteShareGroupOffsetsRequestTopic(r: Reader, _version: number): DeleteShareGroupOffsetsRequestTopic {
   const v6 = r.compactString();
-  const o: DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic = { topicName: v6 };
+  const o: DeleteShareGroupOffsetsRequestTopic = { topicName: v6 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
@@ -106,7 +106,7 @@ export function encodeDeleteShareGroupOffsetsResponse(w: Writer, m: DeleteShareG
     const a7 = m.responses;
     writeArrayLength(w, true, a7.length);
     for (let i8 = 0; i8 < a7.length; i8++) {
-      encodeDeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic(w, a7[i8], version);
+      encodeDeleteShareGroupOffsetsResponseTopic(w, a7[i8], version);
     }
   }
   writeTags(w, undefined, m.taggedFields);
@@ -119,15 +119,15 @@ export function decodeDeleteShareGroupOffsetsResponse(r: Reader, version: number
   const v10 = r.int16();
   const v11 = r.compactNullableString();
   const n13 = readArrayLength(r, true);
-  const v12: DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic[] = [];
-  for (let i14 = 0; i14 < n13; i14++) v12.push(decodeDeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic(r, version));
+  const v12: DeleteShareGroupOffsetsResponseTopic[] = [];
+  for (let i14 = 0; i14 < n13; i14++) v12.push(decodeDeleteShareGroupOffsetsResponseTopic(r, version));
   const o: DeleteShareGroupOffsetsResponse = { throttleTimeMs: v9, errorCode: v10, errorMessage: v11, responses: v12 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeDeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic(w: Writer, m: DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic, _version: number): void {
+function encodeDeleteShareGroupOffsetsResponseTopic(w: Writer, m: DeleteShareGroupOffsetsResponseTopic, _version: number): void {
   w.compactString(m.topicName);
   w.uuid(m.topicId);
   w.int16(m.errorCode);
@@ -135,12 +135,12 @@ function encodeDeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTop
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeDeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic(r: Reader, _version: number): DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic {
+function decodeDeleteShareGroupOffsetsResponseTopic(r: Reader, _version: number): DeleteShareGroupOffsetsResponseTopic {
   const v15 = r.compactString();
   const v16 = r.uuid();
   const v17 = r.int16();
   const v18 = r.compactNullableString();
-  const o: DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic = { topicName: v15, topicId: v16, errorCode: v17, errorMessage: v18 };
+  const o: DeleteShareGroupOffsetsResponseTopic = { topicName: v15, topicId: v16, errorCode: v17, errorMessage: v18 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;

@@ -13,23 +13,23 @@ import { type GeneratedApi, badDecodeVersion, badEncodeVersion, readArrayLength,
 /** DescribeShareGroupOffsetsRequest, from DescribeShareGroupOffsetsRequest.json: versions 0-1, flexible 0-1. */
 export interface DescribeShareGroupOffsetsRequest {
   /** Groups ([]DescribeShareGroupOffsetsRequestGroup): versions 0+. */
-  groups: DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup[];
+  groups: DescribeShareGroupOffsetsRequestGroup[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** DescribeShareGroupOffsetsRequestGroup, from DescribeShareGroupOffsetsRequest.json: versions 0-1, flexible 0-1. */
-export interface DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup {
+export interface DescribeShareGroupOffsetsRequestGroup {
   /** GroupId (string): versions 0+. */
   groupId: string;
   /** Topics ([]DescribeShareGroupOffsetsRequestTopic): versions 0+, nullable 0+. */
-  topics: DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic[] | null;
+  topics: DescribeShareGroupOffsetsRequestTopic[] | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** DescribeShareGroupOffsetsRequestTopic, from DescribeShareGroupOffsetsRequest.json: versions 0-1, flexible 0-1. */
-export interface DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic {
+export interface DescribeShareGroupOffsetsRequestTopic {
   /** TopicName (string): versions 0+. */
   topicName: string;
   /** Partitions ([]int32): versions 0+. */
@@ -43,17 +43,17 @@ export interface DescribeShareGroupOffsetsResponse {
   /** ThrottleTimeMs (int32): versions 0+. */
   throttleTimeMs: number;
   /** Groups ([]DescribeShareGroupOffsetsResponseGroup): versions 0+. */
-  groups: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup[];
+  groups: DescribeShareGroupOffsetsResponseGroup[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** DescribeShareGroupOffsetsResponseGroup, from DescribeShareGroupOffsetsResponse.json: versions 0-1, flexible 0-1. */
-export interface DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup {
+export interface DescribeShareGroupOffsetsResponseGroup {
   /** GroupId (string): versions 0+. */
   groupId: string;
   /** Topics ([]DescribeShareGroupOffsetsResponseTopic): versions 0+. */
-  topics: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic[];
+  topics: DescribeShareGroupOffsetsResponseTopic[];
   /** ErrorCode (int16): versions 0+. */
   errorCode: number;
   /** ErrorMessage (string): versions 0+, nullable 0+, default null. */
@@ -63,19 +63,19 @@ export interface DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsRespo
 }
 
 /** DescribeShareGroupOffsetsResponseTopic, from DescribeShareGroupOffsetsResponse.json: versions 0-1, flexible 0-1. */
-export interface DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic {
+export interface DescribeShareGroupOffsetsResponseTopic {
   /** TopicName (string): versions 0+. */
   topicName: string;
   /** TopicId (uuid): versions 0+. */
   topicId: string;
   /** Partitions ([]DescribeShareGroupOffsetsResponsePartition): versions 0+. */
-  partitions: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition[];
+  partitions: DescribeShareGroupOffsetsResponsePartition[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** DescribeShareGroupOffsetsResponsePartition, from DescribeShareGroupOffsetsResponse.json: versions 0-1, flexible 0-1. */
-export interface DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition {
+export interface DescribeShareGroupOffsetsResponsePartition {
   /** PartitionIndex (int32): versions 0+. */
   partitionIndex: number;
   /** StartOffset (int64): versions 0+. */
@@ -99,7 +99,7 @@ export function encodeDescribeShareGroupOffsetsRequest(w: Writer, m: DescribeSha
     const a0 = m.groups;
     writeArrayLength(w, true, a0.length);
     for (let i1 = 0; i1 < a0.length; i1++) {
-      encodeDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup(w, a0[i1], version);
+      encodeDescribeShareGroupOffsetsRequestGroup(w, a0[i1], version);
     }
   }
   writeTags(w, undefined, m.taggedFields);
@@ -109,15 +109,15 @@ export function encodeDescribeShareGroupOffsetsRequest(w: Writer, m: DescribeSha
 export function decodeDescribeShareGroupOffsetsRequest(r: Reader, version: number): DescribeShareGroupOffsetsRequest {
   if (version < 0 || version > 1) badDecodeVersion("DescribeShareGroupOffsetsRequest", version, 0, 1);
   const n3 = readArrayLength(r, true);
-  const v2: DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup[] = [];
-  for (let i4 = 0; i4 < n3; i4++) v2.push(decodeDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup(r, version));
+  const v2: DescribeShareGroupOffsetsRequestGroup[] = [];
+  for (let i4 = 0; i4 < n3; i4++) v2.push(decodeDescribeShareGroupOffsetsRequestGroup(r, version));
   const o: DescribeShareGroupOffsetsRequest = { groups: v2 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup(w: Writer, m: DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup, version: number): void {
+function encodeDescribeShareGroupOffsetsRequestGroup(w: Writer, m: DescribeShareGroupOffsetsRequestGroup, version: number): void {
   w.compactString(m.groupId);
   {
     const a5 = m.topics;
@@ -125,29 +125,29 @@ function encodeDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestG
     else {
       writeArrayLength(w, true, a5.length);
       for (let i6 = 0; i6 < a5.length; i6++) {
-        encodeDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic(w, a5[i6], version);
+        encodeDescribeShareGroupOffsetsRequestTopic(w, a5[i6], version);
       }
     }
   }
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup(r: Reader, version: number): DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup {
+function decodeDescribeShareGroupOffsetsRequestGroup(r: Reader, version: number): DescribeShareGroupOffsetsRequestGroup {
   const v7 = r.compactString();
   const n9 = readNullableArrayLength(r, true);
-  let v8: DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic[] | null = null;
+  let v8: DescribeShareGroupOffsetsRequestTopic[] | null = null;
   if (n9 >= 0) {
-    const a: DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic[] = [];
-    for (let i10 = 0; i10 < n9; i10++) a.push(decodeDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic(r, version));
+    const a: DescribeShareGroupOffsetsRequestTopic[] = [];
+    for (let i10 = 0; i10 < n9; i10++) a.push(decodeDescribeShareGroupOffsetsRequestTopic(r, version));
     v8 = a;
   }
-  const o: DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup = { groupId: v7, topics: v8 };
+  const o: DescribeShareGroupOffsetsRequestGroup = { groupId: v7, topics: v8 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic(w: Writer, m: DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic, _version: number): void {
+function encodeDescribeShareGroupOffsetsRequestTopic(w: Writer, m: DescribeShareGroupOffsetsRequestTopic, _version: number): void {
   w.compactString(m.topicName);
   {
     const a11 = m.partitions;
@@ -159,12 +159,12 @@ function encodeDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestT
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic(r: Reader, _version: number): DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic {
+function decodeDescribeShareGroupOffsetsRequestTopic(r: Reader, _version: number): DescribeShareGroupOffsetsRequestTopic {
   const v13 = r.compactString();
   const n15 = readArrayLength(r, true);
   const v14: number[] = [];
   for (let i16 = 0; i16 < n15; i16++) v14.push(r.int32());
-  const o: DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic = { topicName: v13, partitions: v14 };
+  const o: DescribeShareGroupOffsetsRequestTopic = { topicName: v13, partitions: v14 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
@@ -178,7 +178,7 @@ export function encodeDescribeShareGroupOffsetsResponse(w: Writer, m: DescribeSh
     const a17 = m.groups;
     writeArrayLength(w, true, a17.length);
     for (let i18 = 0; i18 < a17.length; i18++) {
-      encodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup(w, a17[i18], version);
+      encodeDescribeShareGroupOffsetsResponseGroup(w, a17[i18], version);
     }
   }
   writeTags(w, undefined, m.taggedFields);
@@ -189,21 +189,21 @@ export function decodeDescribeShareGroupOffsetsResponse(r: Reader, version: numb
   if (version < 0 || version > 1) badDecodeVersion("DescribeShareGroupOffsetsResponse", version, 0, 1);
   const v19 = r.int32();
   const n21 = readArrayLength(r, true);
-  const v20: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup[] = [];
-  for (let i22 = 0; i22 < n21; i22++) v20.push(decodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup(r, version));
+  const v20: DescribeShareGroupOffsetsResponseGroup[] = [];
+  for (let i22 = 0; i22 < n21; i22++) v20.push(decodeDescribeShareGroupOffsetsResponseGroup(r, version));
   const o: DescribeShareGroupOffsetsResponse = { throttleTimeMs: v19, groups: v20 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup(w: Writer, m: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup, version: number): void {
+function encodeDescribeShareGroupOffsetsResponseGroup(w: Writer, m: DescribeShareGroupOffsetsResponseGroup, version: number): void {
   w.compactString(m.groupId);
   {
     const a23 = m.topics;
     writeArrayLength(w, true, a23.length);
     for (let i24 = 0; i24 < a23.length; i24++) {
-      encodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic(w, a23[i24], version);
+      encodeDescribeShareGroupOffsetsResponseTopic(w, a23[i24], version);
     }
   }
   w.int16(m.errorCode);
@@ -211,45 +211,45 @@ function encodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsRespons
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup(r: Reader, version: number): DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup {
+function decodeDescribeShareGroupOffsetsResponseGroup(r: Reader, version: number): DescribeShareGroupOffsetsResponseGroup {
   const v25 = r.compactString();
   const n27 = readArrayLength(r, true);
-  const v26: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic[] = [];
-  for (let i28 = 0; i28 < n27; i28++) v26.push(decodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic(r, version));
+  const v26: DescribeShareGroupOffsetsResponseTopic[] = [];
+  for (let i28 = 0; i28 < n27; i28++) v26.push(decodeDescribeShareGroupOffsetsResponseTopic(r, version));
   const v29 = r.int16();
   const v30 = r.compactNullableString();
-  const o: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup = { groupId: v25, topics: v26, errorCode: v29, errorMessage: v30 };
+  const o: DescribeShareGroupOffsetsResponseGroup = { groupId: v25, topics: v26, errorCode: v29, errorMessage: v30 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic(w: Writer, m: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic, version: number): void {
+function encodeDescribeShareGroupOffsetsResponseTopic(w: Writer, m: DescribeShareGroupOffsetsResponseTopic, version: number): void {
   w.compactString(m.topicName);
   w.uuid(m.topicId);
   {
     const a31 = m.partitions;
     writeArrayLength(w, true, a31.length);
     for (let i32 = 0; i32 < a31.length; i32++) {
-      encodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition(w, a31[i32], version);
+      encodeDescribeShareGroupOffsetsResponsePartition(w, a31[i32], version);
     }
   }
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic(r: Reader, version: number): DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic {
+function decodeDescribeShareGroupOffsetsResponseTopic(r: Reader, version: number): DescribeShareGroupOffsetsResponseTopic {
   const v33 = r.compactString();
   const v34 = r.uuid();
   const n36 = readArrayLength(r, true);
-  const v35: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition[] = [];
-  for (let i37 = 0; i37 < n36; i37++) v35.push(decodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition(r, version));
-  const o: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic = { topicName: v33, topicId: v34, partitions: v35 };
+  const v35: DescribeShareGroupOffsetsResponsePartition[] = [];
+  for (let i37 = 0; i37 < n36; i37++) v35.push(decodeDescribeShareGroupOffsetsResponsePartition(r, version));
+  const o: DescribeShareGroupOffsetsResponseTopic = { topicName: v33, topicId: v34, partitions: v35 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition(w: Writer, m: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition, version: number): void {
+function encodeDescribeShareGroupOffsetsResponsePartition(w: Writer, m: DescribeShareGroupOffsetsResponsePartition, version: number): void {
   w.int32(m.partitionIndex);
   w.int64(m.startOffset);
   w.int32(m.leaderEpoch);
@@ -261,14 +261,14 @@ function encodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsRespons
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeDescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition(r: Reader, version: number): DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition {
+function decodeDescribeShareGroupOffsetsResponsePartition(r: Reader, version: number): DescribeShareGroupOffsetsResponsePartition {
   const v38 = r.int32();
   const v39 = r.int64();
   const v40 = r.int32();
   const v41 = version >= 1 ? r.int64() : -1n;
   const v42 = r.int16();
   const v43 = r.compactNullableString();
-  const o: DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition = { partitionIndex: v38, startOffset: v39, leaderEpoch: v40, lag: v41, errorCode: v42, errorMessage: v43 };
+  const o: DescribeShareGroupOffsetsResponsePartition = { partitionIndex: v38, startOffset: v39, leaderEpoch: v40, lag: v41, errorCode: v42, errorMessage: v43 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;

@@ -45,7 +45,7 @@ export interface DescribeTopicPartitionsResponse {
   /** ThrottleTimeMs (int32): versions 0+, ignorable. */
   throttleTimeMs: number;
   /** Topics ([]DescribeTopicPartitionsResponseTopic): versions 0+. */
-  topics: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[];
+  topics: DescribeTopicPartitionsResponseTopic[];
   /** NextCursor (Cursor): versions 0+, nullable 0+, default null. */
   nextCursor: DescribeTopicPartitionsResponseCursor | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -53,7 +53,7 @@ export interface DescribeTopicPartitionsResponse {
 }
 
 /** DescribeTopicPartitionsResponseTopic, from DescribeTopicPartitionsResponse.json: versions 0, flexible 0. */
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+export interface DescribeTopicPartitionsResponseTopic {
   /** ErrorCode (int16): versions 0+. */
   errorCode: number;
   /** Name (string): versions 0+, nullable 0+. */
@@ -63,7 +63,7 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseT
   /** IsInternal (bool): versions 0+, default false, ignorable. */
   isInternal: boolean;
   /** Partitions ([]DescribeTopicPartitionsResponsePartition): versions 0+. */
-  partitions: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition[];
+  partitions: DescribeTopicPartitionsResponsePartition[];
   /** TopicAuthorizedOperations (int32): versions 0+, default -2147483648. */
   topicAuthorizedOperations: number;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -71,7 +71,7 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseT
 }
 
 /** DescribeTopicPartitionsResponsePartition, from DescribeTopicPartitionsResponse.json: versions 0, flexible 0. */
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+export interface DescribeTopicPartitionsResponsePartition {
   /** ErrorCode (int16): versions 0+. */
   errorCode: number;
   /** PartitionIndex (int32): versions 0+. */
@@ -171,7 +171,7 @@ export function encodeDescribeTopicPartitionsResponse(w: Writer, m: DescribeTopi
     const a11 = m.topics;
     writeArrayLength(w, true, a11.length);
     for (let i12 = 0; i12 < a11.length; i12++) {
-      encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(w, a11[i12], version);
+      encodeDescribeTopicPartitionsResponseTopic(w, a11[i12], version);
     }
   }
   const s13 = m.nextCursor;
@@ -185,8 +185,8 @@ export function decodeDescribeTopicPartitionsResponse(r: Reader, version: number
   if (version < 0 || version > 0) badDecodeVersion("DescribeTopicPartitionsResponse", version, 0, 0);
   const v14 = r.int32();
   const n16 = readArrayLength(r, true);
-  const v15: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[] = [];
-  for (let i17 = 0; i17 < n16; i17++) v15.push(decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(r, version));
+  const v15: DescribeTopicPartitionsResponseTopic[] = [];
+  for (let i17 = 0; i17 < n16; i17++) v15.push(decodeDescribeTopicPartitionsResponseTopic(r, version));
   const v18 = (r.int8() < 0 ? null : decodeDescribeTopicPartitionsResponseCursor(r, version));
   const o: DescribeTopicPartitionsResponse = { throttleTimeMs: v14, topics: v15, nextCursor: v18 };
   const tags = readTags(r);
@@ -194,7 +194,7 @@ export function decodeDescribeTopicPartitionsResponse(r: Reader, version: number
   return o;
 }
 
-function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(w: Writer, m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic, version: number): void {
+function encodeDescribeTopicPartitionsResponseTopic(w: Writer, m: DescribeTopicPartitionsResponseTopic, version: number): void {
   w.int16(m.errorCode);
   w.compactNullableString(m.name);
   w.uuid(m.topicId);
@@ -203,29 +203,29 @@ function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTop
     const a19 = m.partitions;
     writeArrayLength(w, true, a19.length);
     for (let i20 = 0; i20 < a19.length; i20++) {
-      encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(w, a19[i20], version);
+      encodeDescribeTopicPartitionsResponsePartition(w, a19[i20], version);
     }
   }
   w.int32(m.topicAuthorizedOperations);
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(r: Reader, version: number): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+function decodeDescribeTopicPartitionsResponseTopic(r: Reader, version: number): DescribeTopicPartitionsResponseTopic {
   const v21 = r.int16();
   const v22 = r.compactNullableString();
   const v23 = r.uuid();
   const v24 = r.boolean();
   const n26 = readArrayLength(r, true);
-  const v25: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition[] = [];
-  for (let i27 = 0; i27 < n26; i27++) v25.push(decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(r, version));
+  const v25: DescribeTopicPartitionsResponsePartition[] = [];
+  for (let i27 = 0; i27 < n26; i27++) v25.push(decodeDescribeTopicPartitionsResponsePartition(r, version));
   const v28 = r.int32();
-  const o: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic = { errorCode: v21, name: v22, topicId: v23, isInternal: v24, partitions: v25, topicAuthorizedOperations: v28 };
+  const o: DescribeTopicPartitionsResponseTopic = { errorCode: v21, name: v22, topicId: v23, isInternal: v24, partitions: v25, topicAuthorizedOperations: v28 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(w: Writer, m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition, _version: number): void {
+function encodeDescribeTopicPartitionsResponsePartition(w: Writer, m: DescribeTopicPartitionsResponsePartition, _version: number): void {
   w.int16(m.errorCode);
   w.int32(m.partitionIndex);
   w.int32(m.leaderId);
@@ -274,7 +274,7 @@ function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePar
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(r: Reader, _version: number): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+function decodeDescribeTopicPartitionsResponsePartition(r: Reader, _version: number): DescribeTopicPartitionsResponsePartition {
   const v39 = r.int16();
   const v40 = r.int32();
   const v41 = r.int32();
@@ -302,7 +302,7 @@ function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePar
   const n56 = readArrayLength(r, true);
   const v55: number[] = [];
   for (let i57 = 0; i57 < n56; i57++) v55.push(r.int32());
-  const o: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition = { errorCode: v39, partitionIndex: v40, leaderId: v41, leaderEpoch: v42, replicaNodes: v43, isrNodes: v46, eligibleLeaderReplicas: v49, lastKnownElr: v52, offlineReplicas: v55 };
+  const o: DescribeTopicPartitionsResponsePartition = { errorCode: v39, partitionIndex: v40, leaderId: v41, leaderEpoch: v42, replicaNodes: v43, isrNodes: v46, eligibleLeaderReplicas: v49, lastKnownElr: v52, offlineReplicas: v55 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;

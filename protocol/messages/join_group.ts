@@ -25,7 +25,7 @@ export interface JoinGroupRequest {
   /** ProtocolType (string): versions 0+. */
   protocolType: string;
   /** Protocols ([]JoinGroupRequestProtocol): versions 0+. */
-  protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  protocols: JoinGroupRequestProtocol[];
   /** Reason (string): versions 8+, nullable 8+, default null, ignorable. */
   reason?: string | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -33,7 +33,7 @@ export interface JoinGroupRequest {
 }
 
 /** JoinGroupRequestProtocol, from JoinGroupRequest.json: versions 0-9, flexible 6-9. */
-export interface JoinGroupRequestJoinGroupRequestProtocol {
+export interface JoinGroupRequestProtocol {
   /** Name (string): versions 0+. */
   name: string;
   /** Metadata (bytes): versions 0+. */
@@ -61,13 +61,13 @@ export interface JoinGroupResponse {
   /** MemberId (string): versions 0+. */
   memberId: string;
   /** Members ([]JoinGroupResponseMember): versions 0+. */
-  members: JoinGroupResponseJoinGroupResponseMember[];
+  members: JoinGroupResponseMember[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** JoinGroupResponseMember, from JoinGroupResponse.json: versions 0-9, flexible 6-9. */
-export interface JoinGroupResponseJoinGroupResponseMember {
+export interface JoinGroupResponseMember {
   /** MemberId (string): versions 0+. */
   memberId: string;
   /** GroupInstanceId (string): versions 5+, nullable 5+, default null, ignorable. */
@@ -101,7 +101,7 @@ export function encodeJoinGroupRequest(w: Writer, m: JoinGroupRequest, version: 
     const a0 = m.protocols;
     writeArrayLength(w, flex, a0.length);
     for (let i1 = 0; i1 < a0.length; i1++) {
-      encodeJoinGroupRequestJoinGroupRequestProtocol(w, a0[i1], version);
+      encodeJoinGroupRequestProtocol(w, a0[i1], version);
     }
   }
   if (version >= 8) {
@@ -124,8 +124,8 @@ export function decodeJoinGroupRequest(r: Reader, version: number): JoinGroupReq
   const v6 = version >= 5 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v7 = (flex ? r.compactString() : r.string());
   const n9 = readArrayLength(r, flex);
-  const v8: JoinGroupRequestJoinGroupRequestProtocol[] = [];
-  for (let i10 = 0; i10 < n9; i10++) v8.push(decodeJoinGroupRequestJoinGroupRequestProtocol(r, version));
+  const v8: JoinGroupRequestProtocol[] = [];
+  for (let i10 = 0; i10 < n9; i10++) v8.push(decodeJoinGroupRequestProtocol(r, version));
   const v11 = version >= 8 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const o: JoinGroupRequest = { groupId: v2, sessionTimeoutMs: v3, rebalanceTimeoutMs: v4, memberId: v5, groupInstanceId: v6, protocolType: v7, protocols: v8, reason: v11 };
   if (flex) {
@@ -135,7 +135,7 @@ export function decodeJoinGroupRequest(r: Reader, version: number): JoinGroupReq
   return o;
 }
 
-function encodeJoinGroupRequestJoinGroupRequestProtocol(w: Writer, m: JoinGroupRequestJoinGroupRequestProtocol, version: number): void {
+function encodeJoinGroupRequestProtocol(w: Writer, m: JoinGroupRequestProtocol, version: number): void {
   const flex = version >= 6;
   if (flex) w.compactString(m.name);
   else w.string(m.name);
@@ -143,14 +143,14 @@ function encodeJoinGroupRequestJoinGroupRequestProtocol(w: Writer, m: JoinGroupR
   else w.bytes(m.metadata);
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "JoinGroupRequestJoinGroupRequestProtocol", version);
+  } else noTags(m.taggedFields, "JoinGroupRequestProtocol", version);
 }
 
-function decodeJoinGroupRequestJoinGroupRequestProtocol(r: Reader, version: number): JoinGroupRequestJoinGroupRequestProtocol {
+function decodeJoinGroupRequestProtocol(r: Reader, version: number): JoinGroupRequestProtocol {
   const flex = version >= 6;
   const v12 = (flex ? r.compactString() : r.string());
   const v13 = (flex ? r.compactBytes() : r.bytes());
-  const o: JoinGroupRequestJoinGroupRequestProtocol = { name: v12, metadata: v13 };
+  const o: JoinGroupRequestProtocol = { name: v12, metadata: v13 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -191,7 +191,7 @@ export function encodeJoinGroupResponse(w: Writer, m: JoinGroupResponse, version
     const a14 = m.members;
     writeArrayLength(w, flex, a14.length);
     for (let i15 = 0; i15 < a14.length; i15++) {
-      encodeJoinGroupResponseJoinGroupResponseMember(w, a14[i15], version);
+      encodeJoinGroupResponseMember(w, a14[i15], version);
     }
   }
   if (flex) {
@@ -212,8 +212,8 @@ export function decodeJoinGroupResponse(r: Reader, version: number): JoinGroupRe
   const v22 = version >= 9 ? r.boolean() : false;
   const v23 = (flex ? r.compactString() : r.string());
   const n25 = readArrayLength(r, flex);
-  const v24: JoinGroupResponseJoinGroupResponseMember[] = [];
-  for (let i26 = 0; i26 < n25; i26++) v24.push(decodeJoinGroupResponseJoinGroupResponseMember(r, version));
+  const v24: JoinGroupResponseMember[] = [];
+  for (let i26 = 0; i26 < n25; i26++) v24.push(decodeJoinGroupResponseMember(r, version));
   const o: JoinGroupResponse = { throttleTimeMs: v16, errorCode: v17, generationId: v18, protocolType: v19, protocolName: v20, leader: v21, skipAssignment: v22, memberId: v23, members: v24 };
   if (flex) {
     const tags = readTags(r);
@@ -222,7 +222,7 @@ export function decodeJoinGroupResponse(r: Reader, version: number): JoinGroupRe
   return o;
 }
 
-function encodeJoinGroupResponseJoinGroupResponseMember(w: Writer, m: JoinGroupResponseJoinGroupResponseMember, version: number): void {
+function encodeJoinGroupResponseMember(w: Writer, m: JoinGroupResponseMember, version: number): void {
   const flex = version >= 6;
   if (flex) w.compactString(m.memberId);
   else w.string(m.memberId);
@@ -234,15 +234,15 @@ function encodeJoinGroupResponseJoinGroupResponseMember(w: Writer, m: JoinGroupR
   else w.bytes(m.metadata);
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "JoinGroupResponseJoinGroupResponseMember", version);
+  } else noTags(m.taggedFields, "JoinGroupResponseMember", version);
 }
 
-function decodeJoinGroupResponseJoinGroupResponseMember(r: Reader, version: number): JoinGroupResponseJoinGroupResponseMember {
+function decodeJoinGroupResponseMember(r: Reader, version: number): JoinGroupResponseMember {
   const flex = version >= 6;
   const v27 = (flex ? r.compactString() : r.string());
   const v28 = version >= 5 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v29 = (flex ? r.compactBytes() : r.bytes());
-  const o: JoinGroupResponseJoinGroupResponseMember = { memberId: v27, groupInstanceId: v28, metadata: v29 };
+  const o: JoinGroupResponseMember = { memberId: v27, groupInstanceId: v28, metadata: v29 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;

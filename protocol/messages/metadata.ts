@@ -13,7 +13,7 @@ import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, noT
 /** MetadataRequest, from MetadataRequest.json: versions 0-13, flexible 9-13. */
 export interface MetadataRequest {
   /** Topics ([]MetadataRequestTopic): versions 0+, nullable 1+. */
-  topics: MetadataRequestMetadataRequestTopic[] | null;
+  topics: MetadataRequestTopic[] | null;
   /** AllowAutoTopicCreation (bool): versions 4+, default true. */
   allowAutoTopicCreation?: boolean;
   /** IncludeClusterAuthorizedOperations (bool): versions 8-10. */
@@ -25,7 +25,7 @@ export interface MetadataRequest {
 }
 
 /** MetadataRequestTopic, from MetadataRequest.json: versions 0-13, flexible 9-13. */
-export interface MetadataRequestMetadataRequestTopic {
+export interface MetadataRequestTopic {
   /** TopicId (uuid): versions 10+, ignorable. */
   topicId?: string;
   /** Name (string): versions 0+, nullable 10+. */
@@ -39,13 +39,13 @@ export interface MetadataResponse {
   /** ThrottleTimeMs (int32): versions 3+, ignorable. */
   throttleTimeMs: number;
   /** Brokers ([]MetadataResponseBroker): versions 0+. */
-  brokers: MetadataResponseMetadataResponseBroker[];
+  brokers: MetadataResponseBroker[];
   /** ClusterId (string): versions 2+, nullable 2+, default null, ignorable. */
   clusterId: string | null;
   /** ControllerId (int32): versions 1+, default -1, ignorable. */
   controllerId: number;
   /** Topics ([]MetadataResponseTopic): versions 0+. */
-  topics: MetadataResponseMetadataResponseTopic[];
+  topics: MetadataResponseTopic[];
   /** ClusterAuthorizedOperations (int32): versions 8-10, default -2147483648. */
   clusterAuthorizedOperations: number;
   /** ErrorCode (int16): versions 13+, ignorable. */
@@ -55,7 +55,7 @@ export interface MetadataResponse {
 }
 
 /** MetadataResponseBroker, from MetadataResponse.json: versions 0-13, flexible 9-13. */
-export interface MetadataResponseMetadataResponseBroker {
+export interface MetadataResponseBroker {
   /** NodeId (int32): versions 0+. */
   nodeId: number;
   /** Host (string): versions 0+. */
@@ -69,7 +69,7 @@ export interface MetadataResponseMetadataResponseBroker {
 }
 
 /** MetadataResponseTopic, from MetadataResponse.json: versions 0-13, flexible 9-13. */
-export interface MetadataResponseMetadataResponseTopic {
+export interface MetadataResponseTopic {
   /** ErrorCode (int16): versions 0+. */
   errorCode: number;
   /** Name (string): versions 0+, nullable 12+. */
@@ -79,7 +79,7 @@ export interface MetadataResponseMetadataResponseTopic {
   /** IsInternal (bool): versions 1+, default false, ignorable. */
   isInternal: boolean;
   /** Partitions ([]MetadataResponsePartition): versions 0+. */
-  partitions: MetadataResponseMetadataResponsePartition[];
+  partitions: MetadataResponsePartition[];
   /** TopicAuthorizedOperations (int32): versions 8+, default -2147483648. */
   topicAuthorizedOperations: number;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -87,7 +87,7 @@ export interface MetadataResponseMetadataResponseTopic {
 }
 
 /** MetadataResponsePartition, from MetadataResponse.json: versions 0-13, flexible 9-13. */
-export interface MetadataResponseMetadataResponsePartition {
+export interface MetadataResponsePartition {
   /** ErrorCode (int16): versions 0+. */
   errorCode: number;
   /** PartitionIndex (int32): versions 0+. */
@@ -117,7 +117,7 @@ export function encodeMetadataRequest(w: Writer, m: MetadataRequest, version: nu
     else {
       writeArrayLength(w, flex, a0.length);
       for (let i1 = 0; i1 < a0.length; i1++) {
-        encodeMetadataRequestMetadataRequestTopic(w, a0[i1], version);
+        encodeMetadataRequestTopic(w, a0[i1], version);
       }
     }
   }
@@ -143,10 +143,10 @@ export function decodeMetadataRequest(r: Reader, version: number): MetadataReque
   if (version < 0 || version > 13) badDecodeVersion("MetadataRequest", version, 0, 13);
   const flex = version >= 9;
   const n3 = (version >= 1 ? readNullableArrayLength(r, flex) : readArrayLength(r, flex));
-  let v2: MetadataRequestMetadataRequestTopic[] | null = null;
+  let v2: MetadataRequestTopic[] | null = null;
   if (n3 >= 0) {
-    const a: MetadataRequestMetadataRequestTopic[] = [];
-    for (let i4 = 0; i4 < n3; i4++) a.push(decodeMetadataRequestMetadataRequestTopic(r, version));
+    const a: MetadataRequestTopic[] = [];
+    for (let i4 = 0; i4 < n3; i4++) a.push(decodeMetadataRequestTopic(r, version));
     v2 = a;
   }
   const v5 = version >= 4 ? r.boolean() : true;
@@ -160,7 +160,7 @@ export function decodeMetadataRequest(r: Reader, version: number): MetadataReque
   return o;
 }
 
-function encodeMetadataRequestMetadataRequestTopic(w: Writer, m: MetadataRequestMetadataRequestTopic, version: number): void {
+function encodeMetadataRequestTopic(w: Writer, m: MetadataRequestTopic, version: number): void {
   const flex = version >= 9;
   if (version >= 10) {
     w.uuid((m.topicId ?? ZERO_UUID));
@@ -175,14 +175,14 @@ function encodeMetadataRequestMetadataRequestTopic(w: Writer, m: MetadataRequest
   }
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "MetadataRequestMetadataRequestTopic", version);
+  } else noTags(m.taggedFields, "MetadataRequestTopic", version);
 }
 
-function decodeMetadataRequestMetadataRequestTopic(r: Reader, version: number): MetadataRequestMetadataRequestTopic {
+function decodeMetadataRequestTopic(r: Reader, version: number): MetadataRequestTopic {
   const flex = version >= 9;
   const v8 = version >= 10 ? r.uuid() : ZERO_UUID;
   const v9 = (version >= 10 ? (flex ? r.compactNullableString() : r.nullableString()) : (flex ? r.compactString() : r.string()));
-  const o: MetadataRequestMetadataRequestTopic = { topicId: v8, name: v9 };
+  const o: MetadataRequestTopic = { topicId: v8, name: v9 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -201,7 +201,7 @@ export function encodeMetadataResponse(w: Writer, m: MetadataResponse, version: 
     const a10 = m.brokers;
     writeArrayLength(w, flex, a10.length);
     for (let i11 = 0; i11 < a10.length; i11++) {
-      encodeMetadataResponseMetadataResponseBroker(w, a10[i11], version);
+      encodeMetadataResponseBroker(w, a10[i11], version);
     }
   }
   if (version >= 2) {
@@ -215,7 +215,7 @@ export function encodeMetadataResponse(w: Writer, m: MetadataResponse, version: 
     const a12 = m.topics;
     writeArrayLength(w, flex, a12.length);
     for (let i13 = 0; i13 < a12.length; i13++) {
-      encodeMetadataResponseMetadataResponseTopic(w, a12[i13], version);
+      encodeMetadataResponseTopic(w, a12[i13], version);
     }
   }
   if (!(version >= 8 && version <= 10) && m.clusterAuthorizedOperations !== -2147483648) absentField("MetadataResponse.clusterAuthorizedOperations", version);
@@ -236,13 +236,13 @@ export function decodeMetadataResponse(r: Reader, version: number): MetadataResp
   const flex = version >= 9;
   const v14 = version >= 3 ? r.int32() : 0;
   const n16 = readArrayLength(r, flex);
-  const v15: MetadataResponseMetadataResponseBroker[] = [];
-  for (let i17 = 0; i17 < n16; i17++) v15.push(decodeMetadataResponseMetadataResponseBroker(r, version));
+  const v15: MetadataResponseBroker[] = [];
+  for (let i17 = 0; i17 < n16; i17++) v15.push(decodeMetadataResponseBroker(r, version));
   const v18 = version >= 2 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v19 = version >= 1 ? r.int32() : -1;
   const n21 = readArrayLength(r, flex);
-  const v20: MetadataResponseMetadataResponseTopic[] = [];
-  for (let i22 = 0; i22 < n21; i22++) v20.push(decodeMetadataResponseMetadataResponseTopic(r, version));
+  const v20: MetadataResponseTopic[] = [];
+  for (let i22 = 0; i22 < n21; i22++) v20.push(decodeMetadataResponseTopic(r, version));
   const v23 = version >= 8 && version <= 10 ? r.int32() : -2147483648;
   const v24 = version >= 13 ? r.int16() : 0;
   const o: MetadataResponse = { throttleTimeMs: v14, brokers: v15, clusterId: v18, controllerId: v19, topics: v20, clusterAuthorizedOperations: v23, errorCode: v24 };
@@ -253,7 +253,7 @@ export function decodeMetadataResponse(r: Reader, version: number): MetadataResp
   return o;
 }
 
-function encodeMetadataResponseMetadataResponseBroker(w: Writer, m: MetadataResponseMetadataResponseBroker, version: number): void {
+function encodeMetadataResponseBroker(w: Writer, m: MetadataResponseBroker, version: number): void {
   const flex = version >= 9;
   w.int32(m.nodeId);
   if (flex) w.compactString(m.host);
@@ -265,16 +265,16 @@ function encodeMetadataResponseMetadataResponseBroker(w: Writer, m: MetadataResp
   }
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "MetadataResponseMetadataResponseBroker", version);
+  } else noTags(m.taggedFields, "MetadataResponseBroker", version);
 }
 
-function decodeMetadataResponseMetadataResponseBroker(r: Reader, version: number): MetadataResponseMetadataResponseBroker {
+function decodeMetadataResponseBroker(r: Reader, version: number): MetadataResponseBroker {
   const flex = version >= 9;
   const v25 = r.int32();
   const v26 = (flex ? r.compactString() : r.string());
   const v27 = r.int32();
   const v28 = version >= 1 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
-  const o: MetadataResponseMetadataResponseBroker = { nodeId: v25, host: v26, port: v27, rack: v28 };
+  const o: MetadataResponseBroker = { nodeId: v25, host: v26, port: v27, rack: v28 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -282,7 +282,7 @@ function decodeMetadataResponseMetadataResponseBroker(r: Reader, version: number
   return o;
 }
 
-function encodeMetadataResponseMetadataResponseTopic(w: Writer, m: MetadataResponseMetadataResponseTopic, version: number): void {
+function encodeMetadataResponseTopic(w: Writer, m: MetadataResponseTopic, version: number): void {
   const flex = version >= 9;
   w.int16(m.errorCode);
   if (version >= 12) {
@@ -303,29 +303,29 @@ function encodeMetadataResponseMetadataResponseTopic(w: Writer, m: MetadataRespo
     const a29 = m.partitions;
     writeArrayLength(w, flex, a29.length);
     for (let i30 = 0; i30 < a29.length; i30++) {
-      encodeMetadataResponseMetadataResponsePartition(w, a29[i30], version);
+      encodeMetadataResponsePartition(w, a29[i30], version);
     }
   }
-  if (!(version >= 8) && m.topicAuthorizedOperations !== -2147483648) absentField("MetadataResponseMetadataResponseTopic.topicAuthorizedOperations", version);
+  if (!(version >= 8) && m.topicAuthorizedOperations !== -2147483648) absentField("MetadataResponseTopic.topicAuthorizedOperations", version);
   if (version >= 8) {
     w.int32(m.topicAuthorizedOperations);
   }
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "MetadataResponseMetadataResponseTopic", version);
+  } else noTags(m.taggedFields, "MetadataResponseTopic", version);
 }
 
-function decodeMetadataResponseMetadataResponseTopic(r: Reader, version: number): MetadataResponseMetadataResponseTopic {
+function decodeMetadataResponseTopic(r: Reader, version: number): MetadataResponseTopic {
   const flex = version >= 9;
   const v31 = r.int16();
   const v32 = (version >= 12 ? (flex ? r.compactNullableString() : r.nullableString()) : (flex ? r.compactString() : r.string()));
   const v33 = version >= 10 ? r.uuid() : ZERO_UUID;
   const v34 = version >= 1 ? r.boolean() : false;
   const n36 = readArrayLength(r, flex);
-  const v35: MetadataResponseMetadataResponsePartition[] = [];
-  for (let i37 = 0; i37 < n36; i37++) v35.push(decodeMetadataResponseMetadataResponsePartition(r, version));
+  const v35: MetadataResponsePartition[] = [];
+  for (let i37 = 0; i37 < n36; i37++) v35.push(decodeMetadataResponsePartition(r, version));
   const v38 = version >= 8 ? r.int32() : -2147483648;
-  const o: MetadataResponseMetadataResponseTopic = { errorCode: v31, name: v32, topicId: v33, isInternal: v34, partitions: v35, topicAuthorizedOperations: v38 };
+  const o: MetadataResponseTopic = { errorCode: v31, name: v32, topicId: v33, isInternal: v34, partitions: v35, topicAuthorizedOperations: v38 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -333,7 +333,7 @@ function decodeMetadataResponseMetadataResponseTopic(r: Reader, version: number)
   return o;
 }
 
-function encodeMetadataResponseMetadataResponsePartition(w: Writer, m: MetadataResponseMetadataResponsePartition, version: number): void {
+function encodeMetadataResponsePartition(w: Writer, m: MetadataResponsePartition, version: number): void {
   const flex = version >= 9;
   w.int16(m.errorCode);
   w.int32(m.partitionIndex);
@@ -366,10 +366,10 @@ function encodeMetadataResponseMetadataResponsePartition(w: Writer, m: MetadataR
   }
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "MetadataResponseMetadataResponsePartition", version);
+  } else noTags(m.taggedFields, "MetadataResponsePartition", version);
 }
 
-function decodeMetadataResponseMetadataResponsePartition(r: Reader, version: number): MetadataResponseMetadataResponsePartition {
+function decodeMetadataResponsePartition(r: Reader, version: number): MetadataResponsePartition {
   const flex = version >= 9;
   const v45 = r.int16();
   const v46 = r.int32();
@@ -388,7 +388,7 @@ function decodeMetadataResponseMetadataResponsePartition(r: Reader, version: num
     for (let i58 = 0; i58 < n57; i58++) v56.push(r.int32());
     v55 = v56;
   }
-  const o: MetadataResponseMetadataResponsePartition = { errorCode: v45, partitionIndex: v46, leaderId: v47, leaderEpoch: v48, replicaNodes: v49, isrNodes: v52, offlineReplicas: v55 };
+  const o: MetadataResponsePartition = { errorCode: v45, partitionIndex: v46, leaderId: v47, leaderEpoch: v48, replicaNodes: v49, isrNodes: v52, offlineReplicas: v55 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;

@@ -23,25 +23,25 @@ export interface OffsetCommitRequest {
   /** RetentionTimeMs (int64): versions 2-4, default -1, ignorable. */
   retentionTimeMs?: bigint;
   /** Topics ([]OffsetCommitRequestTopic): versions 0+. */
-  topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  topics: OffsetCommitRequestTopic[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** OffsetCommitRequestTopic, from OffsetCommitRequest.json: versions 2-10, flexible 8-10. */
-export interface OffsetCommitRequestOffsetCommitRequestTopic {
+export interface OffsetCommitRequestTopic {
   /** Name (string): versions 0-9, ignorable. */
   name?: string;
   /** TopicId (uuid): versions 10+, ignorable. */
   topicId?: string;
   /** Partitions ([]OffsetCommitRequestPartition): versions 0+. */
-  partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
+  partitions: OffsetCommitRequestPartition[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** OffsetCommitRequestPartition, from OffsetCommitRequest.json: versions 2-10, flexible 8-10. */
-export interface OffsetCommitRequestOffsetCommitRequestPartition {
+export interface OffsetCommitRequestPartition {
   /** PartitionIndex (int32): versions 0+. */
   partitionIndex: number;
   /** CommittedOffset (int64): versions 0+. */
@@ -59,25 +59,25 @@ export interface OffsetCommitResponse {
   /** ThrottleTimeMs (int32): versions 3+, ignorable. */
   throttleTimeMs: number;
   /** Topics ([]OffsetCommitResponseTopic): versions 0+. */
-  topics: OffsetCommitResponseOffsetCommitResponseTopic[];
+  topics: OffsetCommitResponseTopic[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** OffsetCommitResponseTopic, from OffsetCommitResponse.json: versions 2-10, flexible 8-10. */
-export interface OffsetCommitResponseOffsetCommitResponseTopic {
+export interface OffsetCommitResponseTopic {
   /** Name (string): versions 0-9, ignorable. */
   name: string;
   /** TopicId (uuid): versions 10+, ignorable. */
   topicId: string;
   /** Partitions ([]OffsetCommitResponsePartition): versions 0+. */
-  partitions: OffsetCommitResponseOffsetCommitResponsePartition[];
+  partitions: OffsetCommitResponsePartition[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** OffsetCommitResponsePartition, from OffsetCommitResponse.json: versions 2-10, flexible 8-10. */
-export interface OffsetCommitResponseOffsetCommitResponsePartition {
+export interface OffsetCommitResponsePartition {
   /** PartitionIndex (int32): versions 0+. */
   partitionIndex: number;
   /** ErrorCode (int16): versions 0+. */
@@ -107,7 +107,7 @@ export function encodeOffsetCommitRequest(w: Writer, m: OffsetCommitRequest, ver
     const a0 = m.topics;
     writeArrayLength(w, flex, a0.length);
     for (let i1 = 0; i1 < a0.length; i1++) {
-      encodeOffsetCommitRequestOffsetCommitRequestTopic(w, a0[i1], version);
+      encodeOffsetCommitRequestTopic(w, a0[i1], version);
     }
   }
   if (flex) {
@@ -125,8 +125,8 @@ export function decodeOffsetCommitRequest(r: Reader, version: number): OffsetCom
   const v5 = version >= 7 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v6 = version <= 4 ? r.int64() : -1n;
   const n8 = readArrayLength(r, flex);
-  const v7: OffsetCommitRequestOffsetCommitRequestTopic[] = [];
-  for (let i9 = 0; i9 < n8; i9++) v7.push(decodeOffsetCommitRequestOffsetCommitRequestTopic(r, version));
+  const v7: OffsetCommitRequestTopic[] = [];
+  for (let i9 = 0; i9 < n8; i9++) v7.push(decodeOffsetCommitRequestTopic(r, version));
   const o: OffsetCommitRequest = { groupId: v2, generationIdOrMemberEpoch: v3, memberId: v4, groupInstanceId: v5, retentionTimeMs: v6, topics: v7 };
   if (flex) {
     const tags = readTags(r);
@@ -135,7 +135,7 @@ export function decodeOffsetCommitRequest(r: Reader, version: number): OffsetCom
   return o;
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopic(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopic, version: number): void {
+function encodeOffsetCommitRequestTopic(w: Writer, m: OffsetCommitRequestTopic, version: number): void {
   const flex = version >= 8;
   if (version <= 9) {
     if (flex) w.compactString((m.name ?? ""));
@@ -148,22 +148,22 @@ function encodeOffsetCommitRequestOffsetCommitRequestTopic(w: Writer, m: OffsetC
     const a10 = m.partitions;
     writeArrayLength(w, flex, a10.length);
     for (let i11 = 0; i11 < a10.length; i11++) {
-      encodeOffsetCommitRequestOffsetCommitRequestPartition(w, a10[i11], version);
+      encodeOffsetCommitRequestPartition(w, a10[i11], version);
     }
   }
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "OffsetCommitRequestOffsetCommitRequestTopic", version);
+  } else noTags(m.taggedFields, "OffsetCommitRequestTopic", version);
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestTopic(r: Reader, version: number): OffsetCommitRequestOffsetCommitRequestTopic {
+function decodeOffsetCommitRequestTopic(r: Reader, version: number): OffsetCommitRequestTopic {
   const flex = version >= 8;
   const v12 = version <= 9 ? (flex ? r.compactString() : r.string()) : "";
   const v13 = version >= 10 ? r.uuid() : ZERO_UUID;
   const n15 = readArrayLength(r, flex);
-  const v14: OffsetCommitRequestOffsetCommitRequestPartition[] = [];
-  for (let i16 = 0; i16 < n15; i16++) v14.push(decodeOffsetCommitRequestOffsetCommitRequestPartition(r, version));
-  const o: OffsetCommitRequestOffsetCommitRequestTopic = { name: v12, topicId: v13, partitions: v14 };
+  const v14: OffsetCommitRequestPartition[] = [];
+  for (let i16 = 0; i16 < n15; i16++) v14.push(decodeOffsetCommitRequestPartition(r, version));
+  const o: OffsetCommitRequestTopic = { name: v12, topicId: v13, partitions: v14 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -171,7 +171,7 @@ function decodeOffsetCommitRequestOffsetCommitRequestTopic(r: Reader, version: n
   return o;
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartition(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartition, version: number): void {
+function encodeOffsetCommitRequestPartition(w: Writer, m: OffsetCommitRequestPartition, version: number): void {
   const flex = version >= 8;
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
@@ -182,16 +182,16 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartition(w: Writer, m: Off
   else w.nullableString(m.committedMetadata);
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "OffsetCommitRequestOffsetCommitRequestPartition", version);
+  } else noTags(m.taggedFields, "OffsetCommitRequestPartition", version);
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestPartition(r: Reader, version: number): OffsetCommitRequestOffsetCommitRequestPartition {
+function decodeOffsetCommitRequestPartition(r: Reader, version: number): OffsetCommitRequestPartition {
   const flex = version >= 8;
   const v17 = r.int32();
   const v18 = r.int64();
   const v19 = version >= 6 ? r.int32() : -1;
   const v20 = (flex ? r.compactNullableString() : r.nullableString());
-  const o: OffsetCommitRequestOffsetCommitRequestPartition = { partitionIndex: v17, committedOffset: v18, committedLeaderEpoch: v19, committedMetadata: v20 };
+  const o: OffsetCommitRequestPartition = { partitionIndex: v17, committedOffset: v18, committedLeaderEpoch: v19, committedMetadata: v20 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -210,7 +210,7 @@ export function encodeOffsetCommitResponse(w: Writer, m: OffsetCommitResponse, v
     const a21 = m.topics;
     writeArrayLength(w, flex, a21.length);
     for (let i22 = 0; i22 < a21.length; i22++) {
-      encodeOffsetCommitResponseOffsetCommitResponseTopic(w, a21[i22], version);
+      encodeOffsetCommitResponseTopic(w, a21[i22], version);
     }
   }
   if (flex) {
@@ -224,8 +224,8 @@ export function decodeOffsetCommitResponse(r: Reader, version: number): OffsetCo
   const flex = version >= 8;
   const v23 = version >= 3 ? r.int32() : 0;
   const n25 = readArrayLength(r, flex);
-  const v24: OffsetCommitResponseOffsetCommitResponseTopic[] = [];
-  for (let i26 = 0; i26 < n25; i26++) v24.push(decodeOffsetCommitResponseOffsetCommitResponseTopic(r, version));
+  const v24: OffsetCommitResponseTopic[] = [];
+  for (let i26 = 0; i26 < n25; i26++) v24.push(decodeOffsetCommitResponseTopic(r, version));
   const o: OffsetCommitResponse = { throttleTimeMs: v23, topics: v24 };
   if (flex) {
     const tags = readTags(r);
@@ -234,7 +234,7 @@ export function decodeOffsetCommitResponse(r: Reader, version: number): OffsetCo
   return o;
 }
 
-function encodeOffsetCommitResponseOffsetCommitResponseTopic(w: Writer, m: OffsetCommitResponseOffsetCommitResponseTopic, version: number): void {
+function encodeOffsetCommitResponseTopic(w: Writer, m: OffsetCommitResponseTopic, version: number): void {
   const flex = version >= 8;
   if (version <= 9) {
     if (flex) w.compactString(m.name);
@@ -247,22 +247,22 @@ function encodeOffsetCommitResponseOffsetCommitResponseTopic(w: Writer, m: Offse
     const a27 = m.partitions;
     writeArrayLength(w, flex, a27.length);
     for (let i28 = 0; i28 < a27.length; i28++) {
-      encodeOffsetCommitResponseOffsetCommitResponsePartition(w, a27[i28], version);
+      encodeOffsetCommitResponsePartition(w, a27[i28], version);
     }
   }
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "OffsetCommitResponseOffsetCommitResponseTopic", version);
+  } else noTags(m.taggedFields, "OffsetCommitResponseTopic", version);
 }
 
-function decodeOffsetCommitResponseOffsetCommitResponseTopic(r: Reader, version: number): OffsetCommitResponseOffsetCommitResponseTopic {
+function decodeOffsetCommitResponseTopic(r: Reader, version: number): OffsetCommitResponseTopic {
   const flex = version >= 8;
   const v29 = version <= 9 ? (flex ? r.compactString() : r.string()) : "";
   const v30 = version >= 10 ? r.uuid() : ZERO_UUID;
   const n32 = readArrayLength(r, flex);
-  const v31: OffsetCommitResponseOffsetCommitResponsePartition[] = [];
-  for (let i33 = 0; i33 < n32; i33++) v31.push(decodeOffsetCommitResponseOffsetCommitResponsePartition(r, version));
-  const o: OffsetCommitResponseOffsetCommitResponseTopic = { name: v29, topicId: v30, partitions: v31 };
+  const v31: OffsetCommitResponsePartition[] = [];
+  for (let i33 = 0; i33 < n32; i33++) v31.push(decodeOffsetCommitResponsePartition(r, version));
+  const o: OffsetCommitResponseTopic = { name: v29, topicId: v30, partitions: v31 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -270,20 +270,20 @@ function decodeOffsetCommitResponseOffsetCommitResponseTopic(r: Reader, version:
   return o;
 }
 
-function encodeOffsetCommitResponseOffsetCommitResponsePartition(w: Writer, m: OffsetCommitResponseOffsetCommitResponsePartition, version: number): void {
+function encodeOffsetCommitResponsePartition(w: Writer, m: OffsetCommitResponsePartition, version: number): void {
   const flex = version >= 8;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "OffsetCommitResponseOffsetCommitResponsePartition", version);
+  } else noTags(m.taggedFields, "OffsetCommitResponsePartition", version);
 }
 
-function decodeOffsetCommitResponseOffsetCommitResponsePartition(r: Reader, version: number): OffsetCommitResponseOffsetCommitResponsePartition {
+function decodeOffsetCommitResponsePartition(r: Reader, version: number): OffsetCommitResponsePartition {
   const flex = version >= 8;
   const v34 = r.int32();
   const v35 = r.int16();
-  const o: OffsetCommitResponseOffsetCommitResponsePartition = { partitionIndex: v34, errorCode: v35 };
+  const o: OffsetCommitResponsePartition = { partitionIndex: v34, errorCode: v35 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;

@@ -15,19 +15,19 @@ export interface OffsetDeleteRequest {
   /** GroupId (string): versions 0+. */
   groupId: string;
   /** Topics ([]OffsetDeleteRequestTopic): versions 0+. */
-  topics: OffsetDeleteRequestOffsetDeleteRequestTopic[];
+  topics: OffsetDeleteRequestTopic[];
 }
 
 /** OffsetDeleteRequestTopic, from OffsetDeleteRequest.json: versions 0. */
-export interface OffsetDeleteRequestOffsetDeleteRequestTopic {
+export interface OffsetDeleteRequestTopic {
   /** Name (string): versions 0+. */
   name: string;
   /** Partitions ([]OffsetDeleteRequestPartition): versions 0+. */
-  partitions: OffsetDeleteRequestOffsetDeleteRequestPartition[];
+  partitions: OffsetDeleteRequestPartition[];
 }
 
 /** OffsetDeleteRequestPartition, from OffsetDeleteRequest.json: versions 0. */
-export interface OffsetDeleteRequestOffsetDeleteRequestPartition {
+export interface OffsetDeleteRequestPartition {
   /** PartitionIndex (int32): versions 0+. */
   partitionIndex: number;
 }
@@ -39,19 +39,19 @@ export interface OffsetDeleteResponse {
   /** ThrottleTimeMs (int32): versions 0+, ignorable. */
   throttleTimeMs: number;
   /** Topics ([]OffsetDeleteResponseTopic): versions 0+. */
-  topics: OffsetDeleteResponseOffsetDeleteResponseTopic[];
+  topics: OffsetDeleteResponseTopic[];
 }
 
 /** OffsetDeleteResponseTopic, from OffsetDeleteResponse.json: versions 0. */
-export interface OffsetDeleteResponseOffsetDeleteResponseTopic {
+export interface OffsetDeleteResponseTopic {
   /** Name (string): versions 0+. */
   name: string;
   /** Partitions ([]OffsetDeleteResponsePartition): versions 0+. */
-  partitions: OffsetDeleteResponseOffsetDeleteResponsePartition[];
+  partitions: OffsetDeleteResponsePartition[];
 }
 
 /** OffsetDeleteResponsePartition, from OffsetDeleteResponse.json: versions 0. */
-export interface OffsetDeleteResponseOffsetDeleteResponsePartition {
+export interface OffsetDeleteResponsePartition {
   /** PartitionIndex (int32): versions 0+. */
   partitionIndex: number;
   /** ErrorCode (int16): versions 0+. */
@@ -66,7 +66,7 @@ export function encodeOffsetDeleteRequest(w: Writer, m: OffsetDeleteRequest, ver
     const a0 = m.topics;
     writeArrayLength(w, false, a0.length);
     for (let i1 = 0; i1 < a0.length; i1++) {
-      encodeOffsetDeleteRequestOffsetDeleteRequestTopic(w, a0[i1], version);
+      encodeOffsetDeleteRequestTopic(w, a0[i1], version);
     }
   }
 }
@@ -76,39 +76,39 @@ export function decodeOffsetDeleteRequest(r: Reader, version: number): OffsetDel
   if (version < 0 || version > 0) badDecodeVersion("OffsetDeleteRequest", version, 0, 0);
   const v2 = r.string();
   const n4 = readArrayLength(r, false);
-  const v3: OffsetDeleteRequestOffsetDeleteRequestTopic[] = [];
-  for (let i5 = 0; i5 < n4; i5++) v3.push(decodeOffsetDeleteRequestOffsetDeleteRequestTopic(r, version));
+  const v3: OffsetDeleteRequestTopic[] = [];
+  for (let i5 = 0; i5 < n4; i5++) v3.push(decodeOffsetDeleteRequestTopic(r, version));
   const o: OffsetDeleteRequest = { groupId: v2, topics: v3 };
   return o;
 }
 
-function encodeOffsetDeleteRequestOffsetDeleteRequestTopic(w: Writer, m: OffsetDeleteRequestOffsetDeleteRequestTopic, version: number): void {
+function encodeOffsetDeleteRequestTopic(w: Writer, m: OffsetDeleteRequestTopic, version: number): void {
   w.string(m.name);
   {
     const a6 = m.partitions;
     writeArrayLength(w, false, a6.length);
     for (let i7 = 0; i7 < a6.length; i7++) {
-      encodeOffsetDeleteRequestOffsetDeleteRequestPartition(w, a6[i7], version);
+      encodeOffsetDeleteRequestPartition(w, a6[i7], version);
     }
   }
 }
 
-function decodeOffsetDeleteRequestOffsetDeleteRequestTopic(r: Reader, version: number): OffsetDeleteRequestOffsetDeleteRequestTopic {
+function decodeOffsetDeleteRequestTopic(r: Reader, version: number): OffsetDeleteRequestTopic {
   const v8 = r.string();
   const n10 = readArrayLength(r, false);
-  const v9: OffsetDeleteRequestOffsetDeleteRequestPartition[] = [];
-  for (let i11 = 0; i11 < n10; i11++) v9.push(decodeOffsetDeleteRequestOffsetDeleteRequestPartition(r, version));
-  const o: OffsetDeleteRequestOffsetDeleteRequestTopic = { name: v8, partitions: v9 };
+  const v9: OffsetDeleteRequestPartition[] = [];
+  for (let i11 = 0; i11 < n10; i11++) v9.push(decodeOffsetDeleteRequestPartition(r, version));
+  const o: OffsetDeleteRequestTopic = { name: v8, partitions: v9 };
   return o;
 }
 
-function encodeOffsetDeleteRequestOffsetDeleteRequestPartition(w: Writer, m: OffsetDeleteRequestOffsetDeleteRequestPartition, _version: number): void {
+function encodeOffsetDeleteRequestPartition(w: Writer, m: OffsetDeleteRequestPartition, _version: number): void {
   w.int32(m.partitionIndex);
 }
 
-function decodeOffsetDeleteRequestOffsetDeleteRequestPartition(r: Reader, _version: number): OffsetDeleteRequestOffsetDeleteRequestPartition {
+function decodeOffsetDeleteRequestPartition(r: Reader, _version: number): OffsetDeleteRequestPartition {
   const v12 = r.int32();
-  const o: OffsetDeleteRequestOffsetDeleteRequestPartition = { partitionIndex: v12 };
+  const o: OffsetDeleteRequestPartition = { partitionIndex: v12 };
   return o;
 }
 
@@ -121,7 +121,7 @@ export function encodeOffsetDeleteResponse(w: Writer, m: OffsetDeleteResponse, v
     const a13 = m.topics;
     writeArrayLength(w, false, a13.length);
     for (let i14 = 0; i14 < a13.length; i14++) {
-      encodeOffsetDeleteResponseOffsetDeleteResponseTopic(w, a13[i14], version);
+      encodeOffsetDeleteResponseTopic(w, a13[i14], version);
     }
   }
 }
@@ -132,41 +132,41 @@ export function decodeOffsetDeleteResponse(r: Reader, version: number): OffsetDe
   const v15 = r.int16();
   const v16 = r.int32();
   const n18 = readArrayLength(r, false);
-  const v17: OffsetDeleteResponseOffsetDeleteResponseTopic[] = [];
-  for (let i19 = 0; i19 < n18; i19++) v17.push(decodeOffsetDeleteResponseOffsetDeleteResponseTopic(r, version));
+  const v17: OffsetDeleteResponseTopic[] = [];
+  for (let i19 = 0; i19 < n18; i19++) v17.push(decodeOffsetDeleteResponseTopic(r, version));
   const o: OffsetDeleteResponse = { errorCode: v15, throttleTimeMs: v16, topics: v17 };
   return o;
 }
 
-function encodeOffsetDeleteResponseOffsetDeleteResponseTopic(w: Writer, m: OffsetDeleteResponseOffsetDeleteResponseTopic, version: number): void {
+function encodeOffsetDeleteResponseTopic(w: Writer, m: OffsetDeleteResponseTopic, version: number): void {
   w.string(m.name);
   {
     const a20 = m.partitions;
     writeArrayLength(w, false, a20.length);
     for (let i21 = 0; i21 < a20.length; i21++) {
-      encodeOffsetDeleteResponseOffsetDeleteResponsePartition(w, a20[i21], version);
+      encodeOffsetDeleteResponsePartition(w, a20[i21], version);
     }
   }
 }
 
-function decodeOffsetDeleteResponseOffsetDeleteResponseTopic(r: Reader, version: number): OffsetDeleteResponseOffsetDeleteResponseTopic {
+function decodeOffsetDeleteResponseTopic(r: Reader, version: number): OffsetDeleteResponseTopic {
   const v22 = r.string();
   const n24 = readArrayLength(r, false);
-  const v23: OffsetDeleteResponseOffsetDeleteResponsePartition[] = [];
-  for (let i25 = 0; i25 < n24; i25++) v23.push(decodeOffsetDeleteResponseOffsetDeleteResponsePartition(r, version));
-  const o: OffsetDeleteResponseOffsetDeleteResponseTopic = { name: v22, partitions: v23 };
+  const v23: OffsetDeleteResponsePartition[] = [];
+  for (let i25 = 0; i25 < n24; i25++) v23.push(decodeOffsetDeleteResponsePartition(r, version));
+  const o: OffsetDeleteResponseTopic = { name: v22, partitions: v23 };
   return o;
 }
 
-function encodeOffsetDeleteResponseOffsetDeleteResponsePartition(w: Writer, m: OffsetDeleteResponseOffsetDeleteResponsePartition, _version: number): void {
+function encodeOffsetDeleteResponsePartition(w: Writer, m: OffsetDeleteResponsePartition, _version: number): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
 }
 
-function decodeOffsetDeleteResponseOffsetDeleteResponsePartition(r: Reader, _version: number): OffsetDeleteResponseOffsetDeleteResponsePartition {
+function decodeOffsetDeleteResponsePartition(r: Reader, _version: number): OffsetDeleteResponsePartition {
   const v26 = r.int32();
   const v27 = r.int16();
-  const o: OffsetDeleteResponseOffsetDeleteResponsePartition = { partitionIndex: v26, errorCode: v27 };
+  const o: OffsetDeleteResponsePartition = { partitionIndex: v26, errorCode: v27 };
   return o;
 }
 

@@ -15,9 +15,9 @@ export interface OffsetFetchRequest {
   /** GroupId (string): versions 0-7. */
   groupId?: string;
   /** Topics ([]OffsetFetchRequestTopic): versions 0-7, nullable 2-7. */
-  topics?: OffsetFetchRequestOffsetFetchRequestTopic[] | null;
+  topics?: OffsetFetchRequestTopic[] | null;
   /** Groups ([]OffsetFetchRequestGroup): versions 8+. */
-  groups?: OffsetFetchRequestOffsetFetchRequestGroup[];
+  groups?: OffsetFetchRequestGroup[];
   /** RequireStable (bool): versions 7+, default false. */
   requireStable?: boolean;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -25,7 +25,7 @@ export interface OffsetFetchRequest {
 }
 
 /** OffsetFetchRequestTopic, from OffsetFetchRequest.json: versions 1-7, flexible 6-7. */
-export interface OffsetFetchRequestOffsetFetchRequestTopic {
+export interface OffsetFetchRequestTopic {
   /** Name (string): versions 0-7. */
   name: string;
   /** PartitionIndexes ([]int32): versions 0-7. */
@@ -35,7 +35,7 @@ export interface OffsetFetchRequestOffsetFetchRequestTopic {
 }
 
 /** OffsetFetchRequestGroup, from OffsetFetchRequest.json: versions 8-10, flexible 8-10. */
-export interface OffsetFetchRequestOffsetFetchRequestGroup {
+export interface OffsetFetchRequestGroup {
   /** GroupId (string): versions 8+. */
   groupId: string;
   /** MemberId (string): versions 9+, nullable 9+, default null, ignorable. */
@@ -43,13 +43,13 @@ export interface OffsetFetchRequestOffsetFetchRequestGroup {
   /** MemberEpoch (int32): versions 9+, default -1, ignorable. */
   memberEpoch?: number;
   /** Topics ([]OffsetFetchRequestTopics): versions 8+, nullable 8+. */
-  topics: OffsetFetchRequestOffsetFetchRequestTopics[] | null;
+  topics: OffsetFetchRequestTopics[] | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** OffsetFetchRequestTopics, from OffsetFetchRequest.json: versions 8-10, flexible 8-10. */
-export interface OffsetFetchRequestOffsetFetchRequestTopics {
+export interface OffsetFetchRequestTopics {
   /** Name (string): versions 8-9, ignorable. */
   name?: string;
   /** TopicId (uuid): versions 10+, ignorable. */
@@ -65,27 +65,27 @@ export interface OffsetFetchResponse {
   /** ThrottleTimeMs (int32): versions 3+, ignorable. */
   throttleTimeMs: number;
   /** Topics ([]OffsetFetchResponseTopic): versions 0-7. */
-  topics: OffsetFetchResponseOffsetFetchResponseTopic[];
+  topics: OffsetFetchResponseTopic[];
   /** ErrorCode (int16): versions 2-7, default 0, ignorable. */
   errorCode: number;
   /** Groups ([]OffsetFetchResponseGroup): versions 8+. */
-  groups: OffsetFetchResponseOffsetFetchResponseGroup[];
+  groups: OffsetFetchResponseGroup[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** OffsetFetchResponseTopic, from OffsetFetchResponse.json: versions 1-7, flexible 6-7. */
-export interface OffsetFetchResponseOffsetFetchResponseTopic {
+export interface OffsetFetchResponseTopic {
   /** Name (string): versions 0-7. */
   name: string;
   /** Partitions ([]OffsetFetchResponsePartition): versions 0-7. */
-  partitions: OffsetFetchResponseOffsetFetchResponsePartition[];
+  partitions: OffsetFetchResponsePartition[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** OffsetFetchResponsePartition, from OffsetFetchResponse.json: versions 1-7, flexible 6-7. */
-export interface OffsetFetchResponseOffsetFetchResponsePartition {
+export interface OffsetFetchResponsePartition {
   /** PartitionIndex (int32): versions 0-7. */
   partitionIndex: number;
   /** CommittedOffset (int64): versions 0-7. */
@@ -101,11 +101,11 @@ export interface OffsetFetchResponseOffsetFetchResponsePartition {
 }
 
 /** OffsetFetchResponseGroup, from OffsetFetchResponse.json: versions 8-10, flexible 8-10. */
-export interface OffsetFetchResponseOffsetFetchResponseGroup {
+export interface OffsetFetchResponseGroup {
   /** GroupId (string): versions 8+. */
   groupId: string;
   /** Topics ([]OffsetFetchResponseTopics): versions 8+. */
-  topics: OffsetFetchResponseOffsetFetchResponseTopics[];
+  topics: OffsetFetchResponseTopics[];
   /** ErrorCode (int16): versions 8+, default 0. */
   errorCode: number;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -113,19 +113,19 @@ export interface OffsetFetchResponseOffsetFetchResponseGroup {
 }
 
 /** OffsetFetchResponseTopics, from OffsetFetchResponse.json: versions 8-10, flexible 8-10. */
-export interface OffsetFetchResponseOffsetFetchResponseTopics {
+export interface OffsetFetchResponseTopics {
   /** Name (string): versions 8-9, ignorable. */
   name: string;
   /** TopicId (uuid): versions 10+, ignorable. */
   topicId: string;
   /** Partitions ([]OffsetFetchResponsePartitions): versions 8+. */
-  partitions: OffsetFetchResponseOffsetFetchResponsePartitions[];
+  partitions: OffsetFetchResponsePartitions[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** OffsetFetchResponsePartitions, from OffsetFetchResponse.json: versions 8-10, flexible 8-10. */
-export interface OffsetFetchResponseOffsetFetchResponsePartitions {
+export interface OffsetFetchResponsePartitions {
   /** PartitionIndex (int32): versions 8+. */
   partitionIndex: number;
   /** CommittedOffset (int64): versions 8+. */
@@ -158,7 +158,7 @@ export function encodeOffsetFetchRequest(w: Writer, m: OffsetFetchRequest, versi
       else {
         writeArrayLength(w, flex, a0.length);
         for (let i1 = 0; i1 < a0.length; i1++) {
-          encodeOffsetFetchRequestOffsetFetchRequestTopic(w, a0[i1], version);
+          encodeOffsetFetchRequestTopic(w, a0[i1], version);
         }
       }
     }
@@ -169,7 +169,7 @@ export function encodeOffsetFetchRequest(w: Writer, m: OffsetFetchRequest, versi
       const a2 = (m.groups ?? []);
       writeArrayLength(w, flex, a2.length);
       for (let i3 = 0; i3 < a2.length; i3++) {
-        encodeOffsetFetchRequestOffsetFetchRequestGroup(w, a2[i3], version);
+        encodeOffsetFetchRequestGroup(w, a2[i3], version);
       }
     }
   }
@@ -187,22 +187,22 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
   if (version < 1 || version > 10) badDecodeVersion("OffsetFetchRequest", version, 1, 10);
   const flex = version >= 6;
   const v4 = version <= 7 ? (flex ? r.compactString() : r.string()) : "";
-  let v5: OffsetFetchRequestOffsetFetchRequestTopic[] | null = [];
+  let v5: OffsetFetchRequestTopic[] | null = [];
   if (version <= 7) {
     const n7 = (version >= 2 ? readNullableArrayLength(r, flex) : readArrayLength(r, flex));
-    let v6: OffsetFetchRequestOffsetFetchRequestTopic[] | null = null;
+    let v6: OffsetFetchRequestTopic[] | null = null;
     if (n7 >= 0) {
-      const a: OffsetFetchRequestOffsetFetchRequestTopic[] = [];
-      for (let i8 = 0; i8 < n7; i8++) a.push(decodeOffsetFetchRequestOffsetFetchRequestTopic(r, version));
+      const a: OffsetFetchRequestTopic[] = [];
+      for (let i8 = 0; i8 < n7; i8++) a.push(decodeOffsetFetchRequestTopic(r, version));
       v6 = a;
     }
     v5 = v6;
   }
-  let v9: OffsetFetchRequestOffsetFetchRequestGroup[] = [];
+  let v9: OffsetFetchRequestGroup[] = [];
   if (version >= 8) {
     const n11 = readArrayLength(r, flex);
-    const v10: OffsetFetchRequestOffsetFetchRequestGroup[] = [];
-    for (let i12 = 0; i12 < n11; i12++) v10.push(decodeOffsetFetchRequestOffsetFetchRequestGroup(r, version));
+    const v10: OffsetFetchRequestGroup[] = [];
+    for (let i12 = 0; i12 < n11; i12++) v10.push(decodeOffsetFetchRequestGroup(r, version));
     v9 = v10;
   }
   const v13 = version >= 7 ? r.boolean() : false;
@@ -214,7 +214,7 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
   return o;
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestTopic(w: Writer, m: OffsetFetchRequestOffsetFetchRequestTopic, version: number): void {
+function encodeOffsetFetchRequestTopic(w: Writer, m: OffsetFetchRequestTopic, version: number): void {
   const flex = version >= 6;
   if (flex) w.compactString(m.name);
   else w.string(m.name);
@@ -227,16 +227,16 @@ function encodeOffsetFetchRequestOffsetFetchRequestTopic(w: Writer, m: OffsetFet
   }
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "OffsetFetchRequestOffsetFetchRequestTopic", version);
+  } else noTags(m.taggedFields, "OffsetFetchRequestTopic", version);
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestTopic(r: Reader, version: number): OffsetFetchRequestOffsetFetchRequestTopic {
+function decodeOffsetFetchRequestTopic(r: Reader, version: number): OffsetFetchRequestTopic {
   const flex = version >= 6;
   const v16 = (flex ? r.compactString() : r.string());
   const n18 = readArrayLength(r, flex);
   const v17: number[] = [];
   for (let i19 = 0; i19 < n18; i19++) v17.push(r.int32());
-  const o: OffsetFetchRequestOffsetFetchRequestTopic = { name: v16, partitionIndexes: v17 };
+  const o: OffsetFetchRequestTopic = { name: v16, partitionIndexes: v17 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -244,7 +244,7 @@ function decodeOffsetFetchRequestOffsetFetchRequestTopic(r: Reader, version: num
   return o;
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestGroup(w: Writer, m: OffsetFetchRequestOffsetFetchRequestGroup, version: number): void {
+function encodeOffsetFetchRequestGroup(w: Writer, m: OffsetFetchRequestGroup, version: number): void {
   w.compactString(m.groupId);
   if (version >= 9) {
     w.compactNullableString((m.memberId ?? null));
@@ -258,31 +258,31 @@ function encodeOffsetFetchRequestOffsetFetchRequestGroup(w: Writer, m: OffsetFet
     else {
       writeArrayLength(w, true, a20.length);
       for (let i21 = 0; i21 < a20.length; i21++) {
-        encodeOffsetFetchRequestOffsetFetchRequestTopics(w, a20[i21], version);
+        encodeOffsetFetchRequestTopics(w, a20[i21], version);
       }
     }
   }
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestGroup(r: Reader, version: number): OffsetFetchRequestOffsetFetchRequestGroup {
+function decodeOffsetFetchRequestGroup(r: Reader, version: number): OffsetFetchRequestGroup {
   const v22 = r.compactString();
   const v23 = version >= 9 ? r.compactNullableString() : null;
   const v24 = version >= 9 ? r.int32() : -1;
   const n26 = readNullableArrayLength(r, true);
-  let v25: OffsetFetchRequestOffsetFetchRequestTopics[] | null = null;
+  let v25: OffsetFetchRequestTopics[] | null = null;
   if (n26 >= 0) {
-    const a: OffsetFetchRequestOffsetFetchRequestTopics[] = [];
-    for (let i27 = 0; i27 < n26; i27++) a.push(decodeOffsetFetchRequestOffsetFetchRequestTopics(r, version));
+    const a: OffsetFetchRequestTopics[] = [];
+    for (let i27 = 0; i27 < n26; i27++) a.push(decodeOffsetFetchRequestTopics(r, version));
     v25 = a;
   }
-  const o: OffsetFetchRequestOffsetFetchRequestGroup = { groupId: v22, memberId: v23, memberEpoch: v24, topics: v25 };
+  const o: OffsetFetchRequestGroup = { groupId: v22, memberId: v23, memberEpoch: v24, topics: v25 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestTopics(w: Writer, m: OffsetFetchRequestOffsetFetchRequestTopics, version: number): void {
+function encodeOffsetFetchRequestTopics(w: Writer, m: OffsetFetchRequestTopics, version: number): void {
   if (version <= 9) {
     w.compactString((m.name ?? ""));
   }
@@ -299,13 +299,13 @@ function encodeOffsetFetchRequestOffsetFetchRequestTopics(w: Writer, m: OffsetFe
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestTopics(r: Reader, version: number): OffsetFetchRequestOffsetFetchRequestTopics {
+function decodeOffsetFetchRequestTopics(r: Reader, version: number): OffsetFetchRequestTopics {
   const v30 = version <= 9 ? r.compactString() : "";
   const v31 = version >= 10 ? r.uuid() : ZERO_UUID;
   const n33 = readArrayLength(r, true);
   const v32: number[] = [];
   for (let i34 = 0; i34 < n33; i34++) v32.push(r.int32());
-  const o: OffsetFetchRequestOffsetFetchRequestTopics = { name: v30, topicId: v31, partitionIndexes: v32 };
+  const o: OffsetFetchRequestTopics = { name: v30, topicId: v31, partitionIndexes: v32 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
@@ -324,7 +324,7 @@ export function encodeOffsetFetchResponse(w: Writer, m: OffsetFetchResponse, ver
       const a35 = m.topics;
       writeArrayLength(w, flex, a35.length);
       for (let i36 = 0; i36 < a35.length; i36++) {
-        encodeOffsetFetchResponseOffsetFetchResponseTopic(w, a35[i36], version);
+        encodeOffsetFetchResponseTopic(w, a35[i36], version);
       }
     }
   }
@@ -337,7 +337,7 @@ export function encodeOffsetFetchResponse(w: Writer, m: OffsetFetchResponse, ver
       const a37 = m.groups;
       writeArrayLength(w, flex, a37.length);
       for (let i38 = 0; i38 < a37.length; i38++) {
-        encodeOffsetFetchResponseOffsetFetchResponseGroup(w, a37[i38], version);
+        encodeOffsetFetchResponseGroup(w, a37[i38], version);
       }
     }
   }
@@ -351,19 +351,19 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
   if (version < 1 || version > 10) badDecodeVersion("OffsetFetchResponse", version, 1, 10);
   const flex = version >= 6;
   const v39 = version >= 3 ? r.int32() : 0;
-  let v40: OffsetFetchResponseOffsetFetchResponseTopic[] = [];
+  let v40: OffsetFetchResponseTopic[] = [];
   if (version <= 7) {
     const n42 = readArrayLength(r, flex);
-    const v41: OffsetFetchResponseOffsetFetchResponseTopic[] = [];
-    for (let i43 = 0; i43 < n42; i43++) v41.push(decodeOffsetFetchResponseOffsetFetchResponseTopic(r, version));
+    const v41: OffsetFetchResponseTopic[] = [];
+    for (let i43 = 0; i43 < n42; i43++) v41.push(decodeOffsetFetchResponseTopic(r, version));
     v40 = v41;
   }
   const v44 = version >= 2 && version <= 7 ? r.int16() : 0;
-  let v45: OffsetFetchResponseOffsetFetchResponseGroup[] = [];
+  let v45: OffsetFetchResponseGroup[] = [];
   if (version >= 8) {
     const n47 = readArrayLength(r, flex);
-    const v46: OffsetFetchResponseOffsetFetchResponseGroup[] = [];
-    for (let i48 = 0; i48 < n47; i48++) v46.push(decodeOffsetFetchResponseOffsetFetchResponseGroup(r, version));
+    const v46: OffsetFetchResponseGroup[] = [];
+    for (let i48 = 0; i48 < n47; i48++) v46.push(decodeOffsetFetchResponseGroup(r, version));
     v45 = v46;
   }
   const o: OffsetFetchResponse = { throttleTimeMs: v39, topics: v40, errorCode: v44, groups: v45 };
@@ -374,7 +374,7 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
   return o;
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseTopic(w: Writer, m: OffsetFetchResponseOffsetFetchResponseTopic, version: number): void {
+function encodeOffsetFetchResponseTopic(w: Writer, m: OffsetFetchResponseTopic, version: number): void {
   const flex = version >= 6;
   if (flex) w.compactString(m.name);
   else w.string(m.name);
@@ -382,21 +382,21 @@ function encodeOffsetFetchResponseOffsetFetchResponseTopic(w: Writer, m: OffsetF
     const a49 = m.partitions;
     writeArrayLength(w, flex, a49.length);
     for (let i50 = 0; i50 < a49.length; i50++) {
-      encodeOffsetFetchResponseOffsetFetchResponsePartition(w, a49[i50], version);
+      encodeOffsetFetchResponsePartition(w, a49[i50], version);
     }
   }
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "OffsetFetchResponseOffsetFetchResponseTopic", version);
+  } else noTags(m.taggedFields, "OffsetFetchResponseTopic", version);
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseTopic(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponseTopic {
+function decodeOffsetFetchResponseTopic(r: Reader, version: number): OffsetFetchResponseTopic {
   const flex = version >= 6;
   const v51 = (flex ? r.compactString() : r.string());
   const n53 = readArrayLength(r, flex);
-  const v52: OffsetFetchResponseOffsetFetchResponsePartition[] = [];
-  for (let i54 = 0; i54 < n53; i54++) v52.push(decodeOffsetFetchResponseOffsetFetchResponsePartition(r, version));
-  const o: OffsetFetchResponseOffsetFetchResponseTopic = { name: v51, partitions: v52 };
+  const v52: OffsetFetchResponsePartition[] = [];
+  for (let i54 = 0; i54 < n53; i54++) v52.push(decodeOffsetFetchResponsePartition(r, version));
+  const o: OffsetFetchResponseTopic = { name: v51, partitions: v52 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -404,7 +404,7 @@ function decodeOffsetFetchResponseOffsetFetchResponseTopic(r: Reader, version: n
   return o;
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponsePartition(w: Writer, m: OffsetFetchResponseOffsetFetchResponsePartition, version: number): void {
+function encodeOffsetFetchResponsePartition(w: Writer, m: OffsetFetchResponsePartition, version: number): void {
   const flex = version >= 6;
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
@@ -416,17 +416,17 @@ function encodeOffsetFetchResponseOffsetFetchResponsePartition(w: Writer, m: Off
   w.int16(m.errorCode);
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "OffsetFetchResponseOffsetFetchResponsePartition", version);
+  } else noTags(m.taggedFields, "OffsetFetchResponsePartition", version);
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponsePartition(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponsePartition {
+function decodeOffsetFetchResponsePartition(r: Reader, version: number): OffsetFetchResponsePartition {
   const flex = version >= 6;
   const v55 = r.int32();
   const v56 = r.int64();
   const v57 = version >= 5 ? r.int32() : -1;
   const v58 = (flex ? r.compactNullableString() : r.nullableString());
   const v59 = r.int16();
-  const o: OffsetFetchResponseOffsetFetchResponsePartition = { partitionIndex: v55, committedOffset: v56, committedLeaderEpoch: v57, metadata: v58, errorCode: v59 };
+  const o: OffsetFetchResponsePartition = { partitionIndex: v55, committedOffset: v56, committedLeaderEpoch: v57, metadata: v58, errorCode: v59 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -434,32 +434,32 @@ function decodeOffsetFetchResponseOffsetFetchResponsePartition(r: Reader, versio
   return o;
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseGroup(w: Writer, m: OffsetFetchResponseOffsetFetchResponseGroup, version: number): void {
+function encodeOffsetFetchResponseGroup(w: Writer, m: OffsetFetchResponseGroup, version: number): void {
   w.compactString(m.groupId);
   {
     const a60 = m.topics;
     writeArrayLength(w, true, a60.length);
     for (let i61 = 0; i61 < a60.length; i61++) {
-      encodeOffsetFetchResponseOffsetFetchResponseTopics(w, a60[i61], version);
+      encodeOffsetFetchResponseTopics(w, a60[i61], version);
     }
   }
   w.int16(m.errorCode);
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseGroup(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponseGroup {
+function decodeOffsetFetchResponseGroup(r: Reader, version: number): OffsetFetchResponseGroup {
   const v62 = r.compactString();
   const n64 = readArrayLength(r, true);
-  const v63: OffsetFetchResponseOffsetFetchResponseTopics[] = [];
-  for (let i65 = 0; i65 < n64; i65++) v63.push(decodeOffsetFetchResponseOffsetFetchResponseTopics(r, version));
+  const v63: OffsetFetchResponseTopics[] = [];
+  for (let i65 = 0; i65 < n64; i65++) v63.push(decodeOffsetFetchResponseTopics(r, version));
   const v66 = r.int16();
-  const o: OffsetFetchResponseOffsetFetchResponseGroup = { groupId: v62, topics: v63, errorCode: v66 };
+  const o: OffsetFetchResponseGroup = { groupId: v62, topics: v63, errorCode: v66 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseTopics(w: Writer, m: OffsetFetchResponseOffsetFetchResponseTopics, version: number): void {
+function encodeOffsetFetchResponseTopics(w: Writer, m: OffsetFetchResponseTopics, version: number): void {
   if (version <= 9) {
     w.compactString(m.name);
   }
@@ -470,25 +470,25 @@ function encodeOffsetFetchResponseOffsetFetchResponseTopics(w: Writer, m: Offset
     const a67 = m.partitions;
     writeArrayLength(w, true, a67.length);
     for (let i68 = 0; i68 < a67.length; i68++) {
-      encodeOffsetFetchResponseOffsetFetchResponsePartitions(w, a67[i68], version);
+      encodeOffsetFetchResponsePartitions(w, a67[i68], version);
     }
   }
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseTopics(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponseTopics {
+function decodeOffsetFetchResponseTopics(r: Reader, version: number): OffsetFetchResponseTopics {
   const v69 = version <= 9 ? r.compactString() : "";
   const v70 = version >= 10 ? r.uuid() : ZERO_UUID;
   const n72 = readArrayLength(r, true);
-  const v71: OffsetFetchResponseOffsetFetchResponsePartitions[] = [];
-  for (let i73 = 0; i73 < n72; i73++) v71.push(decodeOffsetFetchResponseOffsetFetchResponsePartitions(r, version));
-  const o: OffsetFetchResponseOffsetFetchResponseTopics = { name: v69, topicId: v70, partitions: v71 };
+  const v71: OffsetFetchResponsePartitions[] = [];
+  for (let i73 = 0; i73 < n72; i73++) v71.push(decodeOffsetFetchResponsePartitions(r, version));
+  const o: OffsetFetchResponseTopics = { name: v69, topicId: v70, partitions: v71 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponsePartitions(w: Writer, m: OffsetFetchResponseOffsetFetchResponsePartitions, _version: number): void {
+function encodeOffsetFetchResponsePartitions(w: Writer, m: OffsetFetchResponsePartitions, _version: number): void {
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
   w.int32(m.committedLeaderEpoch);
@@ -497,13 +497,13 @@ function encodeOffsetFetchResponseOffsetFetchResponsePartitions(w: Writer, m: Of
   writeTags(w, undefined, m.taggedFields);
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponsePartitions(r: Reader, _version: number): OffsetFetchResponseOffsetFetchResponsePartitions {
+function decodeOffsetFetchResponsePartitions(r: Reader, _version: number): OffsetFetchResponsePartitions {
   const v74 = r.int32();
   const v75 = r.int64();
   const v76 = r.int32();
   const v77 = r.compactNullableString();
   const v78 = r.int16();
-  const o: OffsetFetchResponseOffsetFetchResponsePartitions = { partitionIndex: v74, committedOffset: v75, committedLeaderEpoch: v76, metadata: v77, errorCode: v78 };
+  const o: OffsetFetchResponsePartitions = { partitionIndex: v74, committedOffset: v75, committedLeaderEpoch: v76, metadata: v77, errorCode: v78 };
   const tags = readTags(r);
   if (tags) o.taggedFields = tags;
   return o;

@@ -25,13 +25,13 @@ export interface SyncGroupRequest {
   /** ProtocolName (string): versions 5+, nullable 5+, default null, ignorable. */
   protocolName?: string | null;
   /** Assignments ([]SyncGroupRequestAssignment): versions 0+. */
-  assignments: SyncGroupRequestSyncGroupRequestAssignment[];
+  assignments: SyncGroupRequestAssignment[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** SyncGroupRequestAssignment, from SyncGroupRequest.json: versions 0-5, flexible 4-5. */
-export interface SyncGroupRequestSyncGroupRequestAssignment {
+export interface SyncGroupRequestAssignment {
   /** MemberId (string): versions 0+. */
   memberId: string;
   /** Assignment (bytes): versions 0+. */
@@ -82,7 +82,7 @@ export function encodeSyncGroupRequest(w: Writer, m: SyncGroupRequest, version: 
     const a0 = m.assignments;
     writeArrayLength(w, flex, a0.length);
     for (let i1 = 0; i1 < a0.length; i1++) {
-      encodeSyncGroupRequestSyncGroupRequestAssignment(w, a0[i1], version);
+      encodeSyncGroupRequestAssignment(w, a0[i1], version);
     }
   }
   if (flex) {
@@ -101,8 +101,8 @@ export function decodeSyncGroupRequest(r: Reader, version: number): SyncGroupReq
   const v6 = version >= 5 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v7 = version >= 5 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const n9 = readArrayLength(r, flex);
-  const v8: SyncGroupRequestSyncGroupRequestAssignment[] = [];
-  for (let i10 = 0; i10 < n9; i10++) v8.push(decodeSyncGroupRequestSyncGroupRequestAssignment(r, version));
+  const v8: SyncGroupRequestAssignment[] = [];
+  for (let i10 = 0; i10 < n9; i10++) v8.push(decodeSyncGroupRequestAssignment(r, version));
   const o: SyncGroupRequest = { groupId: v2, generationId: v3, memberId: v4, groupInstanceId: v5, protocolType: v6, protocolName: v7, assignments: v8 };
   if (flex) {
     const tags = readTags(r);
@@ -111,7 +111,7 @@ export function decodeSyncGroupRequest(r: Reader, version: number): SyncGroupReq
   return o;
 }
 
-function encodeSyncGroupRequestSyncGroupRequestAssignment(w: Writer, m: SyncGroupRequestSyncGroupRequestAssignment, version: number): void {
+function encodeSyncGroupRequestAssignment(w: Writer, m: SyncGroupRequestAssignment, version: number): void {
   const flex = version >= 4;
   if (flex) w.compactString(m.memberId);
   else w.string(m.memberId);
@@ -119,14 +119,14 @@ function encodeSyncGroupRequestSyncGroupRequestAssignment(w: Writer, m: SyncGrou
   else w.bytes(m.assignment);
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "SyncGroupRequestSyncGroupRequestAssignment", version);
+  } else noTags(m.taggedFields, "SyncGroupRequestAssignment", version);
 }
 
-function decodeSyncGroupRequestSyncGroupRequestAssignment(r: Reader, version: number): SyncGroupRequestSyncGroupRequestAssignment {
+function decodeSyncGroupRequestAssignment(r: Reader, version: number): SyncGroupRequestAssignment {
   const flex = version >= 4;
   const v11 = (flex ? r.compactString() : r.string());
   const v12 = (flex ? r.compactBytes() : r.bytes());
-  const o: SyncGroupRequestSyncGroupRequestAssignment = { memberId: v11, assignment: v12 };
+  const o: SyncGroupRequestAssignment = { memberId: v11, assignment: v12 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;

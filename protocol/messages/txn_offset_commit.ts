@@ -27,23 +27,23 @@ export interface TxnOffsetCommitRequest {
   /** GroupInstanceId (string): versions 3+, nullable 3+, default null. */
   groupInstanceId?: string | null;
   /** Topics ([]TxnOffsetCommitRequestTopic): versions 0+. */
-  topics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[];
+  topics: TxnOffsetCommitRequestTopic[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** TxnOffsetCommitRequestTopic, from TxnOffsetCommitRequest.json: versions 0-5, flexible 3-5. */
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+export interface TxnOffsetCommitRequestTopic {
   /** Name (string): versions 0+. */
   name: string;
   /** Partitions ([]TxnOffsetCommitRequestPartition): versions 0+. */
-  partitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
+  partitions: TxnOffsetCommitRequestPartition[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** TxnOffsetCommitRequestPartition, from TxnOffsetCommitRequest.json: versions 0-5, flexible 3-5. */
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+export interface TxnOffsetCommitRequestPartition {
   /** PartitionIndex (int32): versions 0+. */
   partitionIndex: number;
   /** CommittedOffset (int64): versions 0+. */
@@ -61,23 +61,23 @@ export interface TxnOffsetCommitResponse {
   /** ThrottleTimeMs (int32): versions 0+. */
   throttleTimeMs: number;
   /** Topics ([]TxnOffsetCommitResponseTopic): versions 0+. */
-  topics: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[];
+  topics: TxnOffsetCommitResponseTopic[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** TxnOffsetCommitResponseTopic, from TxnOffsetCommitResponse.json: versions 0-5, flexible 3-5. */
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+export interface TxnOffsetCommitResponseTopic {
   /** Name (string): versions 0+. */
   name: string;
   /** Partitions ([]TxnOffsetCommitResponsePartition): versions 0+. */
-  partitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[];
+  partitions: TxnOffsetCommitResponsePartition[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
 
 /** TxnOffsetCommitResponsePartition, from TxnOffsetCommitResponse.json: versions 0-5, flexible 3-5. */
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+export interface TxnOffsetCommitResponsePartition {
   /** PartitionIndex (int32): versions 0+. */
   partitionIndex: number;
   /** ErrorCode (int16): versions 0+. */
@@ -114,7 +114,7 @@ export function encodeTxnOffsetCommitRequest(w: Writer, m: TxnOffsetCommitReques
     const a0 = m.topics;
     writeArrayLength(w, flex, a0.length);
     for (let i1 = 0; i1 < a0.length; i1++) {
-      encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(w, a0[i1], version);
+      encodeTxnOffsetCommitRequestTopic(w, a0[i1], version);
     }
   }
   if (flex) {
@@ -134,8 +134,8 @@ export function decodeTxnOffsetCommitRequest(r: Reader, version: number): TxnOff
   const v7 = version >= 3 ? (flex ? r.compactString() : r.string()) : "";
   const v8 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const n10 = readArrayLength(r, flex);
-  const v9: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[] = [];
-  for (let i11 = 0; i11 < n10; i11++) v9.push(decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(r, version));
+  const v9: TxnOffsetCommitRequestTopic[] = [];
+  for (let i11 = 0; i11 < n10; i11++) v9.push(decodeTxnOffsetCommitRequestTopic(r, version));
   const o: TxnOffsetCommitRequest = { transactionalId: v2, groupId: v3, producerId: v4, producerEpoch: v5, generationId: v6, memberId: v7, groupInstanceId: v8, topics: v9 };
   if (flex) {
     const tags = readTags(r);
@@ -144,7 +144,7 @@ export function decodeTxnOffsetCommitRequest(r: Reader, version: number): TxnOff
   return o;
 }
 
-function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(w: Writer, m: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic, version: number): void {
+function encodeTxnOffsetCommitRequestTopic(w: Writer, m: TxnOffsetCommitRequestTopic, version: number): void {
   const flex = version >= 3;
   if (flex) w.compactString(m.name);
   else w.string(m.name);
@@ -152,21 +152,21 @@ function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(w: Writer, m: T
     const a12 = m.partitions;
     writeArrayLength(w, flex, a12.length);
     for (let i13 = 0; i13 < a12.length; i13++) {
-      encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(w, a12[i13], version);
+      encodeTxnOffsetCommitRequestPartition(w, a12[i13], version);
     }
   }
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "TxnOffsetCommitRequestTxnOffsetCommitRequestTopic", version);
+  } else noTags(m.taggedFields, "TxnOffsetCommitRequestTopic", version);
 }
 
-function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(r: Reader, version: number): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+function decodeTxnOffsetCommitRequestTopic(r: Reader, version: number): TxnOffsetCommitRequestTopic {
   const flex = version >= 3;
   const v14 = (flex ? r.compactString() : r.string());
   const n16 = readArrayLength(r, flex);
-  const v15: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[] = [];
-  for (let i17 = 0; i17 < n16; i17++) v15.push(decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(r, version));
-  const o: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic = { name: v14, partitions: v15 };
+  const v15: TxnOffsetCommitRequestPartition[] = [];
+  for (let i17 = 0; i17 < n16; i17++) v15.push(decodeTxnOffsetCommitRequestPartition(r, version));
+  const o: TxnOffsetCommitRequestTopic = { name: v14, partitions: v15 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -174,7 +174,7 @@ function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(r: Reader, vers
   return o;
 }
 
-function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(w: Writer, m: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition, version: number): void {
+function encodeTxnOffsetCommitRequestPartition(w: Writer, m: TxnOffsetCommitRequestPartition, version: number): void {
   const flex = version >= 3;
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
@@ -185,16 +185,16 @@ function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(w: Writer, 
   else w.nullableString(m.committedMetadata);
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "TxnOffsetCommitRequestTxnOffsetCommitRequestPartition", version);
+  } else noTags(m.taggedFields, "TxnOffsetCommitRequestPartition", version);
 }
 
-function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(r: Reader, version: number): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+function decodeTxnOffsetCommitRequestPartition(r: Reader, version: number): TxnOffsetCommitRequestPartition {
   const flex = version >= 3;
   const v18 = r.int32();
   const v19 = r.int64();
   const v20 = version >= 2 ? r.int32() : -1;
   const v21 = (flex ? r.compactNullableString() : r.nullableString());
-  const o: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition = { partitionIndex: v18, committedOffset: v19, committedLeaderEpoch: v20, committedMetadata: v21 };
+  const o: TxnOffsetCommitRequestPartition = { partitionIndex: v18, committedOffset: v19, committedLeaderEpoch: v20, committedMetadata: v21 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -211,7 +211,7 @@ export function encodeTxnOffsetCommitResponse(w: Writer, m: TxnOffsetCommitRespo
     const a22 = m.topics;
     writeArrayLength(w, flex, a22.length);
     for (let i23 = 0; i23 < a22.length; i23++) {
-      encodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(w, a22[i23], version);
+      encodeTxnOffsetCommitResponseTopic(w, a22[i23], version);
     }
   }
   if (flex) {
@@ -225,8 +225,8 @@ export function decodeTxnOffsetCommitResponse(r: Reader, version: number): TxnOf
   const flex = version >= 3;
   const v24 = r.int32();
   const n26 = readArrayLength(r, flex);
-  const v25: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[] = [];
-  for (let i27 = 0; i27 < n26; i27++) v25.push(decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(r, version));
+  const v25: TxnOffsetCommitResponseTopic[] = [];
+  for (let i27 = 0; i27 < n26; i27++) v25.push(decodeTxnOffsetCommitResponseTopic(r, version));
   const o: TxnOffsetCommitResponse = { throttleTimeMs: v24, topics: v25 };
   if (flex) {
     const tags = readTags(r);
@@ -235,7 +235,7 @@ export function decodeTxnOffsetCommitResponse(r: Reader, version: number): TxnOf
   return o;
 }
 
-function encodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(w: Writer, m: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic, version: number): void {
+function encodeTxnOffsetCommitResponseTopic(w: Writer, m: TxnOffsetCommitResponseTopic, version: number): void {
   const flex = version >= 3;
   if (flex) w.compactString(m.name);
   else w.string(m.name);
@@ -243,21 +243,21 @@ function encodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(w: Writer, m:
     const a28 = m.partitions;
     writeArrayLength(w, flex, a28.length);
     for (let i29 = 0; i29 < a28.length; i29++) {
-      encodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(w, a28[i29], version);
+      encodeTxnOffsetCommitResponsePartition(w, a28[i29], version);
     }
   }
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "TxnOffsetCommitResponseTxnOffsetCommitResponseTopic", version);
+  } else noTags(m.taggedFields, "TxnOffsetCommitResponseTopic", version);
 }
 
-function decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(r: Reader, version: number): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+function decodeTxnOffsetCommitResponseTopic(r: Reader, version: number): TxnOffsetCommitResponseTopic {
   const flex = version >= 3;
   const v30 = (flex ? r.compactString() : r.string());
   const n32 = readArrayLength(r, flex);
-  const v31: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[] = [];
-  for (let i33 = 0; i33 < n32; i33++) v31.push(decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(r, version));
-  const o: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic = { name: v30, partitions: v31 };
+  const v31: TxnOffsetCommitResponsePartition[] = [];
+  for (let i33 = 0; i33 < n32; i33++) v31.push(decodeTxnOffsetCommitResponsePartition(r, version));
+  const o: TxnOffsetCommitResponseTopic = { name: v30, partitions: v31 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
@@ -265,20 +265,20 @@ function decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(r: Reader, ve
   return o;
 }
 
-function encodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(w: Writer, m: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition, version: number): void {
+function encodeTxnOffsetCommitResponsePartition(w: Writer, m: TxnOffsetCommitResponsePartition, version: number): void {
   const flex = version >= 3;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
-  } else noTags(m.taggedFields, "TxnOffsetCommitResponseTxnOffsetCommitResponsePartition", version);
+  } else noTags(m.taggedFields, "TxnOffsetCommitResponsePartition", version);
 }
 
-function decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(r: Reader, version: number): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+function decodeTxnOffsetCommitResponsePartition(r: Reader, version: number): TxnOffsetCommitResponsePartition {
   const flex = version >= 3;
   const v34 = r.int32();
   const v35 = r.int16();
-  const o: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition = { partitionIndex: v34, errorCode: v35 };
+  const o: TxnOffsetCommitResponsePartition = { partitionIndex: v34, errorCode: v35 };
   if (flex) {
     const tags = readTags(r);
     if (tags) o.taggedFields = tags;
