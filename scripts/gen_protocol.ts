@@ -258,8 +258,11 @@ class MessageModel {
       if ((f.taggedVersions === undefined) !== (f.tag === undefined)) {
         throw new Error(`${this.schema.file}: ${f.name} has a tag without taggedVersions or the reverse`);
       }
+      const impliedNull = f.default === undefined && field.nullable !== null &&
+        (t === "string" || t === "bytes") &&
+        !array;
       field.optional = s.request &&
-        (f.default !== undefined || versions.lo > range.lo || versions.hi < range.hi ||
+        (f.default !== undefined || impliedNull || versions.lo > range.lo || versions.hi < range.hi ||
           field.tagged !== null);
       s.fields.push(field);
     }
@@ -355,7 +358,10 @@ function fieldTs(f: Field): string {
 /** The default value of a field, as a TS expression. */
 function defaultExpr(f: Field, ctx: Ctx): string {
   const d = f.spec.default;
-  const isNull = d === "null";
+  // A nullable string or bytes field without a default defaults to null (Kafka's Java classes use
+  // ""), so that a field a version lacks reads as absent rather than as an empty value.
+  const isNull = d === "null" ||
+    (d === undefined && f.nullable !== null && (f.prim === "string" || f.prim === "bytes"));
   if (isNull && !f.nullable) {
     // Kafka allows a null default only on a field nullable in some version; keep the type honest.
     throw new Error(`${f.struct?.file ?? ""} ${f.spec.name}: null default on a non-nullable field`);

@@ -14,21 +14,23 @@
  * @module
  */
 
+import type { ApiCodec } from "../framing.ts";
 export type { FetchRequest, FetchResponse } from "../messages/fetch.ts";
-import type {
-  FetchRequestFetchPartition,
-  FetchRequestFetchTopic,
-  FetchRequestForgottenTopic,
-  FetchRequestReplicaState,
-  FetchResponseAbortedTransaction,
-  FetchResponseEpochEndOffset,
-  FetchResponseFetchableTopicResponse,
-  FetchResponseLeaderIdAndEpoch,
-  FetchResponseNodeEndpoint,
-  FetchResponsePartitionData,
-  FetchResponseSnapshotId,
+import type { FetchRequest, FetchResponse } from "../messages/fetch.ts";
+import {
+  fetch as generated,
+  type FetchRequestFetchPartition,
+  type FetchRequestFetchTopic,
+  type FetchRequestForgottenTopic,
+  type FetchRequestReplicaState,
+  type FetchResponseAbortedTransaction,
+  type FetchResponseEpochEndOffset,
+  type FetchResponseFetchableTopicResponse,
+  type FetchResponseLeaderIdAndEpoch,
+  type FetchResponseNodeEndpoint,
+  type FetchResponsePartitionData,
+  type FetchResponseSnapshotId,
 } from "../messages/fetch.ts";
-export { fetch } from "../messages/fetch.ts";
 
 /** FetchReplicaState: see FetchRequestReplicaState in protocol/messages/fetch.ts. */
 export type FetchReplicaState = FetchRequestReplicaState;
@@ -52,3 +54,6 @@ export type FetchSnapshotId = FetchResponseSnapshotId;
 export type FetchAbortedTransaction = FetchResponseAbortedTransaction;
 /** FetchNodeEndpoint: see FetchResponseNodeEndpoint in protocol/messages/fetch.ts. */
 export type FetchNodeEndpoint = FetchResponseNodeEndpoint;
+
+/** The Fetch codec (generated). */
+export const fetch: ApiCodec<FetchRequest, FetchResponse> = generated;

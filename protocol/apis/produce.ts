@@ -13,17 +13,19 @@
  * @module
  */
 
+import type { ApiCodec } from "../framing.ts";
 export type { ProduceRequest, ProduceResponse } from "../messages/produce.ts";
-import type {
-  ProduceRequestPartitionProduceData,
-  ProduceRequestTopicProduceData,
-  ProduceResponseBatchIndexAndErrorMessage,
-  ProduceResponseLeaderIdAndEpoch,
-  ProduceResponseNodeEndpoint,
-  ProduceResponsePartitionProduceResponse,
-  ProduceResponseTopicProduceResponse,
+import type { ProduceRequest, ProduceResponse } from "../messages/produce.ts";
+import {
+  produce as generated,
+  type ProduceRequestPartitionProduceData,
+  type ProduceRequestTopicProduceData,
+  type ProduceResponseBatchIndexAndErrorMessage,
+  type ProduceResponseLeaderIdAndEpoch,
+  type ProduceResponseNodeEndpoint,
+  type ProduceResponsePartitionProduceResponse,
+  type ProduceResponseTopicProduceResponse,
 } from "../messages/produce.ts";
-export { produce } from "../messages/produce.ts";
 
 /** ProduceTopicData: see ProduceRequestTopicProduceData in protocol/messages/produce.ts. */
 export type ProduceTopicData = ProduceRequestTopicProduceData;
@@ -39,3 +41,6 @@ export type ProduceRecordError = ProduceResponseBatchIndexAndErrorMessage;
 export type ProduceLeaderIdAndEpoch = ProduceResponseLeaderIdAndEpoch;
 /** ProduceNodeEndpoint: see ProduceResponseNodeEndpoint in protocol/messages/produce.ts. */
 export type ProduceNodeEndpoint = ProduceResponseNodeEndpoint;
+
+/** The Produce codec (generated). */
+export const produce: ApiCodec<ProduceRequest, ProduceResponse> = generated;

@@ -13,7 +13,7 @@ import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, rea
 /** AddRaftVoterRequest, from AddRaftVoterRequest.json: versions 0-1, flexible 0-1. */
 export interface AddRaftVoterRequest {
   /** ClusterId (string): versions 0+, nullable 0+. */
-  clusterId: string | null;
+  clusterId?: string | null;
   /** TimeoutMs (int32): versions 0+. */
   timeoutMs: number;
   /** VoterId (int32): versions 0+. */
@@ -55,7 +55,7 @@ export interface AddRaftVoterResponse {
 /** Writes a AddRaftVoterRequest body (AddRaftVoterRequest.json), versions 0-1. */
 export function encodeAddRaftVoterRequest(w: Writer, m: AddRaftVoterRequest, version: number): void {
   if (version < 0 || version > 1) badEncodeVersion("AddRaftVoterRequest", version, 0, 1);
-  w.compactNullableString(m.clusterId);
+  w.compactNullableString((m.clusterId ?? null));
   w.int32(m.timeoutMs);
   w.int32(m.voterId);
   w.uuid(m.voterDirectoryId);

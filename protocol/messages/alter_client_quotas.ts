@@ -35,7 +35,7 @@ export interface AlterClientQuotasRequestEntityData {
   /** EntityType (string): versions 0+. */
   entityType: string;
   /** EntityName (string): versions 0+, nullable 0+. */
-  entityName: string | null;
+  entityName?: string | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -158,8 +158,8 @@ function encodeAlterClientQuotasRequestEntityData(w: Writer, m: AlterClientQuota
   const flex = version >= 1;
   if (flex) w.compactString(m.entityType);
   else w.string(m.entityType);
-  if (flex) w.compactNullableString(m.entityName);
-  else w.nullableString(m.entityName);
+  if (flex) w.compactNullableString((m.entityName ?? null));
+  else w.nullableString((m.entityName ?? null));
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
   } else noTags(m.taggedFields, "AlterClientQuotasRequestEntityData", version);

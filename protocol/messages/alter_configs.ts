@@ -37,7 +37,7 @@ export interface AlterConfigsRequestAlterableConfig {
   /** Name (string): versions 0+. */
   name: string;
   /** Value (string): versions 0+, nullable 0+. */
-  value: string | null;
+  value?: string | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -135,8 +135,8 @@ function encodeAlterConfigsRequestAlterableConfig(w: Writer, m: AlterConfigsRequ
   const flex = version >= 2;
   if (flex) w.compactString(m.name);
   else w.string(m.name);
-  if (flex) w.compactNullableString(m.value);
-  else w.nullableString(m.value);
+  if (flex) w.compactNullableString((m.value ?? null));
+  else w.nullableString((m.value ?? null));
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
   } else noTags(m.taggedFields, "AlterConfigsRequestAlterableConfig", version);

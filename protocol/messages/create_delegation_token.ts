@@ -66,15 +66,15 @@ export interface CreateDelegationTokenResponse {
 export function encodeCreateDelegationTokenRequest(w: Writer, m: CreateDelegationTokenRequest, version: number): void {
   if (version < 1 || version > 3) badEncodeVersion("CreateDelegationTokenRequest", version, 1, 3);
   const flex = version >= 2;
-  if (!(version >= 3) && m.ownerPrincipalType !== undefined && m.ownerPrincipalType !== "") absentField("CreateDelegationTokenRequest.ownerPrincipalType", version);
+  if (!(version >= 3) && m.ownerPrincipalType !== undefined && m.ownerPrincipalType !== null) absentField("CreateDelegationTokenRequest.ownerPrincipalType", version);
   if (version >= 3) {
-    if (flex) w.compactNullableString((m.ownerPrincipalType === undefined ? "" : m.ownerPrincipalType));
-    else w.nullableString((m.ownerPrincipalType === undefined ? "" : m.ownerPrincipalType));
+    if (flex) w.compactNullableString((m.ownerPrincipalType ?? null));
+    else w.nullableString((m.ownerPrincipalType ?? null));
   }
-  if (!(version >= 3) && m.ownerPrincipalName !== undefined && m.ownerPrincipalName !== "") absentField("CreateDelegationTokenRequest.ownerPrincipalName", version);
+  if (!(version >= 3) && m.ownerPrincipalName !== undefined && m.ownerPrincipalName !== null) absentField("CreateDelegationTokenRequest.ownerPrincipalName", version);
   if (version >= 3) {
-    if (flex) w.compactNullableString((m.ownerPrincipalName === undefined ? "" : m.ownerPrincipalName));
-    else w.nullableString((m.ownerPrincipalName === undefined ? "" : m.ownerPrincipalName));
+    if (flex) w.compactNullableString((m.ownerPrincipalName ?? null));
+    else w.nullableString((m.ownerPrincipalName ?? null));
   }
   {
     const a0 = m.renewers;
@@ -93,8 +93,8 @@ export function encodeCreateDelegationTokenRequest(w: Writer, m: CreateDelegatio
 export function decodeCreateDelegationTokenRequest(r: Reader, version: number): CreateDelegationTokenRequest {
   if (version < 1 || version > 3) badDecodeVersion("CreateDelegationTokenRequest", version, 1, 3);
   const flex = version >= 2;
-  const v2 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : "";
-  const v3 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : "";
+  const v2 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
+  const v3 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const n5 = readArrayLength(r, flex);
   const v4: CreateDelegationTokenRequestCreatableRenewers[] = [];
   for (let i6 = 0; i6 < n5; i6++) v4.push(decodeCreateDelegationTokenRequestCreatableRenewers(r, version));

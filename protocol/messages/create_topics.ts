@@ -54,7 +54,7 @@ export interface CreateTopicsRequestCreatableTopicConfig {
   /** Name (string): versions 0+. */
   name: string;
   /** Value (string): versions 0+, nullable 0+. */
-  value: string | null;
+  value?: string | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -219,8 +219,8 @@ function encodeCreateTopicsRequestCreatableTopicConfig(w: Writer, m: CreateTopic
   const flex = version >= 5;
   if (flex) w.compactString(m.name);
   else w.string(m.name);
-  if (flex) w.compactNullableString(m.value);
-  else w.nullableString(m.value);
+  if (flex) w.compactNullableString((m.value ?? null));
+  else w.nullableString((m.value ?? null));
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
   } else noTags(m.taggedFields, "CreateTopicsRequestCreatableTopicConfig", version);

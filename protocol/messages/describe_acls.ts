@@ -15,13 +15,13 @@ export interface DescribeAclsRequest {
   /** ResourceTypeFilter (int8): versions 0+. */
   resourceTypeFilter: number;
   /** ResourceNameFilter (string): versions 0+, nullable 0+. */
-  resourceNameFilter: string | null;
+  resourceNameFilter?: string | null;
   /** PatternTypeFilter (int8): versions 1+, default 3. */
   patternTypeFilter?: number;
   /** PrincipalFilter (string): versions 0+, nullable 0+. */
-  principalFilter: string | null;
+  principalFilter?: string | null;
   /** HostFilter (string): versions 0+, nullable 0+. */
-  hostFilter: string | null;
+  hostFilter?: string | null;
   /** Operation (int8): versions 0+. */
   operation: number;
   /** PermissionType (int8): versions 0+. */
@@ -77,13 +77,13 @@ export function encodeDescribeAclsRequest(w: Writer, m: DescribeAclsRequest, ver
   if (version < 1 || version > 3) badEncodeVersion("DescribeAclsRequest", version, 1, 3);
   const flex = version >= 2;
   w.int8(m.resourceTypeFilter);
-  if (flex) w.compactNullableString(m.resourceNameFilter);
-  else w.nullableString(m.resourceNameFilter);
+  if (flex) w.compactNullableString((m.resourceNameFilter ?? null));
+  else w.nullableString((m.resourceNameFilter ?? null));
   w.int8((m.patternTypeFilter ?? 3));
-  if (flex) w.compactNullableString(m.principalFilter);
-  else w.nullableString(m.principalFilter);
-  if (flex) w.compactNullableString(m.hostFilter);
-  else w.nullableString(m.hostFilter);
+  if (flex) w.compactNullableString((m.principalFilter ?? null));
+  else w.nullableString((m.principalFilter ?? null));
+  if (flex) w.compactNullableString((m.hostFilter ?? null));
+  else w.nullableString((m.hostFilter ?? null));
   w.int8(m.operation);
   w.int8(m.permissionType);
   if (flex) {

@@ -27,7 +27,7 @@ export interface DescribeClientQuotasRequestComponentData {
   /** MatchType (int8): versions 0+. */
   matchType: number;
   /** Match (string): versions 0+, nullable 0+. */
-  match: string | null;
+  match?: string | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -114,8 +114,8 @@ function encodeDescribeClientQuotasRequestComponentData(w: Writer, m: DescribeCl
   if (flex) w.compactString(m.entityType);
   else w.string(m.entityType);
   w.int8(m.matchType);
-  if (flex) w.compactNullableString(m.match);
-  else w.nullableString(m.match);
+  if (flex) w.compactNullableString((m.match ?? null));
+  else w.nullableString((m.match ?? null));
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
   } else noTags(m.taggedFields, "DescribeClientQuotasRequestComponentData", version);

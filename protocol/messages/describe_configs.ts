@@ -281,7 +281,7 @@ function decodeDescribeConfigsResponseDescribeConfigsResourceResult(r: Reader, v
   const v36: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
   for (let i38 = 0; i38 < n37; i38++) v36.push(decodeDescribeConfigsResponseDescribeConfigsSynonym(r, version));
   const v39 = version >= 3 ? r.int8() : 0;
-  const v40 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : "";
+  const v40 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const o: DescribeConfigsResponseDescribeConfigsResourceResult = { name: v31, value: v32, readOnly: v33, configSource: v34, isSensitive: v35, synonyms: v36, configType: v39, documentation: v40 };
   if (flex) {
     const tags = readTags(r);

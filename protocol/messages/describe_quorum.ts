@@ -212,7 +212,7 @@ export function encodeDescribeQuorumResponse(w: Writer, m: DescribeQuorumRespons
 export function decodeDescribeQuorumResponse(r: Reader, version: number): DescribeQuorumResponse {
   if (version < 0 || version > 2) badDecodeVersion("DescribeQuorumResponse", version, 0, 2);
   const v16 = r.int16();
-  const v17 = version >= 2 ? r.compactNullableString() : "";
+  const v17 = version >= 2 ? r.compactNullableString() : null;
   const n19 = readArrayLength(r, true);
   const v18: DescribeQuorumResponseTopicData[] = [];
   for (let i20 = 0; i20 < n19; i20++) v18.push(decodeDescribeQuorumResponseTopicData(r, version));
@@ -281,7 +281,7 @@ function encodeDescribeQuorumResponsePartitionData(w: Writer, m: DescribeQuorumR
 function decodeDescribeQuorumResponsePartitionData(r: Reader, version: number): DescribeQuorumResponsePartitionData {
   const v35 = r.int32();
   const v36 = r.int16();
-  const v37 = version >= 2 ? r.compactNullableString() : "";
+  const v37 = version >= 2 ? r.compactNullableString() : null;
   const v38 = r.int32();
   const v39 = r.int32();
   const v40 = r.int64();

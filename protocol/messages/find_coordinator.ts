@@ -159,7 +159,7 @@ export function decodeFindCoordinatorResponse(r: Reader, version: number): FindC
   const flex = version >= 3;
   const v10 = version >= 1 ? r.int32() : 0;
   const v11 = version <= 3 ? r.int16() : 0;
-  const v12 = version >= 1 && version <= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : "";
+  const v12 = version >= 1 && version <= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v13 = version <= 3 ? r.int32() : 0;
   const v14 = version <= 3 ? (flex ? r.compactString() : r.string()) : "";
   const v15 = version <= 3 ? r.int32() : 0;

@@ -39,7 +39,7 @@ export interface IncrementalAlterConfigsRequestAlterableConfig {
   /** ConfigOperation (int8): versions 0+. */
   configOperation: number;
   /** Value (string): versions 0+, nullable 0+. */
-  value: string | null;
+  value?: string | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -138,8 +138,8 @@ function encodeIncrementalAlterConfigsRequestAlterableConfig(w: Writer, m: Incre
   if (flex) w.compactString(m.name);
   else w.string(m.name);
   w.int8(m.configOperation);
-  if (flex) w.compactNullableString(m.value);
-  else w.nullableString(m.value);
+  if (flex) w.compactNullableString((m.value ?? null));
+  else w.nullableString((m.value ?? null));
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
   } else noTags(m.taggedFields, "IncrementalAlterConfigsRequestAlterableConfig", version);

@@ -13,7 +13,7 @@ import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, noT
 /** InitProducerIdRequest, from InitProducerIdRequest.json: versions 0-6, flexible 2-6. */
 export interface InitProducerIdRequest {
   /** TransactionalId (string): versions 0+, nullable 0+. */
-  transactionalId: string | null;
+  transactionalId?: string | null;
   /** TransactionTimeoutMs (int32): versions 0+. */
   transactionTimeoutMs: number;
   /** ProducerId (int64): versions 3+, default -1. */
@@ -50,8 +50,8 @@ export interface InitProducerIdResponse {
 export function encodeInitProducerIdRequest(w: Writer, m: InitProducerIdRequest, version: number): void {
   if (version < 0 || version > 6) badEncodeVersion("InitProducerIdRequest", version, 0, 6);
   const flex = version >= 2;
-  if (flex) w.compactNullableString(m.transactionalId);
-  else w.nullableString(m.transactionalId);
+  if (flex) w.compactNullableString((m.transactionalId ?? null));
+  else w.nullableString((m.transactionalId ?? null));
   w.int32(m.transactionTimeoutMs);
   if (!(version >= 3) && m.producerId !== undefined && m.producerId !== -1n) absentField("InitProducerIdRequest.producerId", version);
   if (version >= 3) {

@@ -29,7 +29,7 @@ export interface MetadataRequestTopic {
   /** TopicId (uuid): versions 10+, ignorable. */
   topicId?: string;
   /** Name (string): versions 0+, nullable 10+. */
-  name: string | null;
+  name?: string | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -166,10 +166,10 @@ function encodeMetadataRequestTopic(w: Writer, m: MetadataRequestTopic, version:
     w.uuid((m.topicId ?? ZERO_UUID));
   }
   if (version >= 10) {
-    if (flex) w.compactNullableString(m.name);
-    else w.nullableString(m.name);
+    if (flex) w.compactNullableString((m.name ?? null));
+    else w.nullableString((m.name ?? null));
   } else {
-    const nn = notNull(m.name, "Name", version);
+    const nn = notNull((m.name ?? null), "Name", version);
     if (flex) w.compactString(nn);
     else w.string(nn);
   }

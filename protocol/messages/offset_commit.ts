@@ -49,7 +49,7 @@ export interface OffsetCommitRequestPartition {
   /** CommittedLeaderEpoch (int32): versions 6+, default -1, ignorable. */
   committedLeaderEpoch?: number;
   /** CommittedMetadata (string): versions 0+, nullable 0+. */
-  committedMetadata: string | null;
+  committedMetadata?: string | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -178,8 +178,8 @@ function encodeOffsetCommitRequestPartition(w: Writer, m: OffsetCommitRequestPar
   if (version >= 6) {
     w.int32((m.committedLeaderEpoch ?? -1));
   }
-  if (flex) w.compactNullableString(m.committedMetadata);
-  else w.nullableString(m.committedMetadata);
+  if (flex) w.compactNullableString((m.committedMetadata ?? null));
+  else w.nullableString((m.committedMetadata ?? null));
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
   } else noTags(m.taggedFields, "OffsetCommitRequestPartition", version);

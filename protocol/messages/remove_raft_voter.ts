@@ -13,7 +13,7 @@ import { type GeneratedApi, badDecodeVersion, badEncodeVersion, readTags, writeT
 /** RemoveRaftVoterRequest, from RemoveRaftVoterRequest.json: versions 0, flexible 0. */
 export interface RemoveRaftVoterRequest {
   /** ClusterId (string): versions 0+, nullable 0+. */
-  clusterId: string | null;
+  clusterId?: string | null;
   /** VoterId (int32): versions 0+. */
   voterId: number;
   /** VoterDirectoryId (uuid): versions 0+. */
@@ -37,7 +37,7 @@ export interface RemoveRaftVoterResponse {
 /** Writes a RemoveRaftVoterRequest body (RemoveRaftVoterRequest.json), versions 0. */
 export function encodeRemoveRaftVoterRequest(w: Writer, m: RemoveRaftVoterRequest, version: number): void {
   if (version < 0 || version > 0) badEncodeVersion("RemoveRaftVoterRequest", version, 0, 0);
-  w.compactNullableString(m.clusterId);
+  w.compactNullableString((m.clusterId ?? null));
   w.int32(m.voterId);
   w.uuid(m.voterDirectoryId);
   writeTags(w, undefined, m.taggedFields);

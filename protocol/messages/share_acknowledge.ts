@@ -15,7 +15,7 @@ export interface ShareAcknowledgeRequest {
   /** GroupId (string): versions 0+, nullable 0+, default null. */
   groupId?: string | null;
   /** MemberId (string): versions 0+, nullable 0+. */
-  memberId: string | null;
+  memberId?: string | null;
   /** ShareSessionEpoch (int32): versions 0+. */
   shareSessionEpoch: number;
   /** IsRenewAck (bool): versions 2+, default false. */
@@ -128,7 +128,7 @@ export interface ShareAcknowledgeResponseNodeEndpoint {
 export function encodeShareAcknowledgeRequest(w: Writer, m: ShareAcknowledgeRequest, version: number): void {
   if (version < 1 || version > 2) badEncodeVersion("ShareAcknowledgeRequest", version, 1, 2);
   w.compactNullableString((m.groupId ?? null));
-  w.compactNullableString(m.memberId);
+  w.compactNullableString((m.memberId ?? null));
   w.int32(m.shareSessionEpoch);
   if (!(version >= 2) && m.isRenewAck !== undefined && m.isRenewAck !== false) absentField("ShareAcknowledgeRequest.isRenewAck", version);
   if (version >= 2) {

@@ -15,7 +15,7 @@ export interface ShareFetchRequest {
   /** GroupId (string): versions 0+, nullable 0+, default null. */
   groupId?: string | null;
   /** MemberId (string): versions 0+, nullable 0+. */
-  memberId: string | null;
+  memberId?: string | null;
   /** ShareSessionEpoch (int32): versions 0+. */
   shareSessionEpoch: number;
   /** MaxWaitMs (int32): versions 0+. */
@@ -172,7 +172,7 @@ export interface ShareFetchResponseNodeEndpoint {
 export function encodeShareFetchRequest(w: Writer, m: ShareFetchRequest, version: number): void {
   if (version < 1 || version > 2) badEncodeVersion("ShareFetchRequest", version, 1, 2);
   w.compactNullableString((m.groupId ?? null));
-  w.compactNullableString(m.memberId);
+  w.compactNullableString((m.memberId ?? null));
   w.int32(m.shareSessionEpoch);
   w.int32(m.maxWaitMs);
   w.int32(m.minBytes);

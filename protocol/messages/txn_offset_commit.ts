@@ -51,7 +51,7 @@ export interface TxnOffsetCommitRequestPartition {
   /** CommittedLeaderEpoch (int32): versions 2+, default -1, ignorable. */
   committedLeaderEpoch?: number;
   /** CommittedMetadata (string): versions 0+, nullable 0+. */
-  committedMetadata: string | null;
+  committedMetadata?: string | null;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -181,8 +181,8 @@ function encodeTxnOffsetCommitRequestPartition(w: Writer, m: TxnOffsetCommitRequ
   if (version >= 2) {
     w.int32((m.committedLeaderEpoch ?? -1));
   }
-  if (flex) w.compactNullableString(m.committedMetadata);
-  else w.nullableString(m.committedMetadata);
+  if (flex) w.compactNullableString((m.committedMetadata ?? null));
+  else w.nullableString((m.committedMetadata ?? null));
   if (flex) {
     writeTags(w, undefined, m.taggedFields);
   } else noTags(m.taggedFields, "TxnOffsetCommitRequestPartition", version);

@@ -77,11 +77,11 @@ export class Model {
       case "int64":
         return d === undefined || d === "" ? 0n : BigInt(d as string);
       case "string":
-        return d === "null" ? null : String(d ?? "");
+        return d === "null" || (d === undefined && f.nullableVersions) ? null : String(d ?? "");
       case "uuid":
         return ZERO_UUID;
       case "bytes":
-        return d === "null" ? null : new Uint8Array(0);
+        return d === "null" || (d === undefined && f.nullableVersions) ? null : new Uint8Array(0);
       case "records":
         return f.nullableVersions ? null : new Uint8Array(0);
       default:
