@@ -261,8 +261,11 @@ class MessageModel {
       const impliedNull = f.default === undefined && field.nullable !== null &&
         (t === "string" || t === "bytes") &&
         !array;
+      // Request fields a caller may leave out: those with a default, those some version lacks, and
+      // UUIDs (the zero UUID means "no id").
       field.optional = s.request &&
-        (f.default !== undefined || impliedNull || versions.lo > range.lo || versions.hi < range.hi ||
+        (f.default !== undefined || impliedNull || t === "uuid" || versions.lo > range.lo ||
+          versions.hi < range.hi ||
           field.tagged !== null);
       s.fields.push(field);
     }

@@ -133,7 +133,7 @@ export function noTags(fields: readonly TaggedField[] | undefined, what: string,
 
 /** Refuses null in a version where the field is not nullable. */
 export function notNull<T>(value: T | null, what: string, version: number): T {
-  if (value === null) throw new TypeError(`${what} is not nullable in version ${version}`);
+  if (value === null) throw new RangeError(`${what} is not nullable in version ${version}`);
   return value;
 }
 

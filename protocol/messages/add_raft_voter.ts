@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Reader, TaggedField, Writer } from "../primitives.ts";
+import { type Reader, type TaggedField, type Writer, ZERO_UUID } from "../primitives.ts";
 import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, readArrayLength, readTags, writeArrayLength, writeTags } from "./_runtime.ts";
 
 /** AddRaftVoterRequest, from AddRaftVoterRequest.json: versions 0-1, flexible 0-1. */
@@ -19,7 +19,7 @@ export interface AddRaftVoterRequest {
   /** VoterId (int32): versions 0+. */
   voterId: number;
   /** VoterDirectoryId (uuid): versions 0+. */
-  voterDirectoryId: string;
+  voterDirectoryId?: string;
   /** Listeners ([]Listener): versions 0+. */
   listeners: AddRaftVoterRequestListener[];
   /** AckWhenCommitted (bool): versions 1+, default true. */
@@ -58,7 +58,7 @@ export function encodeAddRaftVoterRequest(w: Writer, m: AddRaftVoterRequest, ver
   w.compactNullableString((m.clusterId ?? null));
   w.int32(m.timeoutMs);
   w.int32(m.voterId);
-  w.uuid(m.voterDirectoryId);
+  w.uuid((m.voterDirectoryId ?? ZERO_UUID));
   {
     const a0 = m.listeners;
     writeArrayLength(w, true, a0.length);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Reader, TaggedField, Writer } from "../primitives.ts";
+import { type Reader, type TaggedField, type Writer, ZERO_UUID } from "../primitives.ts";
 import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, readArrayLength, readNullableArrayLength, readTags, writeArrayLength, writeNullArray, writeTags } from "./_runtime.ts";
 
 /** ConsumerGroupHeartbeatRequest, from ConsumerGroupHeartbeatRequest.json: versions 0-1, flexible 0-1. */
@@ -39,7 +39,7 @@ export interface ConsumerGroupHeartbeatRequest {
 /** TopicPartitions, from ConsumerGroupHeartbeatRequest.json: versions 0-1, flexible 0-1. */
 export interface ConsumerGroupHeartbeatRequestTopicPartitions {
   /** TopicId (uuid): versions 0+. */
-  topicId: string;
+  topicId?: string;
   /** Partitions ([]int32): versions 0+. */
   partitions: number[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -153,7 +153,7 @@ export function decodeConsumerGroupHeartbeatRequest(r: Reader, version: number):
 }
 
 function encodeConsumerGroupHeartbeatRequestTopicPartitions(w: Writer, m: ConsumerGroupHeartbeatRequestTopicPartitions, _version: number): void {
-  w.uuid(m.topicId);
+  w.uuid((m.topicId ?? ZERO_UUID));
   {
     const a18 = m.partitions;
     writeArrayLength(w, true, a18.length);

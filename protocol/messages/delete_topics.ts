@@ -27,7 +27,7 @@ export interface DeleteTopicsRequestDeleteTopicState {
   /** Name (string): versions 6+, nullable 6+, default null. */
   name?: string | null;
   /** TopicId (uuid): versions 6+. */
-  topicId: string;
+  topicId?: string;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -115,7 +115,7 @@ export function decodeDeleteTopicsRequest(r: Reader, version: number): DeleteTop
 
 function encodeDeleteTopicsRequestDeleteTopicState(w: Writer, m: DeleteTopicsRequestDeleteTopicState, _version: number): void {
   w.compactNullableString((m.name ?? null));
-  w.uuid(m.topicId);
+  w.uuid((m.topicId ?? ZERO_UUID));
   writeTags(w, undefined, m.taggedFields);
 }
 

@@ -7,13 +7,13 @@
  * @module
  */
 
-import type { Reader, TaggedField, Writer } from "../primitives.ts";
+import { type Reader, type TaggedField, type Writer, ZERO_UUID } from "../primitives.ts";
 import { type GeneratedApi, badDecodeVersion, badEncodeVersion, readArrayLength, readTags, writeArrayLength, writeTags } from "./_runtime.ts";
 
 /** GetTelemetrySubscriptionsRequest, from GetTelemetrySubscriptionsRequest.json: versions 0, flexible 0. */
 export interface GetTelemetrySubscriptionsRequest {
   /** ClientInstanceId (uuid): versions 0+. */
-  clientInstanceId: string;
+  clientInstanceId?: string;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -45,7 +45,7 @@ export interface GetTelemetrySubscriptionsResponse {
 /** Writes a GetTelemetrySubscriptionsRequest body (GetTelemetrySubscriptionsRequest.json), versions 0. */
 export function encodeGetTelemetrySubscriptionsRequest(w: Writer, m: GetTelemetrySubscriptionsRequest, version: number): void {
   if (version < 0 || version > 0) badEncodeVersion("GetTelemetrySubscriptionsRequest", version, 0, 0);
-  w.uuid(m.clientInstanceId);
+  w.uuid((m.clientInstanceId ?? ZERO_UUID));
   writeTags(w, undefined, m.taggedFields);
 }
 

@@ -7,13 +7,13 @@
  * @module
  */
 
-import type { Reader, TaggedField, Writer } from "../primitives.ts";
+import { type Reader, type TaggedField, type Writer, ZERO_UUID } from "../primitives.ts";
 import { type GeneratedApi, badDecodeVersion, badEncodeVersion, readTags, writeTags } from "./_runtime.ts";
 
 /** PushTelemetryRequest, from PushTelemetryRequest.json: versions 0, flexible 0. */
 export interface PushTelemetryRequest {
   /** ClientInstanceId (uuid): versions 0+. */
-  clientInstanceId: string;
+  clientInstanceId?: string;
   /** SubscriptionId (int32): versions 0+. */
   subscriptionId: number;
   /** Terminating (bool): versions 0+. */
@@ -39,7 +39,7 @@ export interface PushTelemetryResponse {
 /** Writes a PushTelemetryRequest body (PushTelemetryRequest.json), versions 0. */
 export function encodePushTelemetryRequest(w: Writer, m: PushTelemetryRequest, version: number): void {
   if (version < 0 || version > 0) badEncodeVersion("PushTelemetryRequest", version, 0, 0);
-  w.uuid(m.clientInstanceId);
+  w.uuid((m.clientInstanceId ?? ZERO_UUID));
   w.int32(m.subscriptionId);
   w.boolean(m.terminating);
   w.int8(m.compressionType);

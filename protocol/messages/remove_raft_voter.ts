@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Reader, TaggedField, Writer } from "../primitives.ts";
+import { type Reader, type TaggedField, type Writer, ZERO_UUID } from "../primitives.ts";
 import { type GeneratedApi, badDecodeVersion, badEncodeVersion, readTags, writeTags } from "./_runtime.ts";
 
 /** RemoveRaftVoterRequest, from RemoveRaftVoterRequest.json: versions 0, flexible 0. */
@@ -17,7 +17,7 @@ export interface RemoveRaftVoterRequest {
   /** VoterId (int32): versions 0+. */
   voterId: number;
   /** VoterDirectoryId (uuid): versions 0+. */
-  voterDirectoryId: string;
+  voterDirectoryId?: string;
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
   taggedFields?: TaggedField[];
 }
@@ -39,7 +39,7 @@ export function encodeRemoveRaftVoterRequest(w: Writer, m: RemoveRaftVoterReques
   if (version < 0 || version > 0) badEncodeVersion("RemoveRaftVoterRequest", version, 0, 0);
   w.compactNullableString((m.clusterId ?? null));
   w.int32(m.voterId);
-  w.uuid(m.voterDirectoryId);
+  w.uuid((m.voterDirectoryId ?? ZERO_UUID));
   writeTags(w, undefined, m.taggedFields);
 }
 

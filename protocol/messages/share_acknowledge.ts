@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Reader, TaggedField, Writer } from "../primitives.ts";
+import { type Reader, type TaggedField, type Writer, ZERO_UUID } from "../primitives.ts";
 import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, readArrayLength, readTags, writeArrayLength, writeTags } from "./_runtime.ts";
 
 /** ShareAcknowledgeRequest, from ShareAcknowledgeRequest.json: versions 1-2, flexible 1-2. */
@@ -29,7 +29,7 @@ export interface ShareAcknowledgeRequest {
 /** AcknowledgeTopic, from ShareAcknowledgeRequest.json: versions 1-2, flexible 1-2. */
 export interface ShareAcknowledgeRequestAcknowledgeTopic {
   /** TopicId (uuid): versions 0+. */
-  topicId: string;
+  topicId?: string;
   /** Partitions ([]AcknowledgePartition): versions 0+. */
   partitions: ShareAcknowledgeRequestAcknowledgePartition[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -161,7 +161,7 @@ export function decodeShareAcknowledgeRequest(r: Reader, version: number): Share
 }
 
 function encodeShareAcknowledgeRequestAcknowledgeTopic(w: Writer, m: ShareAcknowledgeRequestAcknowledgeTopic, version: number): void {
-  w.uuid(m.topicId);
+  w.uuid((m.topicId ?? ZERO_UUID));
   {
     const a9 = m.partitions;
     writeArrayLength(w, true, a9.length);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Reader, TaggedField, Writer } from "../primitives.ts";
+import { type Reader, type TaggedField, type Writer, ZERO_UUID } from "../primitives.ts";
 import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, readArrayLength, readTags, writeArrayLength, writeTags } from "./_runtime.ts";
 
 /** ShareFetchRequest, from ShareFetchRequest.json: versions 1-2, flexible 1-2. */
@@ -43,7 +43,7 @@ export interface ShareFetchRequest {
 /** FetchTopic, from ShareFetchRequest.json: versions 1-2, flexible 1-2. */
 export interface ShareFetchRequestFetchTopic {
   /** TopicId (uuid): versions 0+. */
-  topicId: string;
+  topicId?: string;
   /** Partitions ([]FetchPartition): versions 0+. */
   partitions: ShareFetchRequestFetchPartition[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -75,7 +75,7 @@ export interface ShareFetchRequestAcknowledgementBatch {
 /** ForgottenTopic, from ShareFetchRequest.json: versions 1-2, flexible 1-2. */
 export interface ShareFetchRequestForgottenTopic {
   /** TopicId (uuid): versions 0+. */
-  topicId: string;
+  topicId?: string;
   /** Partitions ([]int32): versions 0+. */
   partitions: number[];
   /** Tagged fields this version of the schema does not know, kept as raw bytes. */
@@ -229,7 +229,7 @@ export function decodeShareFetchRequest(r: Reader, version: number): ShareFetchR
 }
 
 function encodeShareFetchRequestFetchTopic(w: Writer, m: ShareFetchRequestFetchTopic, version: number): void {
-  w.uuid(m.topicId);
+  w.uuid((m.topicId ?? ZERO_UUID));
   {
     const a20 = m.partitions;
     writeArrayLength(w, true, a20.length);
@@ -300,7 +300,7 @@ function decodeShareFetchRequestAcknowledgementBatch(r: Reader, _version: number
 }
 
 function encodeShareFetchRequestForgottenTopic(w: Writer, m: ShareFetchRequestForgottenTopic, _version: number): void {
-  w.uuid(m.topicId);
+  w.uuid((m.topicId ?? ZERO_UUID));
   {
     const a39 = m.partitions;
     writeArrayLength(w, true, a39.length);
