@@ -634,8 +634,8 @@ class Gen {
   }
 
   /** A field's value in `m`, its default when an optional field is unset (null stays null). */
-  value(f: Field, m: string): string {
-    if (!f.optional) return `${m}.${f.prop}`;
+  value(f: Field, m: string, orDefault = f.optional): string {
+    if (!orDefault) return `${m}.${f.prop}`;
     const d = defaultExpr(f, this.ctx);
     if (f.nullable && d !== "null") return `(${m}.${f.prop} === undefined ? ${d} : ${m}.${f.prop})`;
     return `(${m}.${f.prop} ?? ${d})`;
@@ -669,7 +669,8 @@ class Gen {
       const v = this.value(f, "m");
       const cond = versionCond(f.versions, s.range);
       if (!f.spec.ignorable && cond !== "") {
-        const set = f.optional ? `m.${f.prop} !== undefined && ` : "";
+        // Unset counts as the default, in responses too (a hand-built fake reply may omit it).
+        const set = `m.${f.prop} !== undefined && `;
         this.ctx.runtime.add("absentField");
         c.line(
           `if (!(${cond}) && ${set}${nonDefault(f, `m.${f.prop}`, this.ctx)}) absentField(${
@@ -696,7 +697,8 @@ class Gen {
           const t = this.tmp("t");
           const v = this.tmp("v");
           c.open(cond === "" ? "{" : `if (${cond}) {`);
-          c.line(`const ${v} = ${this.value(f, "m")};`);
+          // An unset tagged field is at its default, in responses too (a hand-built fake reply).
+          c.line(`const ${v} = ${this.value(f, "m", true)};`);
           c.open(`if (${nonDefault(f, v, this.ctx)}) {`);
           c.line(`const ${t} = new Writer(32);`);
           this.writeField(c, f, v, t, "true", f.tagged!);

@@ -234,7 +234,7 @@ export function encodeAddPartitionsToTxnResponse(w: Writer, m: AddPartitionsToTx
   if (version >= 4) {
     w.int16(m.errorCode);
   }
-  if (!(version >= 4) && m.resultsByTransaction.length > 0) absentField("AddPartitionsToTxnResponse.resultsByTransaction", version);
+  if (!(version >= 4) && m.resultsByTransaction !== undefined && m.resultsByTransaction.length > 0) absentField("AddPartitionsToTxnResponse.resultsByTransaction", version);
   if (version >= 4) {
     {
       const a30 = m.resultsByTransaction;
@@ -244,7 +244,7 @@ export function encodeAddPartitionsToTxnResponse(w: Writer, m: AddPartitionsToTx
       }
     }
   }
-  if (!(version <= 3) && m.resultsByTopicV3AndBelow.length > 0) absentField("AddPartitionsToTxnResponse.resultsByTopicV3AndBelow", version);
+  if (!(version <= 3) && m.resultsByTopicV3AndBelow !== undefined && m.resultsByTopicV3AndBelow.length > 0) absentField("AddPartitionsToTxnResponse.resultsByTopicV3AndBelow", version);
   if (version <= 3) {
     {
       const a32 = m.resultsByTopicV3AndBelow;

@@ -126,7 +126,7 @@ export function encodeApiVersionsResponse(w: Writer, m: ApiVersionsResponse, ver
   if (flex) {
     let tags: TaggedField[] | undefined;
     if (version >= 3) {
-      const v5 = m.supportedFeatures;
+      const v5 = (m.supportedFeatures ?? []);
       if (v5.length > 0) {
         const t4 = new Writer(32);
         {
@@ -140,7 +140,7 @@ export function encodeApiVersionsResponse(w: Writer, m: ApiVersionsResponse, ver
       }
     }
     if (version >= 3) {
-      const v9 = m.finalizedFeaturesEpoch;
+      const v9 = (m.finalizedFeaturesEpoch ?? -1n);
       if (v9 !== -1n) {
         const t8 = new Writer(32);
         t8.int64(v9);
@@ -148,7 +148,7 @@ export function encodeApiVersionsResponse(w: Writer, m: ApiVersionsResponse, ver
       }
     }
     if (version >= 3) {
-      const v11 = m.finalizedFeatures;
+      const v11 = (m.finalizedFeatures ?? []);
       if (v11.length > 0) {
         const t10 = new Writer(32);
         {
@@ -162,7 +162,7 @@ export function encodeApiVersionsResponse(w: Writer, m: ApiVersionsResponse, ver
       }
     }
     if (version >= 3) {
-      const v15 = m.zkMigrationReady;
+      const v15 = (m.zkMigrationReady ?? false);
       if (v15 !== false) {
         const t14 = new Writer(32);
         t14.boolean(v15);

@@ -139,12 +139,12 @@ export function encodeCreateDelegationTokenResponse(w: Writer, m: CreateDelegati
   else w.string(m.principalType);
   if (flex) w.compactString(m.principalName);
   else w.string(m.principalName);
-  if (!(version >= 3) && m.tokenRequesterPrincipalType !== "") absentField("CreateDelegationTokenResponse.tokenRequesterPrincipalType", version);
+  if (!(version >= 3) && m.tokenRequesterPrincipalType !== undefined && m.tokenRequesterPrincipalType !== "") absentField("CreateDelegationTokenResponse.tokenRequesterPrincipalType", version);
   if (version >= 3) {
     if (flex) w.compactString(m.tokenRequesterPrincipalType);
     else w.string(m.tokenRequesterPrincipalType);
   }
-  if (!(version >= 3) && m.tokenRequesterPrincipalName !== "") absentField("CreateDelegationTokenResponse.tokenRequesterPrincipalName", version);
+  if (!(version >= 3) && m.tokenRequesterPrincipalName !== undefined && m.tokenRequesterPrincipalName !== "") absentField("CreateDelegationTokenResponse.tokenRequesterPrincipalName", version);
   if (version >= 3) {
     if (flex) w.compactString(m.tokenRequesterPrincipalName);
     else w.string(m.tokenRequesterPrincipalName);

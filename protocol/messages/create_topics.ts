@@ -302,7 +302,7 @@ function encodeCreateTopicsResponseCreatableTopicResult(w: Writer, m: CreateTopi
   if (flex) {
     let tags: TaggedField[] | undefined;
     if (version >= 5) {
-      const v37 = m.topicConfigErrorCode;
+      const v37 = (m.topicConfigErrorCode ?? 0);
       if (v37 !== 0) {
         const t36 = new Writer(32);
         t36.int16(v37);

@@ -93,7 +93,7 @@ export function encodeDescribeClusterResponse(w: Writer, m: DescribeClusterRespo
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
-  if (!(version >= 1) && m.endpointType !== 1) absentField("DescribeClusterResponse.endpointType", version);
+  if (!(version >= 1) && m.endpointType !== undefined && m.endpointType !== 1) absentField("DescribeClusterResponse.endpointType", version);
   if (version >= 1) {
     w.int8(m.endpointType);
   }
@@ -134,7 +134,7 @@ function encodeDescribeClusterResponseDescribeClusterBroker(w: Writer, m: Descri
   w.compactString(m.host);
   w.int32(m.port);
   w.compactNullableString(m.rack);
-  if (!(version >= 2) && m.isFenced !== false) absentField("DescribeClusterResponseDescribeClusterBroker.isFenced", version);
+  if (!(version >= 2) && m.isFenced !== undefined && m.isFenced !== false) absentField("DescribeClusterResponseDescribeClusterBroker.isFenced", version);
   if (version >= 2) {
     w.boolean(m.isFenced);
   }

@@ -178,12 +178,12 @@ function encodeDescribeDelegationTokenResponseDescribedDelegationToken(w: Writer
   else w.string(m.principalType);
   if (flex) w.compactString(m.principalName);
   else w.string(m.principalName);
-  if (!(version >= 3) && m.tokenRequesterPrincipalType !== "") absentField("DescribeDelegationTokenResponseDescribedDelegationToken.tokenRequesterPrincipalType", version);
+  if (!(version >= 3) && m.tokenRequesterPrincipalType !== undefined && m.tokenRequesterPrincipalType !== "") absentField("DescribeDelegationTokenResponseDescribedDelegationToken.tokenRequesterPrincipalType", version);
   if (version >= 3) {
     if (flex) w.compactString(m.tokenRequesterPrincipalType);
     else w.string(m.tokenRequesterPrincipalType);
   }
-  if (!(version >= 3) && m.tokenRequesterPrincipalName !== "") absentField("DescribeDelegationTokenResponseDescribedDelegationToken.tokenRequesterPrincipalName", version);
+  if (!(version >= 3) && m.tokenRequesterPrincipalName !== undefined && m.tokenRequesterPrincipalName !== "") absentField("DescribeDelegationTokenResponseDescribedDelegationToken.tokenRequesterPrincipalName", version);
   if (version >= 3) {
     if (flex) w.compactString(m.tokenRequesterPrincipalName);
     else w.string(m.tokenRequesterPrincipalName);

@@ -145,7 +145,7 @@ export function decodeDescribeGroupsResponse(r: Reader, version: number): Descri
 function encodeDescribeGroupsResponseDescribedGroup(w: Writer, m: DescribeGroupsResponseDescribedGroup, version: number): void {
   const flex = version >= 5;
   w.int16(m.errorCode);
-  if (!(version >= 6) && m.errorMessage !== null) absentField("DescribeGroupsResponseDescribedGroup.errorMessage", version);
+  if (!(version >= 6) && m.errorMessage !== undefined && m.errorMessage !== null) absentField("DescribeGroupsResponseDescribedGroup.errorMessage", version);
   if (version >= 6) {
     if (flex) w.compactNullableString(m.errorMessage);
     else w.nullableString(m.errorMessage);
@@ -165,7 +165,7 @@ function encodeDescribeGroupsResponseDescribedGroup(w: Writer, m: DescribeGroups
       encodeDescribeGroupsResponseDescribedGroupMember(w, a12[i13], version);
     }
   }
-  if (!(version >= 3) && m.authorizedOperations !== -2147483648) absentField("DescribeGroupsResponseDescribedGroup.authorizedOperations", version);
+  if (!(version >= 3) && m.authorizedOperations !== undefined && m.authorizedOperations !== -2147483648) absentField("DescribeGroupsResponseDescribedGroup.authorizedOperations", version);
   if (version >= 3) {
     w.int32(m.authorizedOperations);
   }

@@ -195,7 +195,7 @@ export function encodeDescribeQuorumResponse(w: Writer, m: DescribeQuorumRespons
       encodeDescribeQuorumResponseTopicData(w, a12[i13], version);
     }
   }
-  if (!(version >= 2) && m.nodes.length > 0) absentField("DescribeQuorumResponse.nodes", version);
+  if (!(version >= 2) && m.nodes !== undefined && m.nodes.length > 0) absentField("DescribeQuorumResponse.nodes", version);
   if (version >= 2) {
     {
       const a14 = m.nodes;
@@ -299,7 +299,7 @@ function decodeDescribeQuorumResponsePartitionData(r: Reader, version: number): 
 
 function encodeDescribeQuorumResponseReplicaState(w: Writer, m: DescribeQuorumResponseReplicaState, version: number): void {
   w.int32(m.replicaId);
-  if (!(version >= 2) && m.replicaDirectoryId !== ZERO_UUID) absentField("DescribeQuorumResponseReplicaState.replicaDirectoryId", version);
+  if (!(version >= 2) && m.replicaDirectoryId !== undefined && m.replicaDirectoryId !== ZERO_UUID) absentField("DescribeQuorumResponseReplicaState.replicaDirectoryId", version);
   if (version >= 2) {
     w.uuid(m.replicaDirectoryId);
   }

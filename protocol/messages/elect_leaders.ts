@@ -146,7 +146,7 @@ export function encodeElectLeadersResponse(w: Writer, m: ElectLeadersResponse, v
   if (version < 0 || version > 2) badEncodeVersion("ElectLeadersResponse", version, 0, 2);
   const flex = version >= 2;
   w.int32(m.throttleTimeMs);
-  if (!(version >= 1) && m.errorCode !== 0) absentField("ElectLeadersResponse.errorCode", version);
+  if (!(version >= 1) && m.errorCode !== undefined && m.errorCode !== 0) absentField("ElectLeadersResponse.errorCode", version);
   if (version >= 1) {
     w.int16(m.errorCode);
   }

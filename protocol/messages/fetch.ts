@@ -481,7 +481,7 @@ export function encodeFetchResponse(w: Writer, m: FetchResponse, version: number
   if (version >= 7) {
     w.int16(m.errorCode);
   }
-  if (!(version >= 7) && m.sessionId !== 0) absentField("FetchResponse.sessionId", version);
+  if (!(version >= 7) && m.sessionId !== undefined && m.sessionId !== 0) absentField("FetchResponse.sessionId", version);
   if (version >= 7) {
     w.int32(m.sessionId);
   }
@@ -492,11 +492,11 @@ export function encodeFetchResponse(w: Writer, m: FetchResponse, version: number
       encodeFetchResponseFetchableTopicResponse(w, a53[i54], version);
     }
   }
-  if (!(version >= 16) && m.nodeEndpoints.length > 0) absentField("FetchResponse.nodeEndpoints", version);
+  if (!(version >= 16) && m.nodeEndpoints !== undefined && m.nodeEndpoints.length > 0) absentField("FetchResponse.nodeEndpoints", version);
   if (flex) {
     let tags: TaggedField[] | undefined;
     if (version >= 16) {
-      const v56 = m.nodeEndpoints;
+      const v56 = (m.nodeEndpoints ?? []);
       if (v56.length > 0) {
         const t55 = new Writer(32);
         {
@@ -590,9 +590,9 @@ function encodeFetchResponsePartitionData(w: Writer, m: FetchResponsePartitionDa
   if (version >= 5) {
     w.int64(m.logStartOffset);
   }
-  if (!(version >= 12) && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) absentField("FetchResponsePartitionData.divergingEpoch", version);
-  if (!(version >= 12) && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) absentField("FetchResponsePartitionData.currentLeader", version);
-  if (!(version >= 12) && !isDefaultFetchResponseSnapshotId(m.snapshotId)) absentField("FetchResponsePartitionData.snapshotId", version);
+  if (!(version >= 12) && m.divergingEpoch !== undefined && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) absentField("FetchResponsePartitionData.divergingEpoch", version);
+  if (!(version >= 12) && m.currentLeader !== undefined && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) absentField("FetchResponsePartitionData.currentLeader", version);
+  if (!(version >= 12) && m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) absentField("FetchResponsePartitionData.snapshotId", version);
   {
     const a75 = m.abortedTransactions;
     if (a75 === null) writeNullArray(w, flex);
@@ -603,7 +603,7 @@ function encodeFetchResponsePartitionData(w: Writer, m: FetchResponsePartitionDa
       }
     }
   }
-  if (!(version >= 11) && m.preferredReadReplica !== -1) absentField("FetchResponsePartitionData.preferredReadReplica", version);
+  if (!(version >= 11) && m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) absentField("FetchResponsePartitionData.preferredReadReplica", version);
   if (version >= 11) {
     w.int32(m.preferredReadReplica);
   }
@@ -612,7 +612,7 @@ function encodeFetchResponsePartitionData(w: Writer, m: FetchResponsePartitionDa
   if (flex) {
     let tags: TaggedField[] | undefined;
     if (version >= 12) {
-      const v78 = m.divergingEpoch;
+      const v78 = (m.divergingEpoch ?? defaultFetchResponseEpochEndOffset());
       if (!isDefaultFetchResponseEpochEndOffset(v78)) {
         const t77 = new Writer(32);
         encodeFetchResponseEpochEndOffset(t77, v78, version);
@@ -620,7 +620,7 @@ function encodeFetchResponsePartitionData(w: Writer, m: FetchResponsePartitionDa
       }
     }
     if (version >= 12) {
-      const v80 = m.currentLeader;
+      const v80 = (m.currentLeader ?? defaultFetchResponseLeaderIdAndEpoch());
       if (!isDefaultFetchResponseLeaderIdAndEpoch(v80)) {
         const t79 = new Writer(32);
         encodeFetchResponseLeaderIdAndEpoch(t79, v80, version);
@@ -628,7 +628,7 @@ function encodeFetchResponsePartitionData(w: Writer, m: FetchResponsePartitionDa
       }
     }
     if (version >= 12) {
-      const v82 = m.snapshotId;
+      const v82 = (m.snapshotId ?? defaultFetchResponseSnapshotId());
       if (!isDefaultFetchResponseSnapshotId(v82)) {
         const t81 = new Writer(32);
         encodeFetchResponseSnapshotId(t81, v82, version);

@@ -117,7 +117,7 @@ export function encodeFindCoordinatorResponse(w: Writer, m: FindCoordinatorRespo
   if (version >= 1) {
     w.int32(m.throttleTimeMs);
   }
-  if (!(version <= 3) && m.errorCode !== 0) absentField("FindCoordinatorResponse.errorCode", version);
+  if (!(version <= 3) && m.errorCode !== undefined && m.errorCode !== 0) absentField("FindCoordinatorResponse.errorCode", version);
   if (version <= 3) {
     w.int16(m.errorCode);
   }
@@ -125,20 +125,20 @@ export function encodeFindCoordinatorResponse(w: Writer, m: FindCoordinatorRespo
     if (flex) w.compactNullableString(m.errorMessage);
     else w.nullableString(m.errorMessage);
   }
-  if (!(version <= 3) && m.nodeId !== 0) absentField("FindCoordinatorResponse.nodeId", version);
+  if (!(version <= 3) && m.nodeId !== undefined && m.nodeId !== 0) absentField("FindCoordinatorResponse.nodeId", version);
   if (version <= 3) {
     w.int32(m.nodeId);
   }
-  if (!(version <= 3) && m.host !== "") absentField("FindCoordinatorResponse.host", version);
+  if (!(version <= 3) && m.host !== undefined && m.host !== "") absentField("FindCoordinatorResponse.host", version);
   if (version <= 3) {
     if (flex) w.compactString(m.host);
     else w.string(m.host);
   }
-  if (!(version <= 3) && m.port !== 0) absentField("FindCoordinatorResponse.port", version);
+  if (!(version <= 3) && m.port !== undefined && m.port !== 0) absentField("FindCoordinatorResponse.port", version);
   if (version <= 3) {
     w.int32(m.port);
   }
-  if (!(version >= 4) && m.coordinators.length > 0) absentField("FindCoordinatorResponse.coordinators", version);
+  if (!(version >= 4) && m.coordinators !== undefined && m.coordinators.length > 0) absentField("FindCoordinatorResponse.coordinators", version);
   if (version >= 4) {
     {
       const a8 = m.coordinators;

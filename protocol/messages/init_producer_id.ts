@@ -100,11 +100,11 @@ export function encodeInitProducerIdResponse(w: Writer, m: InitProducerIdRespons
   w.int16(m.errorCode);
   w.int64(m.producerId);
   w.int16(m.producerEpoch);
-  if (!(version >= 6) && m.ongoingTxnProducerId !== -1n) absentField("InitProducerIdResponse.ongoingTxnProducerId", version);
+  if (!(version >= 6) && m.ongoingTxnProducerId !== undefined && m.ongoingTxnProducerId !== -1n) absentField("InitProducerIdResponse.ongoingTxnProducerId", version);
   if (version >= 6) {
     w.int64(m.ongoingTxnProducerId);
   }
-  if (!(version >= 6) && m.ongoingTxnProducerEpoch !== -1) absentField("InitProducerIdResponse.ongoingTxnProducerEpoch", version);
+  if (!(version >= 6) && m.ongoingTxnProducerEpoch !== undefined && m.ongoingTxnProducerEpoch !== -1) absentField("InitProducerIdResponse.ongoingTxnProducerEpoch", version);
   if (version >= 6) {
     w.int16(m.ongoingTxnProducerEpoch);
   }

@@ -181,7 +181,7 @@ export function encodeJoinGroupResponse(w: Writer, m: JoinGroupResponse, version
   }
   if (flex) w.compactString(m.leader);
   else w.string(m.leader);
-  if (!(version >= 9) && m.skipAssignment !== false) absentField("JoinGroupResponse.skipAssignment", version);
+  if (!(version >= 9) && m.skipAssignment !== undefined && m.skipAssignment !== false) absentField("JoinGroupResponse.skipAssignment", version);
   if (version >= 9) {
     w.boolean(m.skipAssignment);
   }

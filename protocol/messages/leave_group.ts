@@ -141,7 +141,7 @@ export function encodeLeaveGroupResponse(w: Writer, m: LeaveGroupResponse, versi
     w.int32(m.throttleTimeMs);
   }
   w.int16(m.errorCode);
-  if (!(version >= 3) && m.members.length > 0) absentField("LeaveGroupResponse.members", version);
+  if (!(version >= 3) && m.members !== undefined && m.members.length > 0) absentField("LeaveGroupResponse.members", version);
   if (version >= 3) {
     {
       const a11 = m.members;

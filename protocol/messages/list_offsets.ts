@@ -250,7 +250,7 @@ function encodeListOffsetsResponseListOffsetsPartitionResponse(w: Writer, m: Lis
   w.int16(m.errorCode);
   w.int64(m.timestamp);
   w.int64(m.offset);
-  if (!(version >= 4) && m.leaderEpoch !== -1) absentField("ListOffsetsResponseListOffsetsPartitionResponse.leaderEpoch", version);
+  if (!(version >= 4) && m.leaderEpoch !== undefined && m.leaderEpoch !== -1) absentField("ListOffsetsResponseListOffsetsPartitionResponse.leaderEpoch", version);
   if (version >= 4) {
     w.int32(m.leaderEpoch);
   }

@@ -218,7 +218,7 @@ export function encodeMetadataResponse(w: Writer, m: MetadataResponse, version: 
       encodeMetadataResponseTopic(w, a12[i13], version);
     }
   }
-  if (!(version >= 8 && version <= 10) && m.clusterAuthorizedOperations !== -2147483648) absentField("MetadataResponse.clusterAuthorizedOperations", version);
+  if (!(version >= 8 && version <= 10) && m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) absentField("MetadataResponse.clusterAuthorizedOperations", version);
   if (version >= 8 && version <= 10) {
     w.int32(m.clusterAuthorizedOperations);
   }
@@ -306,7 +306,7 @@ function encodeMetadataResponseTopic(w: Writer, m: MetadataResponseTopic, versio
       encodeMetadataResponsePartition(w, a29[i30], version);
     }
   }
-  if (!(version >= 8) && m.topicAuthorizedOperations !== -2147483648) absentField("MetadataResponseTopic.topicAuthorizedOperations", version);
+  if (!(version >= 8) && m.topicAuthorizedOperations !== undefined && m.topicAuthorizedOperations !== -2147483648) absentField("MetadataResponseTopic.topicAuthorizedOperations", version);
   if (version >= 8) {
     w.int32(m.topicAuthorizedOperations);
   }

@@ -318,7 +318,7 @@ export function encodeOffsetFetchResponse(w: Writer, m: OffsetFetchResponse, ver
   if (version >= 3) {
     w.int32(m.throttleTimeMs);
   }
-  if (!(version <= 7) && m.topics.length > 0) absentField("OffsetFetchResponse.topics", version);
+  if (!(version <= 7) && m.topics !== undefined && m.topics.length > 0) absentField("OffsetFetchResponse.topics", version);
   if (version <= 7) {
     {
       const a35 = m.topics;
@@ -331,7 +331,7 @@ export function encodeOffsetFetchResponse(w: Writer, m: OffsetFetchResponse, ver
   if (version >= 2 && version <= 7) {
     w.int16(m.errorCode);
   }
-  if (!(version >= 8) && m.groups.length > 0) absentField("OffsetFetchResponse.groups", version);
+  if (!(version >= 8) && m.groups !== undefined && m.groups.length > 0) absentField("OffsetFetchResponse.groups", version);
   if (version >= 8) {
     {
       const a37 = m.groups;

@@ -235,11 +235,11 @@ export function encodeProduceResponse(w: Writer, m: ProduceResponse, version: nu
     }
   }
   w.int32(m.throttleTimeMs);
-  if (!(version >= 10) && m.nodeEndpoints.length > 0) absentField("ProduceResponse.nodeEndpoints", version);
+  if (!(version >= 10) && m.nodeEndpoints !== undefined && m.nodeEndpoints.length > 0) absentField("ProduceResponse.nodeEndpoints", version);
   if (flex) {
     let tags: TaggedField[] | undefined;
     if (version >= 10) {
-      const v20 = m.nodeEndpoints;
+      const v20 = (m.nodeEndpoints ?? []);
       if (v20.length > 0) {
         const t19 = new Writer(32);
         {
@@ -344,11 +344,11 @@ function encodeProduceResponsePartitionProduceResponse(w: Writer, m: ProduceResp
     if (flex) w.compactNullableString(m.errorMessage);
     else w.nullableString(m.errorMessage);
   }
-  if (!(version >= 10) && !isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader)) absentField("ProduceResponsePartitionProduceResponse.currentLeader", version);
+  if (!(version >= 10) && m.currentLeader !== undefined && !isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader)) absentField("ProduceResponsePartitionProduceResponse.currentLeader", version);
   if (flex) {
     let tags: TaggedField[] | undefined;
     if (version >= 10) {
-      const v40 = m.currentLeader;
+      const v40 = (m.currentLeader ?? defaultProduceResponseLeaderIdAndEpoch());
       if (!isDefaultProduceResponseLeaderIdAndEpoch(v40)) {
         const t39 = new Writer(32);
         encodeProduceResponseLeaderIdAndEpoch(t39, v40, version);
