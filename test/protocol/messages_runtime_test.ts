@@ -14,6 +14,7 @@ import {
 } from "../../protocol/messages/_runtime.ts";
 import { ProtocolError, Reader, Writer } from "../../protocol/mod.ts";
 import { decodeMetadataResponse } from "../../protocol/messages/metadata.ts";
+import { encodeProduceRequest, encodeProduceResponse } from "../../protocol/messages/produce.ts";
 
 function withRoom(head: Writer, room: number): Reader {
   const h = head.finish();
@@ -56,4 +57,19 @@ Deno.test("generated decoders refuse repeated or out-of-order tags", () => {
   const w = new Writer().int32(0).unsignedVarint(1).compactNullableString(null).int32(0).unsignedVarint(1);
   w.unsignedVarint(2).unsignedVarint(7).unsignedVarint(0).unsignedVarint(7).unsignedVarint(0);
   assert.throws(() => decodeMetadataResponse(new Reader(w.finish()), 12), /out of order or repeated/);
+});
+
+Deno.test("generated encoders refuse what a version cannot carry instead of dropping it", () => {
+  const endpoint = { nodeId: 1, host: "h", port: 9092, rack: null };
+  const res = { responses: [], throttleTimeMs: 0, nodeEndpoints: [endpoint] };
+  // NodeEndpoints (tag 0) starts at v10 and is not ignorable.
+  assert.throws(() => encodeProduceResponse(new Writer(), res, 9), /nodeEndpoints is not in version 9/);
+  encodeProduceResponse(new Writer(), res, 10);
+  // Unknown tagged fields need a flexible version.
+  const req = { acks: 1, timeoutMs: 1, topicData: [], taggedFields: [{ tag: 5, data: new Uint8Array(1) }] };
+  assert.throws(() => encodeProduceRequest(new Writer(), req, 8), /not flexible/);
+  encodeProduceRequest(new Writer(), req, 9);
+  // Versions outside the schema's range.
+  assert.throws(() => encodeProduceRequest(new Writer(), req, 14), RangeError);
+  assert.throws(() => decodeMetadataResponse(new Reader(new Uint8Array(8)), 14), ProtocolError);
 });
