@@ -9,8 +9,11 @@
  * @module
  */
 
+import { fetch, type FetchResponse } from "../protocol/apis/fetch.ts";
+import { produce, type ProduceRequest } from "../protocol/apis/produce.ts";
 import { Compression, compressionName } from "../protocol/compression.ts";
 import { crc32c } from "../protocol/crc32c.ts";
+import { decodeResponseFrame, encodeResponseFrame, writeRequestFrame } from "../protocol/framing.ts";
 import { murmur2 } from "../protocol/partitioners.ts";
 import { Reader, Writer } from "../protocol/primitives.ts";
 import { decodeRecordBatches, encodeRecordBatch, type RecordInput } from "../protocol/record_batch.ts";
@@ -25,8 +28,8 @@ function value(size: number, i: number): Uint8Array {
   return te.encode(s.slice(0, size));
 }
 
-function records(size: number): RecordInput[] {
-  return Array.from({ length: 100 }, (_, i) => ({
+function records(size: number, count = 100): RecordInput[] {
+  return Array.from({ length: count }, (_, i) => ({
     key: te.encode(`key-${String(i).padStart(4, "0")}`),
     value: value(size, i),
     headers: [{ key: "trace", value: te.encode("abc") }],
@@ -90,4 +93,51 @@ const varlongBytes = encodedLong.finish().slice();
 Deno.bench("varlong read x1000 (bigint)", { group: "varint" }, () => {
   const r = new Reader(varlongBytes);
   for (let i = 0; i < 1000; i++) r.varlong();
+});
+
+// The message codecs on the hot path: a Produce request (50 partitions, one 16 KiB batch each, the
+// batches referenced, as the producer's connection does) and a Fetch response (50 partitions of
+// 100 small records each). Both at the versions Kafka 4.1 negotiates.
+const batch16k = encodeRecordBatch(records(100, 160), { compression: Compression.none });
+const produceRequest: ProduceRequest = {
+  transactionalId: null,
+  acks: -1,
+  timeoutMs: 30_000,
+  topicData: [{
+    name: "bench-topic",
+    partitionData: Array.from({ length: 50 }, (_, index) => ({ index, records: batch16k })),
+  }],
+};
+const produceWriter = new Writer(4096, { referenceBytesFrom: 4096 });
+Deno.bench("Produce v11 request encode (50 partitions)", { group: "api codecs" }, () => {
+  writeRequestFrame(produce, 11, { correlationId: 7, clientId: "bench" }, produceRequest, produceWriter)
+    .finishChunks();
+});
+const fetchBatch = encodeRecordBatch(records(100, 10), { compression: Compression.none });
+const fetchResponse: FetchResponse = {
+  throttleTimeMs: 0,
+  errorCode: 0,
+  sessionId: 0,
+  responses: [{
+    topic: "",
+    topicId: "AAAAAAAAAAAAAAAAAAAAAQ",
+    partitions: Array.from({ length: 50 }, (_, partitionIndex) => ({
+      partitionIndex,
+      errorCode: 0,
+      highWatermark: 1000n,
+      lastStableOffset: 1000n,
+      logStartOffset: 0n,
+      divergingEpoch: { epoch: -1, endOffset: -1n },
+      currentLeader: { leaderId: -1, leaderEpoch: -1 },
+      snapshotId: { endOffset: -1n, epoch: -1 },
+      abortedTransactions: null,
+      preferredReadReplica: -1,
+      records: fetchBatch,
+    })),
+  }],
+  nodeEndpoints: [],
+};
+const fetchFrame = encodeResponseFrame(fetch, 16, 7, fetchResponse).subarray(4);
+Deno.bench("Fetch v16 response decode (50 partitions)", { group: "api codecs" }, () => {
+  decodeResponseFrame(fetch, 16, fetchFrame);
 });

@@ -85,6 +85,11 @@ export {
 export { crc32, crc32c } from "./crc32c.ts";
 export { fnv1a32, fnv1aPartition, murmur2, murmur2Partition } from "./partitioners.ts";
 
+// Every API a client sends, generated from Kafka 4.3.1's schemas (protocol/messages/), as a
+// namespace: `messages.describeCluster`, `messages.DescribeClusterRequest`, ...
+export * as messages from "./messages/mod.ts";
+export { GENERATED_APIS, type GeneratedApi } from "./messages/mod.ts";
+
 // One codec per API, with its request and response types.
 export * from "./apis/api_versions.ts";
 export * from "./apis/consumer_protocol.ts";

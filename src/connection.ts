@@ -273,7 +273,9 @@ export class Connection {
   versionFor(codec: ApiCodec<unknown, unknown>): number {
     const theirs = this.#versions.get(codec.apiKey);
     if (!theirs) {
-      throw new UnsupportedVersionError(`Broker ${this.address} does not support ${codec.name}`);
+      throw new UnsupportedVersionError(
+        `Broker ${this.address} does not offer ${codec.name} (key ${codec.apiKey}): it speaks no versions of it, we speak v${codec.minVersion}-${codec.maxVersion}`,
+      );
     }
     const v = Math.min(theirs.max, codec.maxVersion);
     if (v < Math.max(theirs.min, codec.minVersion)) {

@@ -1,38 +1,27 @@
 /**
  * ApiVersions (key 18), versions 0-4, flexible from 3.
- * Spec: ApiVersionsRequest.json / ApiVersionsResponse.json (Kafka 4.1.1).
+ * Spec: ApiVersionsRequest.json / ApiVersionsResponse.json (Kafka 4.3.1).
  * The response always travels with response header v0 (KIP-511), which
  * framing.ts handles.
+ *
+ * The codec is generated (protocol/messages/api_versions.ts); this module keeps
+ * the response shape the client uses, with features as name/min/max ranges.
  *
  * @module
  */
 
 import type { ApiCodec } from "../framing.ts";
-import { Writer } from "../primitives.ts";
-import type { Reader, TaggedField } from "../primitives.ts";
-import { rArray, rString, rTags, wArray, wString, wTags } from "./_flex.ts";
+import type { TaggedField } from "../primitives.ts";
+import {
+  apiVersions as generated,
+  type ApiVersionsResponse as GeneratedResponse,
+  type ApiVersionsResponseApiVersion,
+} from "../messages/api_versions.ts";
+export type { ApiVersionsRequest } from "../messages/api_versions.ts";
+import type { ApiVersionsRequest } from "../messages/api_versions.ts";
 
-/** ApiVersions request. */
-export interface ApiVersionsRequest {
-  /** v3+: the client's software name. */
-  clientSoftwareName?: string;
-  /** v3+: the client's software version. */
-  clientSoftwareVersion?: string;
-  /** Unknown tagged fields. */
-  taggedFields?: TaggedField[];
-}
-
-/** One API the broker supports. */
-export interface ApiVersionRange {
-  /** The API key. */
-  apiKey: number;
-  /** The lowest version, inclusive. */
-  minVersion: number;
-  /** The highest version, inclusive. */
-  maxVersion: number;
-  /** Unknown tagged fields. */
-  taggedFields?: TaggedField[];
-}
+/** One API the broker supports: see ApiVersionsResponseApiVersion in protocol/messages/api_versions.ts. */
+export type ApiVersionRange = ApiVersionsResponseApiVersion;
 
 /** A feature with a version range. */
 export interface FeatureRange {
@@ -42,6 +31,8 @@ export interface FeatureRange {
   minVersion: number;
   /** Highest version (supported) or max level (finalized). */
   maxVersion: number;
+  /** Unknown tagged fields. */
+  taggedFields?: TaggedField[];
 }
 
 /** ApiVersions response. */
@@ -64,107 +55,58 @@ export interface ApiVersionsResponse {
   taggedFields?: TaggedField[];
 }
 
-const FLEX = 3;
-
-function readFeatures(r: Reader, finalized: boolean): FeatureRange[] {
-  return r.compactArray((r) => {
-    const name = r.compactString();
-    const a = r.int16();
-    const b = r.int16();
-    r.taggedFields();
-    // Finalized features are written max level first, then min level.
-    return finalized ? { name, minVersion: b, maxVersion: a } : { name, minVersion: a, maxVersion: b };
-  });
+function withTags<T extends object>(
+  value: T,
+  tags: TaggedField[] | undefined,
+): T & { taggedFields?: TaggedField[] } {
+  if (tags) (value as { taggedFields?: TaggedField[] }).taggedFields = tags;
+  return value;
 }
 
-function writeFeatures(items: FeatureRange[], finalized: boolean): Uint8Array {
-  const w = new Writer(64);
-  w.compactArray(items, (w, f) => {
-    w.compactString(f.name);
-    if (finalized) w.int16(f.maxVersion).int16(f.minVersion);
-    else w.int16(f.minVersion).int16(f.maxVersion);
-    w.taggedFields();
-  });
-  return w.finish().slice();
-}
-
-/** The ApiVersions codec. */
+/** The ApiVersions codec (generated; features reshaped to name/min/max ranges). */
 export const apiVersions: ApiCodec<ApiVersionsRequest, ApiVersionsResponse> = {
-  apiKey: 18,
-  name: "ApiVersions",
-  minVersion: 0,
-  maxVersion: 4,
-  flexibleFrom: FLEX,
-
-  encodeRequest(w, req, version) {
-    const flex = version >= FLEX;
-    if (version >= 3) {
-      wString(w, flex, req.clientSoftwareName ?? "");
-      wString(w, flex, req.clientSoftwareVersion ?? "");
-    }
-    wTags(w, flex, req.taggedFields);
-  },
-
-  decodeRequest(r, version) {
-    const flex = version >= FLEX;
-    const req: ApiVersionsRequest = {};
-    if (version >= 3) {
-      req.clientSoftwareName = rString(r, flex);
-      req.clientSoftwareVersion = rString(r, flex);
-    }
-    const tags = rTags(r, flex);
-    if (tags) req.taggedFields = tags;
-    return req;
-  },
-
+  ...generated,
   encodeResponse(w, res, version) {
-    const flex = version >= FLEX;
-    w.int16(res.errorCode);
-    wArray(w, flex, res.apiKeys, (w, k) => {
-      w.int16(k.apiKey).int16(k.minVersion).int16(k.maxVersion);
-      wTags(w, flex, k.taggedFields);
-    });
-    if (version >= 1) w.int32(res.throttleTimeMs);
-    if (flex) {
-      const tags: TaggedField[] = [...(res.taggedFields ?? [])];
-      if (res.supportedFeatures) tags.push({ tag: 0, data: writeFeatures(res.supportedFeatures, false) });
-      if (res.finalizedFeaturesEpoch !== undefined && res.finalizedFeaturesEpoch !== -1n) {
-        tags.push({ tag: 1, data: new Writer(8).int64(res.finalizedFeaturesEpoch).finish() });
-      }
-      if (res.finalizedFeatures) tags.push({ tag: 2, data: writeFeatures(res.finalizedFeatures, true) });
-      if (res.zkMigrationReady) tags.push({ tag: 3, data: new Uint8Array([1]) });
-      w.taggedFields(tags);
-    }
+    const out: GeneratedResponse = {
+      errorCode: res.errorCode,
+      apiKeys: res.apiKeys,
+      throttleTimeMs: res.throttleTimeMs,
+      supportedFeatures: (res.supportedFeatures ?? []).map((f) =>
+        withTags({ name: f.name, minVersion: f.minVersion, maxVersion: f.maxVersion }, f.taggedFields)
+      ),
+      finalizedFeaturesEpoch: res.finalizedFeaturesEpoch ?? -1n,
+      finalizedFeatures: (res.finalizedFeatures ?? []).map((f) =>
+        withTags(
+          { name: f.name, maxVersionLevel: f.maxVersion, minVersionLevel: f.minVersion },
+          f.taggedFields,
+        )
+      ),
+      zkMigrationReady: res.zkMigrationReady ?? false,
+    };
+    generated.encodeResponse(w, withTags(out, res.taggedFields), version);
   },
-
   decodeResponse(r, version) {
-    const flex = version >= FLEX;
-    const errorCode = r.int16();
-    const apiKeys = rArray(r, flex, (r) => {
-      const k: ApiVersionRange = { apiKey: r.int16(), minVersion: r.int16(), maxVersion: r.int16() };
-      const tags = rTags(r, flex);
-      if (tags) k.taggedFields = tags;
-      return k;
-    });
-    const res: ApiVersionsResponse = { errorCode, apiKeys, throttleTimeMs: version >= 1 ? r.int32() : 0 };
-    const tags = rTags(r, flex, (tag, r) => {
-      switch (tag) {
-        case 0:
-          res.supportedFeatures = readFeatures(r, false);
-          return true;
-        case 1:
-          res.finalizedFeaturesEpoch = r.int64();
-          return true;
-        case 2:
-          res.finalizedFeatures = readFeatures(r, true);
-          return true;
-        case 3:
-          res.zkMigrationReady = r.boolean();
-          return true;
-      }
-      return false;
-    });
-    if (tags) res.taggedFields = tags;
-    return res;
+    const g = generated.decodeResponse(r, version);
+    const res: ApiVersionsResponse = {
+      errorCode: g.errorCode,
+      apiKeys: g.apiKeys,
+      throttleTimeMs: g.throttleTimeMs,
+    };
+    if (g.supportedFeatures.length > 0) {
+      res.supportedFeatures = g.supportedFeatures.map((f) =>
+        withTags({ name: f.name, minVersion: f.minVersion, maxVersion: f.maxVersion }, f.taggedFields)
+      );
+    }
+    if (g.finalizedFeaturesEpoch !== -1n) res.finalizedFeaturesEpoch = g.finalizedFeaturesEpoch;
+    if (g.finalizedFeatures.length > 0) {
+      res.finalizedFeatures = g.finalizedFeatures.map((f) =>
+        withTags(
+          { name: f.name, minVersion: f.minVersionLevel, maxVersion: f.maxVersionLevel },
+          f.taggedFields,
+        )
+      );
+    }
+    if (g.zkMigrationReady) res.zkMigrationReady = true;
+    return withTags(res, g.taggedFields);
   },
 };

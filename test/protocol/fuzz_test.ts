@@ -39,8 +39,12 @@ import {
   Reader,
   syncGroup,
   type SyncGroupResponse,
+  Writer,
 } from "../../protocol/mod.ts";
+import { GENERATED_APIS, type GeneratedApi } from "../../protocol/messages/mod.ts";
+import { loadSchemas } from "../../scripts/gen_protocol.ts";
 import { toHex } from "../_shared.ts";
+import { flexFromOf, HAVE_SCHEMAS, Model, SCHEMAS } from "./_schema_model.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Seed and PRNG
@@ -245,8 +249,8 @@ function mutate(rng: Rng, input: Uint8Array, corpus: readonly Uint8Array[]): Uin
 class FuzzFailure extends Error {}
 
 /** Array elements and string characters held by a decoded value (views are not copies). */
-function measure(value: unknown, depth = 0): { elements: number; chars: number } {
-  const m = { elements: 0, chars: 0 };
+function measure(value: unknown, depth = 0): { elements: number; chars: number; objects: number } {
+  const m = { elements: 0, chars: 0, objects: 0 };
   const walk = (v: unknown, d: number) => {
     if (d > 64) throw new FuzzFailure("Decoded value nests deeper than 64 levels");
     if (typeof v === "string") m.chars += v.length;
@@ -254,6 +258,7 @@ function measure(value: unknown, depth = 0): { elements: number; chars: number }
       m.elements += v.length;
       for (const x of v) walk(x, d + 1);
     } else if (v !== null && typeof v === "object" && !ArrayBuffer.isView(v)) {
+      m.objects++;
       for (const x of Object.values(v)) walk(x, d + 1);
     }
   };
@@ -492,4 +497,79 @@ Deno.test("fuzz: FrameSplitter yields frames or throws ProtocolError, whatever t
     } s, seed ${SEED}`,
   );
   assert.ok(stats.decoded > 0 && stats.rejected > 0);
+});
+
+if (!HAVE_SCHEMAS) {
+  console.log(
+    `fuzz_test: the generated-decoder fuzz is skipped, ${SCHEMAS.pathname} is absent (its seeds come from the schemas)`,
+  );
+}
+
+Deno.test({
+  name:
+    "fuzz: every generated decoder, requests and responses at every version, rejects with ProtocolError only",
+  ignore: !HAVE_SCHEMAS, // the seeds are populated instances built from the schemas
+  fn: () => {
+    const rng = new Rng(SEED ^ 0x05);
+    const stats: Stats = { cases: 0, decoded: 0, rejected: 0 };
+    const byName = new Map(loadSchemas(SCHEMAS).map((s) => [s.name, s]));
+    interface GenSeed {
+      codec: GeneratedApi<unknown, unknown>;
+      request: boolean;
+      version: number;
+      body: Uint8Array;
+    }
+    const groups: GenSeed[][] = [];
+    for (const codec of GENERATED_APIS) {
+      for (const request of [true, false]) {
+        const schema = byName.get(`${codec.name}${request ? "Request" : "Response"}`)!;
+        const model = new Model(
+          schema,
+          { lo: codec.minVersion, hi: codec.latestVersion },
+          flexFromOf(schema),
+        );
+        for (let version = codec.minVersion; version <= codec.latestVersion; version++) {
+          const group: GenSeed[] = [];
+          for (const fill of ["value", "null"] as const) {
+            const w = new Writer();
+            const value = model.populate(schema.fields, version, fill, 0, version >= model.flexFrom);
+            (request ? codec.encodeRequest : codec.encodeResponse)(w, value as never, version);
+            group.push({ codec, request, version, body: w.finish().slice() });
+          }
+          groups.push(group);
+        }
+      }
+    }
+    const bodies = groups.flatMap((g) => g.map((s) => s.body));
+    const n = Math.round(50_000 * SCALE);
+    for (let i = 0; i < n; i++) {
+      const s = rng.pick(rng.pick(groups));
+      const input = mutate(rng, s.body, bodies);
+      const { codec } = s;
+      const version = rng.chance(0.1)
+        ? codec.minVersion + rng.int(codec.latestVersion - codec.minVersion + 1)
+        : s.version;
+      const what = `${codec.name} v${version} ${s.request ? "request" : "response"}`;
+      runCase(stats, what, i, input, () => {
+        const r = new Reader(input);
+        const value = s.request ? codec.decodeRequest(r, version) : codec.decodeResponse(r, version);
+        r.done(what);
+        const { elements, chars, objects } = measure(value);
+        // Arrays are bounded by the bytes; default strings (a shared ZERO_UUID) and default structs
+        // of absent tagged fields come with the objects that hold them.
+        if (
+          elements > input.length || objects > 16 * (input.length + 1) ||
+          chars > 2 * input.length + 22 * objects
+        ) {
+          throw new FuzzFailure(
+            `${what}: ${elements} elements, ${objects} objects, ${chars} characters from ${input.length} bytes`,
+          );
+        }
+      });
+    }
+    console.log(
+      `  generated decoders: ${stats.cases} cases over ${groups.length} API versions, ${stats.decoded} decoded, ${stats.rejected} rejected`,
+    );
+    assert.ok(stats.decoded > 0 && stats.rejected > 0);
+  },
 });

@@ -20,11 +20,21 @@ function fullRequest(v: number): InitProducerIdRequest {
     transactionTimeoutMs: 60_000,
     producerId: v >= 3 ? 4000n : -1n,
     producerEpoch: v >= 3 ? 3 : -1,
+    // v6 (unstable, never negotiated): absent below it, so they decode as their defaults.
+    enable2Pc: false,
+    keepPreparedTxn: false,
   };
 }
 
 function fullResponse(): InitProducerIdResponse {
-  return { throttleTimeMs: 4, errorCode: 0, producerId: 9_007_199_254_740_993n, producerEpoch: 12 };
+  return {
+    throttleTimeMs: 4,
+    errorCode: 0,
+    producerId: 9_007_199_254_740_993n,
+    producerEpoch: 12,
+    ongoingTxnProducerId: -1n,
+    ongoingTxnProducerEpoch: -1,
+  };
 }
 
 Deno.test("initProducerId codec", async (t) => {
@@ -54,12 +64,16 @@ Deno.test("initProducerId codec", async (t) => {
       transactionTimeoutMs: 1,
       producerId: -1n,
       producerEpoch: -1,
+      enable2Pc: false,
+      keepPreparedTxn: false,
     });
     assert.deepStrictEqual(decode("Request", encode("Request", { transactionTimeoutMs: 1 }, 0), 0), {
       transactionalId: null,
       transactionTimeoutMs: 1,
       producerId: -1n,
       producerEpoch: -1,
+      enable2Pc: false,
+      keepPreparedTxn: false,
     });
   });
 
@@ -87,7 +101,14 @@ Deno.test("initProducerId codec", async (t) => {
       toHex(hex("0274 000003e8 ffffffffffffffff ffff 00")),
     );
     const res = hex("00000000 0000 0000000000000007 0001 00");
-    const expected = { throttleTimeMs: 0, errorCode: 0, producerId: 7n, producerEpoch: 1 };
+    const expected = {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      producerId: 7n,
+      producerEpoch: 1,
+      ongoingTxnProducerId: -1n,
+      ongoingTxnProducerEpoch: -1,
+    };
     assert.deepStrictEqual(decode("Response", res, 4), expected);
     assert.equal(toHex(encode("Response", expected, 4)), toHex(res));
   });

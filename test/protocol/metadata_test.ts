@@ -114,10 +114,10 @@ Deno.test("metadata codec", async (t) => {
   });
 
   await t.step("refuses a null topic name before v10 and a null topic before v12", () => {
-    assert.throws(() => encode("Request", { topics: [{ name: null }] }, 9), TypeError);
+    assert.throws(() => encode("Request", { topics: [{ name: null }] }, 9), RangeError);
     const res = fullResponse(11);
     res.topics[0].name = null;
-    assert.throws(() => encode("Response", res, 11), TypeError);
+    assert.throws(() => encode("Response", res, 11), RangeError);
   });
 
   await t.step("keeps unknown tagged fields at every level in flexible versions", () => {

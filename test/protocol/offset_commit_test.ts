@@ -1,3 +1,4 @@
+import { ZERO_UUID } from "../../protocol/primitives.ts";
 import assert from "node:assert/strict";
 import { HAVE_SHARED } from "../_shared.ts";
 import {
@@ -27,6 +28,7 @@ function request(v: number): OffsetCommitRequest {
     topics: [
       {
         name: "orders",
+        topicId: ZERO_UUID,
         partitions: [
           {
             partitionIndex: 0,
@@ -37,7 +39,7 @@ function request(v: number): OffsetCommitRequest {
           { partitionIndex: 1, committedOffset: 0n, committedLeaderEpoch: epoch, committedMetadata: null },
         ],
       },
-      { name: "payments", partitions: [] },
+      { name: "payments", topicId: ZERO_UUID, partitions: [] },
     ],
   };
 }
@@ -48,6 +50,7 @@ function response(v: number): OffsetCommitResponse {
     topics: [
       {
         name: "orders",
+        topicId: ZERO_UUID,
         partitions: [{ partitionIndex: 0, errorCode: 0 }, { partitionIndex: 1, errorCode: 22 }],
       },
     ],

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { HAVE_SHARED } from "../_shared.ts";
+import { ZERO_UUID } from "../../protocol/primitives.ts";
 import {
   offsetFetch as codec,
   type OffsetFetchRequest,
@@ -33,7 +34,7 @@ function request(v: number): OffsetFetchRequest {
         groupId: "group-1",
         memberId: v >= 9 ? "member-1" : null,
         memberEpoch: v >= 9 ? 4 : -1,
-        topics: [{ name: "orders", partitionIndexes: [0, 1] }],
+        topics: [{ name: "orders", topicId: ZERO_UUID, partitionIndexes: [0, 1] }],
       },
       { groupId: "group-2", memberId: null, memberEpoch: -1, topics: null },
     ],
@@ -66,7 +67,7 @@ function response(v: number): OffsetFetchResponse {
     topics: [],
     errorCode: 0,
     groups: [
-      { groupId: "group-1", topics: topics(v), errorCode: 0 },
+      { groupId: "group-1", topics: topics(v).map((t) => ({ ...t, topicId: ZERO_UUID })), errorCode: 0 },
       { groupId: "group-2", topics: [], errorCode: 69 },
     ],
   };

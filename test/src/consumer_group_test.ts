@@ -17,6 +17,7 @@ import { offsetFetch } from "../../protocol/apis/offset_fetch.ts";
 import { syncGroup } from "../../protocol/apis/sync_group.ts";
 import { ErrorCode } from "../../protocol/error_codes.ts";
 import type { RequestHeader } from "../../protocol/framing.ts";
+import { ZERO_UUID } from "../../protocol/primitives.ts";
 import { BrokerError, connect } from "../../mod.ts";
 import { apiVersionsReply, type FakeBroker, fakeBroker, reply } from "../_fake_broker.ts";
 
@@ -100,7 +101,7 @@ function cluster(
         const errorCode = opts.commitForever ?? next("offsetCommit");
         return reply(offsetCommit, h, {
           throttleTimeMs: 0,
-          topics: [{ name: "t", partitions: [{ partitionIndex: 0, errorCode }] }],
+          topics: [{ name: "t", topicId: ZERO_UUID, partitions: [{ partitionIndex: 0, errorCode }] }],
         });
       }
       case 2:

@@ -1,0 +1,75 @@
+/**
+ * The bounds of the generated decoders' shared helpers: counts read from the
+ * wire are refused before anything is allocated.
+ */
+
+import assert from "node:assert/strict";
+import {
+  MAX_ARRAY_ELEMENTS,
+  MAX_TAGGED_FIELDS,
+  readArrayLength,
+  readNullableArrayLength,
+  readTagCount,
+  readTags,
+} from "../../protocol/messages/_runtime.ts";
+import { ProtocolError, Reader, Writer } from "../../protocol/mod.ts";
+import { decodeMetadataResponse } from "../../protocol/messages/metadata.ts";
+import { encodeProduceRequest, encodeProduceResponse } from "../../protocol/messages/produce.ts";
+
+function withRoom(head: Writer, room: number): Reader {
+  const h = head.finish();
+  const bytes = new Uint8Array(h.length + room);
+  bytes.set(h);
+  return new Reader(bytes);
+}
+
+Deno.test("readArrayLength() refuses more than 1,000,000 elements even when the bytes are there", () => {
+  for (const flex of [false, true]) {
+    const w = new Writer();
+    if (flex) w.unsignedVarint(MAX_ARRAY_ELEMENTS + 2);
+    else w.int32(MAX_ARRAY_ELEMENTS + 1);
+    assert.throws(() => readArrayLength(withRoom(w, MAX_ARRAY_ELEMENTS + 8), flex), /limit of 1000000/);
+    assert.throws(() => readNullableArrayLength(withRoom(w, MAX_ARRAY_ELEMENTS + 8), flex), ProtocolError);
+    const ok = new Writer();
+    if (flex) ok.unsignedVarint(MAX_ARRAY_ELEMENTS + 1);
+    else ok.int32(MAX_ARRAY_ELEMENTS);
+    assert.equal(readArrayLength(withRoom(ok, MAX_ARRAY_ELEMENTS), flex), MAX_ARRAY_ELEMENTS);
+  }
+});
+
+Deno.test("readArrayLength() refuses a count beyond the bytes left, and negative or null counts", () => {
+  assert.throws(() => readArrayLength(withRoom(new Writer().int32(10), 9), false), /only 9 bytes left/);
+  assert.throws(() => readArrayLength(withRoom(new Writer().int32(-1), 9), false), /Negative/);
+  assert.throws(() => readArrayLength(withRoom(new Writer().unsignedVarint(0), 9), true), /Null/);
+  assert.equal(readNullableArrayLength(withRoom(new Writer().int32(-1), 0), false), -1);
+  assert.equal(readNullableArrayLength(withRoom(new Writer().unsignedVarint(0), 0), true), -1);
+});
+
+Deno.test("readTagCount() refuses more than 10,000 tagged fields even when the bytes are there", () => {
+  const w = new Writer().unsignedVarint(MAX_TAGGED_FIELDS + 1);
+  assert.throws(() => readTagCount(withRoom(w, 4 * MAX_TAGGED_FIELDS)), /limit of 10000/);
+  assert.throws(() => readTags(withRoom(w, 4 * MAX_TAGGED_FIELDS)), ProtocolError);
+  assert.throws(() => readTagCount(withRoom(new Writer().unsignedVarint(5), 4)), /only 4 bytes left/);
+});
+
+Deno.test("generated decoders refuse repeated or out-of-order tags", () => {
+  // Metadata v12 response with a top-level tagged section of two fields with the same tag.
+  const w = new Writer().int32(0).unsignedVarint(1).compactNullableString(null).int32(0).unsignedVarint(1);
+  w.unsignedVarint(2).unsignedVarint(7).unsignedVarint(0).unsignedVarint(7).unsignedVarint(0);
+  assert.throws(() => decodeMetadataResponse(new Reader(w.finish()), 12), /out of order or repeated/);
+});
+
+Deno.test("generated encoders refuse what a version cannot carry instead of dropping it", () => {
+  const endpoint = { nodeId: 1, host: "h", port: 9092, rack: null };
+  const res = { responses: [], throttleTimeMs: 0, nodeEndpoints: [endpoint] };
+  // NodeEndpoints (tag 0) starts at v10 and is not ignorable.
+  assert.throws(() => encodeProduceResponse(new Writer(), res, 9), /nodeEndpoints is not in version 9/);
+  encodeProduceResponse(new Writer(), res, 10);
+  // Unknown tagged fields need a flexible version.
+  const req = { acks: 1, timeoutMs: 1, topicData: [], taggedFields: [{ tag: 5, data: new Uint8Array(1) }] };
+  assert.throws(() => encodeProduceRequest(new Writer(), req, 8), /not flexible/);
+  encodeProduceRequest(new Writer(), req, 9);
+  // Versions outside the schema's range.
+  assert.throws(() => encodeProduceRequest(new Writer(), req, 14), RangeError);
+  assert.throws(() => decodeMetadataResponse(new Reader(new Uint8Array(8)), 14), ProtocolError);
+});
