@@ -95,5 +95,19 @@ export {
   type NewTopic,
 } from "./src/admin.ts";
 export { VERSION } from "./src/version.ts";
-export { SaslMechanism, type SaslOptions } from "./src/sasl.ts";
+export {
+  type AwsCredentials,
+  type AwsCredentialsProvider,
+  type AwsIamOptions,
+  type AwsMskIamSaslOptions,
+  mskIamTokenProvider,
+  type OAuthBearerSaslOptions,
+  type OAuthBearerToken,
+  type OAuthBearerTokenProvider,
+  type OidcClientCredentialsOptions,
+  oidcTokenProvider,
+  type PasswordSaslOptions,
+  SaslMechanism,
+  type SaslOptions,
+} from "./src/sasl.ts";
 export type { TlsOptions, TlsSetting } from "./src/tls.ts";

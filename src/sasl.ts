@@ -1,7 +1,9 @@
 /**
  * SASL authentication of a broker connection: SaslHandshake v1 followed by
- * SaslAuthenticate requests (KIP-152), with the mechanisms PLAIN (RFC 4616)
- * and SCRAM-SHA-256 / SCRAM-SHA-512 (RFC 5802, RFC 7677) on Web Crypto.
+ * SaslAuthenticate requests (KIP-152), with the mechanisms PLAIN (RFC 4616),
+ * SCRAM-SHA-256 / SCRAM-SHA-512 (RFC 5802, RFC 7677) on Web Crypto,
+ * OAUTHBEARER (RFC 7628, KIP-255; src/net/sasl/oauthbearer.ts) and
+ * AWS_MSK_IAM (src/net/sasl/aws_msk_iam.ts).
  *
  * The v0 flow (raw tokens after SaslHandshake v0) is not implemented: every
  * broker since Kafka 1.0 speaks v1, and Kafka 4 removed v0.
@@ -18,21 +20,44 @@ import { saslHandshake, type SaslHandshakeResponse } from "../protocol/apis/sasl
 import type { ApiCodec } from "../protocol/framing.ts";
 import { AuthenticationError, BrokerError } from "./errors.ts";
 import { checkOptions } from "./options.ts";
+import { cachedToken, oauthBearer, type OAuthBearerTokenProvider } from "./net/sasl/oauthbearer.ts";
+import {
+  awsCredentials,
+  type AwsIamOptions,
+  awsRegion,
+  mskIam,
+  mskIamPayload,
+} from "./net/sasl/aws_msk_iam.ts";
+
+export {
+  type OAuthBearerToken,
+  type OAuthBearerTokenProvider,
+  type OidcClientCredentialsOptions,
+  oidcTokenProvider,
+} from "./net/sasl/oauthbearer.ts";
+export {
+  type AwsCredentials,
+  type AwsCredentialsProvider,
+  type AwsIamOptions,
+  mskIamTokenProvider,
+} from "./net/sasl/aws_msk_iam.ts";
 
 /** The SASL mechanisms kafka-deno speaks. */
 export const SaslMechanism = {
   PLAIN: "PLAIN",
   SCRAM_SHA_256: "SCRAM-SHA-256",
   SCRAM_SHA_512: "SCRAM-SHA-512",
+  OAUTHBEARER: "OAUTHBEARER",
+  AWS_MSK_IAM: "AWS_MSK_IAM",
 } as const;
 
 /** A SASL mechanism name. */
 export type SaslMechanism = typeof SaslMechanism[keyof typeof SaslMechanism];
 
-/** SASL settings. */
-export interface SaslOptions {
+/** SASL settings for a user name and password (PLAIN, SCRAM). */
+export interface PasswordSaslOptions {
   /** "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512". */
-  mechanism: SaslMechanism;
+  mechanism: "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512";
   /** The user name (for managed clusters often an API key). */
   username: string;
   /**
@@ -42,9 +67,41 @@ export interface SaslOptions {
   password: string | (() => string | Promise<string>);
 }
 
-const SASL_KEYS_RECORD: Record<keyof SaslOptions, true> = { mechanism: true, username: true, password: true };
-/** Every key of {@linkcode SaslOptions}, for strict option checks. */
-export const SASL_OPTION_KEYS: readonly string[] = Object.keys(SASL_KEYS_RECORD);
+/** SASL OAUTHBEARER settings (KIP-255): a token provider. */
+export interface OAuthBearerSaslOptions {
+  /** "OAUTHBEARER". */
+  mechanism: "OAUTHBEARER";
+  /**
+   * Returns a token: your own function, {@linkcode oidcTokenProvider} (OIDC
+   * client credentials) or {@linkcode mskIamTokenProvider} (Amazon MSK). Its
+   * token is cached until 80% of its lifetime has passed, then fetched anew;
+   * connections re-authenticate (KIP-368) when the broker says their session ends.
+   */
+  token: OAuthBearerTokenProvider;
+}
+
+/** SASL AWS_MSK_IAM settings: Amazon MSK IAM access control with a SigV4-signed payload. */
+export interface AwsMskIamSaslOptions extends AwsIamOptions {
+  /** "AWS_MSK_IAM". */
+  mechanism: "AWS_MSK_IAM";
+}
+
+/** SASL settings. */
+export type SaslOptions = PasswordSaslOptions | OAuthBearerSaslOptions | AwsMskIamSaslOptions;
+
+const PASSWORD_KEYS_RECORD: Record<keyof PasswordSaslOptions, true> = {
+  mechanism: true,
+  username: true,
+  password: true,
+};
+const OAUTH_KEYS_RECORD: Record<keyof OAuthBearerSaslOptions, true> = { mechanism: true, token: true };
+const AWS_KEYS_RECORD: Record<keyof AwsMskIamSaslOptions, true> = {
+  mechanism: true,
+  region: true,
+  credentials: true,
+};
+/** Every key of {@linkcode PasswordSaslOptions}, for strict option checks. */
+export const SASL_OPTION_KEYS: readonly string[] = Object.keys(PASSWORD_KEYS_RECORD);
 
 /** What a successful authentication tells the client. */
 export interface SaslResult {
@@ -90,18 +147,38 @@ const MAX_ITERATIONS = 1_000_000;
  * ```
  *
  * @param sasl The `sasl` option.
- * @throws {TypeError} for an unknown mechanism, an empty user name or a missing password (never echoed).
+ * @throws {TypeError} for an unknown mechanism, an empty user name or a missing password or token provider (never echoed).
  */
 export function checkSasl(sasl: SaslOptions): void {
   if (typeof sasl !== "object" || sasl === null) {
     throw new TypeError("Invalid sasl option: expected an object");
   }
-  checkOptions(sasl, SASL_OPTION_KEYS, "sasl option");
   if (!MECHANISMS.includes(sasl.mechanism)) {
     throw new TypeError(
       `Unknown SASL mechanism ${JSON.stringify(sasl.mechanism)}: expected one of ${MECHANISMS.join(", ")}`,
     );
   }
+  if (sasl.mechanism === "OAUTHBEARER") {
+    checkOptions(sasl, Object.keys(OAUTH_KEYS_RECORD), "sasl option (OAUTHBEARER)");
+    if (typeof sasl.token !== "function") {
+      throw new TypeError(
+        "Invalid sasl.token: expected an async function that returns { value, lifetimeMs }",
+      );
+    }
+    return;
+  }
+  if (sasl.mechanism === "AWS_MSK_IAM") {
+    checkOptions(sasl, Object.keys(AWS_KEYS_RECORD), "sasl option (AWS_MSK_IAM)");
+    if (sasl.region !== undefined && (typeof sasl.region !== "string" || !/^[a-z0-9-]+$/.test(sasl.region))) {
+      throw new TypeError(`Invalid sasl.region ${JSON.stringify(sasl.region)}`);
+    }
+    const c = sasl.credentials;
+    if (c !== undefined && typeof c !== "function" && (typeof c !== "object" || c === null)) {
+      throw new TypeError("Invalid sasl.credentials: expected an object or an async function");
+    }
+    return;
+  }
+  checkOptions(sasl, SASL_OPTION_KEYS, "sasl option");
   if (typeof sasl.username !== "string" || sasl.username === "") {
     throw new TypeError("Invalid sasl.username: expected a non-empty string");
   }
@@ -110,10 +187,52 @@ export function checkSasl(sasl: SaslOptions): void {
   }
 }
 
-async function passwordOf(sasl: SaslOptions): Promise<string> {
+async function passwordOf(sasl: PasswordSaslOptions): Promise<string> {
   const p = typeof sasl.password === "function" ? await sasl.password() : sasl.password;
   if (typeof p !== "string") throw new TypeError("The sasl.password function did not return a string");
   return p;
+}
+
+/** The broker's host name from "host:port" or "[v6]:port". */
+function hostOf(broker: string): string {
+  const i = broker.lastIndexOf(":");
+  const h = i > 0 ? broker.slice(0, i) : broker;
+  return h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h;
+}
+
+/** The mechanism's conversation and the secrets that must not appear in an error. */
+async function conversationFor(
+  sasl: SaslOptions,
+  broker: string,
+): Promise<{ conversation: SaslConversation; secrets: string[]; detail?: () => string | null }> {
+  switch (sasl.mechanism) {
+    case "OAUTHBEARER": {
+      const token = await cachedToken(sasl.token);
+      const c = oauthBearer(token);
+      return {
+        conversation: c,
+        secrets: [token.value],
+        detail: () => c.serverError,
+      };
+    }
+    case "AWS_MSK_IAM": {
+      const creds = await awsCredentials(sasl);
+      const payload = await mskIamPayload(hostOf(broker), awsRegion(sasl), creds);
+      return {
+        conversation: mskIam(payload),
+        secrets: [creds.secretAccessKey, creds.sessionToken ?? "", payload["x-amz-signature"]],
+      };
+    }
+    default: {
+      const password = await passwordOf(sasl);
+      return {
+        conversation: sasl.mechanism === "PLAIN"
+          ? plain(sasl.username, password)
+          : scram(sasl.mechanism === "SCRAM-SHA-256" ? "SHA-256" : "SHA-512", sasl.username, password),
+        secrets: [password, sasl.username],
+      };
+    }
+  }
 }
 
 /**
@@ -123,7 +242,7 @@ async function passwordOf(sasl: SaslOptions): Promise<string> {
  * @param exchange Sends a request on the connection.
  * @param sasl The credentials.
  * @param ctx The broker's address and the versions it speaks.
- * @throws {AuthenticationError} when the broker rejects the mechanism or the credentials, or a SCRAM server cannot prove it knows them.
+ * @throws {AuthenticationError} when the broker rejects the mechanism or the credentials, a SCRAM server cannot prove it knows them, or a token or credentials cannot be had.
  */
 export async function authenticate(
   exchange: SaslExchange,
@@ -159,23 +278,37 @@ export async function authenticate(
     const hint = hs.errorCode === ILLEGAL_SASL_STATE ? " (is SASL enabled on this listener?)" : "";
     throw new AuthenticationError(`${where} failed: ${cause.message}${hint}`, { cause });
   }
-  const password = await passwordOf(sasl);
-  const mask = (s: string | null) => maskSecrets(s ?? "", [password, sasl.username]);
-  const conversation = mechanism === "PLAIN"
-    ? plain(sasl.username, password)
-    : scram(mechanism === "SCRAM-SHA-256" ? "SHA-256" : "SHA-512", sasl.username, password);
+  let mech: Awaited<ReturnType<typeof conversationFor>>;
+  try {
+    mech = await conversationFor(sasl, ctx.broker);
+  } catch (err) {
+    // A token endpoint or credential provider failed: its message names the endpoint, never a secret.
+    const e = err as Error;
+    throw new AuthenticationError(
+      `${where} failed: ${e.message}`,
+      e instanceof AuthenticationError ? {} : {
+        cause: err,
+      },
+    );
+  }
+  const mask = (s: string | null) => maskSecrets(s ?? "", mech.secrets);
+  const conversation = mech.conversation;
   let token: Uint8Array | null = await conversation.start();
-  // PLAIN takes one round, SCRAM two; a bound keeps a confused server from looping us.
+  // PLAIN and OAUTHBEARER take one round (two on an OAUTHBEARER error), SCRAM two; a bound keeps a confused server from looping us.
   for (let round = 0; round < 4 && token !== null; round++) {
     const res: SaslAuthenticateResponse = await exchange(saslAuthenticate, { authBytes: token }, authVersion);
     if (res.errorCode !== 0) {
       const brokerMessage = res.errorMessage ? mask(res.errorMessage) : null;
+      const detail = mech.detail?.();
       const cause = new BrokerError(res.errorCode, {
         api: "SaslAuthenticate",
         broker: ctx.broker,
         brokerMessage,
       });
-      throw new AuthenticationError(`${where} failed: ${brokerMessage ?? cause.message}`, { cause });
+      throw new AuthenticationError(
+        `${where} failed: ${brokerMessage ?? cause.message}${detail ? ` (${mask(detail)})` : ""}`,
+        { cause },
+      );
     }
     try {
       token = await conversation.next(res.authBytes);
