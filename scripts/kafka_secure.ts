@@ -11,12 +11,22 @@
  * | 9195 | MTLS | SSL | mutual TLS: a client certificate signed by the test CA |
  * | 9196 | SASL_PLAINTEXT | SASL_PLAINTEXT | PLAIN, SCRAM-SHA-512 (sessions of 3 s: KIP-368); not SCRAM-SHA-256 |
  * | 9197 | SASL_SSL | SASL_SSL | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 over TLS |
+ * | 9198 | OAUTH | SASL_PLAINTEXT | OAUTHBEARER with unsecured JWTs (`alg: none`, Kafka's default validator) |
+ * | 9199 | OIDC | SASL_PLAINTEXT | OAUTHBEARER with RS256 JWTs checked by Kafka's OIDC validator against a JWKS |
  *
  * (`KAFKA_DENO_SECURE_PORT` moves the whole block.) Certificates are made with
  * openssl at start: a throwaway CA, a broker certificate for 127.0.0.1 and
  * localhost, a client certificate, and a second CA that signed nothing (for
  * "wrong CA" tests). SCRAM users are written at storage format time
  * (`--add-scram`), PLAIN users come from the listeners' JAAS config.
+ *
+ * The OIDC listener validates tokens with Kafka's
+ * `OAuthBearerValidatorCallbackHandler` (KIP-768) against a JWKS file
+ * (`sasl.oauthbearer.jwks.endpoint.url=file:...`, allowed by the
+ * `org.apache.kafka.sasl.oauthbearer.allowed.urls` system property); the
+ * matching private key is what test/_oidc.ts, a small local token endpoint,
+ * signs with. Both OAUTHBEARER listeners end sessions at token expiry
+ * (`connections.max.reauth.ms`), so clients must re-authenticate (KIP-368).
  *
  *     deno run -A scripts/kafka_secure.ts start|stop|status|logs|reset
  *
@@ -51,7 +61,16 @@ export const SECURE_PORTS = {
   mtls: BASE + 3,
   saslPlaintext: BASE + 4,
   saslSsl: BASE + 5,
+  oauth: BASE + 6,
+  oidc: BASE + 7,
 } as const;
+
+/** The issuer and audience the OIDC listener expects in a JWT. */
+export const OIDC_ISSUER = "https://kafka-deno-test-idp.invalid";
+/** The audience the OIDC listener expects. */
+export const OIDC_AUDIENCE = "kafka-deno-secure-broker";
+/** The key id of the JWKS key. */
+export const OIDC_KID = "kafka-deno-test-key";
 
 /** The user known to the secured broker for every mechanism (test credentials, not secrets). */
 export const SECURE_USER: { username: string; password: string } = {
@@ -68,10 +87,45 @@ export function secureStateDir(): string {
 }
 
 /** Paths of the files the secured broker uses. */
-export function securePaths(): ReturnType<typeof stateFiles> & { certs: string } {
+export function securePaths(): ReturnType<typeof stateFiles> & { certs: string; jwks: string; jwk: string } {
   const s = secureStateDir();
-  return { ...stateFiles(s), certs: `${s}/certs` };
+  return {
+    ...stateFiles(s),
+    certs: `${s}/certs`,
+    jwks: `${s}/certs/jwks.json`,
+    jwk: `${s}/certs/oidc-key.jwk.json`,
+  };
 }
+
+/** The private JWK (RS256) the local OIDC token endpoint signs with; its public half is the broker's JWKS. */
+export async function oidcSigningKey(): Promise<JsonWebKey> {
+  return JSON.parse(await Deno.readTextFile(securePaths().jwk));
+}
+
+/** Makes the RS256 key pair of the test identity provider unless it exists: a private JWK and a JWKS file. */
+async function makeOidcKeys(p: ReturnType<typeof securePaths>): Promise<void> {
+  if (await exists(p.jwk) && await exists(p.jwks)) return;
+  const pair = await crypto.subtle.generateKey(
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+    true,
+    ["sign", "verify"],
+  );
+  const priv = await crypto.subtle.exportKey("jwk", pair.privateKey);
+  const pub = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  await Deno.writeTextFile(p.jwk, JSON.stringify({ ...priv, kid: OIDC_KID }));
+  await Deno.writeTextFile(
+    p.jwks,
+    JSON.stringify({ keys: [{ kty: pub.kty, n: pub.n, e: pub.e, alg: "RS256", use: "sig", kid: OIDC_KID }] }),
+  );
+}
+
+/** How long the OAUTHBEARER listeners' sessions may last at most; token expiry ends them sooner. */
+const OAUTH_REAUTH_MS = 600_000;
 
 /** PEM texts a client needs to talk to the secured broker. */
 export interface SecureCertificates {
@@ -193,21 +247,27 @@ function jaasPlain(user: { username: string; password: string }): string {
   return `org.apache.kafka.common.security.plain.PlainLoginModule required user_${user.username}="${user.password}";`;
 }
 
+function jwksUrl(p: ReturnType<typeof securePaths>): string {
+  return new URL(`file://${p.jwks}`).href;
+}
+
 function serverProperties(p: ReturnType<typeof securePaths>): string {
   const h = SECURE_HOST;
   const P = SECURE_PORTS;
   const scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
+  const oauthLogin = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;";
+  const listeners = `INTERNAL://${h}:${P.internal},CONTROLLER://${h}:${P.controller},SSL://${h}:${P.ssl},` +
+    `MTLS://${h}:${P.mtls},SASL_PLAINTEXT://${h}:${P.saslPlaintext},SASL_SSL://${h}:${P.saslSsl},` +
+    `OAUTH://${h}:${P.oauth},OIDC://${h}:${P.oidc}`;
   const lines = [
     "# Written by scripts/kafka_secure.ts: a combined KRaft node that requires TLS or SASL, for tests.",
     "process.roles=broker,controller",
     "node.id=1",
     `controller.quorum.bootstrap.servers=${h}:${P.controller}`,
-    `listeners=INTERNAL://${h}:${P.internal},CONTROLLER://${h}:${P.controller},SSL://${h}:${P.ssl},` +
-    `MTLS://${h}:${P.mtls},SASL_PLAINTEXT://${h}:${P.saslPlaintext},SASL_SSL://${h}:${P.saslSsl}`,
-    `advertised.listeners=INTERNAL://${h}:${P.internal},CONTROLLER://${h}:${P.controller},SSL://${h}:${P.ssl},` +
-    `MTLS://${h}:${P.mtls},SASL_PLAINTEXT://${h}:${P.saslPlaintext},SASL_SSL://${h}:${P.saslSsl}`,
+    `listeners=${listeners}`,
+    `advertised.listeners=${listeners}`,
     "listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,MTLS:SSL," +
-    "SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+    "SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,OAUTH:SASL_PLAINTEXT,OIDC:SASL_PLAINTEXT",
     "controller.listener.names=CONTROLLER",
     "inter.broker.listener.name=INTERNAL",
     // TLS, shared by SSL, MTLS and SASL_SSL.
@@ -230,6 +290,21 @@ function serverProperties(p: ReturnType<typeof securePaths>): string {
     ]),
     // KIP-368: short sessions on one listener+mechanism, so re-authentication is exercised.
     `listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms=${REAUTH_MS}`,
+    // OAUTHBEARER, unsecured JWTs: Kafka's default server callback (OAuthBearerUnsecuredValidatorCallbackHandler).
+    "listener.name.oauth.sasl.enabled.mechanisms=OAUTHBEARER",
+    `listener.name.oauth.oauthbearer.sasl.jaas.config=${oauthLogin}`,
+    `listener.name.oauth.oauthbearer.connections.max.reauth.ms=${OAUTH_REAUTH_MS}`,
+    // OAUTHBEARER, OIDC (KIP-768): signed JWTs checked against the JWKS file.
+    "listener.name.oidc.sasl.enabled.mechanisms=OAUTHBEARER",
+    `listener.name.oidc.oauthbearer.sasl.jaas.config=${oauthLogin}`,
+    "listener.name.oidc.oauthbearer.sasl.server.callback.handler.class=" +
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+    `listener.name.oidc.oauthbearer.connections.max.reauth.ms=${OAUTH_REAUTH_MS}`,
+    `sasl.oauthbearer.jwks.endpoint.url=${jwksUrl(p)}`,
+    `sasl.oauthbearer.expected.issuer=${OIDC_ISSUER}`,
+    `sasl.oauthbearer.expected.audience=${OIDC_AUDIENCE}`,
+    // Kafka's default of 30 s would accept a token that expired moments ago.
+    "sasl.oauthbearer.clock.skew.seconds=1",
     `log.dirs=${p.data}`,
     "num.partitions=1",
     "auto.create.topics.enable=true",
@@ -269,6 +344,9 @@ function secureInstance(): BrokerInstance {
       "-XX:+ExplicitGCInvokesConcurrent",
       "-XX:TieredStopAtLevel=1",
       "-Djava.awt.headless=true",
+      // Kafka 4 refuses OAuth URLs and files that are not allowed by these properties.
+      `-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=${jwksUrl(securePaths())}`,
+      `-Dorg.apache.kafka.sasl.oauthbearer.allowed.files=${securePaths().jwks}`,
     ],
   };
 }
@@ -307,6 +385,7 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
     await makeCertificates(p.certs);
   }
   await Deno.mkdir(p.logs, { recursive: true });
+  await makeOidcKeys(p);
   await Deno.writeTextFile(p.config, serverProperties(p));
   await Deno.writeTextFile(p.log4j, BROKER_LOG4J);
   if (fresh) {
@@ -338,7 +417,7 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
   const pid = await launch(secureInstance(), timeoutMs);
   if (!opts.quiet) {
     console.error(
-      `kafka-secure: started (pid ${pid}) on ${SECURE_HOST}:${SECURE_PORTS.internal}-${SECURE_PORTS.saslSsl} in ${
+      `kafka-secure: started (pid ${pid}) on ${SECURE_HOST}:${SECURE_PORTS.internal}-${SECURE_PORTS.oidc} in ${
         ((Date.now() - started) / 1000).toFixed(1)
       } s; log ${p.serverLog}`,
     );
