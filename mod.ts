@@ -65,6 +65,9 @@ export {
 export { type Assignor, type GroupAssignment, type MemberSubscription } from "./src/assignors.ts";
 export {
   AuthenticationError,
+  AuthorizationError,
+  type AuthorizationResource,
+  type AuthorizationResourceType,
   BrokerError,
   type BrokerErrorContext,
   ClosedError,

@@ -14,7 +14,10 @@
  * | 9198 | OAUTH | SASL_PLAINTEXT | OAUTHBEARER with unsecured JWTs (`alg: none`, Kafka's default validator) |
  * | 9199 | OIDC | SASL_PLAINTEXT | OAUTHBEARER with RS256 JWTs checked by Kafka's OIDC validator against a JWKS |
  *
- * (`KAFKA_DENO_SECURE_PORT` moves the whole block.) Certificates are made with
+ * (`KAFKA_DENO_SECURE_PORT` moves the whole block; the state folder is named after it, so two
+ * instances share no files.) ACLs are enforced by StandardAuthorizer, with
+ * `allow.everyone.if.no.acl.found=true` and `User:ANONYMOUS` as super user:
+ * only resources that a test puts ACLs on are restricted. Certificates are made with
  * openssl at start: a throwaway CA, a broker certificate for 127.0.0.1 and
  * localhost, a client certificate, and a second CA that signed nothing (for
  * "wrong CA" tests). SCRAM users are written at storage format time
@@ -305,6 +308,11 @@ function serverProperties(p: ReturnType<typeof securePaths>): string {
     `sasl.oauthbearer.expected.audience=${OIDC_AUDIENCE}`,
     // Kafka's default of 30 s would accept a token that expired moments ago.
     "sasl.oauthbearer.clock.skew.seconds=1",
+    // ACLs (StandardAuthorizer, KRaft): resources without ACLs stay open to everyone, so only the
+    // resources a test denies are denied; ANONYMOUS (the PLAINTEXT listeners, so the tests' ACL setup) is a super user.
+    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "allow.everyone.if.no.acl.found=true",
+    "super.users=User:ANONYMOUS",
     `log.dirs=${p.data}`,
     "num.partitions=1",
     "auto.create.topics.enable=true",

@@ -22,6 +22,8 @@ export interface BrokerErrorContext {
   partition?: number;
   /** The group. */
   groupId?: string;
+  /** The transactional id. */
+  transactionalId?: string;
   /** The broker's own error message, when it sent one. */
   brokerMessage?: string | null;
 }
@@ -64,6 +66,7 @@ export class BrokerError extends KafkaError {
         ? `${context.topic}${context.partition !== undefined ? `[${context.partition}]` : ""}`
         : undefined,
       context.groupId !== undefined ? `group ${context.groupId}` : undefined,
+      context.transactionalId !== undefined ? `transactional id ${context.transactionalId}` : undefined,
       context.broker !== undefined ? `broker ${context.broker}` : undefined,
     ].filter(Boolean).join(", ");
     const detail = context.brokerMessage ? `: ${context.brokerMessage}` : `: ${e.message}`;
@@ -73,7 +76,62 @@ export class BrokerError extends KafkaError {
     this.retriable = e.retriable;
     this.refreshMetadata = e.refreshMetadata;
     this.context = context;
+    const resourceType = AUTHORIZATION_CODES[code];
+    if (resourceType !== undefined) {
+      // Every place that makes a BrokerError gets the typed subclass for the
+      // *_AUTHORIZATION_FAILED codes without having to know about it.
+      Object.setPrototypeOf(this, AuthorizationError.prototype);
+      this.name = "AuthorizationError";
+      const name = resourceType === "topic"
+        ? context.topic
+        : resourceType === "group"
+        ? context.groupId
+        : resourceType === "transactionalId"
+        ? context.transactionalId
+        : undefined;
+      (this as unknown as { resource: AuthorizationResource }).resource = {
+        type: resourceType,
+        name: name ?? null,
+      };
+    }
   }
+}
+
+/** The kind of resource an ACL denied. */
+export type AuthorizationResourceType = "topic" | "group" | "cluster" | "transactionalId" | "delegationToken";
+
+/** The resource an ACL denied. */
+export interface AuthorizationResource {
+  /** Its kind. */
+  type: AuthorizationResourceType;
+  /** Its name (null for the cluster, or when the failing request did not say). */
+  name: string | null;
+}
+
+/** The *_AUTHORIZATION_FAILED codes and the resource kind each names. */
+const AUTHORIZATION_CODES: Record<number, AuthorizationResourceType> = {
+  29: "topic",
+  30: "group",
+  31: "cluster",
+  53: "transactionalId",
+  65: "delegationToken",
+};
+
+/**
+ * The broker's authorizer denied an operation (an ACL): a
+ * {@linkcode BrokerError} with one of the *_AUTHORIZATION_FAILED codes, never
+ * retriable, naming the resource.
+ *
+ * @example
+ * ```ts
+ * import { AuthorizationError, BrokerError } from "./errors.ts";
+ * const err = new BrokerError(29, { api: "Produce", topic: "payments" });
+ * console.assert(err instanceof AuthorizationError && err.resource.name === "payments");
+ * ```
+ */
+export class AuthorizationError extends BrokerError {
+  /** The resource that was denied. */
+  declare readonly resource: AuthorizationResource;
 }
 
 /**
