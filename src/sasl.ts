@@ -305,10 +305,12 @@ export async function authenticate(
         broker: ctx.broker,
         brokerMessage,
       });
-      throw new AuthenticationError(
-        `${where} failed: ${brokerMessage ?? cause.message}${detail ? ` (${mask(detail)})` : ""}`,
-        { cause },
-      );
+      const text = brokerMessage ?? cause.message;
+      const extra = detail && !text.includes(detail) ? ` (${mask(detail)})` : "";
+      const hint = mechanism === "OAUTHBEARER" && /invalid_token/.test(text + extra)
+        ? "; the broker refused the token: check its signature key, issuer, audience, scope and expiry"
+        : "";
+      throw new AuthenticationError(`${where} failed: ${text}${extra}${hint}`, { cause });
     }
     try {
       token = await conversation.next(res.authBytes);

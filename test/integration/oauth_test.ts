@@ -220,5 +220,6 @@ Deno.test("OAUTHBEARER: a token the broker's validator refuses is an Authenticat
   });
   assert.ok(err instanceof AuthenticationError, String(err));
   assert.match(err.message, new RegExp(`SASL OAUTHBEARER authentication with broker ${at(P.oidc)} failed`));
+  assert.match(err.message, /invalid_token.*the broker refused the token/);
   assert.ok(!Deno.inspect(err, { depth: 10 }).includes(token.value), "the token leaked");
 });
