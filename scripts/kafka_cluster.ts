@@ -18,6 +18,8 @@
  * | `B + 2 + i`   | node i's CLIENT listener (bound here, advertised as the proxy's port)  |
  * | `B + 5 + i`   | node i's INTERNAL listener: inter-broker traffic, and direct access     |
  * | `B + 8 + i`   | node i's CONTROLLER listener                                           |
+ * | `B + 11 + i`  | node i's SECURE listener: SASL_SSL, SCRAM-SHA-256/512 (users are added |
+ * |               | by tests with AlterUserScramCredentials), certificates in `certs/`     |
  *
  * A client bootstrapping from the proxy ports (or the CLIENT ports) is told the
  * proxy's ports, so all its traffic flows through the proxy
@@ -50,6 +52,7 @@ import {
 } from "./_broker_process.ts";
 import { cacheDir, classpath, ensureJars } from "./kafka.ts";
 import { type FaultProxy, startFaultProxy } from "./fault_proxy.ts";
+import { makeCertificates } from "./kafka_secure.ts";
 
 /** The number of nodes. */
 export const NODES = 3;
@@ -58,7 +61,7 @@ export const NODE_IDS: readonly number[] = [1, 2, 3];
 /** The loopback host. */
 export const HOST = "127.0.0.1";
 
-/** The base port: `KAFKA_DENO_CLUSTER_PORT` or 9292 (clear of 9092/9093 and the secure broker's 9192-9197). */
+/** The base port: `KAFKA_DENO_CLUSTER_PORT` or 9292 (clear of 9092/9093 and the secure broker's 9192-9199; it uses base..base+14). */
 export function basePort(): number {
   const v = Number(Deno.env.get("KAFKA_DENO_CLUSTER_PORT") ?? 9292);
   if (!Number.isInteger(v) || v < 1024 || v > 65_000) {
@@ -70,10 +73,26 @@ export function basePort(): number {
 /** The ports of node `id` (1..3). */
 export function nodePorts(
   id: number,
-): { proxy: number; client: number; internal: number; controller: number } {
+): { proxy: number; client: number; internal: number; controller: number; secure: number } {
   checkId(id);
   const b = basePort();
-  return { proxy: b + id - 1, client: b + 2 + id, internal: b + 5 + id, controller: b + 8 + id };
+  return {
+    proxy: b + id - 1,
+    client: b + 2 + id,
+    internal: b + 5 + id,
+    controller: b + 8 + id,
+    secure: b + 11 + id,
+  };
+}
+
+/** The bootstrap list of the SECURE (SASL_SSL, SCRAM) listeners. */
+export function secureBootstrap(): string[] {
+  return NODE_IDS.map((id) => `${HOST}:${nodePorts(id).secure}`);
+}
+
+/** The folder of the cluster's test PKI (ca.pem signs every node's certificate). */
+export function clusterCertsDir(): string {
+  return `${clusterDir()}/certs`;
 }
 
 function checkId(id: number): void {
@@ -130,9 +149,16 @@ function serverProperties(id: number): string {
 process.roles=broker,controller
 node.id=${id}
 controller.quorum.voters=${voters}
-listeners=CLIENT://${HOST}:${p.client},INTERNAL://${HOST}:${p.internal},CONTROLLER://${HOST}:${p.controller}
-advertised.listeners=CLIENT://${HOST}:${p.proxy},INTERNAL://${HOST}:${p.internal},CONTROLLER://${HOST}:${p.controller}
-listener.security.protocol.map=CLIENT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=CLIENT://${HOST}:${p.client},INTERNAL://${HOST}:${p.internal},CONTROLLER://${HOST}:${p.controller},SECURE://${HOST}:${p.secure}
+advertised.listeners=CLIENT://${HOST}:${p.proxy},INTERNAL://${HOST}:${p.internal},CONTROLLER://${HOST}:${p.controller},SECURE://${HOST}:${p.secure}
+listener.security.protocol.map=CLIENT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,SECURE:SASL_SSL
+listener.name.secure.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.ssl.keystore.type=PEM
+listener.name.secure.ssl.keystore.location=${clusterCertsDir()}/broker-keystore.pem
+listener.name.secure.ssl.truststore.type=PEM
+listener.name.secure.ssl.truststore.location=${clusterCertsDir()}/ca.pem
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=INTERNAL
 log.dirs=${nodeFiles(id).data}
@@ -185,6 +211,8 @@ export async function nodePids(): Promise<Map<number, number>> {
 
 async function writeConfigs(id: number): Promise<void> {
   const f = nodeFiles(id);
+  // One test PKI for the three SECURE listeners (the broker certificate names 127.0.0.1), made once.
+  if (!await exists(`${clusterCertsDir()}/broker-keystore.pem`)) await makeCertificates(clusterCertsDir());
   await Deno.mkdir(f.logs, { recursive: true });
   await Deno.writeTextFile(f.config, serverProperties(id));
   await Deno.writeTextFile(f.log4j, BROKER_LOG4J);
@@ -223,7 +251,8 @@ export async function startNode(id: number, opts: { timeoutMs?: number } = {}): 
   checkId(id);
   const st = await instanceStatus(instance(id));
   if (st.running) return false;
-  for (const port of [nodePorts(id).client, nodePorts(id).internal, nodePorts(id).controller]) {
+  const ports = nodePorts(id);
+  for (const port of [ports.client, ports.internal, ports.controller, ports.secure]) {
     if (await portOpen(port)) {
       throw new Error(
         `kafka-node-${id}: ${HOST}:${port} is taken by a process that is not this cluster's node`,

@@ -158,7 +158,7 @@ export async function secureCertificates(): Promise<SecureCertificates> {
  * 127.0.0.1 and localhost, a client certificate, and an unrelated CA. Keys are
  * unencrypted PKCS#8 (what Kafka's PEM key store and Deno both read).
  */
-async function makeCertificates(dir: string): Promise<void> {
+export async function makeCertificates(dir: string): Promise<void> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(dir, { recursive: true });
   const o = (args: string[]) => run("openssl", args, { cwd: dir });
