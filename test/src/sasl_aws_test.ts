@@ -22,7 +22,7 @@ import {
   sigV4Signature,
   uriEncode,
 } from "../../src/net/sasl/sigv4.ts";
-import { mskIamPayload, mskOAuthToken } from "../../src/net/sasl/aws_msk_iam.ts";
+import { awsCredentials, awsRegion, mskIamPayload, mskOAuthToken } from "../../src/net/sasl/aws_msk_iam.ts";
 import { Connection } from "../../src/connection.ts";
 import { saslAuthenticate } from "../../protocol/apis/sasl_authenticate.ts";
 import { saslHandshake } from "../../protocol/apis/sasl_handshake.ts";
@@ -288,4 +288,40 @@ Deno.test("MSK OAUTHBEARER token: a base64url presigned URL for kafka.<region>.a
   assert.equal(q.get("X-Amz-Signature"), sig);
   const p = mskIamTokenProvider({ region: "us-west-2", credentials: CREDS });
   assert.ok((await p()).lifetimeMs > Date.now());
+});
+
+Deno.test("AWS credentials and region come from the environment when not given", async () => {
+  const names = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+  ];
+  const saved = new Map(names.map((n) => [n, Deno.env.get(n)]));
+  try {
+    for (const n of names) Deno.env.delete(n);
+    await assert.rejects(
+      () => awsCredentials({}),
+      /No AWS credentials: pass credentials or set AWS_ACCESS_KEY_ID/,
+    );
+    assert.throws(() => awsRegion({}), /No AWS region/);
+    Deno.env.set("AWS_ACCESS_KEY_ID", "AKIAENV");
+    Deno.env.set("AWS_SECRET_ACCESS_KEY", "env-secret");
+    Deno.env.set("AWS_SESSION_TOKEN", "env-token");
+    Deno.env.set("AWS_DEFAULT_REGION", "ap-south-1");
+    assert.deepEqual(await awsCredentials({}), {
+      accessKeyId: "AKIAENV",
+      secretAccessKey: "env-secret",
+      sessionToken: "env-token",
+    });
+    assert.equal(awsRegion({}), "ap-south-1");
+    Deno.env.set("AWS_REGION", "eu-north-1");
+    assert.equal(awsRegion({}), "eu-north-1");
+    assert.equal(awsRegion({ region: "us-east-2" }), "us-east-2");
+    // An explicit object wins over the environment.
+    assert.equal((await awsCredentials({ credentials: CREDS })).accessKeyId, CREDS.accessKeyId);
+  } finally {
+    for (const [n, v] of saved) v === undefined ? Deno.env.delete(n) : Deno.env.set(n, v);
+  }
 });
