@@ -1,0 +1,270 @@
+// Transactions (KIP-98; KIP-890's protocol v2 when the broker finalizes transaction.version 2):
+// commit, abort, the explicit API, fencing, strict options, and the exactly-once proof: the
+// consume-transform-produce example (examples/exactly_once.ts) run as a child process that is
+// SIGKILLed and restarted mid-stream, its output read by Kafka's Java console consumer with
+// --isolation-level read_committed, then copied again by Kafka's own TransactionalMessageCopier.
+import assert from "node:assert/strict";
+import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { javaTool, ok } from "../_tools.ts";
+import {
+  type Client,
+  type ConsumerRecord,
+  KafkaError,
+  ProducerFencedError,
+  TransactionAbortedError,
+} from "../../mod.ts";
+
+/** Every record of `topic` as `read_committed` (or not) sees it, until nothing more arrives for 1.5 s. */
+async function drain(
+  client: Client,
+  topic: string,
+  isolationLevel: "read_committed" | "read_uncommitted",
+): Promise<string[]> {
+  return (await drainRecords(client, topic, isolationLevel)).map((r) => r.value);
+}
+
+async function drainRecords(
+  client: Client,
+  topic: string,
+  isolationLevel: "read_committed" | "read_uncommitted",
+): Promise<{ partition: number; value: string }[]> {
+  await using consumer = client.consumer({ assign: [{ topic, from: "earliest" }], isolationLevel });
+  const values: { partition: number; value: string }[] = [];
+  const it = consumer[Symbol.asyncIterator]();
+  const deadline = Date.now() + 60_000;
+  let pending: Promise<IteratorResult<ConsumerRecord>> | null = null;
+  while (Date.now() < deadline) {
+    pending ??= it.next();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const next = await Promise.race([
+      pending,
+      new Promise<null>((r) => timer = setTimeout(() => r(null), 1500)),
+    ]);
+    clearTimeout(timer);
+    if (next === null || next.done) break;
+    pending = null;
+    values.push({ partition: next.value.partition, value: next.value.text()! });
+  }
+  return values;
+}
+
+/** Kafka's Java console consumer with --isolation-level read_committed: every committed value of `topic`. */
+async function javaReadCommitted(topic: string, expected: number): Promise<string[]> {
+  const out = await javaTool("org.apache.kafka.tools.consumer.ConsoleConsumer", [
+    "--bootstrap-server",
+    BROKERS.join(","),
+    "--topic",
+    topic,
+    "--from-beginning",
+    "--isolation-level",
+    "read_committed",
+    // One more than expected: a duplicate would be read; the timeout ends the read otherwise.
+    "--max-messages",
+    String(expected + 1),
+    "--timeout-ms",
+    "15000",
+  ], { timeoutMs: 120_000 });
+  // On its timeout the console consumer exits non-zero after printing what it read.
+  if (out.code !== 0 && !/TimeoutException|Processed a total/.test(out.stderr)) ok(out, "ConsoleConsumer");
+  return out.stdout.split("\n").filter((l) => l.length > 0);
+}
+
+Deno.test("transaction() commits records a read_committed reader sees, and a throw aborts them", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("tx-basic");
+  await client.admin().createTopics([{ topic, partitions: 2, replicationFactor: 1 }]);
+  await using producer = client.producer({
+    transactionalId: uniqueName("tx-basic"),
+    transactionTimeoutMs: 20_000,
+  });
+  assert.equal(producer.transactionState, "uninitialized");
+  const got = await producer.transaction(async (tx) => {
+    await tx.send({ topic, messages: [{ key: "a", value: "c1" }, { key: "b", value: "c2" }] });
+    return "done";
+  });
+  assert.equal(got, "done");
+  assert.equal(producer.transactionState, "ready");
+  const boom = new Error("boom");
+  await assert.rejects(
+    producer.transaction(async (tx) => {
+      await tx.send({ topic, messages: [{ key: "a", value: "aborted" }] });
+      throw boom;
+    }),
+    (err) => err === boom,
+  );
+  // The explicit form.
+  await producer.beginTransaction();
+  await assert.rejects(producer.beginTransaction(), KafkaError);
+  await producer.send({ topic, messages: [{ key: "b", value: "c3" }] });
+  await producer.commitTransaction();
+  await producer.beginTransaction();
+  await producer.send({ topic, messages: [{ key: "b", value: "aborted-2" }] });
+  await producer.abortTransaction();
+  // Outside a transaction a transactional producer refuses to send.
+  await assert.rejects(producer.send({ topic, messages: [{ value: "x" }] }), /outside a transaction/);
+
+  const committed = (await drain(client, topic, "read_committed")).sort();
+  assert.deepEqual(committed, ["c1", "c2", "c3"]);
+  const everything = (await drain(client, topic, "read_uncommitted")).sort();
+  assert.deepEqual(everything, ["aborted", "aborted-2", "c1", "c2", "c3"]);
+});
+
+Deno.test("a second producer with the same transactionalId fences the first: ProducerFencedError, fatal", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("tx-fence");
+  await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
+  const transactionalId = uniqueName("tx-fence");
+  await using first = client.producer({ transactionalId });
+  await first.beginTransaction();
+  await first.send({ topic, messages: [{ value: "zombie" }] });
+  await using second = client.producer({ transactionalId });
+  await second.initTransactions(); // fences `first` and aborts its open transaction
+  await second.transaction(async (tx) => {
+    await tx.send({ topic, messages: [{ value: "live" }] });
+  });
+  await assert.rejects(first.commitTransaction(), (err) => {
+    assert.ok(err instanceof ProducerFencedError, `expected ProducerFencedError, got ${err}`);
+    assert.match(err.type, /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH/);
+    return true;
+  });
+  assert.equal(first.transactionState, "fatal");
+  await assert.rejects(first.beginTransaction(), ProducerFencedError);
+  assert.deepEqual(await drain(client, topic, "read_committed"), ["live"]);
+});
+
+Deno.test("transactional options are strict", async () => {
+  await using client = await testClient();
+  assert.throws(() => client.producer({ transactionalId: "" }), TypeError);
+  assert.throws(() => client.producer({ transactionalId: "x", acks: 1 }), /idempotence and acks "all"/);
+  assert.throws(() => client.producer({ transactionalId: "x", idempotent: false }), TypeError);
+  assert.throws(() => client.producer({ transactionTimeoutMs: 1000 }), /needs a transactionalId/);
+  assert.throws(() => client.producer({ transactionalId: "x", transactionTimeoutMs: 0 }), RangeError);
+  assert.throws(() => client.producer({ transactionalID: "x" } as never), TypeError);
+  await using plain = client.producer();
+  await assert.rejects(plain.beginTransaction(), /needs a producer with a transactionalId/);
+  assert.equal(plain.transactionState, null);
+  // A commit without an open transaction is a mistake, not a no-op.
+  await using p = client.producer({ transactionalId: uniqueName("tx-strict") });
+  await p.initTransactions();
+  await assert.rejects(p.commitTransaction(), /no transaction is open/);
+  await assert.rejects(
+    p.sendOffsets({ groupId: "g", generationId: -1, memberId: "", groupInstanceId: null }),
+    /outside a transaction/,
+  );
+  // TransactionAbortedError is exported for callers to tell aborts apart.
+  assert.equal(new TransactionAbortedError("x").name, "TransactionAbortedError");
+});
+
+/** Spawns the example as a child process. */
+function spawnProcessor(input: string, output: string, env: Record<string, string>): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      new URL("../../examples/exactly_once.ts", import.meta.url).pathname,
+      input,
+      output,
+    ],
+    env: { KAFKA_BROKERS: BROKERS.join(","), ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+Deno.test("exactly-once: the example, SIGKILLed and restarted mid-stream, writes every input exactly once", async () => {
+  await using client = await testClient();
+  const input = uniqueName("eos-in");
+  const output = uniqueName("eos-out");
+  const copy = uniqueName("eos-copy");
+  await client.admin().createTopics([
+    { topic: input, partitions: 3, replicationFactor: 1 },
+    { topic: output, partitions: 3, replicationFactor: 1 },
+    { topic: copy, partitions: 1, replicationFactor: 1 },
+  ]);
+  // Scaled for CI time: 3,000 records in 30 sends, a SIGKILL after roughly each third.
+  const N = 3000;
+  await using producer = client.producer({ lingerMs: 5 });
+  for (let s = 0; s < 30; s++) {
+    await producer.send({
+      topic: input,
+      messages: Array.from(
+        { length: N / 30 },
+        (_, i) => ({ key: `k${(s * 100 + i) % 97}`, value: `v-${s * 100 + i}` }),
+      ),
+    });
+  }
+  const env = { EOS_GROUP: `${input}-g`, EOS_TRANSACTIONAL_ID: `${input}-tx` };
+  let kills = 0;
+  // Run, wait until some output arrived beyond what was there, SIGKILL; twice.
+  let seen = 0;
+  for (let round = 0; round < 2; round++) {
+    const child = spawnProcessor(input, output, env);
+    const deadline = Date.now() + 90_000;
+    const target = seen + 600;
+    let now = seen;
+    while (Date.now() < deadline) {
+      now = (await drain(client, output, "read_uncommitted")).length;
+      if (now >= target) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    child.kill("SIGKILL");
+    await child.output();
+    kills++;
+    seen = now;
+    assert.ok(now < N * 2, `round ${round}: ${now} output records before the kill`);
+  }
+  // Last run: to the end, exiting once idle.
+  const last = spawnProcessor(input, output, { ...env, EOS_IDLE_EXIT_MS: "8000" });
+  const timer = setTimeout(() => last.kill("SIGKILL"), 180_000);
+  const done = await last.output();
+  clearTimeout(timer);
+  const td = new TextDecoder();
+  assert.equal(done.code, 0, td.decode(done.stderr));
+
+  const everything = await drain(client, output, "read_uncommitted");
+  const committed = await javaReadCommitted(output, N);
+  const expected = Array.from({ length: N }, (_, i) => `V-${i}`).sort();
+  assert.deepEqual([...committed].sort(), expected, "read_committed (Java): every input exactly once");
+  console.log(
+    `exactly-once: ${N} inputs, ${kills} SIGKILLs of the processor, ${committed.length} committed outputs ` +
+      `(Java console consumer, read_committed), ${
+        everything.length - N
+      } aborted/uncommitted records in the log`,
+  );
+
+  // Interop: Kafka's TransactionalMessageCopier reads our transactional output of partition 0
+  // (read_committed) and copies it in its own transactions, aborting some at random; our
+  // read_committed reader finds each record of it once.
+  const p0 = (await drainRecords(client, output, "read_committed")).filter((r) => r.partition === 0).map((
+    r,
+  ) => r.value);
+  assert.ok(p0.length > 0);
+  ok(
+    await javaTool("org.apache.kafka.tools.TransactionalMessageCopier", [
+      "--broker-list",
+      BROKERS.join(","),
+      "--input-topic",
+      output,
+      "--input-partition",
+      "0",
+      "--output-topic",
+      copy,
+      "--transactional-id",
+      copy,
+      "--consumer-group",
+      copy,
+      "--transaction-size",
+      "50",
+      "--max-messages",
+      String(p0.length),
+      "--enable-random-aborts",
+    ], { timeoutMs: 120_000 }),
+    "TransactionalMessageCopier",
+  );
+  assert.deepEqual(
+    await drain(client, copy, "read_committed"),
+    p0,
+    "the copier's output: ours, once, in order",
+  );
+});
