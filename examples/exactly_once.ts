@@ -9,8 +9,9 @@
 // Environment: KAFKA_BROKERS (default 127.0.0.1:9092), EOS_GROUP (default "<input>-eos"),
 // EOS_TRANSACTIONAL_ID (default "<input>-eos": one id per input partition set; a restarted instance
 // with the same id fences the old one), EOS_IDLE_EXIT_MS (exit after this long without input;
-// default: run until killed).
-import { connect, type ConsumerBatch, TransactionAbortedError } from "../mod.ts";
+// default: run until killed), EOS_RECORDS_PER_TRANSACTION (default 500: a fetched batch is split
+// into transactions of at most this many records).
+import { connect, type ConsumerBatch, type ConsumerRecord, TransactionAbortedError } from "../mod.ts";
 
 const [input, output] = Deno.args;
 if (!input || !output) {
@@ -21,6 +22,7 @@ const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
 const groupId = Deno.env.get("EOS_GROUP") ?? `${input}-eos`;
 const transactionalId = Deno.env.get("EOS_TRANSACTIONAL_ID") ?? `${input}-eos`;
 const idleExitMs = Number(Deno.env.get("EOS_IDLE_EXIT_MS") ?? "0");
+const perTransaction = Number(Deno.env.get("EOS_RECORDS_PER_TRANSACTION") ?? "500");
 
 await using client = await connect({ brokers, clientId: "exactly-once" });
 await using producer = client.producer({ transactionalId, transactionTimeoutMs: 30_000 });
@@ -30,6 +32,9 @@ await producer.initTransactions();
 
 await using consumer = client.consumer({
   groupId,
+  // Static membership: a restarted instance takes its predecessor's place (and partitions) at
+  // once, instead of waiting for the session of the dead one to time out.
+  groupInstanceId: transactionalId,
   topics: [input],
   fromBeginning: true,
   autoCommit: false, // offsets are committed in the transactions, never on their own
@@ -39,13 +44,13 @@ await using consumer = client.consumer({
 const transform = (value: string | null) => (value ?? "").toUpperCase();
 let processed = 0;
 
-async function process(batch: ConsumerBatch): Promise<void> {
-  const last = batch.records[batch.records.length - 1];
+async function process(batch: ConsumerBatch, records: ConsumerRecord[]): Promise<boolean> {
+  const last = records[records.length - 1];
   try {
     await producer.transaction(async (tx) => {
       await tx.send({
         topic: output,
-        messages: batch.records.map((r) => ({ key: r.key, value: transform(r.text()) })),
+        messages: records.map((r) => ({ key: r.key, value: transform(r.text()) })),
       });
       await tx.sendOffsets(consumer, [{
         topic: batch.topic,
@@ -53,31 +58,41 @@ async function process(batch: ConsumerBatch): Promise<void> {
         offset: last.offset + 1n,
       }]);
     });
-    processed += batch.records.length;
+    processed += records.length;
+    return true;
   } catch (err) {
     if (!(err instanceof TransactionAbortedError)) throw err; // fenced or broken: stop
-    // Nothing of the batch counts: read it again from its first record.
+    // Nothing of these records counts: read them again from the first.
     console.error(
-      `aborted, retrying ${batch.topic}[${batch.partition}] from ${batch.records[0].offset}:`,
+      `aborted, retrying ${batch.topic}[${batch.partition}] from ${records[0].offset}:`,
       err.message,
     );
-    consumer.seek(batch.topic, batch.partition, batch.records[0].offset);
+    consumer.seek(batch.topic, batch.partition, records[0].offset);
+    return false;
   }
 }
 
 const it = consumer.batches()[Symbol.asyncIterator]();
+let next: Promise<IteratorResult<ConsumerBatch>> | null = null;
 while (true) {
-  const next = it.next();
+  // One next() at a time, kept across idle checks: never a batch fetched before an abort's seek.
+  next ??= it.next();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const result = idleExitMs > 0
     ? await Promise.race([next, new Promise<null>((r) => timer = setTimeout(() => r(null), idleExitMs))])
     : await next;
   clearTimeout(timer);
   if (result === null) {
+    // Idle: exit, unless the group has not assigned us anything yet (keep waiting then).
+    if (consumer.assignment().length === 0) continue;
     next.catch(() => {}); // the consumer's close() ends it
     break;
   }
+  next = null;
   if (result.done) break;
-  await process(result.value);
+  const batch = result.value;
+  for (let i = 0; i < batch.records.length; i += perTransaction) {
+    if (!await process(batch, batch.records.slice(i, i + perTransaction))) break;
+  }
 }
 console.log(`exactly-once: processed ${processed} records`);
