@@ -58,7 +58,10 @@ export interface Transaction {
    * Commits the consumer's offsets in the transaction: they count only if it
    * commits. Without `offsets`, the consumer's position in every assigned partition.
    */
-  sendOffsets(consumer: TransactionConsumer | GroupMetadata, offsets?: readonly TransactionOffset[]): Promise<void>;
+  sendOffsets(
+    consumer: TransactionConsumer | GroupMetadata,
+    offsets?: readonly TransactionOffset[],
+  ): Promise<void>;
 }
 
 /** Keys and values: bytes, a string (sent as UTF-8), or null. */

@@ -88,6 +88,12 @@ Deno.test("transaction() commits records a read_committed reader sees, and a thr
   });
   assert.equal(got, "done");
   assert.equal(producer.transactionState, "ready");
+  const features = (await client.cluster.anyConnection()).finalizedFeatures;
+  if ((features.get("transaction.version") ?? 0) >= 2) {
+    // KIP-890 (protocol v2): every EndTxn bumps the epoch, so a late write of the last
+    // transaction can never land in the next.
+    assert.equal(producer.producerIdentity.producerEpoch, 1);
+  }
   const boom = new Error("boom");
   await assert.rejects(
     producer.transaction(async (tx) => {
