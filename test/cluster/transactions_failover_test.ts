@@ -93,10 +93,22 @@ Deno.test(
           stdout: "piped",
           stderr: "piped",
         }).spawn();
+      // The output's log size; a dead leader's connection fails: refresh and try again (bounded).
+      const logSize = async (): Promise<bigint> => {
+        for (let i = 0;; i++) {
+          try {
+            return sum(await endOffsets(client, output));
+          } catch (err) {
+            if (i >= 100) throw err;
+            await client.cluster.refreshMetadata([output]).catch(() => {});
+            await sleep(300);
+          }
+        }
+      };
       const growTo = async (target: bigint, boundMs: number) => {
         const deadline = Date.now() + boundMs;
         let now = 0n;
-        while (Date.now() < deadline && (now = sum(await endOffsets(client, output))) < target) {
+        while (Date.now() < deadline && (now = await logSize()) < target) {
           await sleep(200);
         }
         return now;
@@ -107,7 +119,7 @@ Deno.test(
       await growTo(600n, 120_000);
       const coordinator = await transactionCoordinator(env, transactionalId);
       await cluster.killNode(coordinator, "SIGKILL");
-      const atKill = sum(await endOffsets(client, output));
+      const atKill = await logSize();
       // The processor must go on (a new coordinator takes over the transaction log's partition).
       const afterKill = await growTo(atKill + 600n, 120_000);
       assert.ok(afterKill >= atKill + 600n, `no progress after the coordinator (node ${coordinator}) died`);
@@ -139,7 +151,7 @@ Deno.test(
         ok(out, "ConsoleConsumer");
       }
       const committed = out.stdout.split("\n").filter((l) => l.length > 0);
-      const logged = sum(await endOffsets(client, output));
+      const logged = await logSize();
       const expected = Array.from({ length: N }, (_, i) => `V-${i}`).sort();
       result({
         test: "eos-cluster",

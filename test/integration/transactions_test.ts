@@ -352,3 +352,55 @@ Deno.test("transaction protocol v1 (AddPartitionsToTxn, AddOffsetsToTxn, Produce
     Object.defineProperty(Connection.prototype, "finalizedFeatures", desc);
   }
 });
+
+Deno.test("an abortable error (a record the broker refuses) aborts the commit with TransactionAbortedError; the producer goes on", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("tx-abortable");
+  await client.admin().createTopics([
+    { topic, partitions: 1, replicationFactor: 1, configs: { "max.message.bytes": "1024" } },
+  ]);
+  await using producer = client.producer({ transactionalId: uniqueName("tx-abortable") });
+  await producer.beginTransaction();
+  await producer.send({ topic, messages: [{ value: "kept-out" }] });
+  const big = producer.send({ topic, messages: [{ value: "x".repeat(4000) }] });
+  await assert.rejects(big, /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
+  assert.equal(producer.transactionState, "abortable");
+  await assert.rejects(producer.send({ topic, messages: [{ value: "y" }] }), TransactionAbortedError);
+  await assert.rejects(producer.commitTransaction(), (err) => {
+    assert.ok(err instanceof TransactionAbortedError, `expected TransactionAbortedError, got ${err}`);
+    assert.match(err.message, /aborted/);
+    assert.match(String((err.cause as Error).message), /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
+    return true;
+  });
+  assert.equal(producer.transactionState, "ready");
+  await producer.transaction(async (tx) => {
+    await tx.send({ topic, messages: [{ value: "after" }] });
+  });
+  assert.deepEqual(await drain(client, topic, "read_committed"), ["after"]);
+});
+
+Deno.test("transactionTimeoutMs fires: the coordinator aborts a transaction left open, and its commit fails", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("tx-timeout");
+  await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
+  await using producer = client.producer({
+    transactionalId: uniqueName("tx-timeout"),
+    transactionTimeoutMs: 1000,
+  });
+  await producer.beginTransaction();
+  await producer.send({ topic, messages: [{ value: "late" }] });
+  // The coordinator checks for timed-out transactions every 10 s (the broker's
+  // transaction.abort.timed.out.transaction.cleanup.interval.ms default).
+  await new Promise((r) => setTimeout(r, 12_000));
+  await assert.rejects(producer.commitTransaction(), (err) => {
+    assert.ok(
+      err instanceof ProducerFencedError || err instanceof TransactionAbortedError,
+      `expected fencing or an abort, got ${err}`,
+    );
+    console.log(
+      `transactionTimeoutMs: the late commit failed with ${(err as Error).name}: ${(err as Error).message}`,
+    );
+    return true;
+  });
+  assert.deepEqual(await drain(client, topic, "read_committed"), []);
+});
