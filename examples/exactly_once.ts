@@ -56,6 +56,7 @@ async function process(batch: ConsumerBatch, records: ConsumerRecord[]): Promise
         topic: batch.topic,
         partition: batch.partition,
         offset: last.offset + 1n,
+        leaderEpoch: last.leaderEpoch, // lets a later reader detect a truncated log (KIP-320)
       }]);
     });
     processed += records.length;
