@@ -37,6 +37,7 @@ import type { Connection } from "../connection.ts";
 import {
   BrokerError,
   type BrokerErrorContext,
+  ClosedError,
   ConnectionError,
   KafkaError,
   TimeoutError,
@@ -497,11 +498,15 @@ export class TransactionManager {
         if (code === ErrorCode.CONCURRENT_TRANSACTIONS) wait = Math.min(delay, 20);
       } catch (err) {
         if (err instanceof BrokerError && !isRetriableTxnCode(err.code)) throw err;
+        // A broker that went away (refused, closed, timed out): ask again, maybe another one; unless
+        // the client itself closed, when nothing will answer.
         if (
-          !(err instanceof BrokerError) && !(err instanceof ConnectionError || err instanceof TimeoutError)
+          !(err instanceof BrokerError) &&
+          !(err instanceof ConnectionError || err instanceof TimeoutError || err instanceof ClosedError)
         ) {
           throw err;
         }
+        if (host.cluster.closed) throw err;
         last = err;
       }
       if (Date.now() + wait > deadline) {
