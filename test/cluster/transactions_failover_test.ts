@@ -5,7 +5,7 @@
 // every input exactly once in the output.
 import assert from "node:assert/strict";
 import { uniqueName } from "../_broker.ts";
-import { endOffsets } from "../_read.ts";
+import { endOffsets, readAll } from "../_read.ts";
 import { javaTool, ok } from "../_tools.ts";
 import { CoordinatorKeyType, findCoordinator } from "../../protocol/apis/find_coordinator.ts";
 import {
@@ -152,12 +152,17 @@ Deno.test(
       }
       const committed = out.stdout.split("\n").filter((l) => l.length > 0);
       const logged = await logSize();
+      // Every data record in the log, aborted ones included (read_uncommitted; control records skipped).
+      let stored = 0;
+      for (const list of (await readAll(client, output)).values()) stored += list.length;
       const expected = Array.from({ length: N }, (_, i) => `V-${i}`).sort();
       result({
         test: "eos-cluster",
         inputs: N,
         committedOutputs: committed.length,
         distinct: new Set(committed).size,
+        recordsInLog: stored,
+        abortedRecords: stored - committed.length,
         logEndOffsets: Number(logged),
         coordinatorKilled: coordinator,
       });
