@@ -82,13 +82,20 @@ export {
 } from "./src/errors.ts";
 export {
   type CompressionName,
+  type GroupMetadata,
   type PartitionerFunction,
   type Payload,
   Producer,
+  ProducerFencedError,
   type ProducerMessage,
   type ProducerOptions,
   type ProducerRecord,
   type RecordMetadata,
+  type Transaction,
+  TransactionAbortedError,
+  type TransactionConsumer,
+  type TransactionOffset,
+  type TransactionState,
 } from "./src/producer/producer.ts";
 export {
   Admin,

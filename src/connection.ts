@@ -92,6 +92,7 @@ export class Connection {
   readonly #closed: Promise<void>;
   #resolveClosed!: () => void;
   #versions = new Map<number, { min: number; max: number }>();
+  #features = new Map<string, number>();
   #nextId = 1;
   #closeError: Error | null = null;
   readonly #tls: boolean;
@@ -190,6 +191,11 @@ export class Connection {
     return this.#versions;
   }
 
+  /** The cluster-wide finalized feature levels the broker advertised (ApiVersions v3+), by name. */
+  get finalizedFeatures(): ReadonlyMap<string, number> {
+    return this.#features;
+  }
+
   async #handshake(timeoutMs: number): Promise<void> {
     let version = apiVersions.maxVersion;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -216,6 +222,7 @@ export class Connection {
         throw new BrokerError(res.errorCode, { api: "ApiVersions", broker: this.address });
       }
       this.#versions = new Map(res.apiKeys.map((k) => [k.apiKey, { min: k.minVersion, max: k.maxVersion }]));
+      this.#features = new Map((res.finalizedFeatures ?? []).map((f) => [f.name, f.maxVersion]));
       return;
     }
     throw new UnsupportedVersionError(`${this.address} agreed on no ApiVersions version`);

@@ -252,6 +252,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   readonly #fetcher: Fetcher;
   readonly #group: GroupMember | null;
   readonly #groupId: string | null;
+  readonly #groupInstanceId: string | null;
   readonly #subscribed: boolean;
   readonly #autoCommit: boolean;
   readonly #autoCommitIntervalMs: number;
@@ -315,6 +316,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     }
     this.#onError = opts.onError ?? null;
     this.#groupId = opts.groupId ?? null;
+    this.#groupInstanceId = opts.groupInstanceId ?? null;
     this.#subscribed = topics !== undefined;
     this.#autoCommit = (opts.autoCommit ?? true) && this.#groupId !== null;
     this.#autoCommitIntervalMs = positive("autoCommitIntervalMs", opts.autoCommitIntervalMs, 5000);
@@ -401,6 +403,30 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   /** The group generation (-1 when not a member). */
   get generationId(): number {
     return this.#group?.generationId ?? -1;
+  }
+
+  /**
+   * The group's view of this member, for offsets committed in a producer's
+   * transaction (`tx.sendOffsets(consumer)`, KIP-447): the coordinator refuses
+   * them from a member that is no longer in the group's current generation.
+   *
+   * @throws {TypeError} Without a groupId.
+   */
+  groupMetadata(): {
+    groupId: string;
+    generationId: number;
+    memberId: string;
+    groupInstanceId: string | null;
+  } {
+    if (this.#group === null || this.#groupId === null) {
+      throw new TypeError("groupMetadata() needs a consumer with a groupId");
+    }
+    return {
+      groupId: this.#groupId,
+      generationId: this.#group.generationId,
+      memberId: this.#group.memberId,
+      groupInstanceId: this.#groupInstanceId,
+    };
   }
 
   /** How many times the consumer received an assignment (0 before the first). */

@@ -77,9 +77,10 @@ export class BrokerError extends KafkaError {
     this.refreshMetadata = e.refreshMetadata;
     this.context = context;
     const resourceType = AUTHORIZATION_CODES[code];
-    if (resourceType !== undefined) {
+    if (resourceType !== undefined && new.target === BrokerError) {
       // Every place that makes a BrokerError gets the typed subclass for the
-      // *_AUTHORIZATION_FAILED codes without having to know about it.
+      // *_AUTHORIZATION_FAILED codes without having to know about it. A more
+      // specific subclass (a transactional producer's ProducerFencedError) stays.
       Object.setPrototypeOf(this, AuthorizationError.prototype);
       this.name = "AuthorizationError";
       const name = resourceType === "topic"

@@ -26,6 +26,11 @@ export interface IdempotenceHost {
   ready(): void;
   /** InitProducerId failed for good. */
   fatal(err: KafkaError): void;
+  /**
+   * Set for a transactional producer: the transaction manager owns the identity,
+   * and an epoch bump is asked of it (it happens after the transaction aborts).
+   */
+  readonly transactionalBump?: () => void;
 }
 
 /** Producer id, epoch and sequences. */
@@ -56,11 +61,23 @@ export class Idempotence {
   }
 
   /**
+   * Takes an identity from the transaction coordinator (InitProducerId, or
+   * EndTxn v5 in transaction protocol v2): a new epoch restarts every sequence.
+   */
+  setIdentity(producerId: bigint, producerEpoch: number): void {
+    if (producerId === this.#producerId && producerEpoch === this.#producerEpoch) return;
+    this.#producerId = producerId;
+    this.#producerEpoch = producerEpoch;
+    this.#renumber();
+  }
+
+  /**
    * Asks for an epoch bump before anything more is sent: it happens once
    * nothing is in flight, and restarts every partition's sequence at 0.
    */
   requestBump(): void {
-    this.#needBump = true;
+    if (this.#host.transactionalBump) this.#host.transactionalBump();
+    else this.#needBump = true;
   }
 
   /** Gives a batch its sequence numbers, the partition's next ones, unless it has them. */
@@ -86,7 +103,8 @@ export class Idempotence {
 
   /** Gets a producer id, or bumps the epoch, when needed; calls the host's `ready()` after. */
   ensure(): void {
-    if (this.#initializing) return;
+    // A transactional producer's identity comes from initTransactions().
+    if (this.#initializing || this.#host.transactionalBump) return;
     const host = this.#host;
     // Bump only once nothing is in flight, so no batch is written under two epochs.
     if (this.#needBump) {

@@ -25,8 +25,44 @@ import { checkOptions } from "../options.ts";
 import { BrokerError, ClosedError, TimeoutError } from "../errors.ts";
 import { type Accumulator, type RecordMetadata, recordSize, type SendOp } from "./accumulator.ts";
 import { Sender } from "./sender.ts";
+import {
+  type GroupMetadata,
+  ProducerFencedError,
+  TransactionAbortedError,
+  type TransactionManager,
+  type TransactionOffset,
+  type TransactionState,
+} from "./transactions.ts";
 
-export type { RecordMetadata };
+export type { GroupMetadata, RecordMetadata, TransactionOffset, TransactionState };
+export { ProducerFencedError, TransactionAbortedError };
+
+/**
+ * What `tx.sendOffsets()` needs of a consumer: its group's metadata and, when no
+ * offsets are given, its assignment and positions. A `Consumer` with a groupId fits.
+ */
+export interface TransactionConsumer {
+  /** The group, generation and member ids. */
+  groupMetadata(): GroupMetadata;
+  /** The partitions assigned now. */
+  assignment(): { topic: string; partition: number }[];
+  /** The next offset to hand out for a partition. */
+  position(topic: string, partition: number): bigint | undefined;
+}
+
+/** The transaction handed to {@linkcode Producer.transaction}'s function. */
+export interface Transaction {
+  /** Sends records in the transaction (like `producer.send()`). */
+  send(record: ProducerRecord): Promise<RecordMetadata[]>;
+  /**
+   * Commits the consumer's offsets in the transaction: they count only if it
+   * commits. Without `offsets`, the consumer's position in every assigned partition.
+   */
+  sendOffsets(
+    consumer: TransactionConsumer | GroupMetadata,
+    offsets?: readonly TransactionOffset[],
+  ): Promise<void>;
+}
 
 /** Keys and values: bytes, a string (sent as UTF-8), or null. */
 export type Payload = Uint8Array | string | null;
@@ -93,6 +129,20 @@ export interface ProducerOptions {
   partitioner?: "murmur2" | "sarama" | PartitionerFunction;
   /** Bytes of records buffered before `send()` waits. Default 32 MiB. */
   bufferBytes?: number;
+  /**
+   * Makes the producer transactional (KIP-98): records are sent in transactions
+   * (`transaction()` or `beginTransaction()`/`commitTransaction()`) that
+   * `read_committed` consumers see whole or not at all, with consumer offsets
+   * in them for exactly-once consume-transform-produce. The id names the
+   * producer across restarts: a new instance with it fences the old one. Needs
+   * idempotence (acks "all").
+   */
+  transactionalId?: string;
+  /**
+   * How long the coordinator lets a transaction stay open before aborting it.
+   * Default 60 s (the broker caps it with `transaction.max.timeout.ms`).
+   */
+  transactionTimeoutMs?: number;
 }
 
 const OPTION_KEYS: readonly (keyof ProducerOptions)[] = [
@@ -108,6 +158,8 @@ const OPTION_KEYS: readonly (keyof ProducerOptions)[] = [
   "retryBackoffMs",
   "partitioner",
   "bufferBytes",
+  "transactionalId",
+  "transactionTimeoutMs",
 ];
 
 const TOPIC_RE = /^[a-zA-Z0-9._-]+$/;
@@ -168,6 +220,7 @@ export class Producer implements AsyncDisposable {
   readonly #bufferBytes: number;
   readonly #sender: Sender;
   readonly #acc: Accumulator;
+  readonly #txn: TransactionManager | null;
   #closing: Promise<void> | null = null;
   readonly #untrack: () => void;
 
@@ -189,6 +242,23 @@ export class Producer implements AsyncDisposable {
     if (opts.idempotent === true && acksNum !== -1) {
       throw new TypeError(`Idempotence needs acks "all", got acks ${JSON.stringify(acks)}`);
     }
+    const transactionalId = opts.transactionalId;
+    if (transactionalId !== undefined) {
+      if (typeof transactionalId !== "string" || transactionalId.length === 0) {
+        throw new TypeError(
+          `Invalid transactionalId ${JSON.stringify(transactionalId)}: use a non-empty string`,
+        );
+      }
+      if (acksNum !== -1 || opts.idempotent === false) {
+        throw new TypeError(
+          `A transactional producer needs idempotence and acks "all", got acks ${JSON.stringify(acks)}` +
+            (opts.idempotent === false ? " and idempotent false" : ""),
+        );
+      }
+    } else if (opts.transactionTimeoutMs !== undefined) {
+      throw new TypeError("transactionTimeoutMs needs a transactionalId");
+    }
+    const transactionTimeoutMs = positive(opts.transactionTimeoutMs ?? 60_000, "transactionTimeoutMs");
     const idempotent = opts.idempotent ?? acksNum === -1;
     const lingerMs = nonNegative(opts.lingerMs ?? 0, "lingerMs");
     const batchBytes = positive(opts.batchBytes ?? 64 * 1024, "batchBytes");
@@ -227,8 +297,10 @@ export class Producer implements AsyncDisposable {
       requestTimeoutMs: this.#requestTimeoutMs,
       retryBackoffMs,
       bufferBytes: this.#bufferBytes,
+      transactional: transactionalId === undefined ? undefined : { transactionalId, transactionTimeoutMs },
     }, this.#cluster);
     this.#acc = this.#sender.accumulator;
+    this.#txn = this.#sender.txn;
     this.#untrack = client.track(() => this.close());
   }
 
@@ -254,6 +326,8 @@ export class Producer implements AsyncDisposable {
     if (this.#closing) throw new ClosedError("The producer is closed");
     this.#client.assertOpen();
     if (this.#sender.fatal) throw this.#sender.fatal;
+    // A transactional producer sends only inside a transaction.
+    if (this.#txn !== null) this.#txn.assertInTransaction("send()");
     const started = Date.now();
     if (!record || typeof record !== "object") throw new TypeError("send() takes { topic, messages }");
     for (const k in record) {
@@ -391,6 +465,221 @@ export class Producer implements AsyncDisposable {
     return this.#acc.stickyPartition(topic, info);
   }
 
+  /** The transactional id, or null for a producer that is not transactional. */
+  get transactionalId(): string | null {
+    return this.#txn?.transactionalId ?? null;
+  }
+
+  /**
+   * Where the transaction stands: "uninitialized" (before `initTransactions()`),
+   * "ready", "in-transaction", "abortable" (it failed and must be aborted) or
+   * "fatal" (fenced). Null for a producer that is not transactional.
+   */
+  get transactionState(): TransactionState | null {
+    return this.#txn?.state ?? null;
+  }
+
+  #needTxn(what: string): TransactionManager {
+    if (this.#closing) throw new ClosedError("The producer is closed");
+    this.#client.assertOpen();
+    if (this.#txn === null) throw new TypeError(`${what} needs a producer with a transactionalId`);
+    return this.#txn;
+  }
+
+  /**
+   * Registers the transactional id with its coordinator (InitProducerId):
+   * fences every earlier producer with the same id and waits for its open
+   * transaction to be completed or aborted. `beginTransaction()` and
+   * `transaction()` call it the first time; call it yourself to fence before
+   * reading input (an exactly-once processor should).
+   *
+   * @throws {ProducerFencedError} When the transactional id is not authorized.
+   */
+  async initTransactions(): Promise<void> {
+    await this.#needTxn("initTransactions()").init();
+  }
+
+  /**
+   * Starts a transaction: `send()` and `sendOffsets()` until `commitTransaction()`
+   * or `abortTransaction()` belong to it.
+   *
+   * @throws {KafkaError} When a transaction is already open.
+   */
+  async beginTransaction(): Promise<void> {
+    const txn = this.#needTxn("beginTransaction()");
+    await txn.init();
+    txn.begin();
+  }
+
+  /**
+   * Commits the consumer's offsets in the open transaction (KIP-447: with the
+   * group's generation and member id, so a member that was replaced cannot
+   * commit). Without `offsets`, the consumer's position in every assigned partition.
+   *
+   * @param consumer The consumer whose input the transaction consumed (or its group metadata).
+   * @param offsets The next offsets to read, per partition.
+   */
+  async sendOffsets(
+    consumer: TransactionConsumer | GroupMetadata,
+    offsets?: readonly TransactionOffset[],
+  ): Promise<void> {
+    const txn = this.#needTxn("sendOffsets()");
+    txn.assertInTransaction("send offsets");
+    const isConsumer = typeof (consumer as TransactionConsumer).groupMetadata === "function";
+    const group = isConsumer ? (consumer as TransactionConsumer).groupMetadata() : consumer as GroupMetadata;
+    if (!group || typeof group.groupId !== "string" || group.groupId === "") {
+      throw new TypeError(
+        "sendOffsets() takes a consumer with a groupId, or { groupId, generationId, memberId }",
+      );
+    }
+    let list: readonly TransactionOffset[];
+    if (offsets !== undefined) {
+      if (!Array.isArray(offsets)) throw new TypeError("sendOffsets() offsets must be an array");
+      for (const o of offsets) {
+        if (
+          !o || typeof o.topic !== "string" || !Number.isInteger(o.partition) || o.partition < 0 ||
+          typeof o.offset !== "bigint" || o.offset < 0n
+        ) {
+          throw new TypeError(
+            `Invalid offset ${
+              JSON.stringify(o, (_, v) => typeof v === "bigint" ? `${v}n` : v)
+            }: expected { topic: string, partition: integer >= 0, offset: bigint >= 0 }`,
+          );
+        }
+      }
+      list = offsets;
+    } else {
+      if (!isConsumer) throw new TypeError("sendOffsets() without offsets needs the consumer itself");
+      const c = consumer as TransactionConsumer;
+      const out: TransactionOffset[] = [];
+      for (const { topic, partition } of c.assignment()) {
+        const offset = c.position(topic, partition);
+        if (offset !== undefined && offset >= 0n) out.push({ topic, partition, offset });
+      }
+      list = out;
+    }
+    if (list.length === 0) return;
+    await txn.sendOffsets(
+      {
+        groupId: group.groupId,
+        generationId: group.generationId ?? -1,
+        memberId: group.memberId ?? "",
+        groupInstanceId: group.groupInstanceId ?? null,
+      },
+      list,
+    );
+  }
+
+  /**
+   * Commits the open transaction: sends what is buffered, waits for it, then
+   * ends the transaction (EndTxn). If any of it failed, the transaction is
+   * aborted instead and {@linkcode TransactionAbortedError} says why.
+   *
+   * @throws {TransactionAbortedError} When the transaction had to be aborted.
+   * @throws {ProducerFencedError} When another producer with the same transactional id took over.
+   */
+  async commitTransaction(): Promise<void> {
+    const txn = this.#needTxn("commitTransaction()");
+    await this.#settle();
+    if (txn.state === "abortable") return await this.#abortFor(txn, null);
+    try {
+      await txn.end(true);
+    } catch (err) {
+      if (err instanceof ProducerFencedError || (txn.state as TransactionState) !== "abortable") throw err;
+      await this.#abortFor(txn, err);
+    }
+  }
+
+  /** Aborts after an abortable error; throws TransactionAbortedError naming it. */
+  async #abortFor(txn: TransactionManager, err: unknown): Promise<never> {
+    const reason = err ?? txnCause(txn);
+    await this.abortTransaction();
+    throw new TransactionAbortedError(
+      `The transaction was aborted: ${
+        reason instanceof Error ? reason.message : String(reason)
+      }; none of its records or offsets are visible to read_committed readers`,
+      { cause: reason },
+    );
+  }
+
+  /**
+   * Aborts the open transaction: records not yet sent are dropped (their
+   * `send()` rejects), records already written are marked aborted, and the
+   * offsets sent in it do not count.
+   *
+   * @throws {ProducerFencedError} When another producer with the same transactional id took over.
+   */
+  async abortTransaction(): Promise<void> {
+    const txn = this.#needTxn("abortTransaction()");
+    this.#sender.discardUnsent(
+      new TransactionAbortedError("The transaction was aborted before this record was sent"),
+    );
+    await this.#settle();
+    await txn.end(false);
+  }
+
+  /**
+   * Runs `fn` in a transaction: commits when it returns, aborts and rethrows
+   * when it throws. A commit that fails with an abortable error aborts and
+   * throws {@linkcode TransactionAbortedError}.
+   *
+   * @example
+   * ```ts
+   * import { connect } from "../../mod.ts";
+   * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+   * await using client = await connect({ brokers });
+   * await using producer = client.producer({ transactionalId: "doc-tx" });
+   * await producer.transaction(async (tx) => {
+   *   await tx.send({ topic: "doc-tx-out", messages: [{ value: "a" }, { value: "b" }] });
+   * });
+   * ```
+   *
+   * @param fn The transaction's work.
+   * @returns What `fn` returned.
+   */
+  async transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T> {
+    if (typeof fn !== "function") throw new TypeError("transaction() takes an async function");
+    await this.beginTransaction();
+    const tx: Transaction = {
+      send: (record) => this.send(record),
+      sendOffsets: (consumer, offsets) => this.sendOffsets(consumer, offsets),
+    };
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (err) {
+      if (this.#txn!.state === "in-transaction" || this.#txn!.state === "abortable") {
+        try {
+          await this.abortTransaction();
+        } catch (abortErr) {
+          if (abortErr instanceof ProducerFencedError) throw abortErr;
+          throw new TransactionAbortedError(
+            `The transaction's function threw and the abort failed too: ${
+              abortErr instanceof Error ? abortErr.message : String(abortErr)
+            }`,
+            { cause: err },
+          );
+        }
+      }
+      throw err;
+    }
+    await this.commitTransaction();
+    return result;
+  }
+
+  /** Sends what is buffered and waits for every batch (acknowledged or failed), never throwing. */
+  async #settle(): Promise<void> {
+    const pending = [...this.#acc.outstanding].map((b) => b.done);
+    if (pending.length === 0) return;
+    this.#sender.flushing++;
+    try {
+      this.#sender.drain();
+      await Promise.allSettled(pending);
+    } finally {
+      this.#sender.flushing--;
+    }
+  }
+
   /** Sends everything buffered now and waits until it is acknowledged (or failed). */
   async flush(): Promise<void> {
     const pending = [...this.#acc.outstanding].map((b) => b.done);
@@ -438,6 +727,15 @@ export class Producer implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function txnCause(txn: TransactionManager): unknown {
+  try {
+    txn.assertInTransaction("commit");
+  } catch (err) {
+    return err instanceof TransactionAbortedError && err.cause !== undefined ? err.cause : err;
+  }
+  return new Error("the transaction failed");
 }
 
 const RECORD_KEYS: readonly (keyof ProducerRecord)[] = ["topic", "messages"];

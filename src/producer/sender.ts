@@ -27,6 +27,7 @@ import {
 } from "../errors.ts";
 import { Accumulator, type AccumulatorConfig, type Batch, type PartitionState } from "./accumulator.ts";
 import { Idempotence } from "./idempotence.ts";
+import { isFencing, ProducerFencedError, TransactionManager } from "./transactions.ts";
 
 /** The sender's settings (the accumulator's too). */
 export interface SenderConfig extends AccumulatorConfig {
@@ -36,12 +37,16 @@ export interface SenderConfig extends AccumulatorConfig {
   readonly idempotent: boolean;
   readonly requestTimeoutMs: number;
   readonly retryBackoffMs: number;
+  /** Transactional producers: the transactional id and timeout. */
+  readonly transactional?: { transactionalId: string; transactionTimeoutMs: number };
 }
 
 /** Batches into requests, answers into results. */
 export class Sender {
   readonly accumulator: Accumulator;
   readonly idempotence: Idempotence;
+  /** The transaction manager of a transactional producer, else null. */
+  readonly txn: TransactionManager | null;
   readonly #cfg: SenderConfig;
   readonly #cluster: Cluster;
   readonly #brokerInFlight = new Map<number, number>();
@@ -86,7 +91,48 @@ export class Sender {
         this.fatal = e;
         this.accumulator.failAll(e);
       },
+      transactionalBump: cfg.transactional ? () => this.txn!.requestBump() : undefined,
     });
+    const t = cfg.transactional;
+    this.txn = t
+      ? new TransactionManager(t.transactionalId, t.transactionTimeoutMs, {
+        cluster,
+        idempotence: this.idempotence,
+        retryBackoffMs: cfg.retryBackoffMs,
+        deliveryTimeoutMs: cfg.deliveryTimeoutMs,
+        drain: () => this.drain(),
+        fatal: (e) => {
+          if (e instanceof ProducerFencedError) {
+            this.fatal = e;
+            this.accumulator.failAll(e);
+          } else this.discardUnsent(e);
+        },
+      })
+      : null;
+  }
+
+  /**
+   * Fails every batch not in flight (open or queued) with `err`: an aborted
+   * transaction drops what it has not sent. A dropped batch that already had
+   * sequence numbers leaves a gap: the epoch is bumped after the abort.
+   */
+  discardUnsent(err: unknown): void {
+    const acc = this.accumulator;
+    for (const tp of acc.partitions.values()) {
+      const drop = tp.open ? [...tp.queue, tp.open] : [...tp.queue];
+      tp.queue.length = 0;
+      tp.open = null;
+      for (const b of drop) {
+        if (b.baseSequence >= 0) this.idempotence.requestBump();
+        acc.fail(b, err);
+      }
+    }
+  }
+
+  /** Fails a batch; in a transaction, the transaction can then only abort. */
+  #fail(b: Batch, err: unknown): void {
+    this.accumulator.fail(b, err);
+    this.txn?.markAbortable(err);
   }
 
   /** After records were appended: drain soon unless a linger applies. */
@@ -111,6 +157,7 @@ export class Sender {
       this.idempotence.ensure();
       return;
     }
+    const txn = this.txn;
     const acc = this.accumulator;
     const now = Date.now();
     let nextLinger = Infinity;
@@ -138,6 +185,8 @@ export class Sender {
       // Without idempotence, one batch per partition in flight keeps order on retries.
       if (!this.#cfg.idempotent && tp.inFlight > 0) continue;
       if (this.#cfg.idempotent && (tp.inFlight >= 5 || (head.attempts > 0 && tp.inFlight > 0))) continue;
+      // Transaction protocol v1: the partition joins the transaction (AddPartitionsToTxn) first.
+      if (txn !== null && !txn.admit(tp)) continue;
       const leader = this.#leaderOf(tp);
       if (leader < 0) {
         refresh.add(tp.topic);
@@ -249,7 +298,7 @@ export class Sender {
     const reason = last === undefined
       ? ""
       : `; last error: ${last instanceof Error ? last.message : String(last)}`;
-    this.accumulator.fail(
+    this.#fail(
       b,
       new TimeoutError(
         `Delivery to ${tp.topic}[${tp.partition}] timed out: not acknowledged within deliveryTimeoutMs (${this.#cfg.deliveryTimeoutMs} ms) of send()${reason}`,
@@ -275,6 +324,7 @@ export class Sender {
     const on = this.#cfg.idempotent;
     if (on) idem.assignSequence(b);
     b.encoded = encodeRecordBatch(b.records, {
+      transactional: this.txn !== null,
       compression: this.#cfg.compression,
       producerId: on ? idem.producerId : -1n,
       producerEpoch: on ? idem.producerEpoch : -1,
@@ -296,7 +346,7 @@ export class Sender {
     const acks = this.#cfg.acks;
     const timeoutMs = this.#cfg.requestTimeoutMs;
     const request = {
-      transactionalId: null,
+      transactionalId: this.txn?.transactionalId ?? null,
       acks,
       timeoutMs,
       // Produce v13+ names topics by id (KIP-516); the codec writes whichever the version uses.
@@ -319,7 +369,11 @@ export class Sender {
         await conn.send(produce, request, { sizeHint });
         return null;
       }
-      return await conn.request(produce, request, { timeoutMs: timeoutMs + 5_000, sizeHint });
+      // Transaction protocol v1 stays below Produce v12, which would add partitions implicitly (KIP-890).
+      const version = this.txn === null
+        ? undefined
+        : Math.min(conn.versionFor(produce), this.txn.produceMaxVersion);
+      return await conn.request(produce, request, { timeoutMs: timeoutMs + 5_000, sizeHint, version });
     })().then(
       (res) => {
         this.#handleResponse(res, batches, leader);
@@ -410,7 +464,7 @@ export class Sender {
           (!(err instanceof ClosedError) || !this.#closed));
     b.lastError = err;
     if (this.#fatalFor(err)) {
-      this.accumulator.fail(b, err);
+      this.#fail(b, this.fatal!);
       return;
     }
     const now = Date.now();
@@ -421,7 +475,7 @@ export class Sender {
     if (!retriable) {
       // Its sequences leave a gap before the partition's later batches: restart them (KIP-360).
       if (this.#cfg.idempotent && b.baseSequence >= 0) this.idempotence.requestBump();
-      this.accumulator.fail(b, err);
+      this.#fail(b, err);
       return;
     }
     b.attempts++;
@@ -439,6 +493,15 @@ export class Sender {
 
   #fatalFor(err: unknown): boolean {
     if (!(err instanceof BrokerError)) return false;
+    if (this.txn !== null && isFencing(err.code)) {
+      // Another instance with our transactional id took over (or we may not use it): fatal.
+      const fenced = err instanceof ProducerFencedError
+        ? err
+        : new ProducerFencedError(err.code, err.context, this.txn.transactionalId);
+      this.txn.fence(fenced);
+      this.fatal = fenced;
+      return true;
+    }
     if (err.code === ErrorCode.PRODUCER_FENCED || err.code === ErrorCode.INVALID_PRODUCER_EPOCH) {
       this.fatal = err;
       return true;

@@ -104,6 +104,41 @@ Deno.test(`Kafka ${LEGACY_KAFKA_VERSION}: connect, every codec, group consume an
     assert.deepEqual(await read("read_committed", 3), ["c1", "c2", "c3"]);
     assert.deepEqual(await read("read_uncommitted", 5), ["c1", "c2", "x1", "x2", "c3"]);
   });
+
+  await t.step(
+    "our transactions speak protocol v1 (AddPartitionsToTxn, AddOffsetsToTxn) to Kafka 3.0",
+    async () => {
+      const txTopic = uniqueName("legacy-own-txn");
+      const groupId = uniqueName("legacy-own-txn-group");
+      await client.admin().createTopics([{ topic: txTopic, partitions: 2, replicationFactor: 1 }]);
+      await using producer = client.producer({ transactionalId: uniqueName("legacy-own-tx") });
+      const group = { groupId, generationId: -1, memberId: "", groupInstanceId: null };
+      await producer.transaction(async (tx) => {
+        await tx.send({ topic: txTopic, messages: [{ key: "a", value: "c1", partition: 0 }] });
+        await tx.sendOffsets(group, [{ topic: txTopic, partition: 0, offset: 1n }]);
+      });
+      await assert.rejects(
+        producer.transaction(async (tx) => {
+          await tx.send({ topic: txTopic, messages: [{ key: "a", value: "x1", partition: 0 }] });
+          await tx.sendOffsets(group, [{ topic: txTopic, partition: 0, offset: 9n }]);
+          throw new Error("abort it");
+        }),
+        /abort it/,
+      );
+      await producer.transaction(async (tx) => {
+        await tx.send({ topic: txTopic, messages: [{ key: "a", value: "c2", partition: 0 }] });
+      });
+      // v1 keeps one epoch across transactions (v2 would have bumped it at every end).
+      assert.equal(producer.producerIdentity.producerEpoch, 0);
+      await using c = client.consumer({
+        assign: [{ topic: txTopic, partitions: [0], from: "earliest" }],
+        isolationLevel: "read_committed",
+      });
+      assert.deepEqual((await take(c[Symbol.asyncIterator](), 2, 30_000)).map((r) => r.text()), ["c1", "c2"]);
+      const committed = await committedOffsets(client, groupId, txTopic);
+      assert.equal(committed.get(0), 1n, "the aborted transaction's offsets do not count");
+    },
+  );
 });
 
 Deno.test(`the Kafka ${LEGACY_KAFKA_VERSION} broker stops (unless KAFKA_KEEP is set)`, async () => {

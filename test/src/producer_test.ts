@@ -239,8 +239,10 @@ Deno.test("unknown producer options are a TypeError naming the key and the close
   await using client = await connect({ brokers: [broker.address] });
   // deno-lint-ignore no-explicit-any
   assert.throws(() => client.producer({ lingerMS: 100 } as any), /"lingerMS".*did you mean "lingerMs"/);
-  // deno-lint-ignore no-explicit-any
-  assert.throws(() => client.producer({ transactionalId: "x" } as any), TypeError);
+  assert.throws(
+    () => client.producer({ transactionalID: "x" } as never),
+    /"transactionalID".*did you mean "transactionalId"/,
+  );
   // deno-lint-ignore no-explicit-any
   assert.throws(() => client.producer("fast" as any), TypeError);
 });

@@ -1,0 +1,441 @@
+// Transactions (KIP-98; KIP-890's protocol v2 when the broker finalizes transaction.version 2):
+// commit, abort, the explicit API, fencing, strict options, and the exactly-once proof: the
+// consume-transform-produce example (examples/exactly_once.ts) run as a child process that is
+// SIGKILLed and restarted mid-stream, its output read by Kafka's Java console consumer with
+// --isolation-level read_committed, then copied again by Kafka's own TransactionalMessageCopier.
+import assert from "node:assert/strict";
+import { BROKERS, LOCAL_BROKER, testClient, uniqueName } from "../_broker.ts";
+import * as kafka from "../../scripts/kafka.ts";
+import { javaTool, ok } from "../_tools.ts";
+import { endOffsets } from "../_read.ts";
+import { Connection } from "../../src/connection.ts";
+import { CoordinatorKeyType, findCoordinator } from "../../protocol/apis/find_coordinator.ts";
+import { offsetFetch } from "../../protocol/apis/offset_fetch.ts";
+import {
+  type Client,
+  type ConsumerRecord,
+  KafkaError,
+  ProducerFencedError,
+  TransactionAbortedError,
+} from "../../mod.ts";
+
+/** Every record of `topic` as `read_committed` (or not) sees it, until nothing more arrives for 1.5 s. */
+async function drain(
+  client: Client,
+  topic: string,
+  isolationLevel: "read_committed" | "read_uncommitted",
+): Promise<string[]> {
+  return (await drainRecords(client, topic, isolationLevel)).map((r) => r.value);
+}
+
+async function drainRecords(
+  client: Client,
+  topic: string,
+  isolationLevel: "read_committed" | "read_uncommitted",
+): Promise<{ partition: number; value: string }[]> {
+  await using consumer = client.consumer({ assign: [{ topic, from: "earliest" }], isolationLevel });
+  const values: { partition: number; value: string }[] = [];
+  const it = consumer[Symbol.asyncIterator]();
+  const deadline = Date.now() + 60_000;
+  let pending: Promise<IteratorResult<ConsumerRecord>> | null = null;
+  while (Date.now() < deadline) {
+    pending ??= it.next();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const next = await Promise.race([
+      pending,
+      new Promise<null>((r) => timer = setTimeout(() => r(null), 1500)),
+    ]);
+    clearTimeout(timer);
+    if (next === null || next.done) break;
+    pending = null;
+    values.push({ partition: next.value.partition, value: next.value.text()! });
+  }
+  return values;
+}
+
+/** Kafka's Java console consumer with --isolation-level read_committed: every committed value of `topic`. */
+async function javaReadCommitted(topic: string, expected: number): Promise<string[]> {
+  const out = await javaTool("org.apache.kafka.tools.consumer.ConsoleConsumer", [
+    "--bootstrap-server",
+    BROKERS.join(","),
+    "--topic",
+    topic,
+    "--from-beginning",
+    "--isolation-level",
+    "read_committed",
+    // One more than expected: a duplicate would be read; the timeout ends the read otherwise.
+    "--max-messages",
+    String(expected + 1),
+    "--timeout-ms",
+    "15000",
+  ], { timeoutMs: 120_000 });
+  // On its timeout the console consumer exits non-zero after printing what it read.
+  if (out.code !== 0 && !/TimeoutException|Processed a total/.test(out.stderr)) ok(out, "ConsoleConsumer");
+  return out.stdout.split("\n").filter((l) => l.length > 0);
+}
+
+Deno.test("transaction() commits records a read_committed reader sees, and a throw aborts them", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("tx-basic");
+  await client.admin().createTopics([{ topic, partitions: 2, replicationFactor: 1 }]);
+  await using producer = client.producer({
+    transactionalId: uniqueName("tx-basic"),
+    transactionTimeoutMs: 20_000,
+  });
+  assert.equal(producer.transactionState, "uninitialized");
+  const got = await producer.transaction(async (tx) => {
+    await tx.send({ topic, messages: [{ key: "a", value: "c1" }, { key: "b", value: "c2" }] });
+    return "done";
+  });
+  assert.equal(got, "done");
+  assert.equal(producer.transactionState, "ready");
+  const features = (await client.cluster.anyConnection()).finalizedFeatures;
+  if ((features.get("transaction.version") ?? 0) >= 2) {
+    // KIP-890 (protocol v2): every EndTxn bumps the epoch, so a late write of the last
+    // transaction can never land in the next.
+    assert.equal(producer.producerIdentity.producerEpoch, 1);
+  }
+  const boom = new Error("boom");
+  await assert.rejects(
+    producer.transaction(async (tx) => {
+      await tx.send({ topic, messages: [{ key: "a", value: "aborted" }] });
+      throw boom;
+    }),
+    (err) => err === boom,
+  );
+  // The explicit form.
+  await producer.beginTransaction();
+  await assert.rejects(producer.beginTransaction(), KafkaError);
+  await producer.send({ topic, messages: [{ key: "b", value: "c3" }] });
+  await producer.commitTransaction();
+  await producer.beginTransaction();
+  await producer.send({ topic, messages: [{ key: "b", value: "aborted-2" }] });
+  await producer.abortTransaction();
+  // Outside a transaction a transactional producer refuses to send.
+  await assert.rejects(producer.send({ topic, messages: [{ value: "x" }] }), /outside a transaction/);
+
+  const committed = (await drain(client, topic, "read_committed")).sort();
+  assert.deepEqual(committed, ["c1", "c2", "c3"]);
+  const everything = (await drain(client, topic, "read_uncommitted")).sort();
+  assert.deepEqual(everything, ["aborted", "aborted-2", "c1", "c2", "c3"]);
+});
+
+Deno.test("a second producer with the same transactionalId fences the first: ProducerFencedError, fatal", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("tx-fence");
+  await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
+  const transactionalId = uniqueName("tx-fence");
+  await using first = client.producer({ transactionalId });
+  await first.beginTransaction();
+  await first.send({ topic, messages: [{ value: "zombie" }] });
+  await using second = client.producer({ transactionalId });
+  await second.initTransactions(); // fences `first` and aborts its open transaction
+  await second.transaction(async (tx) => {
+    await tx.send({ topic, messages: [{ value: "live" }] });
+  });
+  await assert.rejects(first.commitTransaction(), (err) => {
+    assert.ok(err instanceof ProducerFencedError, `expected ProducerFencedError, got ${err}`);
+    assert.match(err.type, /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH/);
+    return true;
+  });
+  assert.equal(first.transactionState, "fatal");
+  await assert.rejects(first.beginTransaction(), ProducerFencedError);
+  assert.deepEqual(await drain(client, topic, "read_committed"), ["live"]);
+});
+
+Deno.test("transactional options are strict", async () => {
+  await using client = await testClient();
+  assert.throws(() => client.producer({ transactionalId: "" }), TypeError);
+  assert.throws(() => client.producer({ transactionalId: "x", acks: 1 }), /idempotence and acks "all"/);
+  assert.throws(() => client.producer({ transactionalId: "x", idempotent: false }), TypeError);
+  assert.throws(() => client.producer({ transactionTimeoutMs: 1000 }), /needs a transactionalId/);
+  assert.throws(() => client.producer({ transactionalId: "x", transactionTimeoutMs: 0 }), RangeError);
+  assert.throws(() => client.producer({ transactionalID: "x" } as never), TypeError);
+  await using plain = client.producer();
+  await assert.rejects(plain.beginTransaction(), /needs a producer with a transactionalId/);
+  assert.equal(plain.transactionState, null);
+  // A commit without an open transaction is a mistake, not a no-op.
+  await using p = client.producer({ transactionalId: uniqueName("tx-strict") });
+  await p.initTransactions();
+  await assert.rejects(p.commitTransaction(), /no transaction is open/);
+  await assert.rejects(
+    p.sendOffsets({ groupId: "g", generationId: -1, memberId: "", groupInstanceId: null }),
+    /outside a transaction/,
+  );
+  // TransactionAbortedError is exported for callers to tell aborts apart.
+  assert.equal(new TransactionAbortedError("x").name, "TransactionAbortedError");
+});
+
+/** The group's committed offset of one partition (OffsetFetch at its coordinator, requireStable). */
+async function committedOffset(
+  client: Client,
+  groupId: string,
+  topic: string,
+  partition: number,
+): Promise<bigint> {
+  const any = await client.cluster.anyConnection();
+  const fc = await any.request(findCoordinator, {
+    keyType: CoordinatorKeyType.GROUP,
+    coordinatorKeys: [groupId],
+  });
+  const conn = await client.cluster.connectionTo(fc.coordinators[0].nodeId);
+  const res = await conn.request(offsetFetch, {
+    groups: [{
+      groupId,
+      memberId: null,
+      memberEpoch: -1,
+      topics: [{ name: topic, partitionIndexes: [partition] }],
+    }],
+    requireStable: true,
+  });
+  const p = res.groups[0].topics[0].partitions[0];
+  assert.equal(p.errorCode, 0);
+  return p.committedOffset;
+}
+
+function sum(m: Map<number, bigint>): bigint {
+  let t = 0n;
+  for (const v of m.values()) t += v;
+  return t;
+}
+
+/** Spawns the example as a child process. */
+function spawnProcessor(input: string, output: string, env: Record<string, string>): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      new URL("../../examples/exactly_once.ts", import.meta.url).pathname,
+      input,
+      output,
+    ],
+    env: { KAFKA_BROKERS: BROKERS.join(","), ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+Deno.test({
+  name:
+    "exactly-once: the example, its broker and the example itself SIGKILLed and restarted mid-stream, writes every input exactly once",
+  // The killed broker's connections close on their own schedule.
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  await using client = await testClient();
+  const input = uniqueName("eos-in");
+  const output = uniqueName("eos-out");
+  const copy = uniqueName("eos-copy");
+  await client.admin().createTopics([
+    { topic: input, partitions: 3, replicationFactor: 1 },
+    { topic: output, partitions: 3, replicationFactor: 1 },
+    { topic: copy, partitions: 1, replicationFactor: 1 },
+  ]);
+  // Scaled for CI time: 3,000 records in 30 sends, a SIGKILL after roughly each third.
+  const N = 3000;
+  await using producer = client.producer({ lingerMs: 5 });
+  for (let s = 0; s < 30; s++) {
+    await producer.send({
+      topic: input,
+      messages: Array.from(
+        { length: N / 30 },
+        (_, i) => ({ key: `k${(s * 100 + i) % 97}`, value: `v-${s * 100 + i}` }),
+      ),
+    });
+  }
+  // Small transactions (20 records) so that each SIGKILL lands mid-stream, most likely mid-transaction.
+  const env = {
+    EOS_GROUP: `${input}-g`,
+    EOS_TRANSACTIONAL_ID: `${input}-tx`,
+    EOS_RECORDS_PER_TRANSACTION: "20",
+  };
+  let kills = 0;
+  // Run until the output's log grew by ~600 records, SIGKILL; twice. Each kill must leave the
+  // processor unfinished (fewer than N committed outputs), or it proves nothing.
+  // The output log's size; while the broker restarts, ask again (bounded).
+  const logSize = async (): Promise<bigint> => {
+    for (let i = 0;; i++) {
+      try {
+        return sum(await endOffsets(client, output));
+      } catch (err) {
+        if (i >= 200) throw err;
+        await client.cluster.refreshMetadata([output]).catch(() => {});
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+  };
+  const growBy = async (n: bigint) => {
+    const target = (await logSize()) + n;
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && await logSize() < target) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(await logSize() >= target, "the processor made no progress for 120 s");
+  };
+  let brokerKills = 0;
+  for (let round = 0; round < 2; round++) {
+    const child = spawnProcessor(input, output, env);
+    await growBy(600n);
+    if (round === 0 && LOCAL_BROKER) {
+      // The broker (coordinator of everything here) is SIGKILLed mid-stream and restarted: the
+      // processor carries on once it is back.
+      assert.ok(await kafka.kill(), "the broker was running");
+      brokerKills++;
+      await new Promise((r) => setTimeout(r, 1000));
+      await kafka.start({ quiet: true });
+      await growBy(300n);
+    }
+    child.kill("SIGKILL");
+    await child.output();
+    kills++;
+    const committedNow = (await drain(client, output, "read_committed")).length;
+    assert.ok(
+      committedNow < N,
+      `round ${round}: the processor had finished (${committedNow}) before the kill`,
+    );
+    console.log(`exactly-once: SIGKILL ${kills} with ${committedNow} outputs committed`);
+  }
+  // Last run: to the end, exiting once idle.
+  const last = spawnProcessor(input, output, { ...env, EOS_IDLE_EXIT_MS: "8000" });
+  const timer = setTimeout(() => last.kill("SIGKILL"), 180_000);
+  const done = await last.output();
+  clearTimeout(timer);
+  const td = new TextDecoder();
+  assert.equal(done.code, 0, td.decode(done.stderr));
+
+  const everything = await drain(client, output, "read_uncommitted");
+  const committed = await javaReadCommitted(output, N);
+  const expected = Array.from({ length: N }, (_, i) => `V-${i}`).sort();
+  assert.deepEqual([...committed].sort(), expected, "read_committed (Java): every input exactly once");
+  console.log(
+    `exactly-once: ${N} inputs, ${kills} SIGKILLs of the processor, ${brokerKills} of the broker, ${committed.length} committed outputs ` +
+      `(Java console consumer, read_committed), ${
+        everything.length - N
+      } aborted/uncommitted records in the log`,
+  );
+
+  // Interop: Kafka's TransactionalMessageCopier reads our transactional output of partition 0
+  // (read_committed) and copies it in its own transactions, aborting some at random; our
+  // read_committed reader finds each record of it once.
+  const p0 = (await drainRecords(client, output, "read_committed")).filter((r) => r.partition === 0).map((
+    r,
+  ) => r.value);
+  assert.ok(p0.length > 0);
+  ok(
+    await javaTool("org.apache.kafka.tools.TransactionalMessageCopier", [
+      "--broker-list",
+      BROKERS.join(","),
+      "--input-topic",
+      output,
+      "--input-partition",
+      "0",
+      "--output-topic",
+      copy,
+      "--transactional-id",
+      copy,
+      "--consumer-group",
+      copy,
+      "--transaction-size",
+      "50",
+      "--max-messages",
+      String(p0.length),
+      "--enable-random-aborts",
+    ], { timeoutMs: 120_000 }),
+    "TransactionalMessageCopier",
+  );
+  assert.deepEqual(
+    await drain(client, copy, "read_committed"),
+    p0,
+    "the copier's output: ours, once, in order",
+  );
+});
+
+Deno.test("transaction protocol v1 (AddPartitionsToTxn, AddOffsetsToTxn, Produce v11) when the broker lacks transaction.version 2", async () => {
+  // The local broker finalizes transaction.version 2; hide it so the producer speaks v1, as with a
+  // Kafka 3.x broker (Kafka 4 still serves v1 clients).
+  const desc = Object.getOwnPropertyDescriptor(Connection.prototype, "finalizedFeatures")!;
+  Object.defineProperty(Connection.prototype, "finalizedFeatures", {
+    configurable: true,
+    get: () => new Map<string, number>(),
+  });
+  try {
+    await using client = await testClient();
+    const topic = uniqueName("tx-v1");
+    const groupId = uniqueName("tx-v1-group");
+    await client.admin().createTopics([{ topic, partitions: 2, replicationFactor: 1 }]);
+    await using producer = client.producer({ transactionalId: uniqueName("tx-v1") });
+    const group = { groupId, generationId: -1, memberId: "", groupInstanceId: null };
+    for (let t = 0; t < 3; t++) {
+      await producer.transaction(async (tx) => {
+        await tx.send({ topic, messages: [{ key: "a", value: `c${t}-a` }, { key: "b", value: `c${t}-b` }] });
+        await tx.sendOffsets(group, [{ topic, partition: 0, offset: BigInt(t + 1) }]);
+      });
+    }
+    await producer.beginTransaction();
+    await producer.send({ topic, messages: [{ key: "a", value: "aborted" }] });
+    await producer.sendOffsets(group, [{ topic, partition: 0, offset: 100n }]);
+    await producer.abortTransaction();
+    assert.equal(producer.producerIdentity.producerEpoch, 0, "v1 keeps the epoch across transactions");
+    const committed = (await drain(client, topic, "read_committed")).sort();
+    assert.deepEqual(committed, ["c0-a", "c0-b", "c1-a", "c1-b", "c2-a", "c2-b"]);
+    // The offsets of the committed transactions count, the aborted one's do not.
+    assert.equal(await committedOffset(client, groupId, topic, 0), 3n);
+  } finally {
+    Object.defineProperty(Connection.prototype, "finalizedFeatures", desc);
+  }
+});
+
+Deno.test("an abortable error (a record the broker refuses) aborts the commit with TransactionAbortedError; the producer goes on", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("tx-abortable");
+  await client.admin().createTopics([
+    { topic, partitions: 1, replicationFactor: 1, configs: { "max.message.bytes": "1024" } },
+  ]);
+  await using producer = client.producer({ transactionalId: uniqueName("tx-abortable") });
+  await producer.beginTransaction();
+  await producer.send({ topic, messages: [{ value: "kept-out" }] });
+  const big = producer.send({ topic, messages: [{ value: "x".repeat(4000) }] });
+  await assert.rejects(big, /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
+  assert.equal(producer.transactionState, "abortable");
+  await assert.rejects(producer.send({ topic, messages: [{ value: "y" }] }), TransactionAbortedError);
+  await assert.rejects(producer.commitTransaction(), (err) => {
+    assert.ok(err instanceof TransactionAbortedError, `expected TransactionAbortedError, got ${err}`);
+    assert.match(err.message, /aborted/);
+    assert.match(String((err.cause as Error).message), /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
+    return true;
+  });
+  assert.equal(producer.transactionState, "ready");
+  await producer.transaction(async (tx) => {
+    await tx.send({ topic, messages: [{ value: "after" }] });
+  });
+  assert.deepEqual(await drain(client, topic, "read_committed"), ["after"]);
+});
+
+Deno.test("transactionTimeoutMs fires: the coordinator aborts a transaction left open, and its commit fails", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("tx-timeout");
+  await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
+  await using producer = client.producer({
+    transactionalId: uniqueName("tx-timeout"),
+    transactionTimeoutMs: 1000,
+  });
+  await producer.beginTransaction();
+  await producer.send({ topic, messages: [{ value: "late" }] });
+  // The coordinator checks for timed-out transactions every 10 s (the broker's
+  // transaction.abort.timed.out.transaction.cleanup.interval.ms default).
+  await new Promise((r) => setTimeout(r, 12_000));
+  await assert.rejects(producer.commitTransaction(), (err) => {
+    assert.ok(
+      err instanceof ProducerFencedError || err instanceof TransactionAbortedError,
+      `expected fencing or an abort, got ${err}`,
+    );
+    console.log(
+      `transactionTimeoutMs: the late commit failed with ${(err as Error).name}: ${(err as Error).message}`,
+    );
+    return true;
+  });
+  // The producer goes on with the epoch the coordinator gave it.
+  await producer.transaction(async (tx) => {
+    await tx.send({ topic, messages: [{ value: "next" }] });
+  });
+  assert.deepEqual(await drain(client, topic, "read_committed"), ["next"]);
+});
