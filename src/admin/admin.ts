@@ -1,0 +1,356 @@
+/**
+ * The `Admin` class: every admin operation by name. Each area lives in its
+ * own file (topics, configs, offsets, groups, cluster); this class only binds
+ * them to the client. Share-group admin (KIP-932) belongs in share_groups.ts.
+ *
+ * @module
+ */
+
+import type { ClientContext } from "../context.ts";
+import type { BrokerError } from "../errors.ts";
+import { AdminContext } from "./_context.ts";
+import * as cluster from "./cluster.ts";
+import * as configs from "./configs.ts";
+import * as groups from "./groups.ts";
+import * as offsets from "./offsets.ts";
+import * as topics_ from "./topics.ts";
+import type * as topics from "./topics.ts";
+
+/**
+ * Administration: topics, configs, offsets, consumer groups and the cluster.
+ * Get one with `client.admin()`. Every call is bounded by its `timeoutMs`
+ * (default: the client's request timeout), goes to the broker that serves it
+ * (controller, group coordinator, partition leader, or any broker) and is
+ * retried there when that broker moves. Where Kafka reports errors per item,
+ * each result carries its own `error` (null on success) and the other items
+ * still succeed.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "../../mod.ts";
+ * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+ * await using client = await connect({ brokers });
+ * const admin = client.admin();
+ * const topic = `doc-admin-${crypto.randomUUID()}`;
+ * await admin.createTopics([{ topic, partitions: 6, replicationFactor: 1 }], { ifNotExists: true });
+ * const [description] = await admin.describeTopics([topic]);
+ * console.assert(description.partitions.length === 6);
+ * await admin.deleteTopics([topic]);
+ * ```
+ */
+export class Admin {
+  readonly #ctx: AdminContext;
+
+  /**
+   * Use `client.admin()` instead.
+   *
+   * @param client The client.
+   */
+  constructor(client: ClientContext) {
+    this.#ctx = new AdminContext(client);
+  }
+
+  // ---- Topics ----
+
+  /**
+   * Creates topics (on the controller) and waits until each has a leader for
+   * every partition. A topic the broker refuses throws a `BrokerError` naming it.
+   *
+   * @param topics The topics, with partitions/replication factor or an explicit assignment, and configs.
+   * @param opts `ifNotExists`, `validateOnly`, `timeoutMs`.
+   */
+  createTopics(
+    topics: topics.NewTopic[],
+    opts: topics.CreateTopicsOptions = {},
+  ): Promise<topics.CreateTopicResult[]> {
+    return topics_.createTopics(this.#ctx, topics, opts);
+  }
+
+  /**
+   * Deletes topics, by name or by `{ topicId }`, and waits until metadata no longer lists them.
+   *
+   * @param topics Names or ids.
+   * @param opts `ifExists`, `timeoutMs`.
+   */
+  deleteTopics(topics: (string | topics.TopicById)[], opts: topics.DeleteTopicsOptions = {}): Promise<void> {
+    return topics_.deleteTopics(this.#ctx, topics, opts);
+  }
+
+  /**
+   * Lists the topics, sorted by name.
+   *
+   * @param opts `includeInternal`, `timeoutMs`.
+   */
+  listTopics(opts: topics.ListTopicsOptions = {}): Promise<topics.TopicListing[]> {
+    return topics_.listTopics(this.#ctx, opts);
+  }
+
+  /**
+   * Describes topics: partitions, leaders, replicas, ISR, offline replicas,
+   * topic id and (optionally) authorized operations. A missing topic has an `error`.
+   *
+   * @param topics The names.
+   * @param opts `includeAuthorizedOperations`, `timeoutMs`.
+   */
+  describeTopics(
+    topics: string[],
+    opts: topics.DescribeTopicsOptions = {},
+  ): Promise<topics.TopicDescription[]> {
+    return topics_.describeTopics(this.#ctx, topics, opts);
+  }
+
+  /**
+   * Raises topics' partition counts (on the controller) and waits until metadata shows them.
+   *
+   * @param topics The topics and their new totals.
+   * @param opts `validateOnly`, `timeoutMs`.
+   */
+  createPartitions(
+    topics: topics.NewPartitions[],
+    opts: topics.CreatePartitionsOptions = {},
+  ): Promise<topics.TopicResult[]> {
+    return topics_.createPartitions(this.#ctx, topics, opts);
+  }
+
+  // ---- Configs ----
+
+  /**
+   * Describes configs of topics, brokers, broker loggers, groups or client-metrics resources.
+   *
+   * @param resources The resources (and optionally keys).
+   * @param opts `includeSynonyms`, `includeDocumentation`, `timeoutMs`.
+   */
+  describeConfigs(
+    resources: configs.ConfigResource[],
+    opts: configs.DescribeConfigsOptions = {},
+  ): Promise<configs.ConfigResourceResult[]> {
+    return configs.describeConfigs(this.#ctx, resources, opts);
+  }
+
+  /**
+   * Changes configs key by key: set, delete, append, subtract.
+   *
+   * @param resources The resources and their changes.
+   * @param opts `validateOnly`, `timeoutMs`.
+   */
+  incrementalAlterConfigs(
+    resources: configs.AlterConfigResource[],
+    opts: configs.AlterConfigsOptions = {},
+  ): Promise<configs.AlterConfigResult[]> {
+    return configs.incrementalAlterConfigs(this.#ctx, resources, opts);
+  }
+
+  /**
+   * Lists config resources (Kafka 4.0+: client metrics; 4.1+: every type).
+   *
+   * @param opts `types`, `timeoutMs`.
+   */
+  listConfigResources(
+    opts: configs.ListConfigResourcesOptions = {},
+  ): Promise<{ type: configs.ConfigResourceType | string; name: string }[]> {
+    return configs.listConfigResources(this.#ctx, opts);
+  }
+
+  // ---- Records and offsets ----
+
+  /**
+   * Looks up offsets on each partition's leader.
+   *
+   * @param topics Topic names (every partition) or `{ topic, partitions }`.
+   * @param opts `at` ("earliest", "latest", `{ timestamp }`, "max-timestamp", "earliest-local",
+   *   "latest-tiered"), `isolationLevel`, `timeoutMs`.
+   */
+  listOffsets(
+    topics: (string | offsets.TopicPartitionsSpec)[],
+    opts: offsets.ListOffsetsOptions = {},
+  ): Promise<offsets.PartitionOffset[]> {
+    return offsets.listOffsets(this.#ctx, topics, opts);
+  }
+
+  /**
+   * Deletes records before the given offsets (-1: before the high watermark).
+   *
+   * @param specs Partitions and offsets.
+   * @param opts `timeoutMs`.
+   */
+  deleteRecords(
+    specs: offsets.DeleteRecordsSpec[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<offsets.DeleteRecordsResult[]> {
+    return offsets.deleteRecords(this.#ctx, specs, opts);
+  }
+
+  // ---- Consumer groups ----
+
+  /**
+   * Lists the groups of every broker, sorted by id.
+   *
+   * @param opts `states`, `types`, `timeoutMs`.
+   */
+  listGroups(opts: groups.ListGroupsOptions = {}): Promise<groups.GroupListing[]> {
+    return groups.listGroups(this.#ctx, opts);
+  }
+
+  /**
+   * Describes groups on their coordinators: members and their decoded
+   * assignments, state, assignor. KIP-848 groups through ConsumerGroupDescribe.
+   *
+   * @param groupIds The groups.
+   * @param opts `includeAuthorizedOperations`, `timeoutMs`.
+   */
+  describeGroups(
+    groupIds: string[],
+    opts: groups.DescribeGroupsOptions = {},
+  ): Promise<groups.GroupDescription[]> {
+    return groups.describeGroups(this.#ctx, groupIds, opts);
+  }
+
+  /**
+   * Deletes empty groups (and their committed offsets).
+   *
+   * @param groupIds The groups.
+   * @param opts `timeoutMs`.
+   */
+  deleteGroups(
+    groupIds: string[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<{ groupId: string; error: BrokerError | null }[]> {
+    return groups.deleteGroups(this.#ctx, groupIds, opts);
+  }
+
+  /**
+   * A group's committed offsets.
+   *
+   * @param groupId The group.
+   * @param opts `topics`, `requireStable`, `timeoutMs`.
+   */
+  listGroupOffsets(
+    groupId: string,
+    opts: groups.ListGroupOffsetsOptions = {},
+  ): Promise<groups.GroupOffset[]> {
+    return groups.listGroupOffsets(this.#ctx, groupId, opts);
+  }
+
+  /**
+   * Commits offsets for a group that has no active members.
+   *
+   * @param groupId The group.
+   * @param offsets The offsets (the next record to consume).
+   * @param opts `timeoutMs`.
+   */
+  alterGroupOffsets(
+    groupId: string,
+    offsets: groups.GroupOffsetSpec[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<groups.GroupPartitionResult[]> {
+    return groups.alterGroupOffsets(this.#ctx, groupId, offsets, opts);
+  }
+
+  /**
+   * Deletes a group's committed offsets for topics it no longer consumes.
+   *
+   * @param groupId The group.
+   * @param topics Topics (every partition) or `{ topic, partitions }`.
+   * @param opts `timeoutMs`.
+   */
+  deleteGroupOffsets(
+    groupId: string,
+    topics: (string | offsets.TopicPartitionsSpec)[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<groups.GroupPartitionResult[]> {
+    return groups.deleteGroupOffsets(this.#ctx, groupId, topics, opts);
+  }
+
+  /**
+   * Moves an empty group's offsets to earliest, latest, a timestamp, an
+   * offset or by a shift (clamped to the log). Refused with a `KafkaError`
+   * while the group has members.
+   *
+   * @param groupId The group.
+   * @param opts `to`, `topics`, `dryRun`, `timeoutMs`.
+   */
+  resetGroupOffsets(
+    groupId: string,
+    opts: groups.ResetGroupOffsetsOptions,
+  ): Promise<groups.ResetOffsetResult[]> {
+    return groups.resetGroupOffsets(this.#ctx, groupId, opts);
+  }
+
+  /**
+   * A group's lag: per partition committed offset, end offset and lag, with per-topic and total sums.
+   *
+   * @param groupId The group.
+   * @param opts `topics`, `isolationLevel`, `timeoutMs`.
+   */
+  groupLag(groupId: string, opts: groups.GroupLagOptions = {}): Promise<groups.GroupLag> {
+    return groups.groupLag(this.#ctx, groupId, opts);
+  }
+
+  // ---- Cluster ----
+
+  /**
+   * Brokers (with fencing), controller and cluster id.
+   *
+   * @param opts `includeAuthorizedOperations`, `timeoutMs`.
+   */
+  describeCluster(opts: cluster.DescribeClusterOptions = {}): Promise<cluster.ClusterDescription> {
+    return cluster.describeCluster(this.#ctx, opts);
+  }
+
+  /**
+   * Finalized and supported feature versions (e.g. metadata.version).
+   *
+   * @param opts `timeoutMs`.
+   */
+  describeFeatures(opts: topics.AdminCallOptions = {}): Promise<cluster.FeaturesDescription> {
+    return cluster.describeFeatures(this.#ctx, opts);
+  }
+
+  /**
+   * Log dirs of the given brokers (all when omitted) and the replicas in them.
+   *
+   * @param brokers Node ids.
+   * @param opts `timeoutMs`.
+   */
+  describeLogDirs(
+    brokers?: number[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<cluster.LogDirDescription[]> {
+    return cluster.describeLogDirs(this.#ctx, brokers, opts);
+  }
+
+  /**
+   * Elects leaders (preferred or unclean) on the controller.
+   *
+   * @param opts `type`, `partitions`, `timeoutMs`.
+   */
+  electLeaders(opts: cluster.ElectLeadersOptions = {}): Promise<cluster.PartitionResult[]> {
+    return cluster.electLeaders(this.#ctx, opts);
+  }
+
+  /**
+   * Starts (replicas) or cancels (null) partition reassignments.
+   *
+   * @param reassignments The partitions and their target replicas.
+   * @param opts `timeoutMs`.
+   */
+  alterPartitionReassignments(
+    reassignments: cluster.NewReassignment[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<cluster.PartitionResult[]> {
+    return cluster.alterPartitionReassignments(this.#ctx, reassignments, opts);
+  }
+
+  /**
+   * Ongoing partition reassignments.
+   *
+   * @param partitions Only these; all when omitted.
+   * @param opts `timeoutMs`.
+   */
+  listPartitionReassignments(
+    partitions?: groups.TopicPartitions[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<cluster.PartitionReassignment[]> {
+    return cluster.listPartitionReassignments(this.#ctx, partitions, opts);
+  }
+}
