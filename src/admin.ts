@@ -10,6 +10,8 @@ export type * from "./admin/topics.ts";
 export type * from "./admin/offsets.ts";
 export type * from "./admin/groups.ts";
 export type * from "./admin/cluster.ts";
+export type * from "./admin/security.ts";
+export type * from "./admin/transactions.ts";
 export type {
   AlterConfigResource,
   AlterConfigResult,

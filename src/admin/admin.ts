@@ -13,6 +13,8 @@ import * as cluster from "./cluster.ts";
 import * as configs from "./configs.ts";
 import * as groups from "./groups.ts";
 import * as offsets from "./offsets.ts";
+import * as security from "./security.ts";
+import * as transactions from "./transactions.ts";
 import * as topics_ from "./topics.ts";
 import type * as topics from "./topics.ts";
 
@@ -352,5 +354,134 @@ export class Admin {
     opts: topics.AdminCallOptions = {},
   ): Promise<cluster.PartitionReassignment[]> {
     return cluster.listPartitionReassignments(this.#ctx, partitions, opts);
+  }
+
+  // ---- Security ----
+
+  /**
+   * ACLs matching a filter (omitted fields match anything).
+   *
+   * @param filter The filter.
+   * @param opts `timeoutMs`.
+   */
+  describeAcls(
+    filter: security.AclFilter = {},
+    opts: topics.AdminCallOptions = {},
+  ): Promise<security.AclBinding[]> {
+    return security.describeAcls(this.#ctx, filter, opts);
+  }
+
+  /**
+   * Creates ACLs; each has its own error.
+   *
+   * @param acls The ACLs.
+   * @param opts `timeoutMs`.
+   */
+  createAcls(acls: security.Acl[], opts: topics.AdminCallOptions = {}): Promise<security.CreateAclResult[]> {
+    return security.createAcls(this.#ctx, acls, opts);
+  }
+
+  /**
+   * Deletes the ACLs matching each filter and says which.
+   *
+   * @param filters The filters.
+   * @param opts `timeoutMs`.
+   */
+  deleteAcls(
+    filters: security.AclFilter[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<security.DeleteAclsResult[]> {
+    return security.deleteAcls(this.#ctx, filters, opts);
+  }
+
+  /**
+   * Client quotas of the entities matching the filter components.
+   *
+   * @param components E.g. `[{ entityType: "user", match: "alice" }]`; [] for all.
+   * @param opts `strict`, `timeoutMs`.
+   */
+  describeClientQuotas(
+    components: security.QuotaFilterComponent[] = [],
+    opts: security.DescribeClientQuotasOptions = {},
+  ): Promise<security.ClientQuotaEntry[]> {
+    return security.describeClientQuotas(this.#ctx, components, opts);
+  }
+
+  /**
+   * Sets (number) or removes (null) client quotas per entity.
+   *
+   * @param alterations The entities and changes.
+   * @param opts `validateOnly`, `timeoutMs`.
+   */
+  alterClientQuotas(
+    alterations: security.ClientQuotaAlteration[],
+    opts: topics.AdminCallOptions & { validateOnly?: boolean } = {},
+  ): Promise<{ entity: security.QuotaEntity; error: BrokerError | null }[]> {
+    return security.alterClientQuotas(this.#ctx, alterations, opts);
+  }
+
+  /**
+   * SCRAM credentials of the given users (all when omitted).
+   *
+   * @param users The users.
+   * @param opts `timeoutMs`.
+   */
+  describeUserScramCredentials(
+    users?: string[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<security.UserScramCredentials[]> {
+    return security.describeUserScramCredentials(this.#ctx, users, opts);
+  }
+
+  /**
+   * Creates, updates (salting and hashing the password here) or deletes SCRAM credentials.
+   *
+   * @param alterations The changes.
+   * @param opts `timeoutMs`.
+   */
+  alterUserScramCredentials(
+    alterations: security.ScramAlteration[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<{ user: string; error: BrokerError | null }[]> {
+    return security.alterUserScramCredentials(this.#ctx, alterations, opts);
+  }
+
+  // ---- Transactions and producers ----
+
+  /**
+   * Transactions known to every broker's transaction coordinator.
+   *
+   * @param opts `states`, `producerIds`, `minDurationMs`, `pattern`, `timeoutMs`.
+   */
+  listTransactions(
+    opts: transactions.ListTransactionsOptions = {},
+  ): Promise<transactions.TransactionListing[]> {
+    return transactions.listTransactions(this.#ctx, opts);
+  }
+
+  /**
+   * Describes transactions on their coordinators.
+   *
+   * @param transactionalIds The transactional ids.
+   * @param opts `timeoutMs`.
+   */
+  describeTransactions(
+    transactionalIds: string[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<transactions.TransactionDescription[]> {
+    return transactions.describeTransactions(this.#ctx, transactionalIds, opts);
+  }
+
+  /**
+   * Active producers of partitions, from each partition's leader.
+   *
+   * @param partitions The partitions.
+   * @param opts `timeoutMs`.
+   */
+  describeProducers(
+    partitions: groups.TopicPartitions[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<transactions.PartitionProducers[]> {
+    return transactions.describeProducers(this.#ctx, partitions, opts);
   }
 }
