@@ -245,12 +245,16 @@ export class AdminContext {
     failed: (p: P, code: number) => R,
   ): Promise<Map<P, R>> {
     const out = new Map<P, R>();
+    const lastCode = new Map<P, number>();
     let pending = [...parts];
     let backoff = 50;
     let force = false;
     while (pending.length > 0) {
-      const left = deadline - Date.now();
-      const last = left <= 0;
+      if (deadline - Date.now() <= 0) {
+        // Out of time: each partition keeps the error that made it wait.
+        for (const p of pending) out.set(p, failed(p, lastCode.get(p) ?? ErrorCode.REQUEST_TIMED_OUT));
+        break;
+      }
       const byLeader = new Map<number, P[]>();
       const again: P[] = [];
       for (const p of pending) {
@@ -275,8 +279,8 @@ export class AdminContext {
           if (!(err instanceof BrokerError || err instanceof ConnectionError)) throw err;
         }
         if (leader < 0) {
-          if (last) out.set(p, failed(p, ErrorCode.LEADER_NOT_AVAILABLE));
-          else again.push(p);
+          lastCode.set(p, ErrorCode.LEADER_NOT_AVAILABLE);
+          again.push(p);
           continue;
         }
         byLeader.set(leader, [...(byLeader.get(leader) ?? []), p]);
@@ -288,17 +292,24 @@ export class AdminContext {
           for (const p of ps) {
             const r = res.get(p);
             if (!r) throw new KafkaError(`${api} response lacks ${p.topic}[${p.partition}]`);
-            const retriable = r.errorCode !== 0 && new BrokerError(r.errorCode).retriable;
-            if (retriable && !last) again.push(p);
-            else out.set(p, r);
+            if (r.errorCode !== 0 && new BrokerError(r.errorCode).retriable) {
+              lastCode.set(p, r.errorCode);
+              again.push(p);
+            } else out.set(p, r);
           }
         } catch (err) {
-          if (!(err instanceof ConnectionError)) throw err;
-          if (last) { for (const p of ps) out.set(p, failed(p, ErrorCode.NETWORK_EXCEPTION)); }
-          else again.push(...ps);
+          // A lost connection or a request that ran out of time: try again while time is left.
+          if (!(err instanceof ConnectionError || err instanceof TimeoutError)) throw err;
+          for (const p of ps) {
+            lastCode.set(
+              p,
+              err instanceof TimeoutError ? ErrorCode.REQUEST_TIMED_OUT : ErrorCode.NETWORK_EXCEPTION,
+            );
+          }
+          again.push(...ps);
         }
       }));
-      if (last || again.length === 0) break;
+      if (again.length === 0) break;
       pending = again;
       force = true;
       await sleep(Math.max(0, Math.min(backoff, deadline - Date.now())));
