@@ -300,7 +300,7 @@ export async function incrementalAlterConfigs(
 export async function listConfigResources(
   ctx: AdminContext,
   opts: ListConfigResourcesOptions,
-): Promise<{ type: ConfigResourceType; name: string }[]> {
+): Promise<{ type: ConfigResourceType | string; name: string }[]> {
   const deadline = ctx.begin(opts.timeoutMs);
   const types = (opts.types ?? []).map(typeCode);
   const res = await ctx.any("ListConfigResources", deadline, (conn, left) => {
@@ -315,7 +315,7 @@ export async function listConfigResources(
   });
   check(res.errorCode, { api: "ListConfigResources" });
   return res.configResources.map((r) => ({
-    type: TYPE_NAMES.get(r.resourceType) ?? "clientMetrics",
+    type: TYPE_NAMES.get(r.resourceType) ?? `type-${r.resourceType}`,
     name: r.resourceName,
   }));
 }

@@ -6,7 +6,7 @@ import { uniqueName } from "../_broker.ts";
 import { cluster, directClient, ensureHealthy, localCluster, result } from "./_cluster.ts";
 
 Deno.test(
-  "cluster: admin calls reach each group's coordinator and each partition's leader, and follow a killed coordinator",
+  "cluster: admin calls reach each group's coordinator and partition leader, follow a killed coordinator, elect and reassign",
   {
     sanitizeOps: false, // the killed broker's connections close on their own schedule
     sanitizeResources: false,
@@ -71,6 +71,48 @@ Deno.test(
       const [moved] = await admin.describeGroups([victim.groupId], { timeoutMs: 60_000 });
       assert.notEqual(moved.coordinator, victim.coordinator);
       result({ scenario: "groupLag with the group's coordinator killed", killed, ms });
+
+      // Back with all three: the killed node's partitions are led elsewhere until a preferred election.
+      await cluster.startNode(killed);
+      killed = null;
+      const deadline = Date.now() + 90_000;
+      let parts = (await admin.describeTopics([topic]))[0].partitions;
+      while (parts.some((p) => p.isr.length < 3) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        parts = (await admin.describeTopics([topic]))[0].partitions;
+      }
+      assert.ok(parts.every((p) => p.isr.length === 3), "replicas back in sync");
+      const elected = await admin.electLeaders({
+        partitions: [{ topic, partitions: parts.map((p) => p.partition) }],
+      });
+      assert.ok(
+        elected.every((e) => e.error === null || e.error.type === "ELECTION_NOT_NEEDED"),
+        JSON.stringify(elected.map((e) => e.error?.type)),
+      );
+      parts = (await admin.describeTopics([topic]))[0].partitions;
+      assert.ok(
+        parts.every((p) => p.leader === p.replicas[0]),
+        "every partition led by its preferred replica",
+      );
+
+      // Move partition 0 onto two of the brokers, and see it finish.
+      const target = parts[0].replicas.slice(1).sort((a, b) => a - b);
+      const moved0 = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: target }]);
+      assert.deepEqual(moved0.map((m) => m.error), [null]);
+      let ongoing = await admin.listPartitionReassignments([{ topic, partitions: [0] }]);
+      while (ongoing.length > 0 && Date.now() < deadline + 60_000) {
+        await new Promise((r) => setTimeout(r, 300));
+        ongoing = await admin.listPartitionReassignments([{ topic, partitions: [0] }]);
+      }
+      assert.deepEqual(ongoing, []);
+      let p0 = (await admin.describeTopics([topic]))[0].partitions[0];
+      while (
+        [...p0.replicas].sort((a, b) => a - b).join() !== target.join() && Date.now() < deadline + 60_000
+      ) {
+        await new Promise((r) => setTimeout(r, 300));
+        p0 = (await admin.describeTopics([topic]))[0].partitions[0];
+      }
+      assert.deepEqual([...p0.replicas].sort((a, b) => a - b), target);
     } finally {
       if (killed !== null) await cluster.startNode(killed);
       await admin.deleteTopics([topic], { timeoutMs: 60_000 }).catch(() => {});
