@@ -104,6 +104,19 @@ Deno.test("cli: topics, produce, consume, groups and configs, matching Kafka's o
       "consume --format",
     ));
     assert.ok(formatted.includes("0:1 k2=v2"), formatted.join("\n"));
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const fromTime = await cli(["consume", topic, "--from", future, "--idle-ms", "1500", "--json"]);
+    assert.equal(must(fromTime, "consume --from <time>"), "");
+    const past = await cli([
+      "consume",
+      topic,
+      "--from",
+      String(Date.now() - 3_600_000),
+      "--max",
+      "5",
+      "--json",
+    ]);
+    assert.equal(lines(must(past, "consume --from <epoch ms>")).length, 5);
     const idle = await cli(["consume", topic, "--from", "latest", "--idle-ms", "1500"]);
     assert.equal(must(idle, "consume --idle-ms"), "");
 
@@ -133,6 +146,10 @@ Deno.test("cli: topics, produce, consume, groups and configs, matching Kafka's o
       assert.deepEqual([current, end, lagCol], [String(p.committed), String(p.end), String(p.lag)]);
     }
     assert.match(must(await cli(["groups", "list"]), "groups list"), new RegExp(`${group}\\s+Empty`));
+    assert.match(
+      must(await cli(["groups", "describe", group]), "groups describe"),
+      new RegExp(`group ${group}: Empty`),
+    );
     const reset = lines(must(await cli(["groups", "reset", group, "--to", "earliest"]), "groups reset"));
     assert.equal(reset.length, 3);
     assert.equal(JSON.parse(must(await cli(["--json", "groups", "lag", group]), "groups lag")).total, 5);
