@@ -653,7 +653,11 @@ export async function groupLag(ctx: AdminContext, groupId: string, opts: GroupLa
     topics: opts.topics,
     requireStable: opts.isolationLevel === "read_committed",
   });
-  const topics = opts.topics ?? [...new Set(committed.map((c) => c.topic))];
+  // Without a topic list: the committed partitions themselves, so that a partition whose topic is gone
+  // keeps its row (with the error) instead of vanishing.
+  const byTopic = new Map<string, number[]>();
+  for (const c of committed) byTopic.set(c.topic, [...(byTopic.get(c.topic) ?? []), c.partition]);
+  const topics = opts.topics ?? [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
   const ends = topics.length
     ? await listOffsets(ctx, topics, { at: "latest", isolationLevel: opts.isolationLevel, timeoutMs: left() })
     : [];
