@@ -88,6 +88,7 @@ export {
   type RecordMetadata,
 } from "./src/producer/producer.ts";
 export {
+  type AbortTransactionSpec,
   type Acl,
   type AclBinding,
   type AclFilter,

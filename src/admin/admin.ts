@@ -473,6 +473,22 @@ export class Admin {
   }
 
   /**
+   * Aborts a hanging transaction on one partition by writing the abort marker
+   * on its leader (KIP-664; the broker must offer WriteTxnMarkers to clients,
+   * and with an authorizer the caller needs CLUSTER_ACTION). Find the values
+   * with {@linkcode Admin.describeProducers}.
+   *
+   * @param spec The partition and the open transaction's producer id, epoch and coordinator epoch.
+   * @param opts `timeoutMs`.
+   */
+  abortTransaction(
+    spec: transactions.AbortTransactionSpec,
+    opts: topics.AdminCallOptions = {},
+  ): Promise<void> {
+    return transactions.abortTransaction(this.#ctx, spec, opts);
+  }
+
+  /**
    * Active producers of partitions, from each partition's leader.
    *
    * @param partitions The partitions.

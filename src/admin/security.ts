@@ -13,7 +13,8 @@ import { deleteAcls as deleteAclsApi } from "../../protocol/messages/delete_acls
 import { describeAcls as describeAclsApi } from "../../protocol/messages/describe_acls.ts";
 import { describeClientQuotas as describeClientQuotasApi } from "../../protocol/messages/describe_client_quotas.ts";
 import { describeUserScramCredentials as describeScramApi } from "../../protocol/messages/describe_user_scram_credentials.ts";
-import type { BrokerError } from "../errors.ts";
+import { ErrorCode } from "../../protocol/error_codes.ts";
+import { BrokerError } from "../errors.ts";
 import { ACL_OPERATIONS, type AdminContext, check, itemError } from "./_context.ts";
 import type { AdminCallOptions } from "./topics.ts";
 
@@ -329,13 +330,24 @@ export async function alterClientQuotas(
       })),
       validateOnly: opts.validateOnly ?? false,
     }, { timeoutMs: left }));
-  return alterations.map((a, i) => ({
-    entity: a.entity,
-    error: itemError(r.entries[i]?.errorCode ?? 0, {
-      api: "AlterClientQuotas",
-      brokerMessage: r.entries[i]?.errorMessage,
-    }),
-  }));
+  // The broker answers in its own order: match entries by entity.
+  const key = (e: { entityType: string; entityName: string | null }[]) =>
+    JSON.stringify(e.map((x) => [x.entityType, x.entityName]).sort());
+  const byEntity = new Map(r.entries.map((e) => [key(e.entity), e]));
+  return alterations.map((a) => {
+    const x = byEntity.get(
+      key(Object.entries(a.entity).map(([entityType, entityName]) => ({ entityType, entityName }))),
+    );
+    return {
+      entity: a.entity,
+      error: x
+        ? itemError(x.errorCode, { api: "AlterClientQuotas", brokerMessage: x.errorMessage })
+        : new BrokerError(ErrorCode.UNKNOWN_SERVER_ERROR, {
+          api: "AlterClientQuotas",
+          brokerMessage: `the response does not mention entity ${JSON.stringify(a.entity)}`,
+        }),
+    };
+  });
 }
 
 const MECHANISMS: Record<ScramMechanism, { code: number; hash: string; bits: number }> = {

@@ -10,6 +10,7 @@ import { CoordinatorKeyType } from "../../protocol/apis/find_coordinator.ts";
 import { describeProducers as describeProducersApi } from "../../protocol/messages/describe_producers.ts";
 import { describeTransactions as describeTransactionsApi } from "../../protocol/messages/describe_transactions.ts";
 import { listTransactions as listTransactionsApi } from "../../protocol/messages/list_transactions.ts";
+import { writeTxnMarkers } from "../../protocol/messages/write_txn_markers.ts";
 import { BrokerError, KafkaError } from "../errors.ts";
 import { type AdminContext, check, itemError } from "./_context.ts";
 import type { TopicPartitions } from "./groups.ts";
@@ -77,6 +78,53 @@ export interface PartitionProducers {
   }[];
   /** The error; null on success. */
   error: BrokerError | null;
+}
+
+/** A hanging transaction to abort on one partition (the values come from {@linkcode Admin.describeProducers}). */
+export interface AbortTransactionSpec {
+  /** The topic. */
+  topic: string;
+  /** The partition. */
+  partition: number;
+  /** The producer id of the open transaction. */
+  producerId: bigint;
+  /** Its producer epoch. */
+  producerEpoch: number;
+  /** Its coordinator epoch. */
+  coordinatorEpoch: number;
+}
+
+/** See {@linkcode Admin.abortTransaction}. */
+export async function abortTransaction(
+  ctx: AdminContext,
+  spec: AbortTransactionSpec,
+  opts: AdminCallOptions,
+): Promise<void> {
+  const deadline = ctx.begin(opts.timeoutMs);
+  const res = await ctx.leaders<AbortTransactionSpec, { errorCode: number }>(
+    "WriteTxnMarkers",
+    [spec],
+    deadline,
+    async (conn, ps, left) => {
+      // KIP-664: the admin writes the abort marker itself, as a coordinator would (WriteTxnMarkers v1+).
+      const r = await conn.request(writeTxnMarkers, {
+        markers: [{
+          producerId: spec.producerId,
+          producerEpoch: spec.producerEpoch,
+          transactionResult: false,
+          topics: [{ name: spec.topic, partitionIndexes: [spec.partition] }],
+          coordinatorEpoch: spec.coordinatorEpoch,
+        }],
+      }, { timeoutMs: left });
+      const x = r.markers.find((m) => m.producerId === spec.producerId)?.topics.find((t) =>
+        t.name === spec.topic
+      )
+        ?.partitions.find((p) => p.partitionIndex === spec.partition);
+      return new Map(x ? [[ps[0], { errorCode: x.errorCode }]] : []);
+    },
+    (_p, errorCode) => ({ errorCode }),
+  );
+  check(res.get(spec)!.errorCode, { api: "WriteTxnMarkers", topic: spec.topic, partition: spec.partition });
 }
 
 /** See {@linkcode Admin.listTransactions}. */

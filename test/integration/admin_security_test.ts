@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { BrokerError } from "../../mod.ts";
 import { findCoordinator } from "../../protocol/apis/find_coordinator.ts";
 import { initProducerId } from "../../protocol/apis/init_producer_id.ts";
+import { produce } from "../../protocol/apis/produce.ts";
+import { addPartitionsToTxn } from "../../protocol/messages/add_partitions_to_txn.ts";
+import { encodeRecordBatch } from "../../protocol/record_batch.ts";
 import { testClient, uniqueName } from "../_broker.ts";
 
 Deno.test("admin: client quotas are set, described and removed per entity", async () => {
@@ -153,6 +156,86 @@ Deno.test("admin: transactions are listed and described on their coordinator; pr
     const [p] = await admin.describeProducers([{ topic, partitions: [0] }]);
     assert.equal(p.error, null);
     assert.ok(Array.isArray(p.producers));
+  } finally {
+    await admin.deleteTopics([topic]);
+  }
+});
+
+Deno.test("admin: a hanging transaction is found with describeProducers and aborted with abortTransaction", async () => {
+  await using client = await testClient();
+  const admin = client.admin();
+  const txnId = uniqueName("adm-hang");
+  const topic = uniqueName("adm-hang");
+  await admin.createTopics([{ topic, partitions: 1 }]);
+  try {
+    // Open a transaction by hand: InitProducerId, AddPartitionsToTxn (client versions, <= 3), one
+    // transactional batch; then never end it.
+    const conn = await client.cluster.anyConnection();
+    const wait = async <T>(f: () => Promise<T>, ok: (t: T) => boolean): Promise<T> => {
+      let v = await f();
+      for (let i = 0; i < 100 && !ok(v); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        v = await f();
+      }
+      return v;
+    };
+    const batched = conn.versionFor(findCoordinator) >= 4;
+    await wait(
+      () =>
+        conn.request(
+          findCoordinator,
+          batched ? { keyType: 1, coordinatorKeys: [txnId] } : { key: txnId, keyType: 1 },
+        ),
+      (r) => (batched ? r.coordinators[0].errorCode : r.errorCode) === 0,
+    );
+    const init = await wait(
+      () => conn.request(initProducerId, { transactionalId: txnId, transactionTimeoutMs: 60_000 }),
+      (r) => r.errorCode === 0,
+    );
+    const added = await conn.request(addPartitionsToTxn, {
+      v3AndBelowTransactionalId: txnId,
+      v3AndBelowProducerId: init.producerId,
+      v3AndBelowProducerEpoch: init.producerEpoch,
+      v3AndBelowTopics: [{ name: topic, partitions: [0] }],
+    }, { version: Math.min(3, conn.versionFor(addPartitionsToTxn)) });
+    assert.equal(added.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, 0);
+    const batch = encodeRecordBatch([{ value: new TextEncoder().encode("hanging") }], {
+      producerId: init.producerId,
+      producerEpoch: init.producerEpoch,
+      baseSequence: 0,
+      transactional: true,
+    });
+    const produced = await conn.request(produce, {
+      transactionalId: txnId,
+      acks: -1,
+      timeoutMs: 10_000,
+      topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }],
+    }, { version: Math.min(12, conn.versionFor(produce)) });
+    assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
+
+    const stable = async () =>
+      (await admin.listOffsets([topic], { isolationLevel: "read_committed" }))[0].offset;
+    assert.equal(await stable(), 0n, "the open transaction holds the last stable offset");
+    const [p] = await admin.describeProducers([{ topic, partitions: [0] }]);
+    const open = p.producers.find((x) => x.producerId === init.producerId)!;
+    assert.equal(open.currentTransactionStartOffset, 0n);
+    assert.ok(
+      (await admin.listTransactions({ states: ["Ongoing"] })).some((t) => t.transactionalId === txnId),
+    );
+
+    await admin.abortTransaction({
+      topic,
+      partition: 0,
+      producerId: open.producerId,
+      producerEpoch: open.producerEpoch,
+      coordinatorEpoch: open.coordinatorEpoch,
+    });
+    assert.equal(await stable(), 2n, "the abort marker released the last stable offset");
+    const [after] = await admin.describeProducers([{ topic, partitions: [0] }]);
+    assert.equal(
+      after.producers.find((x) => x.producerId === init.producerId)?.currentTransactionStartOffset,
+      -1n,
+    );
   } finally {
     await admin.deleteTopics([topic]);
   }
