@@ -143,6 +143,7 @@ export {
   type NewReassignment,
   type NewTopic,
   type OffsetQuery,
+  PartialFailureError,
   type PartitionLag,
   type PartitionOffset,
   type PartitionProducers,

@@ -21,6 +21,7 @@
  */
 
 export { Admin } from "./admin/admin.ts";
+export { PartialFailureError } from "./admin/topics.ts";
 export type * from "./admin/topics.ts";
 export type * from "./admin/offsets.ts";
 export type * from "./admin/groups.ts";

@@ -56,7 +56,9 @@ export class Admin {
 
   /**
    * Creates topics (on the controller) and waits until each has a leader for
-   * every partition. A topic the broker refuses throws a `BrokerError` naming it.
+   * every partition. When the broker refuses some, the others are still
+   * created and waited for, then the call throws a `PartialFailureError` (a
+   * `BrokerError` for the first refused topic) whose `results` say which.
    *
    * @param topics The topics, with partitions/replication factor or an explicit assignment, and configs.
    * @param opts `ifNotExists`, `validateOnly`, `timeoutMs`.
@@ -69,7 +71,9 @@ export class Admin {
   }
 
   /**
-   * Deletes topics, by name or by `{ topicId }`, and waits until metadata no longer lists them.
+   * Deletes topics, by name or by `{ topicId }`, and waits until metadata no
+   * longer lists them. When some cannot be deleted, the others still are, then
+   * the call throws a `PartialFailureError` whose `results` say which.
    *
    * @param topics Names or ids.
    * @param opts `ifExists`, `timeoutMs`.

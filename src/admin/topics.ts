@@ -34,6 +34,40 @@ export interface NewTopic {
   assignments?: Record<number, number[]>;
 }
 
+/**
+ * Some items of a call failed; the others succeeded. It is the `BrokerError`
+ * of the first failed item (so `err.type` checks keep working), and
+ * `results` holds every item's outcome, each with its own `error`.
+ *
+ * @example
+ * ```ts
+ * import { BrokerError, PartialFailureError } from "../../mod.ts";
+ * const err = new PartialFailureError(36, { api: "CreateTopics", topic: "a" }, [
+ *   { topic: "a", error: new BrokerError(36) },
+ *   { topic: "b", error: null },
+ * ]);
+ * console.assert(err instanceof BrokerError && err.type === "TOPIC_ALREADY_EXISTS" && err.results.length === 2);
+ * ```
+ */
+export class PartialFailureError<T extends { error: BrokerError | null }> extends BrokerError {
+  /** Every item's outcome, in the order asked. */
+  readonly results: T[];
+
+  /**
+   * Creates the error from the first failed item and every item's outcome.
+   *
+   * @param code The first failed item's error code.
+   * @param context Where it happened.
+   * @param results Every item's outcome.
+   */
+  constructor(code: number, context: ConstructorParameters<typeof BrokerError>[1], results: T[]) {
+    super(code, context);
+    this.results = results;
+    const failed = results.filter((r) => r.error).length;
+    if (failed > 1) this.message += ` (and ${failed - 1} more of ${results.length} failed; see .results)`;
+  }
+}
+
 /** What happened to one topic. */
 export interface CreateTopicResult {
   /** The topic. */
@@ -46,6 +80,8 @@ export interface CreateTopicResult {
   partitions: number;
   /** The replication factor the broker reports (-1 when it does not say). */
   replicationFactor: number;
+  /** Why this topic was not created; null when it was (then the call threw a PartialFailureError). */
+  error: BrokerError | null;
 }
 
 /** Options of {@linkcode Admin.createTopics}. */
@@ -200,25 +236,30 @@ export async function createTopics(
       replicationFactor: r.replicationFactor,
     };
     if (r.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS && opts.ifNotExists) {
-      out.push({ ...base, created: false });
+      out.push({ ...base, created: false, error: null });
       continue;
     }
-    if (r.errorCode !== 0) {
-      throw new BrokerError(r.errorCode, {
-        api: "CreateTopics",
-        topic: t.topic,
-        brokerMessage: r.errorMessage,
-      });
-    }
-    out.push({ ...base, created: !opts.validateOnly });
+    out.push({
+      ...base,
+      created: r.errorCode === 0 && !opts.validateOnly,
+      error: itemError(r.errorCode, { api: "CreateTopics", topic: t.topic, brokerMessage: r.errorMessage }),
+    });
   }
-  if (opts.validateOnly) return out;
-  await Promise.all(out.map(async (r) => {
-    const info = await cluster.readyTopic(r.topic, Math.max(1, deadline - Date.now()));
-    r.topicId = info.topicId;
-    r.partitions = info.partitions.length;
-    if (r.replicationFactor < 0) r.replicationFactor = info.partitions[0]?.replicas.length ?? -1;
-  }));
+  if (!opts.validateOnly) {
+    // The topics that were created are waited for even when others failed: they exist either way.
+    await Promise.all(
+      out.filter((r) => !r.error).map(async (r) => {
+        const info = await cluster.readyTopic(r.topic, Math.max(1, deadline - Date.now()));
+        r.topicId = info.topicId;
+        r.partitions = info.partitions.length;
+        if (r.replicationFactor < 0) r.replicationFactor = info.partitions[0]?.replicas.length ?? -1;
+      }),
+    );
+  }
+  const failed = out.find((r) => r.error);
+  if (failed) {
+    throw new PartialFailureError(failed.error!.code, failed.error!.context, out);
+  }
   return out;
 }
 
@@ -260,17 +301,23 @@ export async function deleteTopics(
     }, { timeoutMs: left + 5_000 });
     return new Map(res.responses.map((r) => [r.name ?? r.topicId, r]));
   });
-  for (const [name, r] of results) {
-    if (r.errorCode === 0) continue;
-    if (r.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && opts.ifExists) continue;
-    throw new BrokerError(r.errorCode, { api: "DeleteTopics", topic: name, brokerMessage: r.errorMessage });
-  }
-  for (const t of names) cluster.forget(t);
+  const outcome: TopicResult[] = names.map((name) => {
+    const r = results.get(name)!;
+    const ignore = r.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && opts.ifExists;
+    return {
+      topic: name,
+      error: ignore
+        ? null
+        : itemError(r.errorCode, { api: "DeleteTopics", topic: name, brokerMessage: r.errorMessage }),
+    };
+  });
+  const deleted = outcome.filter((r) => !r.error).map((r) => r.topic);
+  for (const t of deleted) cluster.forget(t);
   let delay = 20;
-  while (true) {
-    const md = await cluster.fetchMetadata(names, false);
+  while (deleted.length > 0) {
+    const md = await cluster.fetchMetadata(deleted, false);
     const left = md.topics.filter((t) => t.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    if (left.length === 0) return;
+    if (left.length === 0) break;
     if (Date.now() + delay > deadline) {
       throw new TimeoutError(
         `Topics still listed after deletion, at the end of the timeout: ${
@@ -281,6 +328,8 @@ export async function deleteTopics(
     await sleep(delay);
     delay = Math.min(delay * 2, 500);
   }
+  const failed = outcome.find((r) => r.error);
+  if (failed) throw new PartialFailureError(failed.error!.code, failed.error!.context, outcome);
 }
 
 /** See {@linkcode Admin.listTopics}. */

@@ -3,7 +3,13 @@
  * groups, cluster, with the per-item errors Kafka reports per item.
  */
 import assert from "node:assert/strict";
-import { BrokerError, KafkaError, TimeoutError } from "../../mod.ts";
+import {
+  BrokerError,
+  type CreateTopicResult,
+  KafkaError,
+  PartialFailureError,
+  TimeoutError,
+} from "../../mod.ts";
 import { consumerGroupHeartbeat } from "../../protocol/messages/consumer_group_heartbeat.ts";
 import { testClient, uniqueName } from "../_broker.ts";
 import { produceNumbered } from "./_member.ts";
@@ -47,6 +53,25 @@ Deno.test("admin: topics are created with configs, assignments and validateOnly,
   assert.equal(grown[0].error, null);
   assert.equal(grown[1].error?.type, "UNKNOWN_TOPIC_OR_PARTITION");
   assert.equal((await admin.describeTopics([a]))[0].partitions.length, 4);
+
+  // One topic that exists and one that does not: the new one is created, the call says which failed.
+  const c = uniqueName("adm-c");
+  const partial = await admin.createTopics([{ topic: a, partitions: 1 }, { topic: c, partitions: 1 }]).then(
+    () => assert.fail("resolved"),
+    (e) => e,
+  );
+  assert.ok(partial instanceof PartialFailureError && partial.type === "TOPIC_ALREADY_EXISTS");
+  assert.deepEqual(
+    (partial.results as CreateTopicResult[]).map((r) => [r.topic, r.created, r.error?.type ?? null]),
+    [[a, false, "TOPIC_ALREADY_EXISTS"], [c, true, null]],
+  );
+  const gone = await admin.deleteTopics([c, missing]).then(() => assert.fail("resolved"), (e) => e);
+  assert.ok(gone instanceof PartialFailureError);
+  assert.deepEqual(gone.results.map((r: { error: BrokerError | null }) => r.error?.type ?? null), [
+    null,
+    "UNKNOWN_TOPIC_OR_PARTITION",
+  ]);
+  assert.equal((await admin.describeTopics([c]))[0].error?.type, "UNKNOWN_TOPIC_OR_PARTITION");
 
   await admin.deleteTopics([{ topicId: created[0].topicId }, b]);
   assert.ok(!(await admin.listTopics()).some((t) => t.name === a || t.name === b));
