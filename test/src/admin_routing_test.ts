@@ -125,3 +125,20 @@ Deno.test("a leader that keeps refusing gives that partition its error at timeou
   assert.ok(Date.now() - started < 10_000);
   assert.ok(fake.log.filter(([n, k]) => n === 1 && k === 2).length >= 2, "it retried the refused partition");
 });
+
+Deno.test("a coordinator that never answers fails describeGroups with a TimeoutError at timeoutMs", async () => {
+  const state: FakeClusterState = { controllerId: 0, topics: new Map() };
+  await using fake: FakeCluster = fakeCluster(2, state, (_node, h, body) => {
+    if (h.apiKey === 10) return coordinatorReply(fake, h, fake.decode<FindCoordinatorRequest>(h, body), 1, 0);
+    return null; // DescribeGroups: silence
+  });
+  await using client = await connect({ brokers: [fake.nodes[0].address] });
+  const started = Date.now();
+  const err = await client.admin().describeGroups(["g"], { timeoutMs: 500 }).then(
+    () => assert.fail("resolved"),
+    (e) => e,
+  );
+  assert.ok(err instanceof TimeoutError, String(err));
+  assert.ok(Date.now() - started < 10_000);
+  assert.deepEqual(fake.log.filter(([, k]) => k === 15).map(([n]) => n), [1]);
+});
