@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import type { Client, ConfigOp, ConfigResourceType, ResetTarget } from "../mod.ts";
+import type { Client, ConfigOp, ConfigResourceType, ConsumerRecord, ResetTarget } from "../mod.ts";
 import { type Cell, json, table, UsageError } from "./format.ts";
 
 /** Where output goes. */
@@ -429,6 +429,7 @@ async function consume(client: Client, args: string[], g: Globals, io: IO): Prom
   const format = (values.format as string | undefined) ?? "{value}";
   const text = (b: Uint8Array | null) => (b === null ? "null" : new TextDecoder().decode(b));
   let n = 0;
+  let last: ConsumerRecord | null = null;
   const it = consumer[Symbol.asyncIterator]();
   try {
     while (max === undefined || n < max) {
@@ -472,8 +473,10 @@ async function consume(client: Client, args: string[], g: Globals, io: IO): Prom
           }
         }));
       }
-      if (group !== undefined) await consumer.commit(r);
+      last = r;
     }
+    // Auto-commit covers what came before; the record in hand when we stop is done too.
+    if (group !== undefined && last) await consumer.commit(last);
   } finally {
     await consumer.close();
   }
