@@ -292,6 +292,9 @@ export class Admin {
     return groups.groupLag(this.#ctx, groupId, opts);
   }
 
+  // ---- Share groups (KIP-932) ----
+  // Share-group admin lives in ./share_groups.ts; its methods delegate from here like the groups above.
+
   // ---- Cluster ----
 
   /**

@@ -209,6 +209,8 @@ Deno.test("admin: a consumer group is listed, described, lagged, reset (only whe
       assert.ok(listed.some((g) => g.groupId === groupId && g.protocolType === "consumer"));
       assert.ok(!(await admin.listGroups({ states: ["Empty"] })).some((g) => g.groupId === groupId));
 
+      const [busy] = await admin.deleteGroups([groupId]);
+      assert.equal(busy.error?.type, "NON_EMPTY_GROUP");
       await assert.rejects(
         admin.resetGroupOffsets(groupId, { to: "earliest" }),
         (e) => e instanceof KafkaError && /Stable with 1 member/.test(e.message),
