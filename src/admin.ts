@@ -28,6 +28,7 @@ export type * from "./admin/groups.ts";
 export type * from "./admin/cluster.ts";
 export type * from "./admin/security.ts";
 export type * from "./admin/transactions.ts";
+export type * from "./admin/tokens.ts";
 export type {
   AlterConfigResource,
   AlterConfigResult,

@@ -14,6 +14,7 @@ import * as configs from "./configs.ts";
 import * as groups from "./groups.ts";
 import * as offsets from "./offsets.ts";
 import * as security from "./security.ts";
+import * as tokens from "./tokens.ts";
 import * as transactions from "./transactions.ts";
 import * as topics_ from "./topics.ts";
 import type * as topics from "./topics.ts";
@@ -451,6 +452,61 @@ export class Admin {
     opts: topics.AdminCallOptions = {},
   ): Promise<{ user: string; error: BrokerError | null }[]> {
     return security.alterUserScramCredentials(this.#ctx, alterations, opts);
+  }
+
+  // ---- Delegation tokens ----
+
+  /**
+   * Creates a delegation token for the authenticated principal (or `owner`).
+   * Needs a SASL connection and a broker with `delegation.token.secret.key`.
+   *
+   * @param opts `renewers`, `maxLifetimeMs`, `owner`, `timeoutMs`.
+   */
+  createDelegationToken(opts: tokens.CreateDelegationTokenOptions = {}): Promise<tokens.DelegationToken> {
+    return tokens.createDelegationToken(this.#ctx, opts);
+  }
+
+  /**
+   * Delegation tokens of the given owners (all this client may see when omitted).
+   *
+   * @param owners Principals, e.g. ["User:alice"].
+   * @param opts `timeoutMs`.
+   */
+  describeDelegationTokens(
+    owners?: string[],
+    opts: topics.AdminCallOptions = {},
+  ): Promise<tokens.DelegationToken[]> {
+    return tokens.describeDelegationTokens(this.#ctx, owners, opts);
+  }
+
+  /**
+   * Renews a delegation token; resolves with its new expiry (epoch ms).
+   *
+   * @param hmac The token's HMAC.
+   * @param renewPeriodMs How long from now.
+   * @param opts `timeoutMs`.
+   */
+  renewDelegationToken(
+    hmac: Uint8Array,
+    renewPeriodMs: number,
+    opts: topics.AdminCallOptions = {},
+  ): Promise<bigint> {
+    return tokens.renewDelegationToken(this.#ctx, hmac, renewPeriodMs, opts);
+  }
+
+  /**
+   * Expires a delegation token after `expiryPeriodMs` (now when negative); resolves with its expiry.
+   *
+   * @param hmac The token's HMAC.
+   * @param expiryPeriodMs How long from now.
+   * @param opts `timeoutMs`.
+   */
+  expireDelegationToken(
+    hmac: Uint8Array,
+    expiryPeriodMs: number,
+    opts: topics.AdminCallOptions = {},
+  ): Promise<bigint> {
+    return tokens.expireDelegationToken(this.#ctx, hmac, expiryPeriodMs, opts);
   }
 
   // ---- Transactions and producers ----

@@ -240,3 +240,15 @@ Deno.test("admin: a hanging transaction is found with describeProducers and abor
     await admin.deleteTopics([topic]);
   }
 });
+
+Deno.test("admin: delegation tokens on a broker without token auth fail with the broker's error", async () => {
+  await using client = await testClient();
+  const admin = client.admin();
+  const isTokenError = (e: unknown) =>
+    e instanceof BrokerError && /DELEGATION_TOKEN_(AUTH_DISABLED|REQUEST_NOT_ALLOWED)/.test(e.type);
+  await assert.rejects(admin.createDelegationToken({ renewers: ["User:bob"] }), isTokenError);
+  await assert.rejects(admin.describeDelegationTokens(), isTokenError);
+  await assert.rejects(admin.renewDelegationToken(new Uint8Array(8), 60_000), isTokenError);
+  await assert.rejects(admin.expireDelegationToken(new Uint8Array(8), -1), isTokenError);
+  await assert.rejects(admin.createDelegationToken({ renewers: ["bob"] }), TypeError);
+});
