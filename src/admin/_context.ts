@@ -232,6 +232,33 @@ export class AdminContext {
   }
 
   /**
+   * Partitions and leaders of `topics`, from one Metadata request that never
+   * creates a topic (whatever the client's allowAutoTopicCreation) and leaves
+   * the client's own metadata alone.
+   */
+  async topicPartitions(
+    topics: readonly string[],
+    deadline: number,
+  ): Promise<Map<string, { errorCode: number; partitions: { partition: number; leader: number }[] }>> {
+    const names = [...new Set(topics)];
+    const out = new Map<string, { errorCode: number; partitions: { partition: number; leader: number }[] }>();
+    if (names.length === 0) return out;
+    const md = await this.retry("Metadata", deadline, () => this.cluster.fetchMetadata(names, false));
+    for (const t of md.topics) {
+      if (t.name === null) continue;
+      out.set(t.name, {
+        errorCode: t.errorCode,
+        partitions: t.partitions.map((p) => ({ partition: p.partitionIndex, leader: p.leaderId }))
+          .sort((a, b) => a.partition - b.partition),
+      });
+    }
+    for (const n of names) {
+      if (!out.has(n)) out.set(n, { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partitions: [] });
+    }
+    return out;
+  }
+
+  /**
    * Sends per-partition requests to each partition's leader. `send` gets one
    * leader's partitions and returns an error code per partition; partitions
    * answered with a retriable error (a moved leader) are sent again after a
@@ -248,7 +275,6 @@ export class AdminContext {
     const lastCode = new Map<P, number>();
     let pending = [...parts];
     let backoff = 50;
-    let force = false;
     while (pending.length > 0) {
       if (deadline - Date.now() <= 0) {
         // Out of time: each partition keeps the error that made it wait.
@@ -257,27 +283,31 @@ export class AdminContext {
       }
       const byLeader = new Map<number, P[]>();
       const again: P[] = [];
+      let md: Awaited<ReturnType<AdminContext["topicPartitions"]>>;
+      try {
+        md = await this.topicPartitions(pending.map((p) => p.topic), deadline);
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
+        for (const p of pending) out.set(p, failed(p, lastCode.get(p) ?? ErrorCode.REQUEST_TIMED_OUT));
+        break;
+      }
       for (const p of pending) {
-        let leader = -1;
-        try {
-          const info = await this.cluster.topic(p.topic, { force });
-          if (info.errorCode !== 0) {
-            out.set(p, failed(p, info.errorCode));
-            continue;
-          }
-          const pi = info.partitions.find((x) => x.partition === p.partition);
-          if (!pi) {
-            out.set(p, failed(p, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
-            continue;
-          }
-          leader = pi.leader;
-        } catch (err) {
-          if (err instanceof BrokerError && !err.retriable) {
-            out.set(p, failed(p, err.code));
-            continue;
-          }
-          if (!(err instanceof BrokerError || err instanceof ConnectionError)) throw err;
+        const info = md.get(p.topic)!;
+        if (info.errorCode !== 0 && !new BrokerError(info.errorCode).retriable) {
+          out.set(p, failed(p, info.errorCode));
+          continue;
         }
+        if (info.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
+          // Retriable in Kafka's table, but for an admin lookup a missing topic is the answer.
+          out.set(p, failed(p, info.errorCode));
+          continue;
+        }
+        const pi = info.partitions.find((x) => x.partition === p.partition);
+        if (info.errorCode === 0 && !pi) {
+          out.set(p, failed(p, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+          continue;
+        }
+        const leader = pi?.leader ?? -1;
         if (leader < 0) {
           lastCode.set(p, ErrorCode.LEADER_NOT_AVAILABLE);
           again.push(p);
@@ -311,7 +341,6 @@ export class AdminContext {
       }));
       if (again.length === 0) break;
       pending = again;
-      force = true;
       await sleep(Math.max(0, Math.min(backoff, deadline - Date.now())));
       backoff = Math.min(backoff * 2, 1_000);
     }

@@ -425,22 +425,16 @@ export function deleteGroups(
 async function partitionsOf(
   ctx: AdminContext,
   topics: (string | TopicPartitionsSpec)[],
+  deadline: number,
 ): Promise<TopicPartitions[]> {
-  const out: TopicPartitions[] = [];
-  for (const t of topics) {
-    const spec = typeof t === "string" ? { topic: t } : t;
-    if (spec.partitions) {
-      out.push({ topic: spec.topic, partitions: spec.partitions });
-      continue;
-    }
-    const info = await ctx.cluster.topic(spec.topic);
-    if (info.errorCode !== 0) {
-      ctx.cluster.forget(spec.topic);
-      throw new BrokerError(info.errorCode, { api: "Metadata", topic: spec.topic });
-    }
-    out.push({ topic: spec.topic, partitions: info.partitions.map((p) => p.partition) });
-  }
-  return out;
+  const specs = topics.map((t) => typeof t === "string" ? { topic: t } : t);
+  const md = await ctx.topicPartitions(specs.filter((s) => !s.partitions).map((s) => s.topic), deadline);
+  return specs.map((spec) => {
+    if (spec.partitions) return { topic: spec.topic, partitions: spec.partitions };
+    const info = md.get(spec.topic)!;
+    if (info.errorCode !== 0) throw new BrokerError(info.errorCode, { api: "Metadata", topic: spec.topic });
+    return { topic: spec.topic, partitions: info.partitions.map((p) => p.partition) };
+  });
 }
 
 /** See {@linkcode Admin.listGroupOffsets}. */
@@ -451,7 +445,7 @@ export async function listGroupOffsets(
 ): Promise<GroupOffset[]> {
   const deadline = ctx.begin(opts.timeoutMs);
   checkGroupId(groupId);
-  const topics = opts.topics ? await partitionsOf(ctx, opts.topics) : null;
+  const topics = opts.topics ? await partitionsOf(ctx, opts.topics, deadline) : null;
   const rows = await ctx.coordinator("OffsetFetch", groupId, deadline, async (conn, left) => {
     const batched = conn.versionFor(offsetFetch) >= 8;
     const wire = topics?.map((t) => ({ name: t.topic, partitionIndexes: t.partitions })) ?? null;
@@ -562,7 +556,7 @@ export async function deleteGroupOffsets(
 ): Promise<GroupPartitionResult[]> {
   const deadline = ctx.begin(opts.timeoutMs);
   checkGroupId(groupId);
-  const tps = await partitionsOf(ctx, topics);
+  const tps = await partitionsOf(ctx, topics, deadline);
   const res = await ctx.coordinator("OffsetDelete", groupId, deadline, async (conn, left) => {
     const r = await conn.request(offsetDelete, {
       groupId,

@@ -106,23 +106,21 @@ function specTimestamp(at: OffsetQuery): [bigint, number] {
 export async function expandPartitions(
   ctx: AdminContext,
   topics: (string | TopicPartitionsSpec)[],
+  deadline: number,
 ): Promise<{ topic: string; partition: number }[]> {
+  const specs = topics.map((t) => typeof t === "string" ? { topic: t } : t);
+  specs.forEach((s) => validateTopicName(s.topic));
+  const md = await ctx.topicPartitions(specs.filter((s) => !s.partitions).map((s) => s.topic), deadline);
   const out: { topic: string; partition: number }[] = [];
-  for (const t of topics) {
-    const spec = typeof t === "string" ? { topic: t } : t;
-    validateTopicName(spec.topic);
+  for (const spec of specs) {
     if (spec.partitions) {
       for (const p of spec.partitions) out.push({ topic: spec.topic, partition: p });
       continue;
     }
-    const info = await ctx.cluster.topic(spec.topic);
-    if (info.errorCode !== 0) {
-      // Partition -1 stands for the whole topic: its lookup fails with the topic's error.
-      ctx.cluster.forget(spec.topic);
-      out.push({ topic: spec.topic, partition: -1 });
-      continue;
-    }
-    for (const p of info.partitions) out.push({ topic: spec.topic, partition: p.partition });
+    const info = md.get(spec.topic)!;
+    // Partition -1 stands for the whole topic: its lookup fails with the topic's error.
+    if (info.errorCode !== 0) out.push({ topic: spec.topic, partition: -1 });
+    else for (const p of info.partitions) out.push({ topic: spec.topic, partition: p.partition });
   }
   return out;
 }
@@ -136,7 +134,7 @@ export async function listOffsets(
   const deadline = ctx.begin(opts.timeoutMs);
   const [timestamp, minVersion] = specTimestamp(opts.at ?? "latest");
   const isolation = opts.isolationLevel === "read_committed" ? 1 : 0;
-  const parts = await expandPartitions(ctx, topics);
+  const parts = await expandPartitions(ctx, topics, deadline);
   type R = { errorCode: number; offset: bigint; timestamp: bigint; leaderEpoch: number };
   const res = await ctx.leaders<{ topic: string; partition: number }, R>(
     "ListOffsets",

@@ -164,8 +164,15 @@ Deno.test("admin: offsets are listed by spec and records deleted per partition",
     ]);
     const after = await admin.listOffsets([topic], { at: "earliest" });
     assert.deepEqual(after.map((o) => o.offset), [3n, 10n]);
-    const missing = await admin.listOffsets([uniqueName("adm-none")]);
-    assert.equal(missing[0].error?.type, "UNKNOWN_TOPIC_OR_PARTITION");
+    const none = uniqueName("adm-none");
+    const missing = await admin.listOffsets([none, { topic: none, partitions: [0] }]);
+    assert.deepEqual(missing.map((m) => m.error?.type), [
+      "UNKNOWN_TOPIC_OR_PARTITION",
+      "UNKNOWN_TOPIC_OR_PARTITION",
+    ]);
+    // The lookup did not auto-create it (the test broker has auto.create.topics.enable=true).
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal((await admin.describeTopics([none]))[0].error?.type, "UNKNOWN_TOPIC_OR_PARTITION");
   } finally {
     await admin.deleteTopics([topic]);
   }
