@@ -210,3 +210,43 @@ Deno.test("cli: bad usage exits 2 with the usage; a failed item exits 1 and says
   assert.equal(help.code, 0);
   assert.match(help.stdout, /groups lag <group>/);
 });
+
+Deno.test("cli: runs from an http URL with no deno.json (deno run -A <url>/cli/cli.ts)", async () => {
+  const root = new URL("../../", import.meta.url);
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = decodeURIComponent(new URL(req.url).pathname);
+    if (path.includes("..")) return new Response("no", { status: 400 });
+    try {
+      const body = await Deno.readFile(new URL(`.${path}`, root));
+      return new Response(body, { headers: { "content-type": "application/typescript; charset=utf-8" } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const dir = await Deno.makeTempDir({ prefix: "kafka-deno-cli-url-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-lock",
+        `--reload=${base}`,
+        "-A",
+        `${base}/cli/cli.ts`,
+        "cluster",
+        "describe",
+        "--json",
+      ],
+      cwd: dir,
+      env: { KAFKA_BROKERS: BROKERS.join(","), NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const cluster = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.ok(cluster.clusterId && cluster.brokers.length >= 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
