@@ -241,6 +241,13 @@ Deno.test("admin: a consumer group is listed, described, lagged, reset (only whe
     const shifted = await admin.resetGroupOffsets(groupId, { to: { shift: -100 } });
     assert.deepEqual(shifted.map((r) => [r.partition, r.offset, r.error]), [[0, 0n, null], [1, 0n, null]]);
     assert.equal((await admin.groupLag(groupId)).total, 20n);
+    const byTime = await admin.resetGroupOffsets(groupId, { to: { timestamp: Date.now() + 3_600_000 } });
+    assert.deepEqual(byTime.map((r) => r.offset), [10n, 10n], "no record after the time: the end");
+    const fromZero = await admin.resetGroupOffsets(groupId, { to: { timestamp: 0 } });
+    assert.deepEqual(fromZero.map((r) => [r.previous, r.offset]), [[10n, 0n], [10n, 0n]]);
+    const exact = await admin.resetGroupOffsets(groupId, { to: { offset: 99 }, topics: [topic] });
+    assert.deepEqual(exact.map((r) => r.offset), [10n, 10n], "clamped to the end");
+    await admin.resetGroupOffsets(groupId, { to: { offset: 0 } });
     await admin.resetGroupOffsets(groupId, { to: "latest", topics: [{ topic, partitions: [0] }] });
     await admin.alterGroupOffsets(groupId, [{ topic, partition: 1, offset: 4, metadata: "admin" }]);
     const offsets = await admin.listGroupOffsets(groupId);
