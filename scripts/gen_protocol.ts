@@ -28,7 +28,6 @@ export const OUT_DIR: URL = new URL("../protocol/messages/", import.meta.url);
 
 /** Broker-facing APIs that a client does not send, and why they are left out. */
 export const EXCLUDED: Readonly<Record<string, string>> = {
-  WriteTxnMarkers: "sent by a transaction coordinator to partition leaders (broker to broker)",
   UnregisterBroker: "decommissions a broker in the controller quorum; an operator action, not a client's",
   InitializeShareGroupState:
     "share-group state API: brokers to the share coordinator (KIP-932), broker to broker",

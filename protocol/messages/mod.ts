@@ -26,7 +26,6 @@
  * - UpdateRaftVoter: served only by controller, never by a broker.
  * - Vote: served only by controller, never by a broker.
  * - WriteShareGroupState: share-group state API: brokers to the share coordinator (KIP-932), broker to broker.
- * - WriteTxnMarkers: sent by a transaction coordinator to partition leaders (broker to broker).
  *
  * @module
  */
@@ -55,6 +54,7 @@ import { offsetForLeaderEpoch } from "./offset_for_leader_epoch.ts";
 import { addPartitionsToTxn } from "./add_partitions_to_txn.ts";
 import { addOffsetsToTxn } from "./add_offsets_to_txn.ts";
 import { endTxn } from "./end_txn.ts";
+import { writeTxnMarkers } from "./write_txn_markers.ts";
 import { txnOffsetCommit } from "./txn_offset_commit.ts";
 import { describeAcls } from "./describe_acls.ts";
 import { createAcls } from "./create_acls.ts";
@@ -127,6 +127,7 @@ export * from "./offset_for_leader_epoch.ts";
 export * from "./add_partitions_to_txn.ts";
 export * from "./add_offsets_to_txn.ts";
 export * from "./end_txn.ts";
+export * from "./write_txn_markers.ts";
 export * from "./txn_offset_commit.ts";
 export * from "./describe_acls.ts";
 export * from "./create_acls.ts";
@@ -200,6 +201,7 @@ export const GENERATED_APIS: readonly GeneratedApi<unknown, unknown>[] = [
   addPartitionsToTxn as GeneratedApi<unknown, unknown>,
   addOffsetsToTxn as GeneratedApi<unknown, unknown>,
   endTxn as GeneratedApi<unknown, unknown>,
+  writeTxnMarkers as GeneratedApi<unknown, unknown>,
   txnOffsetCommit as GeneratedApi<unknown, unknown>,
   describeAcls as GeneratedApi<unknown, unknown>,
   createAcls as GeneratedApi<unknown, unknown>,
@@ -273,5 +275,4 @@ export const LEFT_OUT: Readonly<Record<string, string>> = {
   UpdateRaftVoter: "served only by controller, never by a broker",
   Vote: "served only by controller, never by a broker",
   WriteShareGroupState: "share-group state API: brokers to the share coordinator (KIP-932), broker to broker",
-  WriteTxnMarkers: "sent by a transaction coordinator to partition leaders (broker to broker)",
 };
