@@ -1,7 +1,7 @@
 /**
  * Regenerates the generated parts of README.md from the code, so they cannot
  * go stale: the quickstart example (examples/quickstart.ts) and the table of
- * API versions we speak (protocol/mod.ts API_CODECS). The output is already in
+ * API versions we speak (protocol/mod.ts API_CODECS, then GENERATED_APIS). The output is already in
  * `deno fmt` form, so the README stays fmt-clean.
  *
  *     deno task readme            # rewrite README.md
@@ -10,14 +10,17 @@
  * @module
  */
 
-import { API_CODECS } from "../protocol/mod.ts";
+import { API_CODECS, GENERATED_APIS } from "../protocol/mod.ts";
 
 const README = new URL("../README.md", import.meta.url);
 
 /** The README text with its generated sections filled in. */
 export async function renderReadme(text: string): Promise<string> {
   const quick = await Deno.readTextFile(new URL("../examples/quickstart.ts", import.meta.url));
-  const rows = [...API_CODECS].sort((a, b) => a.apiKey - b.apiKey).map((c) => [
+  // The client's adapters (which may cap a version) first, then every other generated API it can negotiate.
+  const keys = new Set(API_CODECS.map((c) => c.apiKey));
+  const codecs = [...API_CODECS, ...GENERATED_APIS.filter((c) => !keys.has(c.apiKey))];
+  const rows = codecs.sort((a, b) => a.apiKey - b.apiKey).map((c) => [
     c.name,
     String(c.apiKey),
     `${c.minVersion}-${c.maxVersion}`,
