@@ -58,6 +58,7 @@ export {
   ConsumerRecord,
   type GroupConsumerOptions,
   type OffsetSpec,
+  type RebalanceListener,
   type RecordHeader,
   type StandaloneConsumerOptions,
   type TopicPartition,

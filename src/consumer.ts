@@ -57,6 +57,13 @@ export interface TopicPartition {
   partition: number;
 }
 
+/**
+ * A rebalance listener: it gets the partitions concerned (sorted), and the
+ * rebalance waits for the promise it returns. What it throws reaches the
+ * application through the iterator's next `next()` (the rebalance goes on).
+ */
+export type RebalanceListener = (partitions: TopicPartition[]) => void | Promise<void>;
+
 /** A topic to read without a group (standalone mode). */
 export interface AssignedTopic {
   /** The topic. */
@@ -145,6 +152,23 @@ export interface ConsumerBaseOptions {
    * Default: `console.error` with a "kafka-deno consumer" prefix.
    */
   onError?: (err: KafkaError) => void;
+  /**
+   * Group subscriptions (`topics`) only. Called with the partitions this member receives, once their starting offsets are known and
+   * before any of them is fetched or handed out: `seek()` here moves where reading starts (for
+   * example to offsets kept in an external store).
+   */
+  onAssigned?: RebalanceListener;
+  /**
+   * Called with the partitions this member gives up in a rebalance (and on close), after the
+   * processed records were auto-committed and before the partitions go: no record of them is
+   * handed out meanwhile, and `commit()`, `position()` and `seek()` still work on them.
+   */
+  onRevoked?: RebalanceListener;
+  /**
+   * Called instead of `onRevoked` when the partitions were already taken away (the member was
+   * fenced, or missed its session or `maxPollIntervalMs`): committing them is no longer possible.
+   */
+  onLost?: RebalanceListener;
 }
 
 /** A consumer group member: it subscribes to topics and the group shares their partitions. */
@@ -197,6 +221,9 @@ const KNOWN_KEYS: Record<keyof GroupConsumerOptions | keyof StandaloneConsumerOp
   isolationLevel: true,
   missingTopicTimeoutMs: true,
   onError: true,
+  onAssigned: true,
+  onRevoked: true,
+  onLost: true,
 };
 const OPTION_KEYS = Object.keys(KNOWN_KEYS);
 
@@ -279,6 +306,17 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   #closing: Promise<void> | null = null;
   #commits: Promise<void> = Promise.resolve();
   #generationOfAssignment = 0;
+  readonly #listeners: {
+    onAssigned?: RebalanceListener;
+    onRevoked?: RebalanceListener;
+    onLost?: RebalanceListener;
+  };
+  /** Set while a rebalance listener runs: no record is handed out meanwhile. */
+  #holding = 0;
+  /** New partitions paused by the consumer while `onAssigned` runs (not by the application). */
+  readonly #held = new Set<PartitionState>();
+  /** Set while `onRevoked` runs on close, where `commit()` is still allowed. */
+  #closeListener = false;
 
   /**
    * Creates a consumer and starts joining (or reading); use `client.consumer()`.
@@ -314,6 +352,20 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       throw new TypeError(`Invalid onError: expected a function, got ${typeof opts.onError}`);
     }
     this.#onError = opts.onError ?? null;
+    this.#listeners = {};
+    for (const name of ["onAssigned", "onRevoked", "onLost"] as const) {
+      const f = opts[name];
+      if (f === undefined) continue;
+      if (typeof f !== "function") {
+        throw new TypeError(`Invalid ${name}: expected a function, got ${typeof f}`);
+      }
+      if (topics === undefined) {
+        throw new TypeError(
+          `${name} is for group subscriptions (topics); a consumer with assign is not rebalanced`,
+        );
+      }
+      this.#listeners[name] = f;
+    }
     this.#groupId = opts.groupId ?? null;
     this.#subscribed = topics !== undefined;
     this.#autoCommit = (opts.autoCommit ?? true) && this.#groupId !== null;
@@ -520,45 +572,91 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     }
   }
 
-  async #revoke(): Promise<void> {
-    this.#cur = null;
-    const parts = this.#fetcher.revokeAll();
-    if (this.#autoCommit && this.#group!.generationId < 0) {
-      // The coordinator already dropped this member (fenced, expired): the partitions are lost, not
-      // handed over, and a commit cannot be made for them any more.
-      const unsaved = parts.filter((tp) => tp.consumed >= 0n && tp.consumed !== tp.committed);
-      if (unsaved.length > 0) {
-        this.#report(
-          new CommitFailedError(
-            `This member was dropped from group ${this.#groupId} before it committed ${
-              unsaved.map((tp) => `${tp.topic}[${tp.partition}]`).join(", ")
-            }; the records processed since the last commit will be delivered again`,
-          ),
-        );
+  /** Runs a rebalance listener; what it throws reaches the application through `next()`. */
+  async #listen(
+    name: "onAssigned" | "onRevoked" | "onLost",
+    parts: readonly PartitionState[],
+  ): Promise<void> {
+    const f = this.#listeners[name];
+    if (f === undefined || parts.length === 0) return;
+    const list = sortPartitions(parts.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
+    try {
+      await f(list);
+    } catch (err) {
+      if (this.#stopping) {
+        this.#report(asKafkaError(err, `The ${name} listener failed`), `The ${name} listener failed`);
+        return;
       }
-    } else if (this.#autoCommit) {
-      try {
-        await this.#commit(parts);
-      } catch (err) {
-        const why = "The commit before giving partitions up in a rebalance failed; their records " +
-          "since the last commit will be delivered again";
-        this.#report(asKafkaError(err, why), why);
-      }
+      this.#error ??= err instanceof Error ? err : new KafkaError(`The ${name} listener threw ${err}`);
+      this.#fetcher.data.notify();
     }
-    for (const tp of parts) {
+  }
+
+  /**
+   * Gives partitions up: every assigned one (eager rebalance) or `only` those
+   * (cooperative). Auto-commits what was processed, then calls `onRevoked` (or
+   * `onLost` when the coordinator already dropped this member), then removes them.
+   */
+  async #revoke(only?: TopicPartitions): Promise<void> {
+    const parts = only === undefined
+      ? this.#fetcher.partitions()
+      : [...only].flatMap(([t, ps]) =>
+        ps.map((p) => this.#fetcher.get(t, p)).filter((tp) => tp !== undefined)
+      );
+    if (this.#cur !== null && (only === undefined || parts.includes(this.#cur.tp))) this.#cur = null;
+    const lost = this.#group!.generationId < 0;
+    this.#holding++;
+    try {
+      if (this.#autoCommit && lost) {
+        // The coordinator already dropped this member (fenced, expired): the partitions are lost, not
+        // handed over, and a commit cannot be made for them any more.
+        const unsaved = parts.filter((tp) => tp.consumed >= 0n && tp.consumed !== tp.committed);
+        if (unsaved.length > 0) {
+          this.#report(
+            new CommitFailedError(
+              `This member was dropped from group ${this.#groupId} before it committed ${
+                unsaved.map((tp) => `${tp.topic}[${tp.partition}]`).join(", ")
+              }; the records processed since the last commit will be delivered again`,
+            ),
+          );
+        }
+      } else if (this.#autoCommit) {
+        try {
+          await this.#commit(parts);
+        } catch (err) {
+          const why = "The commit before giving partitions up in a rebalance failed; their records " +
+            "since the last commit will be delivered again";
+          this.#report(asKafkaError(err, why), why);
+        }
+      }
+      await this.#listen(lost ? "onLost" : "onRevoked", parts);
+    } finally {
+      this.#holding--;
+    }
+    if (this.#cur !== null && parts.includes(this.#cur.tp)) this.#cur = null;
+    for (const tp of this.#fetcher.revoke(parts)) {
+      this.#held.delete(tp);
       // Records handed out and not committed: a later commit() cannot cover them any more.
       if (this.#handed.delete(tp) && tp.position > tp.committed) {
         this.#lost.set(tpKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
       }
     }
+    this.#fetcher.data.notify();
   }
 
+  /** Takes partitions (those already assigned are kept as they are), then calls `onAssigned`. */
   async #assign(assignment: TopicPartitions): Promise<void> {
-    const epochs = new Map<string, number>();
-    const committed = await this.#group!.committed(assignment, epochs);
-    if (this.#stopping) return;
-    const entries = [];
+    const fresh: TopicPartitions = new Map();
     for (const [topic, partitions] of assignment) {
+      const ps = partitions.filter((p) => this.#fetcher.get(topic, p) === undefined);
+      if (ps.length > 0) fresh.set(topic, ps);
+    }
+    const epochs = new Map<string, number>();
+    const committed = await this.#group!.committed(fresh, epochs);
+    if (this.#stopping) return;
+    const listen = this.#listeners.onAssigned !== undefined && fresh.size > 0;
+    const entries = [];
+    for (const [topic, partitions] of fresh) {
       for (const partition of partitions) {
         const c = committed.get(tpKey(topic, partition)) ?? -1n;
         entries.push({
@@ -567,10 +665,25 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
           start: c >= 0n ? c : this.#reset,
           committed: c,
           committedEpoch: epochs.get(tpKey(topic, partition)),
+          // Nothing of the new partitions is fetched until onAssigned is done (it may seek).
+          paused: listen,
         });
       }
     }
+    if (listen) this.#holding++;
     this.#fetcher.assign(entries);
+    const added = entries.map((e) => this.#fetcher.get(e.topic, e.partition)!);
+    if (listen) {
+      try {
+        for (const tp of added) this.#held.add(tp);
+        await this.#listen("onAssigned", added);
+      } finally {
+        this.#holding--;
+        for (const tp of added) {
+          if (this.#held.delete(tp) && !tp.revoked) this.#fetcher.setPaused(tp, false);
+        }
+      }
+    }
     this.#generationOfAssignment++;
     this.#fetcher.data.notify();
   }
@@ -659,7 +772,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         throw err;
       }
       if (this.#stopping) return false;
-      const c = this.#fetcher.take();
+      const c = this.#holding > 0 ? null : this.#fetcher.take();
       if (c !== null) {
         this.#cur = c;
         this.#handed.add(c.tp);
@@ -800,7 +913,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    */
   async commit(what?: ConsumerRecord | readonly CommitOffset[]): Promise<void> {
     if (this.#group === null) throw new TypeError("commit() needs a consumer with a groupId");
-    if (this.#closing) throw new ClosedError("The consumer is closed");
+    if (this.#closing && !this.#closeListener) throw new ClosedError("The consumer is closed");
     if (this.#fatal) throw this.#fatal;
     if (what === undefined) {
       const inHand = this.#ackTp;
@@ -892,7 +1005,12 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    * @param partitions Assigned partitions.
    */
   pause(partitions: TopicPartition[]): void {
-    for (const p of partitions) this.#fetcher.setPaused(this.#find(p.topic, p.partition), true);
+    for (const p of partitions) {
+      const tp = this.#find(p.topic, p.partition);
+      // Paused by the application while onAssigned runs: it stays paused afterwards.
+      if (this.#held.delete(tp)) continue;
+      this.#fetcher.setPaused(tp, true);
+    }
   }
 
   /**
@@ -901,13 +1019,17 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    * @param partitions Assigned partitions.
    */
   resume(partitions: TopicPartition[]): void {
-    for (const p of partitions) this.#fetcher.setPaused(this.#find(p.topic, p.partition), false);
+    for (const p of partitions) {
+      const tp = this.#find(p.topic, p.partition);
+      if (this.#held.has(tp)) continue; // resumed when onAssigned returns
+      this.#fetcher.setPaused(tp, false);
+    }
   }
 
   /** The partitions paused now (none once closing). */
   paused(): TopicPartition[] {
     if (this.#closing !== null) return [];
-    return this.#fetcher.partitions().filter((tp) => tp.paused).map((tp) => ({
+    return this.#fetcher.partitions().filter((tp) => tp.paused && !this.#held.has(tp)).map((tp) => ({
       topic: tp.topic,
       partition: tp.partition,
     }));
@@ -950,6 +1072,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
           );
         }
       }
+      if (this.#subscribed && this.#fatal === null && this.#group!.generationId >= 0) {
+        // The partitions go with the member: the listener may still commit (or save) them.
+        this.#closeListener = true;
+        try {
+          await this.#listen("onRevoked", this.#fetcher.partitions());
+        } finally {
+          this.#closeListener = false;
+        }
+      }
       await this.#group?.close();
       if (failed) throw failed;
       if (this.#fatal !== null && !this.#fatalDelivered) throw this.#fatal;
@@ -981,6 +1112,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Sorts partitions by topic, then partition. */
+function sortPartitions(list: TopicPartition[]): TopicPartition[] {
+  return list.sort((a, b) => a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition);
 }
 
 /** Whether a commit failure ends the consumer (it will not get better by retrying). */
