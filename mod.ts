@@ -63,7 +63,12 @@ export {
   type StandaloneConsumerOptions,
   type TopicPartition,
 } from "./src/consumer.ts";
-export { type Assignor, type GroupAssignment, type MemberSubscription } from "./src/assignors.ts";
+export {
+  type Assignor,
+  type GroupAssignment,
+  type MemberSubscription,
+  type RebalanceProtocol,
+} from "./src/assignors.ts";
 export {
   AuthenticationError,
   BrokerError,

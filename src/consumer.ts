@@ -22,7 +22,14 @@
  * @module
  */
 
-import { type Assignor, DEFAULT_ASSIGNORS, rangeAssignor, roundRobinAssignor } from "./assignors.ts";
+import {
+  type Assignor,
+  cooperativeStickyAssignor,
+  DEFAULT_ASSIGNORS,
+  rangeAssignor,
+  roundRobinAssignor,
+  stickyAssignor,
+} from "./assignors.ts";
 import type { ClientContext } from "./context.ts";
 import type { Cluster } from "./cluster.ts";
 import {
@@ -115,8 +122,13 @@ export interface ConsumerBaseOptions {
   autoCommit?: boolean;
   /** How often to auto-commit. Default 5 s. */
   autoCommitIntervalMs?: number;
-  /** Assignors in order of preference. Default ["range", "roundrobin"]. */
-  assignors?: ("range" | "roundrobin" | Assignor)[];
+  /**
+   * Assignors in order of preference. Default `["range", "cooperative-sticky"]`, like Java's: the
+   * member rebalances eagerly (range is eager) but joins groups whose members offer either. The
+   * member rebalances cooperatively (KIP-429: it keeps its partitions; only moved ones are
+   * revoked) when every assignor listed is cooperative, e.g. `["cooperative-sticky"]`.
+   */
+  assignors?: ("range" | "roundrobin" | "sticky" | "cooperative-sticky" | Assignor)[];
   /** How long the broker may hold a fetch waiting for `minBytes`. Default 500 ms. */
   maxWaitMs?: number;
   /** The fewest bytes a fetch waits for. Default 1. */
@@ -400,9 +412,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     const assignors = (opts.assignors ?? DEFAULT_ASSIGNORS).map((a) => {
       if (a === "range") return rangeAssignor;
       if (a === "roundrobin") return roundRobinAssignor;
+      if (a === "sticky") return stickyAssignor;
+      if (a === "cooperative-sticky") return cooperativeStickyAssignor;
       if (typeof a === "object" && a && typeof a.assign === "function") return a;
       throw new TypeError(
-        `Invalid assignor ${JSON.stringify(a)}: expected "range", "roundrobin" or an Assignor`,
+        `Invalid assignor ${
+          JSON.stringify(a)
+        }: expected "range", "roundrobin", "sticky", "cooperative-sticky" or an Assignor`,
       );
     });
     if (this.#groupId !== null) {
@@ -418,7 +434,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         retryBackoffMs,
         lane: `group/${id}`,
       }, {
-        revoke: () => this.#revoke(),
+        revoke: (only) => this.#revoke(only),
         assign: (a) => this.#assign(a),
         lastPollAt: () => this.#waiting ? Date.now() : this.#lastPoll,
         fail: (err) => this.#fail(err),

@@ -21,6 +21,7 @@ import {
   encodeConsumerAssignment,
   encodeConsumerSubscription,
 } from "../protocol/apis/consumer_protocol.ts";
+import { describeGroups } from "../protocol/apis/describe_groups.ts";
 import { CoordinatorKeyType, findCoordinator } from "../protocol/apis/find_coordinator.ts";
 import { heartbeat } from "../protocol/apis/heartbeat.ts";
 import { joinGroup, type JoinGroupResponse } from "../protocol/apis/join_group.ts";
@@ -96,9 +97,12 @@ export interface OffsetToCommit {
 
 /** What the group member needs from the consumer. */
 export interface GroupHooks {
-  /** Gives every partition up: stop fetching, drop buffered records, commit. */
-  revoke(): Promise<void>;
-  /** Takes the new assignment. */
+  /**
+   * Gives partitions up (every one, or `only` these in a cooperative rebalance): stop fetching,
+   * drop buffered records, commit.
+   */
+  revoke(only?: TopicPartitions): Promise<void>;
+  /** Takes the new assignment (partitions already held are kept as they are). */
   assign(assignment: TopicPartitions): Promise<void>;
   /** When the application last asked for records; `Infinity` while it waits for some. */
   lastPollAt(): number;
@@ -190,6 +194,14 @@ export class GroupMember {
   #ledCounts: Map<string, number> | null = null;
   #nextMetadataCheck = 0;
   #assigned = false;
+  /** KIP-429: every assignor offered is cooperative (Java's rule), so partitions are kept through a rebalance. */
+  readonly #cooperative: boolean;
+  /** The partitions held now (cooperative), and the last assignment with its generation (sticky userData). */
+  #owned: TopicPartitions = new Map();
+  #lastAssignment: TopicPartitions = new Map();
+  #lastGeneration = -1;
+  /** Set when a cooperative member must give everything up before joining (its assignment failed). */
+  #revokeAll = false;
   #stopping = false;
   #pollExpired = false;
   #loop: Promise<void> | null = null;
@@ -207,6 +219,13 @@ export class GroupMember {
     this.#cluster = cluster;
     this.#opts = opts;
     this.#hooks = hooks;
+    this.#cooperative = opts.assignors.length > 0 &&
+      opts.assignors.every((a) => a.rebalanceProtocol === "cooperative");
+  }
+
+  /** "cooperative" when partitions are kept through a rebalance (KIP-429), else "eager". */
+  get rebalanceProtocol(): "eager" | "cooperative" {
+    return this.#cooperative ? "cooperative" : "eager";
   }
 
   /** The member id the coordinator gave ("" before the first join). */
@@ -248,8 +267,12 @@ export class GroupMember {
           continue;
         }
         if (this.#needJoin) {
-          if (this.#assigned) {
+          // Eager: everything goes before joining. Cooperative (KIP-429): a member keeps its
+          // partitions, unless it fell out of the group, where they are lost anyway.
+          if (this.#assigned && (!this.#cooperative || this.#generationId < 0 || this.#revokeAll)) {
             this.#assigned = false;
+            this.#revokeAll = false;
+            this.#owned = new Map();
             await this.#hooks.revoke();
           }
           const assignment = await this.#joinAndSync();
@@ -263,12 +286,24 @@ export class GroupMember {
             continue;
           }
           rejoins = 0;
+          if (this.#cooperative && this.#assigned) {
+            // KIP-429: give up only what moved, then join once more so it can be handed on.
+            const revoked = minus(this.#owned, assignment);
+            if (revoked.size > 0) {
+              await this.#hooks.revoke(revoked);
+              this.#needJoin = true;
+            }
+          }
           this.#assigned = true;
+          this.#owned = assignment;
+          this.#lastAssignment = assignment;
+          this.#lastGeneration = this.#generationId;
           try {
             await this.#hooks.assign(assignment);
           } catch (err) {
             // Without its offsets the assignment is unusable: give it back and join again.
             this.#needJoin = true;
+            this.#revokeAll = true;
             throw err;
           }
           nextHeartbeat = Date.now() + this.#opts.heartbeatIntervalMs;
@@ -429,7 +464,12 @@ export class GroupMember {
         protocolType: CONSUMER_PROTOCOL_TYPE,
         protocols: this.#opts.assignors.map((a) => ({
           name: a.name,
-          metadata: encodeConsumerSubscription({ topics: [...this.#opts.topics] }),
+          metadata: encodeConsumerSubscription({
+            topics: [...this.#opts.topics],
+            userData: a.subscriptionUserData?.(this.#lastAssignment, this.#lastGeneration) ?? null,
+            ownedPartitions: [...this.#owned].map(([topic, partitions]) => ({ topic, partitions })),
+            generationId: this.#owned.size > 0 ? this.#generationId : -1,
+          }),
         })),
         reason: null,
       }, { timeoutMs: this.#opts.rebalanceTimeoutMs + 5000 });
@@ -446,6 +486,7 @@ export class GroupMember {
       return null;
     }
     if (join.errorCode === ErrorCode.REBALANCE_IN_PROGRESS) return null;
+    if (join.errorCode === ErrorCode.INCONSISTENT_GROUP_PROTOCOL) throw await this.#inconsistent(conn);
     this.#onGroupError(join.errorCode, "JoinGroup");
     if (join.errorCode) return null;
     this.#memberId = join.memberId;
@@ -484,6 +525,38 @@ export class GroupMember {
     return out;
   }
 
+  /** INCONSISTENT_GROUP_PROTOCOL, saying what we offered and (as far as DescribeGroups tells) what the group uses. */
+  async #inconsistent(conn: Connection): Promise<BrokerError> {
+    const ours = this.#opts.assignors.map((a) => a.name).join(", ");
+    let theirs = "protocols none of which we offer";
+    try {
+      // The coordinator names the group's protocol only once it is Stable: ask a few times.
+      let g;
+      for (let i = 0; i < 6 && !this.#stopping; i++) {
+        const res = await conn.request(describeGroups, { groups: [this.#opts.groupId] }, { timeoutMs: 5000 });
+        g = res.groups[0];
+        if (!g || g.errorCode !== 0 || g.protocolData || g.groupState === "Empty") break;
+        await sleep(500);
+      }
+      if (g && g.errorCode === 0) {
+        theirs = g.protocolType !== CONSUMER_PROTOCOL_TYPE
+          ? `protocol type "${g.protocolType}"${g.protocolData ? ` with "${g.protocolData}"` : ""}`
+          : g.protocolData
+          ? `"${g.protocolData}"`
+          : theirs;
+        theirs += ` (state ${g.groupState}, ${g.members.length} member${g.members.length === 1 ? "" : "s"})`;
+      }
+    } catch {
+      // The description is a courtesy; the error stands without it.
+    }
+    return new BrokerError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, {
+      api: "JoinGroup",
+      groupId: this.#opts.groupId,
+      brokerMessage: `the group's members use ${theirs}; this member offered protocol type ` +
+        `"${CONSUMER_PROTOCOL_TYPE}" with assignors [${ours}] (the assignors option)`,
+    });
+  }
+
   /** As the leader: whether a subscribed topic's partition count differs from the last assignment's. */
   async #partitionsChanged(): Promise<boolean> {
     const led = this.#ledCounts!;
@@ -503,11 +576,21 @@ export class GroupMember {
     if (!assignor) {
       throw new KafkaError(`The group chose assignor "${join.protocolName}", which we do not have`);
     }
-    const members: MemberSubscription[] = join.members.map((m) => ({
-      memberId: m.memberId,
-      groupInstanceId: m.groupInstanceId,
-      topics: decodeConsumerSubscription(m.metadata).topics,
-    }));
+    const members: MemberSubscription[] = join.members.map((m) => {
+      const sub = decodeConsumerSubscription(m.metadata);
+      const owned = new Map<string, number[]>();
+      for (const tp of sub.ownedPartitions ?? []) {
+        owned.set(tp.topic, [...(owned.get(tp.topic) ?? []), ...tp.partitions]);
+      }
+      return {
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        topics: sub.topics,
+        ownedPartitions: owned,
+        generationId: sub.generationId ?? -1,
+        userData: sub.userData ?? null,
+      };
+    });
     const topics = [...new Set(members.flatMap((m) => m.topics))];
     await this.#cluster.refreshMetadata(topics);
     const counts = new Map<string, number>();
@@ -726,6 +809,17 @@ export class GroupMember {
   get stable(): boolean {
     return !this.#needJoin && this.#generationId >= 0;
   }
+}
+
+/** The partitions of `a` that are not in `b`. */
+function minus(a: TopicPartitions, b: TopicPartitions): TopicPartitions {
+  const out: TopicPartitions = new Map();
+  for (const [topic, partitions] of a) {
+    const keep = new Set(b.get(topic) ?? []);
+    const gone = partitions.filter((p) => !keep.has(p));
+    if (gone.length > 0) out.set(topic, gone);
+  }
+  return out;
 }
 
 function sleep(ms: number): Promise<void> {
