@@ -187,10 +187,25 @@ export interface ConsumerBaseOptions {
 export interface GroupConsumerOptions extends ConsumerBaseOptions {
   /** The consumer group. */
   groupId: string;
-  /** Topics to subscribe to as a group member. */
-  topics: string[];
+  /**
+   * Topics to subscribe to as a group member; or, with `groupProtocol: "consumer"`, a regular
+   * expression the broker matches topic names against (KIP-848, RE2/J syntax: its `source` is sent),
+   * so topics created later that match are picked up.
+   */
+  topics: string[] | RegExp;
   /** Not with `topics`. */
   assign?: undefined;
+  /**
+   * The group protocol: "classic" (default; JoinGroup/SyncGroup, every Kafka version, assignors run
+   * in the client) or "consumer" (KIP-848, Kafka 4.0+: the broker assigns, members never stop for
+   * each other's rebalances). See the README's "Group protocols".
+   */
+  groupProtocol?: "classic" | "consumer";
+  /**
+   * With `groupProtocol: "consumer"`: the broker-side assignor, "uniform" or "range" (or another the
+   * broker has). Default: the broker's (uniform).
+   */
+  groupRemoteAssignor?: string;
 }
 
 /** A standalone consumer: explicit partitions, no group membership. */
@@ -236,6 +251,8 @@ const KNOWN_KEYS: Record<keyof GroupConsumerOptions | keyof StandaloneConsumerOp
   onAssigned: true,
   onRevoked: true,
   onLost: true,
+  groupProtocol: true,
+  groupRemoteAssignor: true,
 };
 const OPTION_KEYS = Object.keys(KNOWN_KEYS);
 
@@ -351,8 +368,51 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     if (topics === undefined && opts.assign === undefined) {
       throw new TypeError("A consumer needs topics (with a groupId) or assign");
     }
-    if (topics !== undefined && (!Array.isArray(topics) || topics.length === 0)) {
+    const gopts = opts as Partial<GroupConsumerOptions>;
+    if (
+      topics === undefined && (gopts.groupProtocol !== undefined || gopts.groupRemoteAssignor !== undefined)
+    ) {
+      throw new TypeError(
+        "groupProtocol and groupRemoteAssignor are for group subscriptions (topics), not assign",
+      );
+    }
+    const groupProtocol = gopts.groupProtocol ?? "classic";
+    if (groupProtocol !== "classic" && groupProtocol !== "consumer") {
+      throw new TypeError(
+        `Invalid groupProtocol ${JSON.stringify(groupProtocol)}: use "classic" or "consumer"`,
+      );
+    }
+    const regex = topics instanceof RegExp ? topics : null;
+    if (regex !== null && groupProtocol !== "consumer") {
+      throw new TypeError(
+        `A regular expression subscription (${regex}) needs groupProtocol: "consumer" (the broker matches it, KIP-848)`,
+      );
+    }
+    if (regex !== null && regex.flags !== "") {
+      throw new TypeError(`Invalid topics ${regex}: the broker's regular expressions take no flags`);
+    }
+    if (
+      topics !== undefined && regex === null && (!Array.isArray(topics) || topics.length === 0)
+    ) {
       throw new TypeError(`Invalid topics ${JSON.stringify(topics)}: expected a non-empty array of names`);
+    }
+    if (groupProtocol === "consumer") {
+      // The broker owns these with KIP-848 (group.consumer.* configs); accepting them would ignore them.
+      for (const k of ["assignors", "sessionTimeoutMs", "heartbeatIntervalMs"] as const) {
+        if (opts[k] !== undefined) {
+          throw new TypeError(
+            `${k} is not used with groupProtocol "consumer": the broker sets it (group.consumer.* configs)` +
+              (k === "assignors" ? "; choose a broker-side assignor with groupRemoteAssignor" : ""),
+          );
+        }
+      }
+    } else if (gopts.groupRemoteAssignor !== undefined) {
+      throw new TypeError(
+        'groupRemoteAssignor needs groupProtocol: "consumer"; use assignors with "classic"',
+      );
+    }
+    if (gopts.groupRemoteAssignor !== undefined && typeof gopts.groupRemoteAssignor !== "string") {
+      throw new TypeError(`Invalid groupRemoteAssignor ${JSON.stringify(gopts.groupRemoteAssignor)}`);
     }
     if (topics !== undefined && !opts.groupId) {
       throw new TypeError("Subscribing to topics needs a groupId; use assign to read without a group");
@@ -424,7 +484,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     if (this.#groupId !== null) {
       this.#group = new GroupMember(this.#cluster, {
         groupId: this.#groupId,
-        topics: topics ?? [],
+        topics: Array.isArray(topics) ? topics : [],
+        groupProtocol,
+        remoteAssignor: gopts.groupRemoteAssignor ?? null,
+        topicRegex: regex?.source ?? null,
         groupInstanceId: opts.groupInstanceId ?? null,
         sessionTimeoutMs: positive("sessionTimeoutMs", opts.sessionTimeoutMs, 45_000),
         heartbeatIntervalMs: positive("heartbeatIntervalMs", opts.heartbeatIntervalMs, 3000),
@@ -448,15 +511,19 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         this.#report(asKafkaError(err, why), why);
       })
     );
-    if (this.#subscribed) {
-      const bad = topics!.map((t) => [t, topicNameProblem(t)] as const).find(([, why]) => why !== null);
+    if (this.#subscribed && regex !== null) {
+      // Which topics match is the broker's business; none matching is not an error.
+      this.#group!.start();
+    } else if (this.#subscribed) {
+      const names = topics as string[];
+      const bad = names.map((t) => [t, topicNameProblem(t)] as const).find(([, why]) => why !== null);
       if (bad) {
         // Nothing can ever be assigned: the iterator fails at once.
         this.#fail(new TypeError(`Cannot subscribe to topic ${JSON.stringify(bad[0])}: ${bad[1]}`));
         return;
       }
       this.#group!.start();
-      this.#tasks.push(this.#watchTopics(topics!, missingTopicTimeoutMs));
+      this.#tasks.push(this.#watchTopics(names, missingTopicTimeoutMs));
     } else this.#tasks.push(this.#startStandalone(opts.assign!));
     if (this.#autoCommit) this.#tasks.push(this.#autoCommitLoop());
   }

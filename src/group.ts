@@ -23,6 +23,7 @@ import {
 } from "../protocol/apis/consumer_protocol.ts";
 import { describeGroups } from "../protocol/apis/describe_groups.ts";
 import { CoordinatorKeyType, findCoordinator } from "../protocol/apis/find_coordinator.ts";
+import { consumerGroupHeartbeat } from "../protocol/messages/consumer_group_heartbeat.ts";
 import { heartbeat } from "../protocol/apis/heartbeat.ts";
 import { joinGroup, type JoinGroupResponse } from "../protocol/apis/join_group.ts";
 import { leaveGroup } from "../protocol/apis/leave_group.ts";
@@ -134,6 +135,12 @@ export interface GroupMemberOptions {
   retryBackoffMs: number;
   /** The private connection lane to the coordinator. */
   lane: Lane;
+  /** "classic" (JoinGroup/SyncGroup) or "consumer" (KIP-848, ConsumerGroupHeartbeat). */
+  groupProtocol: "classic" | "consumer";
+  /** KIP-848: the server-side assignor ("uniform", "range"), or null for the broker's default. */
+  remoteAssignor: string | null;
+  /** KIP-848: a server-side regular expression (RE2/J syntax) instead of `topics`, or null. */
+  topicRegex: string | null;
 }
 
 /** Errors after which the coordinator must be looked up again. */
@@ -158,6 +165,8 @@ function retriableCoordinatorError(err: unknown): boolean {
 
 /** Errors with which the coordinator refuses an offset commit from a member that lost its partitions. */
 const COMMIT_FAILED_ERRORS = new Set<number>([
+  ErrorCode.STALE_MEMBER_EPOCH,
+  ErrorCode.FENCED_MEMBER_EPOCH,
   ErrorCode.REBALANCE_IN_PROGRESS,
   ErrorCode.ILLEGAL_GENERATION,
   ErrorCode.UNKNOWN_MEMBER_ID,
@@ -245,7 +254,7 @@ export class GroupMember {
 
   /** Starts joining and heartbeating in the background. */
   start(): void {
-    this.#loop ??= this.#run();
+    this.#loop ??= this.#opts.groupProtocol === "consumer" ? this.#runConsumerProtocol() : this.#run();
   }
 
   /** Wakes the loop, e.g. when the application polls again after `maxPollIntervalMs`. */
@@ -254,6 +263,192 @@ export class GroupMember {
     this.#pollExpired = false;
     this.#needJoin = true;
     this.#wake.notify();
+  }
+
+  /**
+   * The consumer group protocol (KIP-848): one ConsumerGroupHeartbeat loop. The
+   * coordinator computes the assignment (with `remoteAssignor`) and sends the
+   * member its target; the member gives up what is no longer in it (committing
+   * first), takes what is new, and acknowledges by reporting what it owns in the
+   * next heartbeat. No member ever stops for another's rebalance.
+   */
+  async #runConsumerProtocol(): Promise<void> {
+    // KIP-1082 (v1): the member id is made by the client and kept across rejoins.
+    this.#memberId ||= crypto.randomUUID();
+    this.#generationId = 0;
+    let interval = this.#opts.heartbeatIntervalMs;
+    let nextHeartbeat = 0;
+    let backoff = this.#opts.retryBackoffMs;
+    /** The last target, in case its topic ids could not be named yet. */
+    let pending: { topicId: string; partitions: number[] }[] | null = null;
+    while (!this.#stopping) {
+      try {
+        if (this.#pollExpired) {
+          await this.#wake.wait(1000);
+          continue;
+        }
+        if (this.#needJoin && this.#assigned) {
+          // Fenced or forgotten: the partitions are already someone else's (onLost), then join with epoch 0.
+          this.#assigned = false;
+          this.#owned = new Map();
+          await this.#hooks.revoke();
+        }
+        if (this.#needJoin) {
+          this.#needJoin = false;
+          this.#generationId = 0;
+          nextHeartbeat = 0;
+        }
+        const wait = nextHeartbeat - Date.now();
+        if (wait > 0) {
+          await this.#wake.wait(wait);
+          continue;
+        }
+        if (this.#assigned && Date.now() - this.#hooks.lastPollAt() > this.#opts.maxPollIntervalMs) {
+          this.#pollExpired = true;
+          this.#assigned = false;
+          this.#owned = new Map();
+          await this.#hooks.revoke();
+          await this.#leaveConsumerProtocol(-1);
+          continue;
+        }
+        nextHeartbeat = Date.now() + interval;
+        const res = await this.#consumerHeartbeat();
+        if (this.#stopping) break;
+        if (res.errorCode !== 0) {
+          const code = res.errorCode;
+          if (code === ErrorCode.FENCED_MEMBER_EPOCH || code === ErrorCode.UNKNOWN_MEMBER_ID) {
+            this.#generationId = -1;
+            this.#needJoin = true;
+            pending = null;
+            continue;
+          }
+          if (COORDINATOR_ERRORS.has(code)) this.#coordinator = null;
+          throw new BrokerError(code, {
+            api: "ConsumerGroupHeartbeat",
+            groupId: this.#opts.groupId,
+            brokerMessage: res.errorMessage,
+          });
+        }
+        backoff = this.#opts.retryBackoffMs;
+        if (res.memberId) this.#memberId = res.memberId;
+        this.#generationId = res.memberEpoch;
+        if (res.heartbeatIntervalMs > 0) interval = res.heartbeatIntervalMs;
+        if (res.assignment !== null) pending = res.assignment.topicPartitions;
+        if (pending !== null) {
+          const target = await this.#nameTopics(pending);
+          if (target !== null) {
+            pending = null;
+            if (await this.#reconcile(target)) nextHeartbeat = 0; // acknowledge at once
+          }
+        }
+      } catch (err) {
+        if (this.#stopping) break;
+        if (err instanceof UnsupportedVersionError) {
+          this.#hooks.fail(
+            new UnsupportedVersionError(
+              `The group coordinator does not speak the consumer group protocol (KIP-848, ConsumerGroupHeartbeat): ` +
+                `it needs Kafka 4.0+ with "consumer" in group.coordinator.rebalance.protocols. Use ` +
+                `groupProtocol: "classic" with this cluster (${err.message})`,
+              { cause: err },
+            ),
+          );
+          return;
+        }
+        if (err instanceof BrokerError && !err.retriable && !COORDINATOR_ERRORS.has(err.code)) {
+          this.#hooks.fail(err);
+          return;
+        }
+        if (!(err instanceof KafkaError) || err instanceof AuthenticationError) {
+          this.#hooks.fail(err as Error);
+          return;
+        }
+        await this.#wake.wait(backoff);
+        backoff = Math.min(backoff * 2, 1000);
+        nextHeartbeat = 0;
+      }
+    }
+  }
+
+  async #consumerHeartbeat() {
+    const conn = await this.coordinator();
+    const owned = [];
+    for (const [topic, partitions] of this.#owned) {
+      const id = this.#cluster.cachedTopic(topic)?.topicId;
+      if (id) owned.push({ topicId: id, partitions });
+    }
+    const regex = this.#opts.topicRegex;
+    try {
+      return await conn.request(consumerGroupHeartbeat, {
+        groupId: this.#opts.groupId,
+        memberId: this.#memberId,
+        memberEpoch: this.#generationId,
+        instanceId: this.#opts.groupInstanceId,
+        rackId: null,
+        rebalanceTimeoutMs: this.#opts.rebalanceTimeoutMs,
+        subscribedTopicNames: regex ? null : [...this.#opts.topics],
+        subscribedTopicRegex: regex ?? null,
+        serverAssignor: this.#opts.remoteAssignor,
+        topicPartitions: owned,
+      }, { timeoutMs: Math.max(this.#opts.sessionTimeoutMs, 5000) });
+    } catch (err) {
+      if (isConnectionProblem(err)) this.#coordinator = null;
+      throw err;
+    }
+  }
+
+  /** Topic ids to names (refreshing metadata for ids not seen yet); null while some stay unknown. */
+  async #nameTopics(target: { topicId: string; partitions: number[] }[]): Promise<TopicPartitions | null> {
+    if (target.some((t) => this.#cluster.topicName(t.topicId) === undefined)) {
+      await this.#cluster.refreshMetadata(this.#opts.topicRegex ? undefined : [...this.#opts.topics]);
+    }
+    const out: TopicPartitions = new Map();
+    for (const t of target) {
+      const name = this.#cluster.topicName(t.topicId);
+      if (name === undefined) return null;
+      out.set(name, [...t.partitions].sort((a, b) => a - b));
+    }
+    return out;
+  }
+
+  /** Gives up what left the target and takes what is new; true when what this member owns changed. */
+  async #reconcile(target: TopicPartitions): Promise<boolean> {
+    const revoked = minus(this.#owned, target);
+    const added = minus(target, this.#owned);
+    if (revoked.size > 0) {
+      await this.#hooks.revoke(revoked);
+      this.#owned = minus(this.#owned, revoked);
+    }
+    if (added.size > 0 || !this.#assigned) {
+      this.#assigned = true;
+      this.#owned = target;
+      await this.#hooks.assign(target);
+    }
+    this.#owned = target;
+    return revoked.size > 0 || added.size > 0;
+  }
+
+  /** Leaves with epoch -1 (or -2: a static member that will come back, KIP-848). */
+  async #leaveConsumerProtocol(epoch: -1 | -2): Promise<void> {
+    if (this.#generationId < 0) return;
+    this.#generationId = epoch;
+    try {
+      const conn = await this.coordinator();
+      await conn.request(consumerGroupHeartbeat, {
+        groupId: this.#opts.groupId,
+        memberId: this.#memberId,
+        memberEpoch: epoch,
+        instanceId: this.#opts.groupInstanceId,
+      }, { timeoutMs: 5000 });
+    } catch (err) {
+      this.#hooks.report(
+        new KafkaError(
+          `Leaving group ${this.#opts.groupId} failed (${(err as Error).message}); ` +
+            `the coordinator removes the member after sessionTimeoutMs`,
+          { cause: err },
+        ),
+      );
+    }
+    this.#generationId = -1;
   }
 
   async #run(): Promise<void> {
@@ -688,9 +883,19 @@ export class GroupMember {
             again = err;
             continue;
           }
+          if (
+            p.errorCode === ErrorCode.STALE_MEMBER_EPOCH && this.#generationId > 0 &&
+            this.#generationId !== generationId
+          ) {
+            // KIP-848: the heartbeat moved the member to a new epoch meanwhile; commit with that one.
+            again = err;
+            continue;
+          }
           if (COMMIT_FAILED_ERRORS.has(p.errorCode)) {
             if (
-              p.errorCode !== ErrorCode.REBALANCE_IN_PROGRESS && p.errorCode !== ErrorCode.FENCED_INSTANCE_ID
+              p.errorCode !== ErrorCode.REBALANCE_IN_PROGRESS &&
+              p.errorCode !== ErrorCode.FENCED_INSTANCE_ID &&
+              this.#opts.groupProtocol === "classic"
             ) {
               // The member fell out of the generation: join again (the loop gives the partitions up first).
               if (generationId === this.#generationId) {
@@ -795,7 +1000,11 @@ export class GroupMember {
       this.#joinConn?.close();
     }
     await this.#loop?.catch(() => {});
-    if ((opts.leave ?? true) && this.#opts.groupInstanceId === null) {
+    if (this.#opts.groupProtocol === "consumer") {
+      if (opts.leave ?? true) {
+        await this.#leaveConsumerProtocol(this.#opts.groupInstanceId === null ? -1 : -2);
+      }
+    } else if ((opts.leave ?? true) && this.#opts.groupInstanceId === null) {
       await this.#leave("the consumer is closing");
     }
     this.#memberId = "";

@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import type { Client, Consumer, ConsumerOptions } from "../../mod.ts";
+import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { createTopic, TOOLS, until } from "./_member.ts";
+import { toolArgs } from "../../scripts/kafka.ts";
+
+interface Member {
+  consumer: Consumer;
+  loop: Promise<void>;
+  held: Set<number>;
+}
+
+/** A group member reading in the background: deliveries per partition:offset, and when the last one came. */
+function member(
+  client: Client,
+  opts: ConsumerOptions,
+  seen: Map<string, number>,
+  times: number[],
+  log: string[],
+): Member {
+  const held = new Set<number>();
+  const consumer = client.consumer({
+    ...opts,
+    onAssigned: (ps) => {
+      for (const p of ps) held.add(p.partition);
+    },
+    onRevoked: (ps) => {
+      for (const p of ps) held.delete(p.partition);
+    },
+    onLost: (ps) => {
+      log.push(`lost ${ps.map((p) => p.partition)}`);
+      for (const p of ps) held.delete(p.partition);
+    },
+  } as ConsumerOptions);
+  const loop = (async () => {
+    for await (const batch of consumer.batches()) {
+      times.push(Date.now());
+      for (const r of batch.records) {
+        const k = `${r.partition}:${r.offset}`;
+        seen.set(k, (seen.get(k) ?? 0) + 1);
+      }
+    }
+  })();
+  loop.catch(() => {});
+  return { consumer, loop, held };
+}
+
+/** Produces 10 records to each partition every 20 ms until stopped. */
+function background(client: Client, topic: string, partitions: number) {
+  const producer = client.producer({ lingerMs: 5 });
+  let produced = 0;
+  let on = true;
+  const done = (async () => {
+    for (let i = 0; on && i < 5000; i++) {
+      const messages = Array.from(
+        { length: 10 * partitions },
+        (_, j) => ({ value: `v${produced + j}`, partition: j % partitions }),
+      );
+      await producer.send({ topic, messages });
+      produced += messages.length;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    get produced() {
+      return produced;
+    },
+    async stop() {
+      on = false;
+      await done;
+      await producer.close();
+    },
+  };
+}
+
+/** The longest gap between deliveries (any partition) within [from, to]. */
+function longestGap(times: number[], from: number, to: number): number {
+  const ts = times.filter((t) => t >= from && t <= to).sort((a, b) => a - b);
+  let gap = ts.length ? ts[0] - from : to - from;
+  for (let i = 1; i < ts.length; i++) gap = Math.max(gap, ts[i] - ts[i - 1]);
+  return gap;
+}
+
+/** 3 members, scale to 5, then back to 1, under load; returns the scale-out pause. */
+async function scale(groupProtocol: "classic" | "consumer"): Promise<void> {
+  await using client = await testClient();
+  const topic = uniqueName(`c-scale-${groupProtocol}`);
+  const groupId = uniqueName(`g-scale-${groupProtocol}`);
+  const partitions = 10;
+  await createTopic(BROKERS, topic, partitions);
+  const seen = new Map<string, number>();
+  const times: number[] = [];
+  const log: string[] = [];
+  const opts: ConsumerOptions = groupProtocol === "consumer"
+    ? { groupId, topics: [topic], fromBeginning: true, groupProtocol, autoCommitIntervalMs: 500 }
+    // Classic with its default timings (heartbeat 3 s), as KIP-848 runs with the broker's (heartbeat 5 s).
+    : { groupId, topics: [topic], fromBeginning: true, autoCommitIntervalMs: 500 };
+  const members: Member[] = [];
+  const live = () => members.filter((m) => m.held.size > 0);
+  const owned = () => members.reduce((n, m) => n + m.held.size, 0);
+  const load = background(client, topic, partitions);
+  try {
+    for (let i = 0; i < 3; i++) members.push(member(client, opts, seen, times, log));
+    await until(
+      () => live().length === 3 && owned() === partitions,
+      90_000,
+      "3 members sharing 10 partitions",
+    );
+    const from = Date.now();
+    for (let i = 0; i < 2; i++) members.push(member(client, opts, seen, times, log));
+    await until(
+      () => live().length === 5 && owned() === partitions,
+      90_000,
+      "5 members sharing 10 partitions",
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const to = Date.now();
+    const pause = longestGap(times, from, to);
+    for (const m of members.slice(1)) await m.consumer.close();
+    await until(() => members[0].held.size === partitions, 90_000, "1 member holding all 10");
+    await load.stop();
+    await until(() => seen.size >= load.produced, 90_000, `all ${load.produced} records`);
+    assert.equal(seen.size, load.produced, "nothing missed, nothing unknown");
+    const dups = [...seen.values()].filter((n) => n > 1).length;
+    assert.deepEqual(log, [], "no partition was lost");
+    console.log(
+      `${groupProtocol}: ${load.produced} records, ${dups} delivered twice (uncommitted window); ` +
+        `scale-out 3->5: longest time with no partition consumed ${pause} ms (of ${to - from} ms)`,
+    );
+  } finally {
+    await load.stop().catch(() => {});
+    await Promise.allSettled(members.map((m) => m.consumer.close()));
+    await Promise.allSettled(members.map((m) => m.loop));
+  }
+}
+
+Deno.test("KIP-848 consumer protocol: 3 members scale to 5 and back to 1 under load, nothing missed", async () => {
+  await scale("consumer");
+});
+
+Deno.test("classic protocol (eager range): the same scaling, for the pause comparison", async () => {
+  await scale("classic");
+});
+
+Deno.test("KIP-848: a Deno member and Kafka's console consumer with group.protocol=consumer share a group", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("c-848-java");
+  const groupId = uniqueName("g-848-java");
+  await createTopic(BROKERS, topic, 6);
+  const seen = new Map<string, number>();
+  const log: string[] = [];
+  const deno = member(
+    client,
+    { groupId, topics: [topic], fromBeginning: true, groupProtocol: "consumer" },
+    seen,
+    [],
+    log,
+  );
+  const java = new Deno.Command("java", {
+    args: toolArgs(TOOLS.consoleConsumer, [
+      "--bootstrap-server",
+      BROKERS[0],
+      "--topic",
+      topic,
+      "--group",
+      groupId,
+      "--from-beginning",
+      "--formatter-property",
+      "print.partition=true",
+      "--command-property",
+      "group.protocol=consumer",
+    ], "256m"),
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const javaLines: string[] = [];
+  const reader = (async () => {
+    let rest = "";
+    for await (const chunk of java.stdout.pipeThrough(new TextDecoderStream())) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop()!;
+      for (const l of lines) {
+        if (/^Partition:\d+\t/.test(l)) javaLines.push(l);
+        else if (l.trim()) console.error(`console consumer: ${l}`);
+      }
+    }
+  })();
+  try {
+    await until(() => deno.held.size === 3, 90_000, "the group to split 3/3");
+    const mine = [...deno.held];
+    const producer = client.producer();
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 600 }, (_, i) => ({ value: `v${i}`, partition: i % 6 })),
+    });
+    await producer.close();
+    await until(() => seen.size >= 300, 60_000, "the Deno member's 300 records");
+    await until(() => javaLines.length >= 300, 60_000, "the Java member's 300 records");
+    assert.ok([...seen.keys()].every((k) => mine.includes(Number(k.split(":")[0]))));
+    const javaPartitions = new Set(javaLines.map((l) => Number(/^Partition:(\d+)/.exec(l)?.[1])));
+    assert.deepEqual([...javaPartitions].sort(), [0, 1, 2, 3, 4, 5].filter((p) => !mine.includes(p)));
+    assert.equal(seen.size + javaLines.length, 600);
+    assert.deepEqual(log, []);
+  } finally {
+    await deno.consumer.close();
+    await deno.loop.catch(() => {});
+    java.kill("SIGTERM");
+    const killer = setTimeout(() => java.kill("SIGKILL"), 10_000);
+    await java.status;
+    clearTimeout(killer);
+    await reader.catch(() => {});
+  }
+});
