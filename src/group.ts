@@ -316,6 +316,12 @@ export class GroupMember {
         if (this.#stopping) break;
         if (res.errorCode !== 0) {
           const code = res.errorCode;
+          if (code === ErrorCode.UNSUPPORTED_VERSION) {
+            // The API is there but the coordinator has the protocol disabled.
+            throw new UnsupportedVersionError(
+              res.errorMessage ?? "ConsumerGroupHeartbeat refused: UNSUPPORTED_VERSION",
+            );
+          }
           if (code === ErrorCode.FENCED_MEMBER_EPOCH || code === ErrorCode.UNKNOWN_MEMBER_ID) {
             this.#generationId = -1;
             this.#needJoin = true;
@@ -429,7 +435,8 @@ export class GroupMember {
 
   /** Leaves with epoch -1 (or -2: a static member that will come back, KIP-848). */
   async #leaveConsumerProtocol(epoch: -1 | -2): Promise<void> {
-    if (this.#generationId < 0) return;
+    // Epoch 0: never joined (or fenced and not back yet): nothing to leave.
+    if (this.#generationId <= 0) return;
     this.#generationId = epoch;
     try {
       const conn = await this.coordinator();

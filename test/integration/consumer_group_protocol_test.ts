@@ -17,6 +17,7 @@ function member(
   seen: Map<string, number>,
   times: number[],
   log: string[],
+  byPartition: Map<number, number[]> = new Map(),
 ): Member {
   const held = new Set<number>();
   const consumer = client.consumer({
@@ -34,7 +35,11 @@ function member(
   } as ConsumerOptions);
   const loop = (async () => {
     for await (const batch of consumer.batches()) {
-      times.push(Date.now());
+      const now = Date.now();
+      times.push(now);
+      const pt = byPartition.get(batch.partition);
+      if (pt) pt.push(now);
+      else byPartition.set(batch.partition, [now]);
       for (const r of batch.records) {
         const k = `${r.partition}:${r.offset}`;
         seen.set(k, (seen.get(k) ?? 0) + 1);
@@ -90,6 +95,7 @@ async function scale(groupProtocol: "classic" | "consumer"): Promise<void> {
   await createTopic(BROKERS, topic, partitions);
   const seen = new Map<string, number>();
   const times: number[] = [];
+  const byPartition = new Map<number, number[]>();
   const log: string[] = [];
   const opts: ConsumerOptions = groupProtocol === "consumer"
     ? { groupId, topics: [topic], fromBeginning: true, groupProtocol, autoCommitIntervalMs: 500 }
@@ -100,14 +106,14 @@ async function scale(groupProtocol: "classic" | "consumer"): Promise<void> {
   const owned = () => members.reduce((n, m) => n + m.held.size, 0);
   const load = background(client, topic, partitions);
   try {
-    for (let i = 0; i < 3; i++) members.push(member(client, opts, seen, times, log));
+    for (let i = 0; i < 3; i++) members.push(member(client, opts, seen, times, log, byPartition));
     await until(
       () => live().length === 3 && owned() === partitions,
       90_000,
       "3 members sharing 10 partitions",
     );
     const from = Date.now();
-    for (let i = 0; i < 2; i++) members.push(member(client, opts, seen, times, log));
+    for (let i = 0; i < 2; i++) members.push(member(client, opts, seen, times, log, byPartition));
     await until(
       () => live().length === 5 && owned() === partitions,
       90_000,
@@ -116,6 +122,9 @@ async function scale(groupProtocol: "classic" | "consumer"): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
     const to = Date.now();
     const pause = longestGap(times, from, to);
+    const perPartition = [...byPartition.values()].map((ts) => longestGap(ts, from, to)).sort((a, b) =>
+      a - b
+    );
     for (const m of members.slice(1)) await m.consumer.close();
     await until(() => members[0].held.size === partitions, 90_000, "1 member holding all 10");
     await load.stop();
@@ -125,7 +134,10 @@ async function scale(groupProtocol: "classic" | "consumer"): Promise<void> {
     assert.deepEqual(log, [], "no partition was lost");
     console.log(
       `${groupProtocol}: ${load.produced} records, ${dups} delivered twice (uncommitted window); ` +
-        `scale-out 3->5: longest time with no partition consumed ${pause} ms (of ${to - from} ms)`,
+        `scale-out 3->5 (${to - from} ms): longest time with no partition consumed ${pause} ms; ` +
+        `longest pause per partition: median ${perPartition[perPartition.length >> 1]} ms, max ${
+          perPartition.at(-1)
+        } ms`,
     );
   } finally {
     await load.stop().catch(() => {});
@@ -209,5 +221,109 @@ Deno.test("KIP-848: a Deno member and Kafka's console consumer with group.protoc
     await java.status;
     clearTimeout(killer);
     await reader.catch(() => {});
+  }
+});
+
+Deno.test("KIP-848: a broker-side regex subscription with the range assignor; a static member comes back after the last commit", async () => {
+  await using client = await testClient();
+  const prefix = uniqueName("re");
+  const groupId = uniqueName("g-re");
+  for (const t of [`${prefix}-a`, `${prefix}-b`, `other-${prefix}`]) {
+    await createTopic(BROKERS, t, 2);
+    await client.producer().send({
+      topic: t,
+      messages: Array.from({ length: 10 }, (_, i) => ({ value: `${t}/${i}`, partition: i % 2 })),
+    });
+  }
+  const opts = {
+    groupId,
+    topics: new RegExp(`${prefix}-.*`),
+    fromBeginning: true,
+    groupProtocol: "consumer" as const,
+    groupRemoteAssignor: "range",
+    groupInstanceId: "static-1",
+  };
+  const read = async (n: number) => {
+    const c = client.consumer(opts);
+    const got: string[] = [];
+    try {
+      for await (const r of c) {
+        got.push(r.text()!);
+        if (got.length === n) {
+          await c.commit(r);
+          break;
+        }
+      }
+    } finally {
+      await c.close();
+    }
+    return got;
+  };
+  const first = await read(20);
+  assert.deepEqual(new Set(first.map((v) => v.split("/")[0])), new Set([`${prefix}-a`, `${prefix}-b`]));
+  assert.equal(new Set(first).size, 20);
+  await client.producer().send({
+    topic: `${prefix}-a`,
+    messages: [{ value: `${prefix}-a/new`, partition: 0 }],
+  });
+  // The same static member again: it resumes after its commits (made with its member epoch).
+  assert.deepEqual(await read(1), [`${prefix}-a/new`]);
+  const bad = client.consumer({
+    groupId: uniqueName("g-bad"),
+    topics: [`${prefix}-a`],
+    groupProtocol: "consumer",
+    groupRemoteAssignor: "nope",
+  });
+  try {
+    await assert.rejects(
+      () => bad[Symbol.asyncIterator]().next(),
+      (e) => e instanceof Error && /UNSUPPORTED_ASSIGNOR/.test(e.message),
+    );
+  } finally {
+    await bad.close().catch(() => {});
+  }
+});
+
+Deno.test("migration: a consumer-protocol member joins a group of classic members (the broker converts it online)", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("c-migrate");
+  const groupId = uniqueName("g-migrate");
+  await createTopic(BROKERS, topic, 4);
+  const seen = new Map<string, number>();
+  const log: string[] = [];
+  const classic = member(
+    client,
+    { groupId, topics: [topic], fromBeginning: true, heartbeatIntervalMs: 500 },
+    seen,
+    [],
+    log,
+  );
+  let modern: Member | null = null;
+  try {
+    await until(() => classic.held.size === 4, 60_000, "the classic member holds all 4");
+    modern = member(
+      client,
+      { groupId, topics: [topic], fromBeginning: true, groupProtocol: "consumer" },
+      seen,
+      [],
+      log,
+    );
+    await until(
+      () => modern!.held.size > 0 && classic.held.size + modern!.held.size === 4,
+      60_000,
+      "the two share the partitions",
+    );
+    const producer = client.producer();
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 400 }, (_, i) => ({ value: `v${i}`, partition: i % 4 })),
+    });
+    await producer.close();
+    await until(() => seen.size >= 400, 60_000, "all 400 records");
+    assert.equal(seen.size, 400);
+    assert.deepEqual(log, []);
+  } finally {
+    await Promise.allSettled([classic.consumer.close(), modern?.consumer.close()]);
+    await Promise.allSettled([classic.loop, modern?.loop]);
   }
 });

@@ -18,7 +18,8 @@ import { syncGroup } from "../../protocol/apis/sync_group.ts";
 import { ErrorCode } from "../../protocol/error_codes.ts";
 import type { RequestHeader } from "../../protocol/framing.ts";
 import { ZERO_UUID } from "../../protocol/primitives.ts";
-import { BrokerError, connect } from "../../mod.ts";
+import { consumerGroupHeartbeat } from "../../protocol/messages/consumer_group_heartbeat.ts";
+import { BrokerError, connect, type ConsumerOptions, UnsupportedVersionError } from "../../mod.ts";
 import { apiVersionsReply, type FakeBroker, fakeBroker, reply } from "../_fake_broker.ts";
 
 // Non-flexible versions keep the fake broker simple (request header v1).
@@ -51,13 +52,16 @@ type Script = Partial<
 /** A one-node cluster with topic "t" (1 partition) that is its own group coordinator. */
 function cluster(
   script: Script,
-  opts: { commitForever?: number } = {},
+  opts: { commitForever?: number; consumerHeartbeatError?: number } = {},
 ): FakeBroker & { count(api: number): number } {
   const next = (k: keyof Script) => script[k]?.shift() ?? 0;
   const broker: FakeBroker = fakeBroker((h: RequestHeader) => {
     switch (h.apiKey) {
       case 18:
-        return apiVersionsReply(h, RANGES);
+        return apiVersionsReply(
+          h,
+          opts.consumerHeartbeatError === undefined ? RANGES : [...RANGES, [68, 0, 1]],
+        );
       case 3:
         return reply(metadata, h, {
           throttleTimeMs: 0,
@@ -146,6 +150,16 @@ function cluster(
         return reply(heartbeat, h, { throttleTimeMs: 0, errorCode: next("heartbeat") });
       case 13:
         return reply(leaveGroup, h, { throttleTimeMs: 0, errorCode: next("leave"), members: [] });
+      case 68:
+        return reply(consumerGroupHeartbeat, h, {
+          throttleTimeMs: 0,
+          errorCode: opts.consumerHeartbeatError ?? 0,
+          errorMessage: null,
+          memberId: null,
+          memberEpoch: -1,
+          heartbeatIntervalMs: 0,
+          assignment: null,
+        });
     }
     return null; // Fetch: a long poll that never answers (closing the consumer ends it)
   });
@@ -270,5 +284,41 @@ Deno.test("a fatal heartbeat error rejects next(), and close() when no next() re
     } else {
       await assert.rejects(() => c.close(), fatal);
     }
+  }
+});
+
+Deno.test('groupProtocol "consumer" against a coordinator without KIP-848 fails with an error saying what to do', async () => {
+  // Not offered in ApiVersions (before Kafka 4.0), and offered but refused (the protocol disabled).
+  for (const consumerHeartbeatError of [undefined, ErrorCode.UNSUPPORTED_VERSION]) {
+    await using broker = cluster({}, { consumerHeartbeatError });
+    await using client = await connect({ brokers: [broker.address] });
+    const c = client.consumer({ groupId: "g", topics: ["t"], groupProtocol: "consumer" });
+    const it = c[Symbol.asyncIterator]();
+    await assert.rejects(
+      () => it.next(),
+      (e) => e instanceof UnsupportedVersionError && /KIP-848/.test(e.message) && /"classic"/.test(e.message),
+    );
+    await c.close();
+  }
+});
+
+Deno.test("consumer options: group protocol settings are checked", async () => {
+  await using broker = cluster({});
+  await using client = await connect({ brokers: [broker.address] });
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ topics: /t.*/ }, /needs groupProtocol: "consumer"/],
+    [{ topics: /t.*/i, groupProtocol: "consumer" }, /no flags/],
+    [{ topics: ["t"], groupProtocol: "consumer", assignors: ["range"] }, /groupRemoteAssignor/],
+    [{ topics: ["t"], groupProtocol: "consumer", sessionTimeoutMs: 1 }, /broker sets it/],
+    [{ topics: ["t"], groupRemoteAssignor: "uniform" }, /needs groupProtocol/],
+    [{ topics: ["t"], groupProtocol: "kip848" }, /Invalid groupProtocol/],
+    [{ topics: ["t"], onAssigned: 1 }, /Invalid onAssigned/],
+    [{ assign: [{ topic: "t" }], onRevoked: () => {} }, /not rebalanced/],
+  ];
+  for (const [o, why] of bad) {
+    assert.throws(
+      () => client.consumer({ groupId: "g", ...o } as unknown as ConsumerOptions),
+      (e) => e instanceof TypeError && why.test(e.message),
+    );
   }
 });
