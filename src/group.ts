@@ -281,6 +281,7 @@ export class GroupMember {
     let backoff = this.#opts.retryBackoffMs;
     /** The last target, in case its topic ids could not be named yet. */
     let pending: { topicId: string; partitions: number[] }[] | null = null;
+    let unnamed = 0;
     while (!this.#stopping) {
       try {
         if (this.#pollExpired) {
@@ -342,7 +343,16 @@ export class GroupMember {
         if (res.assignment !== null) pending = res.assignment.topicPartitions;
         if (pending !== null) {
           const target = await this.#nameTopics(pending);
+          if (target === null && ++unnamed === 10) {
+            this.#hooks.report(
+              new KafkaError(
+                `Group ${this.#opts.groupId}: the coordinator assigned topics whose ids the metadata does not ` +
+                  `name (${pending.map((t) => t.topicId).join(", ")}); waiting for the metadata to catch up`,
+              ),
+            );
+          }
           if (target !== null) {
+            unnamed = 0;
             pending = null;
             if (await this.#reconcile(target)) nextHeartbeat = 0; // acknowledge at once
           }
