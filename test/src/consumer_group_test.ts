@@ -395,3 +395,29 @@ Deno.test("KIP-848: a fenced member's partitions go to onLost (no commit), it re
     await c.close();
   }
 });
+
+Deno.test("classic: a member the coordinator forgot gets onLost (not onRevoked), then onAssigned after rejoining", async () => {
+  await using broker = cluster({
+    offsetFetch: [GROUP_ID_NOT_FOUND, GROUP_ID_NOT_FOUND],
+    heartbeat: [ErrorCode.UNKNOWN_MEMBER_ID],
+  });
+  await using client = await connect({ brokers: [broker.address] });
+  const events: string[] = [];
+  const c = client.consumer({
+    groupId: "g",
+    topics: ["t"],
+    heartbeatIntervalMs: 50,
+    autoCommit: false,
+    onAssigned: (ps) => void events.push(`assigned ${ps.map((p) => p.partition)}`),
+    onRevoked: (ps) => void events.push(`revoked ${ps.map((p) => p.partition)}`),
+    onLost: (ps) => void events.push(`lost ${ps.map((p) => p.partition)}`),
+  });
+  try {
+    await until(() => events.length >= 3, 10_000, "assigned, lost, assigned");
+    assert.deepEqual(events.slice(0, 3), ["assigned 0", "lost 0", "assigned 0"]);
+    assert.equal(broker.count(8), 0, "nothing committed for a lost partition");
+  } finally {
+    await c.close();
+  }
+  assert.equal(events.at(-1), "revoked 0", "close revokes (the member is still in the group)");
+});
