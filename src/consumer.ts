@@ -1,6 +1,6 @@
 /**
  * The consumer: an async iterable of records (or of batches), in a consumer
- * group (classic protocol, see `group.ts`) or standalone on explicit
+ * group (classic or KIP-848 consumer protocol, see `group.ts`) or standalone on explicit
  * partitions. Fetching happens in the background (see `fetcher.ts`) into a
  * bounded prefetch buffer; handing a buffered record out does no await and no
  * copy.

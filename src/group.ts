@@ -10,6 +10,13 @@
  * consumer, then heartbeats; when the coordinator says the group rebalances,
  * that the generation is stale or that it forgot the member, the loop asks the
  * consumer to give its partitions up (committing first) and joins again.
+ * With only cooperative assignors (KIP-429) it keeps its partitions through a
+ * rebalance and gives up only those the new assignment moves.
+ *
+ * With `groupProtocol: "consumer"` the same member speaks KIP-848 instead: one
+ * ConsumerGroupHeartbeat loop, the broker assigns, and the member reconciles
+ * (revokes what left its target, takes what is new) through the same hooks;
+ * commits, offset fetches and the coordinator lookup are shared.
  *
  * @module
  */
