@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { Client, Consumer, ConsumerOptions } from "../../mod.ts";
+import { type Client, CommitFailedError, type Consumer, type ConsumerOptions } from "../../mod.ts";
 import { BROKERS, testClient, uniqueName } from "../_broker.ts";
-import { createTopic, TOOLS, until } from "./_member.ts";
+import { createTopic, produceNumbered, take, TOOLS, until } from "./_member.ts";
 import { toolArgs } from "../../scripts/kafka.ts";
 
 interface Member {
@@ -325,5 +325,72 @@ Deno.test("migration: a consumer-protocol member joins a group of classic member
   } finally {
     await Promise.allSettled([classic.consumer.close(), modern?.consumer.close()]);
     await Promise.allSettled([classic.loop, modern?.loop]);
+  }
+});
+
+Deno.test("KIP-848: listeners get only the partitions that move", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("c-848-listen");
+  const groupId = uniqueName("g-848-listen");
+  await createTopic(BROKERS, topic, 4);
+  const events: string[] = [];
+  const listeners = (name: string) => ({
+    onAssigned: (ps: { partition: number }[]) => void events.push(`${name}+${ps.map((p) => p.partition)}`),
+    onRevoked: (ps: { partition: number }[]) => void events.push(`${name}-${ps.map((p) => p.partition)}`),
+    onLost: (ps: { partition: number }[]) => void events.push(`${name} lost ${ps.map((p) => p.partition)}`),
+  });
+  const base = { groupId, topics: [topic], fromBeginning: true, groupProtocol: "consumer" as const };
+  const a = client.consumer({ ...base, ...listeners("A") });
+  const loopA = (async () => {
+    for await (const _ of a);
+  })();
+  let b: Consumer | null = null;
+  let loopB: Promise<void> | null = null;
+  try {
+    await until(() => events.length === 1, 60_000, "A's partitions");
+    assert.deepEqual(events, ["A+0,1,2,3"]);
+    b = client.consumer({ ...base, ...listeners("B") });
+    loopB = (async () => {
+      for await (const _ of b!);
+    })();
+    await until(() => events.some((e) => e.startsWith("B+")), 60_000, "B's partitions");
+    const moved = events.find((e) => e.startsWith("B+"))!.slice(2);
+    assert.equal(moved.split(",").length, 2);
+    assert.deepEqual(events, ["A+0,1,2,3", `A-${moved}`, `B+${moved}`]);
+    await b.close();
+    await until(() => events.length === 5, 60_000, "A takes B's partitions back");
+    assert.deepEqual(events.slice(3), [`B-${moved}`, `A+${moved}`]);
+  } finally {
+    await Promise.allSettled([a.close(), b?.close()]);
+    await Promise.allSettled([loopA, loopB]);
+  }
+});
+
+Deno.test("KIP-848: a member overrunning maxPollIntervalMs leaves (commit() says so) and rejoins when it polls", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("c-848-overrun");
+  const groupId = uniqueName("g-848-overrun");
+  await produceNumbered(client, topic, 5);
+  const c = client.consumer({
+    groupId,
+    topics: [topic],
+    fromBeginning: true,
+    groupProtocol: "consumer",
+    autoCommit: false,
+    maxPollIntervalMs: 1500,
+  });
+  try {
+    const it = c[Symbol.asyncIterator]();
+    const [r0, r1] = await take(it, 2, 60_000);
+    assert.deepEqual([r0.offset, r1.offset], [0n, 1n]);
+    await until(() => c.generationId === -1 && c.assignment().length === 0, 60_000, "the member to leave");
+    const err = await c.commit().catch((e) => e);
+    assert.ok(err instanceof CommitFailedError, String(err));
+    // Iterating again rejoins; nothing was committed, so record 0 comes again.
+    const [again] = await take(it, 1, 60_000);
+    assert.equal(again.offset, 0n);
+    await c.commit(); // a member again, with its new epoch: the commit works
+  } finally {
+    await c.close();
   }
 });
