@@ -105,7 +105,7 @@ Deno.test("rebalance listeners run in order with the right partitions; onAssigne
 function member(
   client: Awaited<ReturnType<typeof testClient>>,
   name: string,
-  opts: { groupId: string; topic: string; assignors?: ("range" | "cooperative-sticky")[] },
+  opts: { groupId: string; topic: string; assignors?: ("range" | "cooperative-sticky" | "sticky")[] },
   log: string[],
   seen: Map<string, number>,
 ): { consumer: Consumer; loop: Promise<void>; held: Set<number> } {
@@ -299,5 +299,35 @@ Deno.test("a member whose assignors the group does not use fails with an error n
   } finally {
     await Promise.allSettled([first.consumer.close(), second?.consumer.close()]);
     await Promise.allSettled([first.loop, second?.loop]);
+  }
+});
+
+Deno.test("sticky: under a Java StickyAssignor leader, Deno members' userData is read and a member keeps its partitions", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("c-sticky-java");
+  const groupId = uniqueName("g-sticky-java");
+  await createTopic(BROKERS, topic, 6);
+  // Java joins first, so it leads and decodes the Deno members' StickyAssignor userData.
+  const java = javaMember(topic, groupId, [
+    "partition.assignment.strategy=org.apache.kafka.clients.consumer.StickyAssignor",
+  ]);
+  const log: string[] = [];
+  const seen = new Map<string, number>();
+  const members: ReturnType<typeof member>[] = [];
+  try {
+    await produceNumbered(client, topic, 60, { partitions: 6 });
+    await until(() => java.lines.length === 60, 90_000, "the Java member reads everything alone");
+    members.push(member(client, "D", { groupId, topic, assignors: ["sticky"] }, log, seen));
+    await until(() => members[0].held.size === 3, 60_000, "the first Deno member gets 3");
+    const first = [...members[0].held].sort();
+    members.push(member(client, "E", { groupId, topic, assignors: ["sticky"] }, log, seen));
+    await until(() => members[1].held.size === 2 && members[0].held.size === 2, 60_000, "2/2/2");
+    // Eager, so D gave everything up and got back 2 of the 3 it had: the leader read its userData.
+    const kept = [...members[0].held].filter((p) => first.includes(p));
+    assert.equal(kept.length, 2, `D had ${first}, now ${[...members[0].held]}; ${log.join(" ")}`);
+  } finally {
+    await Promise.allSettled(members.map((m) => m.consumer.close()));
+    await Promise.allSettled(members.map((m) => m.loop));
+    await java.stop();
   }
 });
