@@ -340,8 +340,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     onRevoked?: RebalanceListener;
     onLost?: RebalanceListener;
   };
-  /** Set while a rebalance listener runs: no record is handed out meanwhile. */
-  #holding = 0;
+  /**
+   * Partitions being given up (commit and onRevoked in progress): their records are no longer handed
+   * out; the other partitions' are (a cooperative or KIP-848 member keeps consuming them).
+   */
+  readonly #revoking = new Set<PartitionState>();
   /** New partitions paused by the consumer while `onAssigned` runs (not by the application). */
   readonly #held = new Set<PartitionState>();
   /** Set while `onRevoked` runs on close, where `commit()` is still allowed. */
@@ -688,7 +691,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       );
     if (this.#cur !== null && (only === undefined || parts.includes(this.#cur.tp))) this.#cur = null;
     const lost = this.#group!.generationId < 0;
-    this.#holding++;
+    for (const tp of parts) this.#revoking.add(tp);
     try {
       if (this.#autoCommit && lost) {
         // The coordinator already dropped this member (fenced, expired): the partitions are lost, not
@@ -714,7 +717,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       }
       await this.#listen(lost ? "onLost" : "onRevoked", parts);
     } finally {
-      this.#holding--;
+      for (const tp of parts) this.#revoking.delete(tp);
     }
     if (this.#cur !== null && parts.includes(this.#cur.tp)) this.#cur = null;
     for (const tp of this.#fetcher.revoke(parts)) {
@@ -753,7 +756,6 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         });
       }
     }
-    if (listen) this.#holding++;
     this.#fetcher.assign(entries);
     const added = entries.map((e) => this.#fetcher.get(e.topic, e.partition)!);
     if (listen) {
@@ -761,7 +763,6 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         for (const tp of added) this.#held.add(tp);
         await this.#listen("onAssigned", added);
       } finally {
-        this.#holding--;
         for (const tp of added) {
           if (this.#held.delete(tp) && !tp.revoked) this.#fetcher.setPaused(tp, false);
         }
@@ -855,7 +856,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         throw err;
       }
       if (this.#stopping) return false;
-      const c = this.#holding > 0 ? null : this.#fetcher.take();
+      let c = this.#fetcher.take();
+      // Records of a partition being given up stay unread: its next owner reads them from the commit.
+      while (c !== null && this.#revoking.has(c.tp)) c = this.#fetcher.take();
       if (c !== null) {
         this.#cur = c;
         this.#handed.add(c.tp);
