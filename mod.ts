@@ -58,11 +58,17 @@ export {
   ConsumerRecord,
   type GroupConsumerOptions,
   type OffsetSpec,
+  type RebalanceListener,
   type RecordHeader,
   type StandaloneConsumerOptions,
   type TopicPartition,
 } from "./src/consumer.ts";
-export { type Assignor, type GroupAssignment, type MemberSubscription } from "./src/assignors.ts";
+export {
+  type Assignor,
+  type GroupAssignment,
+  type MemberSubscription,
+  type RebalanceProtocol,
+} from "./src/assignors.ts";
 export {
   AuthenticationError,
   AuthorizationError,

@@ -1,6 +1,6 @@
 /**
  * The consumer: an async iterable of records (or of batches), in a consumer
- * group (classic protocol, see `group.ts`) or standalone on explicit
+ * group (classic or KIP-848 consumer protocol, see `group.ts`) or standalone on explicit
  * partitions. Fetching happens in the background (see `fetcher.ts`) into a
  * bounded prefetch buffer; handing a buffered record out does no await and no
  * copy.
@@ -22,7 +22,14 @@
  * @module
  */
 
-import { type Assignor, DEFAULT_ASSIGNORS, rangeAssignor, roundRobinAssignor } from "./assignors.ts";
+import {
+  type Assignor,
+  cooperativeStickyAssignor,
+  DEFAULT_ASSIGNORS,
+  rangeAssignor,
+  roundRobinAssignor,
+  stickyAssignor,
+} from "./assignors.ts";
 import type { ClientContext } from "./context.ts";
 import type { Cluster } from "./cluster.ts";
 import {
@@ -56,6 +63,13 @@ export interface TopicPartition {
   /** The partition. */
   partition: number;
 }
+
+/**
+ * A rebalance listener: it gets the partitions concerned (sorted), and the
+ * rebalance waits for the promise it returns. What it throws reaches the
+ * application through the iterator's next `next()` (the rebalance goes on).
+ */
+export type RebalanceListener = (partitions: TopicPartition[]) => void | Promise<void>;
 
 /** A topic to read without a group (standalone mode). */
 export interface AssignedTopic {
@@ -108,8 +122,13 @@ export interface ConsumerBaseOptions {
   autoCommit?: boolean;
   /** How often to auto-commit. Default 5 s. */
   autoCommitIntervalMs?: number;
-  /** Assignors in order of preference. Default ["range", "roundrobin"]. */
-  assignors?: ("range" | "roundrobin" | Assignor)[];
+  /**
+   * Assignors in order of preference. Default `["range", "cooperative-sticky"]`, like Java's: the
+   * member rebalances eagerly (range is eager) but joins groups whose members offer either. The
+   * member rebalances cooperatively (KIP-429: it keeps its partitions; only moved ones are
+   * revoked) when every assignor listed is cooperative, e.g. `["cooperative-sticky"]`.
+   */
+  assignors?: ("range" | "roundrobin" | "sticky" | "cooperative-sticky" | Assignor)[];
   /** How long the broker may hold a fetch waiting for `minBytes`. Default 500 ms. */
   maxWaitMs?: number;
   /** The fewest bytes a fetch waits for. Default 1. */
@@ -145,16 +164,48 @@ export interface ConsumerBaseOptions {
    * Default: `console.error` with a "kafka-deno consumer" prefix.
    */
   onError?: (err: KafkaError) => void;
+  /**
+   * Group subscriptions (`topics`) only. Called with the partitions this member receives, once their starting offsets are known and
+   * before any of them is fetched or handed out: `seek()` here moves where reading starts (for
+   * example to offsets kept in an external store).
+   */
+  onAssigned?: RebalanceListener;
+  /**
+   * Called with the partitions this member gives up in a rebalance (and on close), after the
+   * processed records were auto-committed and before the partitions go: no record of them is
+   * handed out meanwhile, and `commit()`, `position()` and `seek()` still work on them.
+   */
+  onRevoked?: RebalanceListener;
+  /**
+   * Called instead of `onRevoked` when the partitions were already taken away (the member was
+   * fenced, or missed its session or `maxPollIntervalMs`): committing them is no longer possible.
+   */
+  onLost?: RebalanceListener;
 }
 
 /** A consumer group member: it subscribes to topics and the group shares their partitions. */
 export interface GroupConsumerOptions extends ConsumerBaseOptions {
   /** The consumer group. */
   groupId: string;
-  /** Topics to subscribe to as a group member. */
-  topics: string[];
+  /**
+   * Topics to subscribe to as a group member; or, with `groupProtocol: "consumer"`, a regular
+   * expression the broker matches topic names against (KIP-848, RE2/J syntax: its `source` is sent),
+   * so topics created later that match are picked up.
+   */
+  topics: string[] | RegExp;
   /** Not with `topics`. */
   assign?: undefined;
+  /**
+   * The group protocol: "classic" (default; JoinGroup/SyncGroup, every Kafka version, assignors run
+   * in the client) or "consumer" (KIP-848, Kafka 4.0+: the broker assigns, members never stop for
+   * each other's rebalances). See the README's "Group protocols".
+   */
+  groupProtocol?: "classic" | "consumer";
+  /**
+   * With `groupProtocol: "consumer"`: the broker-side assignor, "uniform" or "range" (or another the
+   * broker has). Default: the broker's (uniform).
+   */
+  groupRemoteAssignor?: string;
 }
 
 /** A standalone consumer: explicit partitions, no group membership. */
@@ -197,6 +248,11 @@ const KNOWN_KEYS: Record<keyof GroupConsumerOptions | keyof StandaloneConsumerOp
   isolationLevel: true,
   missingTopicTimeoutMs: true,
   onError: true,
+  onAssigned: true,
+  onRevoked: true,
+  onLost: true,
+  groupProtocol: true,
+  groupRemoteAssignor: true,
 };
 const OPTION_KEYS = Object.keys(KNOWN_KEYS);
 
@@ -280,6 +336,20 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   #closing: Promise<void> | null = null;
   #commits: Promise<void> = Promise.resolve();
   #generationOfAssignment = 0;
+  readonly #listeners: {
+    onAssigned?: RebalanceListener;
+    onRevoked?: RebalanceListener;
+    onLost?: RebalanceListener;
+  };
+  /**
+   * Partitions being given up (commit and onRevoked in progress): their records are no longer handed
+   * out; the other partitions' are (a cooperative or KIP-848 member keeps consuming them).
+   */
+  readonly #revoking = new Set<PartitionState>();
+  /** New partitions paused by the consumer while `onAssigned` runs (not by the application). */
+  readonly #held = new Set<PartitionState>();
+  /** Set while `onRevoked` runs on close, where `commit()` is still allowed. */
+  #closeListener = false;
 
   /**
    * Creates a consumer and starts joining (or reading); use `client.consumer()`.
@@ -302,8 +372,51 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     if (topics === undefined && opts.assign === undefined) {
       throw new TypeError("A consumer needs topics (with a groupId) or assign");
     }
-    if (topics !== undefined && (!Array.isArray(topics) || topics.length === 0)) {
+    const gopts = opts as Partial<GroupConsumerOptions>;
+    if (
+      topics === undefined && (gopts.groupProtocol !== undefined || gopts.groupRemoteAssignor !== undefined)
+    ) {
+      throw new TypeError(
+        "groupProtocol and groupRemoteAssignor are for group subscriptions (topics), not assign",
+      );
+    }
+    const groupProtocol = gopts.groupProtocol ?? "classic";
+    if (groupProtocol !== "classic" && groupProtocol !== "consumer") {
+      throw new TypeError(
+        `Invalid groupProtocol ${JSON.stringify(groupProtocol)}: use "classic" or "consumer"`,
+      );
+    }
+    const regex = topics instanceof RegExp ? topics : null;
+    if (regex !== null && groupProtocol !== "consumer") {
+      throw new TypeError(
+        `A regular expression subscription (${regex}) needs groupProtocol: "consumer" (the broker matches it, KIP-848)`,
+      );
+    }
+    if (regex !== null && regex.flags !== "") {
+      throw new TypeError(`Invalid topics ${regex}: the broker's regular expressions take no flags`);
+    }
+    if (
+      topics !== undefined && regex === null && (!Array.isArray(topics) || topics.length === 0)
+    ) {
       throw new TypeError(`Invalid topics ${JSON.stringify(topics)}: expected a non-empty array of names`);
+    }
+    if (groupProtocol === "consumer") {
+      // The broker owns these with KIP-848 (group.consumer.* configs); accepting them would ignore them.
+      for (const k of ["assignors", "sessionTimeoutMs", "heartbeatIntervalMs"] as const) {
+        if (opts[k] !== undefined) {
+          throw new TypeError(
+            `${k} is not used with groupProtocol "consumer": the broker sets it (group.consumer.* configs)` +
+              (k === "assignors" ? "; choose a broker-side assignor with groupRemoteAssignor" : ""),
+          );
+        }
+      }
+    } else if (gopts.groupRemoteAssignor !== undefined) {
+      throw new TypeError(
+        'groupRemoteAssignor needs groupProtocol: "consumer"; use assignors with "classic"',
+      );
+    }
+    if (gopts.groupRemoteAssignor !== undefined && typeof gopts.groupRemoteAssignor !== "string") {
+      throw new TypeError(`Invalid groupRemoteAssignor ${JSON.stringify(gopts.groupRemoteAssignor)}`);
     }
     if (topics !== undefined && !opts.groupId) {
       throw new TypeError("Subscribing to topics needs a groupId; use assign to read without a group");
@@ -315,6 +428,20 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       throw new TypeError(`Invalid onError: expected a function, got ${typeof opts.onError}`);
     }
     this.#onError = opts.onError ?? null;
+    this.#listeners = {};
+    for (const name of ["onAssigned", "onRevoked", "onLost"] as const) {
+      const f = opts[name];
+      if (f === undefined) continue;
+      if (typeof f !== "function") {
+        throw new TypeError(`Invalid ${name}: expected a function, got ${typeof f}`);
+      }
+      if (topics === undefined) {
+        throw new TypeError(
+          `${name} is for group subscriptions (topics); a consumer with assign is not rebalanced`,
+        );
+      }
+      this.#listeners[name] = f;
+    }
     this.#groupId = opts.groupId ?? null;
     this.#groupInstanceId = opts.groupInstanceId ?? null;
     this.#subscribed = topics !== undefined;
@@ -350,15 +477,22 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     const assignors = (opts.assignors ?? DEFAULT_ASSIGNORS).map((a) => {
       if (a === "range") return rangeAssignor;
       if (a === "roundrobin") return roundRobinAssignor;
+      if (a === "sticky") return stickyAssignor;
+      if (a === "cooperative-sticky") return cooperativeStickyAssignor;
       if (typeof a === "object" && a && typeof a.assign === "function") return a;
       throw new TypeError(
-        `Invalid assignor ${JSON.stringify(a)}: expected "range", "roundrobin" or an Assignor`,
+        `Invalid assignor ${
+          JSON.stringify(a)
+        }: expected "range", "roundrobin", "sticky", "cooperative-sticky" or an Assignor`,
       );
     });
     if (this.#groupId !== null) {
       this.#group = new GroupMember(this.#cluster, {
         groupId: this.#groupId,
-        topics: topics ?? [],
+        topics: Array.isArray(topics) ? topics : [],
+        groupProtocol,
+        remoteAssignor: gopts.groupRemoteAssignor ?? null,
+        topicRegex: regex?.source ?? null,
         groupInstanceId: opts.groupInstanceId ?? null,
         sessionTimeoutMs: positive("sessionTimeoutMs", opts.sessionTimeoutMs, 45_000),
         heartbeatIntervalMs: positive("heartbeatIntervalMs", opts.heartbeatIntervalMs, 3000),
@@ -368,7 +502,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         retryBackoffMs,
         lane: `group/${id}`,
       }, {
-        revoke: () => this.#revoke(),
+        revoke: (only) => this.#revoke(only),
         assign: (a) => this.#assign(a),
         lastPollAt: () => this.#waiting ? Date.now() : this.#lastPoll,
         fail: (err) => this.#fail(err),
@@ -382,15 +516,19 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         this.#report(asKafkaError(err, why), why);
       })
     );
-    if (this.#subscribed) {
-      const bad = topics!.map((t) => [t, topicNameProblem(t)] as const).find(([, why]) => why !== null);
+    if (this.#subscribed && regex !== null) {
+      // Which topics match is the broker's business; none matching is not an error.
+      this.#group!.start();
+    } else if (this.#subscribed) {
+      const names = topics as string[];
+      const bad = names.map((t) => [t, topicNameProblem(t)] as const).find(([, why]) => why !== null);
       if (bad) {
         // Nothing can ever be assigned: the iterator fails at once.
         this.#fail(new TypeError(`Cannot subscribe to topic ${JSON.stringify(bad[0])}: ${bad[1]}`));
         return;
       }
       this.#group!.start();
-      this.#tasks.push(this.#watchTopics(topics!, missingTopicTimeoutMs));
+      this.#tasks.push(this.#watchTopics(names, missingTopicTimeoutMs));
     } else this.#tasks.push(this.#startStandalone(opts.assign!));
     if (this.#autoCommit) this.#tasks.push(this.#autoCommitLoop());
   }
@@ -546,45 +684,91 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     }
   }
 
-  async #revoke(): Promise<void> {
-    this.#cur = null;
-    const parts = this.#fetcher.revokeAll();
-    if (this.#autoCommit && this.#group!.generationId < 0) {
-      // The coordinator already dropped this member (fenced, expired): the partitions are lost, not
-      // handed over, and a commit cannot be made for them any more.
-      const unsaved = parts.filter((tp) => tp.consumed >= 0n && tp.consumed !== tp.committed);
-      if (unsaved.length > 0) {
-        this.#report(
-          new CommitFailedError(
-            `This member was dropped from group ${this.#groupId} before it committed ${
-              unsaved.map((tp) => `${tp.topic}[${tp.partition}]`).join(", ")
-            }; the records processed since the last commit will be delivered again`,
-          ),
-        );
+  /** Runs a rebalance listener; what it throws reaches the application through `next()`. */
+  async #listen(
+    name: "onAssigned" | "onRevoked" | "onLost",
+    parts: readonly PartitionState[],
+  ): Promise<void> {
+    const f = this.#listeners[name];
+    if (f === undefined || parts.length === 0) return;
+    const list = sortPartitions(parts.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
+    try {
+      await f(list);
+    } catch (err) {
+      if (this.#stopping) {
+        this.#report(asKafkaError(err, `The ${name} listener failed`), `The ${name} listener failed`);
+        return;
       }
-    } else if (this.#autoCommit) {
-      try {
-        await this.#commit(parts);
-      } catch (err) {
-        const why = "The commit before giving partitions up in a rebalance failed; their records " +
-          "since the last commit will be delivered again";
-        this.#report(asKafkaError(err, why), why);
-      }
+      this.#error ??= err instanceof Error ? err : new KafkaError(`The ${name} listener threw ${err}`);
+      this.#fetcher.data.notify();
     }
-    for (const tp of parts) {
+  }
+
+  /**
+   * Gives partitions up: every assigned one (eager rebalance) or `only` those
+   * (cooperative). Auto-commits what was processed, then calls `onRevoked` (or
+   * `onLost` when the coordinator already dropped this member), then removes them.
+   */
+  async #revoke(only?: TopicPartitions): Promise<void> {
+    const parts = only === undefined
+      ? this.#fetcher.partitions()
+      : [...only].flatMap(([t, ps]) =>
+        ps.map((p) => this.#fetcher.get(t, p)).filter((tp) => tp !== undefined)
+      );
+    if (this.#cur !== null && (only === undefined || parts.includes(this.#cur.tp))) this.#cur = null;
+    const lost = this.#group!.generationId < 0;
+    for (const tp of parts) this.#revoking.add(tp);
+    try {
+      if (this.#autoCommit && lost) {
+        // The coordinator already dropped this member (fenced, expired): the partitions are lost, not
+        // handed over, and a commit cannot be made for them any more.
+        const unsaved = parts.filter((tp) => tp.consumed >= 0n && tp.consumed !== tp.committed);
+        if (unsaved.length > 0) {
+          this.#report(
+            new CommitFailedError(
+              `This member was dropped from group ${this.#groupId} before it committed ${
+                unsaved.map((tp) => `${tp.topic}[${tp.partition}]`).join(", ")
+              }; the records processed since the last commit will be delivered again`,
+            ),
+          );
+        }
+      } else if (this.#autoCommit) {
+        try {
+          await this.#commit(parts);
+        } catch (err) {
+          const why = "The commit before giving partitions up in a rebalance failed; their records " +
+            "since the last commit will be delivered again";
+          this.#report(asKafkaError(err, why), why);
+        }
+      }
+      await this.#listen(lost ? "onLost" : "onRevoked", parts);
+    } finally {
+      for (const tp of parts) this.#revoking.delete(tp);
+    }
+    if (this.#cur !== null && parts.includes(this.#cur.tp)) this.#cur = null;
+    for (const tp of this.#fetcher.revoke(parts)) {
+      this.#held.delete(tp);
       // Records handed out and not committed: a later commit() cannot cover them any more.
       if (this.#handed.delete(tp) && tp.position > tp.committed) {
         this.#lost.set(tpKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
       }
     }
+    this.#fetcher.data.notify();
   }
 
+  /** Takes partitions (those already assigned are kept as they are), then calls `onAssigned`. */
   async #assign(assignment: TopicPartitions): Promise<void> {
-    const epochs = new Map<string, number>();
-    const committed = await this.#group!.committed(assignment, epochs);
-    if (this.#stopping) return;
-    const entries = [];
+    const fresh: TopicPartitions = new Map();
     for (const [topic, partitions] of assignment) {
+      const ps = partitions.filter((p) => this.#fetcher.get(topic, p) === undefined);
+      if (ps.length > 0) fresh.set(topic, ps);
+    }
+    const epochs = new Map<string, number>();
+    const committed = await this.#group!.committed(fresh, epochs);
+    if (this.#stopping) return;
+    const listen = this.#listeners.onAssigned !== undefined && fresh.size > 0;
+    const entries = [];
+    for (const [topic, partitions] of fresh) {
       for (const partition of partitions) {
         const c = committed.get(tpKey(topic, partition)) ?? -1n;
         entries.push({
@@ -593,10 +777,23 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
           start: c >= 0n ? c : this.#reset,
           committed: c,
           committedEpoch: epochs.get(tpKey(topic, partition)),
+          // Nothing of the new partitions is fetched until onAssigned is done (it may seek).
+          paused: listen,
         });
       }
     }
     this.#fetcher.assign(entries);
+    const added = entries.map((e) => this.#fetcher.get(e.topic, e.partition)!);
+    if (listen) {
+      try {
+        for (const tp of added) this.#held.add(tp);
+        await this.#listen("onAssigned", added);
+      } finally {
+        for (const tp of added) {
+          if (this.#held.delete(tp) && !tp.revoked) this.#fetcher.setPaused(tp, false);
+        }
+      }
+    }
     this.#generationOfAssignment++;
     this.#fetcher.data.notify();
   }
@@ -685,7 +882,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         throw err;
       }
       if (this.#stopping) return false;
-      const c = this.#fetcher.take();
+      let c = this.#fetcher.take();
+      // Records of a partition being given up stay unread: its next owner reads them from the commit.
+      while (c !== null && this.#revoking.has(c.tp)) c = this.#fetcher.take();
       if (c !== null) {
         this.#cur = c;
         this.#handed.add(c.tp);
@@ -826,7 +1025,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    */
   async commit(what?: ConsumerRecord | readonly CommitOffset[]): Promise<void> {
     if (this.#group === null) throw new TypeError("commit() needs a consumer with a groupId");
-    if (this.#closing) throw new ClosedError("The consumer is closed");
+    if (this.#closing && !this.#closeListener) throw new ClosedError("The consumer is closed");
     if (this.#fatal) throw this.#fatal;
     if (what === undefined) {
       const inHand = this.#ackTp;
@@ -918,7 +1117,12 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    * @param partitions Assigned partitions.
    */
   pause(partitions: TopicPartition[]): void {
-    for (const p of partitions) this.#fetcher.setPaused(this.#find(p.topic, p.partition), true);
+    for (const p of partitions) {
+      const tp = this.#find(p.topic, p.partition);
+      // Paused by the application while onAssigned runs: it stays paused afterwards.
+      if (this.#held.delete(tp)) continue;
+      this.#fetcher.setPaused(tp, true);
+    }
   }
 
   /**
@@ -927,13 +1131,17 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    * @param partitions Assigned partitions.
    */
   resume(partitions: TopicPartition[]): void {
-    for (const p of partitions) this.#fetcher.setPaused(this.#find(p.topic, p.partition), false);
+    for (const p of partitions) {
+      const tp = this.#find(p.topic, p.partition);
+      if (this.#held.has(tp)) continue; // resumed when onAssigned returns
+      this.#fetcher.setPaused(tp, false);
+    }
   }
 
   /** The partitions paused now (none once closing). */
   paused(): TopicPartition[] {
     if (this.#closing !== null) return [];
-    return this.#fetcher.partitions().filter((tp) => tp.paused).map((tp) => ({
+    return this.#fetcher.partitions().filter((tp) => tp.paused && !this.#held.has(tp)).map((tp) => ({
       topic: tp.topic,
       partition: tp.partition,
     }));
@@ -976,6 +1184,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
           );
         }
       }
+      if (this.#subscribed && this.#fatal === null && this.#group!.generationId >= 0) {
+        // The partitions go with the member: the listener may still commit (or save) them.
+        this.#closeListener = true;
+        try {
+          await this.#listen("onRevoked", this.#fetcher.partitions());
+        } finally {
+          this.#closeListener = false;
+        }
+      }
       await this.#group?.close();
       if (failed) throw failed;
       if (this.#fatal !== null && !this.#fatalDelivered) throw this.#fatal;
@@ -1007,6 +1224,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Sorts partitions by topic, then partition. */
+function sortPartitions(list: TopicPartition[]): TopicPartition[] {
+  return list.sort((a, b) => a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition);
 }
 
 /** Whether a commit failure ends the consumer (it will not get better by retrying). */

@@ -343,6 +343,8 @@ export class Fetcher {
       committed?: bigint;
       /** The leader epoch committed with `committed` (OffsetFetch); the start is validated against it. */
       committedEpoch?: number;
+      /** Start paused (nothing is fetched until `setPaused(tp, false)`); the offset lookup still runs. */
+      paused?: boolean;
     }[],
   ): void {
     const toReset: [PartitionState, OffsetSpec][] = [];
@@ -359,7 +361,7 @@ export class Fetcher {
         consumed: -1n,
         committed: e.committed ?? -1n,
         leader: -1,
-        paused: false,
+        paused: e.paused ?? false,
         revoked: false,
         highWatermark: -1n,
         leaderEpoch: -1,
@@ -390,15 +392,30 @@ export class Fetcher {
 
   /** Removes every partition and drops their buffered records; returns them. */
   revokeAll(): PartitionState[] {
-    const all = [...this.#parts.values()];
-    for (const tp of all) {
+    return this.revoke([...this.#parts.values()]);
+  }
+
+  /**
+   * Removes some partitions (a cooperative rebalance gives up only the moved
+   * ones) and drops their buffered records; returns those that were assigned.
+   *
+   * @param parts The partitions to give up.
+   */
+  revoke(parts: readonly PartitionState[]): PartitionState[] {
+    const gone: PartitionState[] = [];
+    for (const tp of parts) {
+      const key = tpKey(tp.topic, tp.partition);
+      if (this.#parts.get(key) !== tp) continue;
       tp.revoked = true;
       tp.epoch++;
+      this.#parts.delete(key);
+      gone.push(tp);
     }
-    this.#parts.clear();
-    this.#dropBuffered(() => true);
+    if (gone.length === 0) return gone;
+    const set = new Set(gone);
+    this.#dropBuffered(this.#parts.size === 0 ? () => true : (c) => set.has(c.tp));
     this.#room.notify();
-    return all;
+    return gone;
   }
 
   /**

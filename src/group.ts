@@ -10,6 +10,13 @@
  * consumer, then heartbeats; when the coordinator says the group rebalances,
  * that the generation is stale or that it forgot the member, the loop asks the
  * consumer to give its partitions up (committing first) and joins again.
+ * With only cooperative assignors (KIP-429) it keeps its partitions through a
+ * rebalance and gives up only those the new assignment moves.
+ *
+ * With `groupProtocol: "consumer"` the same member speaks KIP-848 instead: one
+ * ConsumerGroupHeartbeat loop, the broker assigns, and the member reconciles
+ * (revokes what left its target, takes what is new) through the same hooks;
+ * commits, offset fetches and the coordinator lookup are shared.
  *
  * @module
  */
@@ -21,7 +28,9 @@ import {
   encodeConsumerAssignment,
   encodeConsumerSubscription,
 } from "../protocol/apis/consumer_protocol.ts";
+import { describeGroups } from "../protocol/apis/describe_groups.ts";
 import { CoordinatorKeyType, findCoordinator } from "../protocol/apis/find_coordinator.ts";
+import { consumerGroupHeartbeat } from "../protocol/messages/consumer_group_heartbeat.ts";
 import { heartbeat } from "../protocol/apis/heartbeat.ts";
 import { joinGroup, type JoinGroupResponse } from "../protocol/apis/join_group.ts";
 import { leaveGroup } from "../protocol/apis/leave_group.ts";
@@ -96,9 +105,12 @@ export interface OffsetToCommit {
 
 /** What the group member needs from the consumer. */
 export interface GroupHooks {
-  /** Gives every partition up: stop fetching, drop buffered records, commit. */
-  revoke(): Promise<void>;
-  /** Takes the new assignment. */
+  /**
+   * Gives partitions up (every one, or `only` these in a cooperative rebalance): stop fetching,
+   * drop buffered records, commit.
+   */
+  revoke(only?: TopicPartitions): Promise<void>;
+  /** Takes the new assignment (partitions already held are kept as they are). */
   assign(assignment: TopicPartitions): Promise<void>;
   /** When the application last asked for records; `Infinity` while it waits for some. */
   lastPollAt(): number;
@@ -130,6 +142,12 @@ export interface GroupMemberOptions {
   retryBackoffMs: number;
   /** The private connection lane to the coordinator. */
   lane: Lane;
+  /** "classic" (JoinGroup/SyncGroup) or "consumer" (KIP-848, ConsumerGroupHeartbeat). */
+  groupProtocol: "classic" | "consumer";
+  /** KIP-848: the server-side assignor ("uniform", "range"), or null for the broker's default. */
+  remoteAssignor: string | null;
+  /** KIP-848: a server-side regular expression (RE2/J syntax) instead of `topics`, or null. */
+  topicRegex: string | null;
 }
 
 /** Errors after which the coordinator must be looked up again. */
@@ -154,6 +172,8 @@ function retriableCoordinatorError(err: unknown): boolean {
 
 /** Errors with which the coordinator refuses an offset commit from a member that lost its partitions. */
 const COMMIT_FAILED_ERRORS = new Set<number>([
+  ErrorCode.STALE_MEMBER_EPOCH,
+  ErrorCode.FENCED_MEMBER_EPOCH,
   ErrorCode.REBALANCE_IN_PROGRESS,
   ErrorCode.ILLEGAL_GENERATION,
   ErrorCode.UNKNOWN_MEMBER_ID,
@@ -190,6 +210,14 @@ export class GroupMember {
   #ledCounts: Map<string, number> | null = null;
   #nextMetadataCheck = 0;
   #assigned = false;
+  /** KIP-429: every assignor offered is cooperative (Java's rule), so partitions are kept through a rebalance. */
+  readonly #cooperative: boolean;
+  /** The partitions held now (cooperative), and the last assignment with its generation (sticky userData). */
+  #owned: TopicPartitions = new Map();
+  #lastAssignment: TopicPartitions = new Map();
+  #lastGeneration = -1;
+  /** Set when a cooperative member must give everything up before joining (its assignment failed). */
+  #revokeAll = false;
   #stopping = false;
   #pollExpired = false;
   #loop: Promise<void> | null = null;
@@ -207,6 +235,13 @@ export class GroupMember {
     this.#cluster = cluster;
     this.#opts = opts;
     this.#hooks = hooks;
+    this.#cooperative = opts.assignors.length > 0 &&
+      opts.assignors.every((a) => a.rebalanceProtocol === "cooperative");
+  }
+
+  /** "cooperative" when partitions are kept through a rebalance (KIP-429), else "eager". */
+  get rebalanceProtocol(): "eager" | "cooperative" {
+    return this.#cooperative ? "cooperative" : "eager";
   }
 
   /** The member id the coordinator gave ("" before the first join). */
@@ -226,7 +261,7 @@ export class GroupMember {
 
   /** Starts joining and heartbeating in the background. */
   start(): void {
-    this.#loop ??= this.#run();
+    this.#loop ??= this.#opts.groupProtocol === "consumer" ? this.#runConsumerProtocol() : this.#run();
   }
 
   /** Wakes the loop, e.g. when the application polls again after `maxPollIntervalMs`. */
@@ -235,6 +270,209 @@ export class GroupMember {
     this.#pollExpired = false;
     this.#needJoin = true;
     this.#wake.notify();
+  }
+
+  /**
+   * The consumer group protocol (KIP-848): one ConsumerGroupHeartbeat loop. The
+   * coordinator computes the assignment (with `remoteAssignor`) and sends the
+   * member its target; the member gives up what is no longer in it (committing
+   * first), takes what is new, and acknowledges by reporting what it owns in the
+   * next heartbeat. No member ever stops for another's rebalance.
+   */
+  async #runConsumerProtocol(): Promise<void> {
+    // KIP-1082 (v1): the member id is made by the client and kept across rejoins.
+    this.#memberId ||= crypto.randomUUID();
+    this.#generationId = 0;
+    let interval = this.#opts.heartbeatIntervalMs;
+    let nextHeartbeat = 0;
+    let backoff = this.#opts.retryBackoffMs;
+    /** The last target, in case its topic ids could not be named yet. */
+    let pending: { topicId: string; partitions: number[] }[] | null = null;
+    let unnamed = 0;
+    while (!this.#stopping) {
+      try {
+        if (this.#pollExpired) {
+          await this.#wake.wait(1000);
+          continue;
+        }
+        if (this.#needJoin && this.#assigned) {
+          // Fenced or forgotten: the partitions are already someone else's (onLost), then join with epoch 0.
+          this.#assigned = false;
+          this.#owned = new Map();
+          await this.#hooks.revoke();
+        }
+        if (this.#needJoin) {
+          this.#needJoin = false;
+          this.#generationId = 0;
+          nextHeartbeat = 0;
+        }
+        const wait = nextHeartbeat - Date.now();
+        if (wait > 0) {
+          await this.#wake.wait(wait);
+          continue;
+        }
+        if (this.#assigned && Date.now() - this.#hooks.lastPollAt() > this.#opts.maxPollIntervalMs) {
+          this.#pollExpired = true;
+          this.#assigned = false;
+          this.#owned = new Map();
+          await this.#hooks.revoke();
+          await this.#leaveConsumerProtocol(-1);
+          continue;
+        }
+        nextHeartbeat = Date.now() + interval;
+        const res = await this.#consumerHeartbeat();
+        if (this.#stopping) break;
+        if (res.errorCode !== 0) {
+          const code = res.errorCode;
+          if (code === ErrorCode.UNSUPPORTED_VERSION) {
+            // The API is there but the coordinator has the protocol disabled.
+            throw new UnsupportedVersionError(
+              res.errorMessage ?? "ConsumerGroupHeartbeat refused: UNSUPPORTED_VERSION",
+            );
+          }
+          if (code === ErrorCode.FENCED_MEMBER_EPOCH || code === ErrorCode.UNKNOWN_MEMBER_ID) {
+            this.#generationId = -1;
+            this.#needJoin = true;
+            pending = null;
+            continue;
+          }
+          if (COORDINATOR_ERRORS.has(code)) this.#coordinator = null;
+          throw new BrokerError(code, {
+            api: "ConsumerGroupHeartbeat",
+            groupId: this.#opts.groupId,
+            brokerMessage: res.errorMessage,
+          });
+        }
+        backoff = this.#opts.retryBackoffMs;
+        if (res.memberId) this.#memberId = res.memberId;
+        this.#generationId = res.memberEpoch;
+        if (res.heartbeatIntervalMs > 0) interval = res.heartbeatIntervalMs;
+        if (res.assignment !== null) pending = res.assignment.topicPartitions;
+        if (pending !== null) {
+          const target = await this.#nameTopics(pending);
+          if (target === null && ++unnamed === 10) {
+            this.#hooks.report(
+              new KafkaError(
+                `Group ${this.#opts.groupId}: the coordinator assigned topics whose ids the metadata does not ` +
+                  `name (${pending.map((t) => t.topicId).join(", ")}); waiting for the metadata to catch up`,
+              ),
+            );
+          }
+          if (target !== null) {
+            unnamed = 0;
+            pending = null;
+            if (await this.#reconcile(target)) nextHeartbeat = 0; // acknowledge at once
+          }
+        }
+      } catch (err) {
+        if (this.#stopping) break;
+        if (err instanceof UnsupportedVersionError) {
+          this.#hooks.fail(
+            new UnsupportedVersionError(
+              `The group coordinator does not speak the consumer group protocol (KIP-848, ConsumerGroupHeartbeat): ` +
+                `it needs Kafka 4.0+ with "consumer" in group.coordinator.rebalance.protocols. Use ` +
+                `groupProtocol: "classic" with this cluster (${err.message})`,
+              { cause: err },
+            ),
+          );
+          return;
+        }
+        if (err instanceof BrokerError && !err.retriable && !COORDINATOR_ERRORS.has(err.code)) {
+          this.#hooks.fail(err);
+          return;
+        }
+        if (!(err instanceof KafkaError) || err instanceof AuthenticationError) {
+          this.#hooks.fail(err as Error);
+          return;
+        }
+        await this.#wake.wait(backoff);
+        backoff = Math.min(backoff * 2, 1000);
+        nextHeartbeat = 0;
+      }
+    }
+  }
+
+  async #consumerHeartbeat() {
+    const conn = await this.coordinator();
+    const owned = [];
+    for (const [topic, partitions] of this.#owned) {
+      const id = this.#cluster.cachedTopic(topic)?.topicId;
+      if (id) owned.push({ topicId: id, partitions });
+    }
+    const regex = this.#opts.topicRegex;
+    try {
+      return await conn.request(consumerGroupHeartbeat, {
+        groupId: this.#opts.groupId,
+        memberId: this.#memberId,
+        memberEpoch: this.#generationId,
+        instanceId: this.#opts.groupInstanceId,
+        rackId: null,
+        rebalanceTimeoutMs: this.#opts.rebalanceTimeoutMs,
+        subscribedTopicNames: regex ? null : [...this.#opts.topics],
+        subscribedTopicRegex: regex ?? null,
+        serverAssignor: this.#opts.remoteAssignor,
+        topicPartitions: owned,
+      }, { timeoutMs: Math.max(this.#opts.sessionTimeoutMs, 5000) });
+    } catch (err) {
+      if (isConnectionProblem(err)) this.#coordinator = null;
+      throw err;
+    }
+  }
+
+  /** Topic ids to names (refreshing metadata for ids not seen yet); null while some stay unknown. */
+  async #nameTopics(target: { topicId: string; partitions: number[] }[]): Promise<TopicPartitions | null> {
+    if (target.some((t) => this.#cluster.topicName(t.topicId) === undefined)) {
+      await this.#cluster.refreshMetadata(this.#opts.topicRegex ? undefined : [...this.#opts.topics]);
+    }
+    const out: TopicPartitions = new Map();
+    for (const t of target) {
+      const name = this.#cluster.topicName(t.topicId);
+      if (name === undefined) return null;
+      out.set(name, [...t.partitions].sort((a, b) => a - b));
+    }
+    return out;
+  }
+
+  /** Gives up what left the target and takes what is new; true when what this member owns changed. */
+  async #reconcile(target: TopicPartitions): Promise<boolean> {
+    const revoked = minus(this.#owned, target);
+    const added = minus(target, this.#owned);
+    if (revoked.size > 0) {
+      await this.#hooks.revoke(revoked);
+      this.#owned = minus(this.#owned, revoked);
+    }
+    if (added.size > 0 || !this.#assigned) {
+      this.#assigned = true;
+      this.#owned = target;
+      await this.#hooks.assign(target);
+    }
+    this.#owned = target;
+    return revoked.size > 0 || added.size > 0;
+  }
+
+  /** Leaves with epoch -1 (or -2: a static member that will come back, KIP-848). */
+  async #leaveConsumerProtocol(epoch: -1 | -2): Promise<void> {
+    // Epoch 0: never joined (or fenced and not back yet): nothing to leave.
+    if (this.#generationId <= 0) return;
+    this.#generationId = epoch;
+    try {
+      const conn = await this.coordinator();
+      await conn.request(consumerGroupHeartbeat, {
+        groupId: this.#opts.groupId,
+        memberId: this.#memberId,
+        memberEpoch: epoch,
+        instanceId: this.#opts.groupInstanceId,
+      }, { timeoutMs: 5000 });
+    } catch (err) {
+      this.#hooks.report(
+        new KafkaError(
+          `Leaving group ${this.#opts.groupId} failed (${(err as Error).message}); ` +
+            `the coordinator removes the member after sessionTimeoutMs`,
+          { cause: err },
+        ),
+      );
+    }
+    this.#generationId = -1;
   }
 
   async #run(): Promise<void> {
@@ -248,8 +486,12 @@ export class GroupMember {
           continue;
         }
         if (this.#needJoin) {
-          if (this.#assigned) {
+          // Eager: everything goes before joining. Cooperative (KIP-429): a member keeps its
+          // partitions, unless it fell out of the group, where they are lost anyway.
+          if (this.#assigned && (!this.#cooperative || this.#generationId < 0 || this.#revokeAll)) {
             this.#assigned = false;
+            this.#revokeAll = false;
+            this.#owned = new Map();
             await this.#hooks.revoke();
           }
           const assignment = await this.#joinAndSync();
@@ -263,12 +505,24 @@ export class GroupMember {
             continue;
           }
           rejoins = 0;
+          if (this.#cooperative && this.#assigned) {
+            // KIP-429: give up only what moved, then join once more so it can be handed on.
+            const revoked = minus(this.#owned, assignment);
+            if (revoked.size > 0) {
+              await this.#hooks.revoke(revoked);
+              this.#needJoin = true;
+            }
+          }
           this.#assigned = true;
+          this.#owned = assignment;
+          this.#lastAssignment = assignment;
+          this.#lastGeneration = this.#generationId;
           try {
             await this.#hooks.assign(assignment);
           } catch (err) {
             // Without its offsets the assignment is unusable: give it back and join again.
             this.#needJoin = true;
+            this.#revokeAll = true;
             throw err;
           }
           nextHeartbeat = Date.now() + this.#opts.heartbeatIntervalMs;
@@ -429,7 +683,12 @@ export class GroupMember {
         protocolType: CONSUMER_PROTOCOL_TYPE,
         protocols: this.#opts.assignors.map((a) => ({
           name: a.name,
-          metadata: encodeConsumerSubscription({ topics: [...this.#opts.topics] }),
+          metadata: encodeConsumerSubscription({
+            topics: [...this.#opts.topics],
+            userData: a.subscriptionUserData?.(this.#lastAssignment, this.#lastGeneration) ?? null,
+            ownedPartitions: [...this.#owned].map(([topic, partitions]) => ({ topic, partitions })),
+            generationId: this.#owned.size > 0 ? this.#generationId : -1,
+          }),
         })),
         reason: null,
       }, { timeoutMs: this.#opts.rebalanceTimeoutMs + 5000 });
@@ -446,6 +705,7 @@ export class GroupMember {
       return null;
     }
     if (join.errorCode === ErrorCode.REBALANCE_IN_PROGRESS) return null;
+    if (join.errorCode === ErrorCode.INCONSISTENT_GROUP_PROTOCOL) throw await this.#inconsistent(conn);
     this.#onGroupError(join.errorCode, "JoinGroup");
     if (join.errorCode) return null;
     this.#memberId = join.memberId;
@@ -484,6 +744,38 @@ export class GroupMember {
     return out;
   }
 
+  /** INCONSISTENT_GROUP_PROTOCOL, saying what we offered and (as far as DescribeGroups tells) what the group uses. */
+  async #inconsistent(conn: Connection): Promise<BrokerError> {
+    const ours = this.#opts.assignors.map((a) => a.name).join(", ");
+    let theirs = "protocols none of which we offer";
+    try {
+      // The coordinator names the group's protocol only once it is Stable: ask a few times.
+      let g;
+      for (let i = 0; i < 6 && !this.#stopping; i++) {
+        const res = await conn.request(describeGroups, { groups: [this.#opts.groupId] }, { timeoutMs: 5000 });
+        g = res.groups[0];
+        if (!g || g.errorCode !== 0 || g.protocolData || g.groupState === "Empty") break;
+        await sleep(500);
+      }
+      if (g && g.errorCode === 0) {
+        theirs = g.protocolType !== CONSUMER_PROTOCOL_TYPE
+          ? `protocol type "${g.protocolType}"${g.protocolData ? ` with "${g.protocolData}"` : ""}`
+          : g.protocolData
+          ? `"${g.protocolData}"`
+          : theirs;
+        theirs += ` (state ${g.groupState}, ${g.members.length} member${g.members.length === 1 ? "" : "s"})`;
+      }
+    } catch {
+      // The description is a courtesy; the error stands without it.
+    }
+    return new BrokerError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, {
+      api: "JoinGroup",
+      groupId: this.#opts.groupId,
+      brokerMessage: `the group's members use ${theirs}; this member offered protocol type ` +
+        `"${CONSUMER_PROTOCOL_TYPE}" with assignors [${ours}] (the assignors option)`,
+    });
+  }
+
   /** As the leader: whether a subscribed topic's partition count differs from the last assignment's. */
   async #partitionsChanged(): Promise<boolean> {
     const led = this.#ledCounts!;
@@ -503,11 +795,21 @@ export class GroupMember {
     if (!assignor) {
       throw new KafkaError(`The group chose assignor "${join.protocolName}", which we do not have`);
     }
-    const members: MemberSubscription[] = join.members.map((m) => ({
-      memberId: m.memberId,
-      groupInstanceId: m.groupInstanceId,
-      topics: decodeConsumerSubscription(m.metadata).topics,
-    }));
+    const members: MemberSubscription[] = join.members.map((m) => {
+      const sub = decodeConsumerSubscription(m.metadata);
+      const owned = new Map<string, number[]>();
+      for (const tp of sub.ownedPartitions ?? []) {
+        owned.set(tp.topic, [...(owned.get(tp.topic) ?? []), ...tp.partitions]);
+      }
+      return {
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        topics: sub.topics,
+        ownedPartitions: owned,
+        generationId: sub.generationId ?? -1,
+        userData: sub.userData ?? null,
+      };
+    });
     const topics = [...new Set(members.flatMap((m) => m.topics))];
     await this.#cluster.refreshMetadata(topics);
     const counts = new Map<string, number>();
@@ -605,9 +907,19 @@ export class GroupMember {
             again = err;
             continue;
           }
+          if (
+            p.errorCode === ErrorCode.STALE_MEMBER_EPOCH && this.#generationId > 0 &&
+            this.#generationId !== generationId
+          ) {
+            // KIP-848: the heartbeat moved the member to a new epoch meanwhile; commit with that one.
+            again = err;
+            continue;
+          }
           if (COMMIT_FAILED_ERRORS.has(p.errorCode)) {
             if (
-              p.errorCode !== ErrorCode.REBALANCE_IN_PROGRESS && p.errorCode !== ErrorCode.FENCED_INSTANCE_ID
+              p.errorCode !== ErrorCode.REBALANCE_IN_PROGRESS &&
+              p.errorCode !== ErrorCode.FENCED_INSTANCE_ID &&
+              this.#opts.groupProtocol === "classic"
             ) {
               // The member fell out of the generation: join again (the loop gives the partitions up first).
               if (generationId === this.#generationId) {
@@ -712,7 +1024,11 @@ export class GroupMember {
       this.#joinConn?.close();
     }
     await this.#loop?.catch(() => {});
-    if ((opts.leave ?? true) && this.#opts.groupInstanceId === null) {
+    if (this.#opts.groupProtocol === "consumer") {
+      if (opts.leave ?? true) {
+        await this.#leaveConsumerProtocol(this.#opts.groupInstanceId === null ? -1 : -2);
+      }
+    } else if ((opts.leave ?? true) && this.#opts.groupInstanceId === null) {
       await this.#leave("the consumer is closing");
     }
     this.#memberId = "";
@@ -726,6 +1042,17 @@ export class GroupMember {
   get stable(): boolean {
     return !this.#needJoin && this.#generationId >= 0;
   }
+}
+
+/** The partitions of `a` that are not in `b`. */
+function minus(a: TopicPartitions, b: TopicPartitions): TopicPartitions {
+  const out: TopicPartitions = new Map();
+  for (const [topic, partitions] of a) {
+    const keep = new Set(b.get(topic) ?? []);
+    const gone = partitions.filter((p) => !keep.has(p));
+    if (gone.length > 0) out.set(topic, gone);
+  }
+  return out;
 }
 
 function sleep(ms: number): Promise<void> {

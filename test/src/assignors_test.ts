@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import {
+  cooperativeStickyAssignor,
   type GroupAssignment,
   type MemberSubscription,
   rangeAssignor,
   roundRobinAssignor,
+  stickyAssignor,
 } from "../../src/assignors.ts";
 
 function members(ids: string[], topics: string[] = ["t"]): MemberSubscription[] {
@@ -106,4 +108,132 @@ Deno.test("roundRobinAssignor", async (t) => {
     assert.equal(roundRobinAssignor.assign([], new Map([["t", 3]])).size, 0);
     assert.equal(rangeAssignor.assign([], new Map([["t", 3]])).size, 0);
   });
+});
+
+/** Every partition of `counts` at most once, only to subscribers; returns the loads. */
+function checkPlan(
+  plan: GroupAssignment,
+  subs: MemberSubscription[],
+  counts: Map<string, number>,
+  complete = true,
+): number[] {
+  const seen = new Set<string>();
+  for (const m of subs) {
+    for (const [topic, ps] of plan.get(m.memberId)!) {
+      assert.ok(m.topics.includes(topic), `${m.memberId} got ${topic} without subscribing`);
+      for (const p of ps) {
+        assert.ok(p >= 0 && p < counts.get(topic)!);
+        assert.ok(!seen.has(`${topic}:${p}`), `${topic}:${p} twice`);
+        seen.add(`${topic}:${p}`);
+      }
+    }
+  }
+  if (complete) assert.equal(seen.size, [...counts.values()].reduce((a, b) => a + b, 0));
+  return subs.map((m) => [...plan.get(m.memberId)!.values()].reduce((a, ps) => a + ps.length, 0));
+}
+
+function owning(plan: GroupAssignment, id: string): Map<string, number[]> {
+  return new Map(plan.get(id)!);
+}
+
+Deno.test("stickyAssignor", async (t) => {
+  await t.step("balances within one and keeps partitions where they were when a member leaves", () => {
+    const counts = new Map([["t", 7], ["u", 5]]);
+    const three = members(["a", "b", "c"], ["t", "u"]);
+    const first = stickyAssignor.assign(three, counts);
+    const loads = checkPlan(first, three, counts);
+    assert.ok(Math.max(...loads) - Math.min(...loads) <= 1, `${loads}`);
+    // a and b rejoin with what they had in their userData (Java's StickyAssignor layout); c is gone.
+    const two = ["a", "b"].map((id) => ({
+      memberId: id,
+      groupInstanceId: null,
+      topics: ["t", "u"],
+      userData: stickyAssignor.subscriptionUserData!(owning(first, id), 3),
+    }));
+    const second = stickyAssignor.assign(two, counts);
+    const loads2 = checkPlan(second, two, counts);
+    assert.deepEqual(loads2.sort(), [6, 6]);
+    for (const id of ["a", "b"]) {
+      for (const [topic, ps] of first.get(id)!) {
+        for (const p of ps) assert.ok(second.get(id)!.get(topic)!.includes(p), `${id} kept ${topic}:${p}`);
+      }
+    }
+  });
+
+  await t.step(
+    "unequal subscriptions: only subscribers get a topic; a stale claim loses to a newer one",
+    () => {
+      const counts = new Map([["t", 4], ["u", 4]]);
+      const subs: MemberSubscription[] = [
+        {
+          memberId: "a",
+          groupInstanceId: null,
+          topics: ["t"],
+          ownedPartitions: new Map([["t", [0, 1]]]),
+          generationId: 2,
+        },
+        {
+          memberId: "b",
+          groupInstanceId: null,
+          topics: ["t", "u"],
+          ownedPartitions: new Map([["t", [1]]]),
+          generationId: 5,
+        },
+        {
+          memberId: "c",
+          groupInstanceId: null,
+          topics: ["u"],
+          userData: new Uint8Array([0xff, 1, 2, 3, 4, 5]),
+        },
+      ];
+      const plan = stickyAssignor.assign(subs, counts);
+      checkPlan(plan, subs, counts);
+      assert.ok(plan.get("b")!.get("t")?.includes(1), "the newer generation's claim wins");
+      assert.ok(plan.get("a")!.get("t")!.includes(0));
+    },
+  );
+
+  await t.step(
+    "random groups: complete, no partition twice, balanced within one for equal subscriptions",
+    () => {
+      let seed = 7;
+      const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+      for (let round = 0; round < 50; round++) {
+        const counts = new Map([["t", 1 + rnd(20)], ["u", rnd(6)]]);
+        const ids = Array.from({ length: 1 + rnd(6) }, (_, i) => `m${i}`);
+        const subs = ids.map((id) => ({
+          memberId: id,
+          groupInstanceId: null,
+          topics: ["t", "u"],
+          ownedPartitions: new Map([["t", [rnd(20), rnd(20)]]]),
+          generationId: rnd(3),
+        }));
+        const loads = checkPlan(stickyAssignor.assign(subs, counts), subs, counts);
+        assert.ok(Math.max(...loads) - Math.min(...loads) <= 1, `round ${round}: ${loads}`);
+      }
+    },
+  );
+});
+
+Deno.test("cooperativeStickyAssignor: a moving partition skips a round, then reaches its new owner", () => {
+  const counts = new Map([["t", 6]]);
+  const a1 = {
+    memberId: "a",
+    groupInstanceId: null,
+    topics: ["t"],
+    ownedPartitions: new Map([["t", [0, 1, 2, 3, 4, 5]]]),
+    generationId: 1,
+  };
+  const b1 = { memberId: "b", groupInstanceId: null, topics: ["t"] };
+  const round1 = cooperativeStickyAssignor.assign([a1, b1], counts);
+  checkPlan(round1, [a1, b1], counts, false);
+  const kept = round1.get("a")!.get("t")!;
+  assert.equal(kept.length, 3, "a keeps half");
+  assert.equal(round1.get("b")!.size, 0, "b waits until a revoked the rest");
+  // Round 2: a revoked what it was not given and owns only what it kept.
+  const a2 = { ...a1, ownedPartitions: new Map([["t", kept]]), generationId: 2 };
+  const round2 = cooperativeStickyAssignor.assign([a2, b1], counts);
+  checkPlan(round2, [a2, b1], counts);
+  assert.deepEqual(round2.get("a")!.get("t"), kept);
+  assert.equal(round2.get("b")!.get("t")!.length, 3);
 });

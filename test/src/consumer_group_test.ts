@@ -18,7 +18,15 @@ import { syncGroup } from "../../protocol/apis/sync_group.ts";
 import { ErrorCode } from "../../protocol/error_codes.ts";
 import type { RequestHeader } from "../../protocol/framing.ts";
 import { ZERO_UUID } from "../../protocol/primitives.ts";
-import { BrokerError, connect } from "../../mod.ts";
+import {
+  consumerGroupHeartbeat,
+  type ConsumerGroupHeartbeatRequest,
+  type ConsumerGroupHeartbeatResponse,
+} from "../../protocol/messages/consumer_group_heartbeat.ts";
+
+/** Topic "t"'s id (not the zero id, which means "no id"). */
+const TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAQ";
+import { BrokerError, connect, type ConsumerOptions, UnsupportedVersionError } from "../../mod.ts";
 import { apiVersionsReply, type FakeBroker, fakeBroker, reply } from "../_fake_broker.ts";
 
 // Non-flexible versions keep the fake broker simple (request header v1).
@@ -51,13 +59,24 @@ type Script = Partial<
 /** A one-node cluster with topic "t" (1 partition) that is its own group coordinator. */
 function cluster(
   script: Script,
-  opts: { commitForever?: number } = {},
+  opts: {
+    commitForever?: number;
+    consumerHeartbeatError?: number;
+    /** Answers ConsumerGroupHeartbeat (offered when this or consumerHeartbeatError is set). */
+    consumerHeartbeat?: (req: ConsumerGroupHeartbeatRequest) => ConsumerGroupHeartbeatResponse;
+  } = {},
 ): FakeBroker & { count(api: number): number } {
   const next = (k: keyof Script) => script[k]?.shift() ?? 0;
-  const broker: FakeBroker = fakeBroker((h: RequestHeader) => {
+  const broker: FakeBroker = fakeBroker((h: RequestHeader, body) => {
     switch (h.apiKey) {
       case 18:
-        return apiVersionsReply(h, RANGES);
+        return apiVersionsReply(
+          h,
+          opts.consumerHeartbeatError === undefined && opts.consumerHeartbeat === undefined
+            ? RANGES
+            // Metadata v10+ carries topic ids, which KIP-848 assignments name topics by.
+            : [...RANGES.filter(([k]) => k !== 3), [3, 0, 12], [68, 0, 1]],
+        );
       case 3:
         return reply(metadata, h, {
           throttleTimeMs: 0,
@@ -67,7 +86,7 @@ function cluster(
           topics: [{
             errorCode: 0,
             name: "t",
-            topicId: "AAAAAAAAAAAAAAAAAAAAAA",
+            topicId: TOPIC_ID,
             isInternal: false,
             partitions: [{
               errorCode: 0,
@@ -146,9 +165,23 @@ function cluster(
         return reply(heartbeat, h, { throttleTimeMs: 0, errorCode: next("heartbeat") });
       case 13:
         return reply(leaveGroup, h, { throttleTimeMs: 0, errorCode: next("leave"), members: [] });
+      case 68:
+        if (opts.consumerHeartbeat) {
+          const req = consumerGroupHeartbeat.decodeRequest(body, h.apiVersion);
+          return reply(consumerGroupHeartbeat, h, opts.consumerHeartbeat(req));
+        }
+        return reply(consumerGroupHeartbeat, h, {
+          throttleTimeMs: 0,
+          errorCode: opts.consumerHeartbeatError ?? 0,
+          errorMessage: null,
+          memberId: null,
+          memberEpoch: -1,
+          heartbeatIntervalMs: 0,
+          assignment: null,
+        });
     }
     return null; // Fetch: a long poll that never answers (closing the consumer ends it)
-  });
+  }, (k, v) => k === 18 ? v >= 3 : k === 3 ? v >= 9 : k === 68);
   const count = (api: number) => broker.requests.filter((r) => r.apiKey === api).length;
   return Object.assign(broker, { count });
 }
@@ -271,4 +304,120 @@ Deno.test("a fatal heartbeat error rejects next(), and close() when no next() re
       await assert.rejects(() => c.close(), fatal);
     }
   }
+});
+
+Deno.test('groupProtocol "consumer" against a coordinator without KIP-848 fails with an error saying what to do', async () => {
+  // Not offered in ApiVersions (before Kafka 4.0), and offered but refused (the protocol disabled).
+  for (const consumerHeartbeatError of [undefined, ErrorCode.UNSUPPORTED_VERSION]) {
+    await using broker = cluster({}, { consumerHeartbeatError });
+    await using client = await connect({ brokers: [broker.address] });
+    const c = client.consumer({ groupId: "g", topics: ["t"], groupProtocol: "consumer" });
+    const it = c[Symbol.asyncIterator]();
+    await assert.rejects(
+      () => it.next(),
+      (e) => e instanceof UnsupportedVersionError && /KIP-848/.test(e.message) && /"classic"/.test(e.message),
+    );
+    await c.close();
+  }
+});
+
+Deno.test("consumer options: group protocol settings are checked", async () => {
+  await using broker = cluster({});
+  await using client = await connect({ brokers: [broker.address] });
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ topics: /t.*/ }, /needs groupProtocol: "consumer"/],
+    [{ topics: /t.*/i, groupProtocol: "consumer" }, /no flags/],
+    [{ topics: ["t"], groupProtocol: "consumer", assignors: ["range"] }, /groupRemoteAssignor/],
+    [{ topics: ["t"], groupProtocol: "consumer", sessionTimeoutMs: 1 }, /broker sets it/],
+    [{ topics: ["t"], groupRemoteAssignor: "uniform" }, /needs groupProtocol/],
+    [{ topics: ["t"], groupProtocol: "kip848" }, /Invalid groupProtocol/],
+    [{ topics: ["t"], onAssigned: 1 }, /Invalid onAssigned/],
+    [{ assign: [{ topic: "t" }], onRevoked: () => {} }, /not rebalanced/],
+  ];
+  for (const [o, why] of bad) {
+    assert.throws(
+      () => client.consumer({ groupId: "g", ...o } as unknown as ConsumerOptions),
+      (e) => e instanceof TypeError && why.test(e.message),
+    );
+  }
+});
+
+Deno.test("KIP-848: a fenced member's partitions go to onLost (no commit), it rejoins with epoch 0 and gets them back", async () => {
+  const epochs: number[] = [];
+  const owned: number[] = [];
+  let n = 0;
+  await using broker = cluster({ offsetFetch: [GROUP_ID_NOT_FOUND, GROUP_ID_NOT_FOUND] }, {
+    consumerHeartbeat: (req) => {
+      epochs.push(req.memberEpoch);
+      owned.push(req.topicPartitions?.reduce((a, t) => a + t.partitions.length, 0) ?? -1);
+      const step = n++;
+      const ok = (epoch: number, assign: boolean) => ({
+        throttleTimeMs: 0,
+        errorCode: 0,
+        errorMessage: null,
+        memberId: req.memberId,
+        memberEpoch: epoch,
+        heartbeatIntervalMs: 50,
+        assignment: assign ? { topicPartitions: [{ topicId: TOPIC_ID, partitions: [0] }] } : null,
+      });
+      if (step === 0) return ok(1, true);
+      if (step === 2) {
+        return { ...ok(-1, false), errorCode: ErrorCode.FENCED_MEMBER_EPOCH, memberId: null };
+      }
+      if (step === 3) return ok(3, true);
+      return ok(req.memberEpoch > 0 ? req.memberEpoch : 1, false);
+    },
+  });
+  await using client = await connect({ brokers: [broker.address] });
+  const events: string[] = [];
+  const c = client.consumer({
+    groupId: "g",
+    topics: ["t"],
+    groupProtocol: "consumer",
+    onAssigned: (ps) => void events.push(`assigned ${ps.map((p) => p.partition)}`),
+    onRevoked: (ps) => void events.push(`revoked ${ps.map((p) => p.partition)}`),
+    onLost: (ps) => void events.push(`lost ${ps.map((p) => p.partition)}`),
+  });
+  try {
+    await until(() => events.length >= 3, 10_000, "assigned, lost, assigned").catch((e) => {
+      console.log(events, epochs, owned, n);
+      throw e;
+    });
+    assert.deepEqual(events.slice(0, 3), ["assigned 0", "lost 0", "assigned 0"]);
+    assert.deepEqual(
+      epochs.slice(0, 4),
+      [0, 1, 1, 0],
+      "joins with 0, heartbeats with 1, rejoins with 0 when fenced",
+    );
+    assert.equal(owned[1], 1, "the member reports the partition it took");
+    assert.equal(broker.count(8), 0, "a lost partition is not committed");
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("classic: a member the coordinator forgot gets onLost (not onRevoked), then onAssigned after rejoining", async () => {
+  await using broker = cluster({
+    offsetFetch: [GROUP_ID_NOT_FOUND, GROUP_ID_NOT_FOUND],
+    heartbeat: [ErrorCode.UNKNOWN_MEMBER_ID],
+  });
+  await using client = await connect({ brokers: [broker.address] });
+  const events: string[] = [];
+  const c = client.consumer({
+    groupId: "g",
+    topics: ["t"],
+    heartbeatIntervalMs: 50,
+    autoCommit: false,
+    onAssigned: (ps) => void events.push(`assigned ${ps.map((p) => p.partition)}`),
+    onRevoked: (ps) => void events.push(`revoked ${ps.map((p) => p.partition)}`),
+    onLost: (ps) => void events.push(`lost ${ps.map((p) => p.partition)}`),
+  });
+  try {
+    await until(() => events.length >= 3, 10_000, "assigned, lost, assigned");
+    assert.deepEqual(events.slice(0, 3), ["assigned 0", "lost 0", "assigned 0"]);
+    assert.equal(broker.count(8), 0, "nothing committed for a lost partition");
+  } finally {
+    await c.close();
+  }
+  assert.equal(events.at(-1), "revoked 0", "close revokes (the member is still in the group)");
 });
