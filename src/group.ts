@@ -1086,10 +1086,16 @@ export async function fetchCommitted(
     let err: unknown = null;
     try {
       const conn = await coordinator();
-      const batched = conn.versionFor(offsetFetch) >= 8;
+      const version = conn.versionFor(offsetFetch);
+      const batched = version >= 8;
+      // KIP-447: wait out offsets a transaction is still committing (UNSTABLE_OFFSET_COMMIT is retried), so a
+      // member taking over partitions never starts before a transactional commit it would then repeat.
+      const requireStable = version >= 7;
       const res = await conn.request(
         offsetFetch,
-        batched ? { groups: [{ groupId, memberId: null, memberEpoch: -1, topics }] } : { groupId, topics },
+        batched
+          ? { groups: [{ groupId, memberId: null, memberEpoch: -1, topics }], requireStable }
+          : { groupId, topics, requireStable },
       );
       let code: number;
       if (batched) {
