@@ -27,7 +27,7 @@ import {
 } from "../errors.ts";
 import { Accumulator, type AccumulatorConfig, type Batch, type PartitionState } from "./accumulator.ts";
 import { Idempotence } from "./idempotence.ts";
-import { isFencing, ProducerFencedError, TransactionManager } from "./transactions.ts";
+import { fatalTxnError, isFatalTxnError, isFencing, TransactionManager } from "./transactions.ts";
 
 /** The sender's settings (the accumulator's too). */
 export interface SenderConfig extends AccumulatorConfig {
@@ -102,7 +102,7 @@ export class Sender {
         deliveryTimeoutMs: cfg.deliveryTimeoutMs,
         drain: () => this.drain(),
         fatal: (e) => {
-          if (e instanceof ProducerFencedError) {
+          if (isFatalTxnError(e)) {
             this.fatal = e;
             this.accumulator.failAll(e);
           } else this.discardUnsent(e);
@@ -495,9 +495,7 @@ export class Sender {
     if (!(err instanceof BrokerError)) return false;
     if (this.txn !== null && isFencing(err.code)) {
       // Another instance with our transactional id took over (or we may not use it): fatal.
-      const fenced = err instanceof ProducerFencedError
-        ? err
-        : new ProducerFencedError(err.code, err.context, this.txn.transactionalId);
+      const fenced = fatalTxnError(err, this.txn.transactionalId);
       this.txn.fence(fenced);
       this.fatal = fenced;
       return true;

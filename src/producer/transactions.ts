@@ -47,9 +47,10 @@ import type { Idempotence } from "./idempotence.ts";
 
 /**
  * Another producer with the same transactional id took over (PRODUCER_FENCED,
- * INVALID_PRODUCER_EPOCH), or the transactional id is not authorized
- * (TRANSACTIONAL_ID_AUTHORIZATION_FAILED). Fatal: the producer cannot send
- * any more; close it (a new instance fences the others in its turn).
+ * INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED...). Fatal: the
+ * producer cannot send any more; close it (a new instance fences the others in
+ * its turn). A transactional id the ACLs deny is just as fatal but is an
+ * `AuthorizationError` naming the id.
  *
  * @example
  * ```ts
@@ -148,6 +149,26 @@ const COORDINATOR_MOVED = new Set<number>([
 /** Whether a broker error code fences the producer. */
 export function isFencing(code: number): boolean {
   return FENCING.has(code);
+}
+
+/**
+ * The fatal error a fencing code becomes: an `AuthorizationError` naming the
+ * transactional id for TRANSACTIONAL_ID_AUTHORIZATION_FAILED (an ACL, not
+ * another instance), a {@linkcode ProducerFencedError} for the rest.
+ */
+export function fatalTxnError(err: BrokerError, transactionalId: string): KafkaError {
+  if (err.code === ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {
+    return new BrokerError(err.code, { ...err.context, transactionalId });
+  }
+  return err instanceof ProducerFencedError
+    ? err
+    : new ProducerFencedError(err.code, err.context, transactionalId);
+}
+
+/** Whether an error made by {@linkcode fatalTxnError} (the producer is dead), not an abortable one. */
+export function isFatalTxnError(err: unknown): boolean {
+  return err instanceof ProducerFencedError ||
+    (err instanceof BrokerError && err.code === ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
 }
 
 /** The transactional producer's coordinator conversation and state. */
@@ -547,7 +568,7 @@ export class TransactionManager {
   #classify(err: unknown): KafkaError {
     if (err instanceof ProducerFencedError) return err;
     if (err instanceof BrokerError && FENCING.has(err.code)) {
-      const fenced = new ProducerFencedError(err.code, err.context, this.transactionalId);
+      const fenced = fatalTxnError(err, this.transactionalId);
       this.fence(fenced);
       this.#host.fatal(fenced);
       return fenced;

@@ -14,8 +14,6 @@ import type { ApiCodec } from "../../protocol/framing.ts";
 import { SECURE_HOST, SECURE_PORTS as P, startSecure } from "../../scripts/kafka_secure.ts";
 import { unsecuredJwt } from "../_oidc.ts";
 import { uniqueName } from "../_broker.ts";
-import { initProducerId } from "../../protocol/apis/init_producer_id.ts";
-import { BrokerError } from "../../src/errors.ts";
 
 await startSecure({ quiet: true });
 
@@ -92,28 +90,16 @@ Deno.test("a group ACL denial is an AuthorizationError naming the group", async 
   assert.match(err.message, new RegExp(groupId));
 });
 
-Deno.test("a transactional id ACL denial: the broker's answer becomes an AuthorizationError naming the id", async () => {
-  // The producer has no transactions yet (another branch adds them): this checks the broker's
-  // refusal of InitProducerId and that the error the client makes of it is typed and names the id.
+Deno.test("a transactional id ACL denial is a fatal AuthorizationError naming the id", async () => {
   const transactionalId = uniqueName("acl-txn");
   await deny(RESOURCE.transactionalId, transactionalId);
-  const conn = await Connection.connect({
-    host: SECURE_HOST,
-    port: P.oauth,
-    sasl: { mechanism: "OAUTHBEARER", token: () => Promise.resolve(unsecuredJwt("mallory", 300)) },
-  });
-  try {
-    const res = await conn.request(initProducerId, { transactionalId, transactionTimeoutMs: 10_000 });
-    const err = new BrokerError(res.errorCode, {
-      api: "InitProducerId",
-      transactionalId,
-      broker: conn.address,
-    });
-    assert.ok(err instanceof AuthorizationError, String(err));
-    assert.equal(err.type, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED");
-    assert.deepEqual(err.resource, { type: "transactionalId", name: transactionalId });
-    assert.match(err.message, new RegExp(`transactional id ${transactionalId}`));
-  } finally {
-    conn.close();
-  }
+  await using client = await mallory();
+  await using producer = client.producer({ transactionalId, deliveryTimeoutMs: 10_000 });
+  const err = await producer.initTransactions().then(() => null, (e: Error) => e);
+  assert.ok(err instanceof AuthorizationError, String(err));
+  assert.equal(err.type, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED");
+  assert.deepEqual(err.resource, { type: "transactionalId", name: transactionalId });
+  assert.match(err.message, new RegExp(transactionalId));
+  assert.equal(producer.transactionState, "fatal");
+  await assert.rejects(producer.beginTransaction(), AuthorizationError);
 });

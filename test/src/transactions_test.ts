@@ -2,7 +2,7 @@
 // brokers: an unauthorized transactional id is fatal and typed, a coordinator that moves or is
 // loading is found again and retried, and the retries stop at deliveryTimeoutMs.
 import assert from "node:assert/strict";
-import { connect, ProducerFencedError, TimeoutError } from "../../mod.ts";
+import { AuthorizationError, connect, TimeoutError } from "../../mod.ts";
 import { ErrorCode } from "../../protocol/error_codes.ts";
 import type {
   FindCoordinatorRequest,
@@ -57,18 +57,18 @@ function txnCluster(coordinator: () => number, init: (node: number) => number): 
   return c;
 }
 
-Deno.test("initTransactions(): TRANSACTIONAL_ID_AUTHORIZATION_FAILED is a fatal ProducerFencedError", async () => {
+Deno.test("initTransactions(): TRANSACTIONAL_ID_AUTHORIZATION_FAILED is a fatal AuthorizationError naming the id", async () => {
   await using fake = txnCluster(() => 1, () => ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
   await using client = await connect({ brokers: [fake.nodes[0].address] });
   await using producer = client.producer({ transactionalId: "tx-fake" });
   await assert.rejects(producer.initTransactions(), (err) => {
-    assert.ok(err instanceof ProducerFencedError, `expected ProducerFencedError, got ${err}`);
+    assert.ok(err instanceof AuthorizationError, `expected AuthorizationError, got ${err}`);
     assert.equal(err.type, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED");
-    assert.match(err.message, /tx-fake/);
+    assert.deepEqual(err.resource, { type: "transactionalId", name: "tx-fake" });
     return true;
   });
   assert.equal(producer.transactionState, "fatal");
-  await assert.rejects(producer.beginTransaction(), ProducerFencedError);
+  await assert.rejects(producer.beginTransaction(), AuthorizationError);
 });
 
 Deno.test("initTransactions(): a coordinator that moved or is loading is found again and retried", async () => {
