@@ -94,6 +94,20 @@ export {
   type DeleteTopicsOptions,
   type NewTopic,
 } from "./src/admin.ts";
+export {
+  type AcknowledgeType,
+  AcquisitionLockExpiredError,
+  ShareConsumer,
+  type ShareConsumerOptions,
+  ShareRecord,
+} from "./src/share/consumer.ts";
+export type {
+  ShareGroupAdminOptions,
+  ShareGroupDescription,
+  ShareGroupListing,
+  ShareGroupMember,
+  ShareGroupOffset,
+} from "./src/admin/share_groups.ts";
 export { VERSION } from "./src/version.ts";
 export { SaslMechanism, type SaslOptions } from "./src/sasl.ts";
 export type { TlsOptions, TlsSetting } from "./src/tls.ts";

@@ -13,6 +13,7 @@ import type { ClientContext } from "./context.ts";
 import type { Connection } from "./connection.ts";
 import { BrokerError, ConnectionError, KafkaError, TimeoutError } from "./errors.ts";
 import { validateTopicName } from "./producer/producer.ts";
+import * as share from "./admin/share_groups.ts";
 
 /** A topic to create. */
 export interface NewTopic {
@@ -193,6 +194,91 @@ export class Admin {
       await sleep(delay);
       delay = Math.min(delay * 2, 500);
     }
+  }
+
+  // ---- share groups (src/admin/share_groups.ts) ----
+
+  /** Lists the share groups. */
+  listShareGroups(): Promise<share.ShareGroupListing[]> {
+    return share.listShareGroups(this.#client);
+  }
+
+  /**
+   * Describes share groups: state, members, assignments.
+   *
+   * @param groupIds The groups.
+   * @param opts Timeout.
+   */
+  describeShareGroups(
+    groupIds: string[],
+    opts?: share.ShareGroupAdminOptions,
+  ): Promise<share.ShareGroupDescription[]> {
+    return share.describeShareGroups(this.#client, groupIds, opts);
+  }
+
+  /**
+   * A share group's start offsets.
+   *
+   * @param groupId The group.
+   * @param topics Only these topics.
+   * @param opts Timeout.
+   */
+  describeShareGroupOffsets(
+    groupId: string,
+    topics?: string[],
+    opts?: share.ShareGroupAdminOptions,
+  ): Promise<share.ShareGroupOffset[]> {
+    return share.describeShareGroupOffsets(this.#client, groupId, topics, opts);
+  }
+
+  /**
+   * Sets a share group's start offsets (the group must be empty).
+   *
+   * @param groupId The group.
+   * @param offsets The new start offsets.
+   * @param opts Timeout.
+   */
+  alterShareGroupOffsets(
+    groupId: string,
+    offsets: { topic: string; partition: number; offset: bigint }[],
+    opts?: share.ShareGroupAdminOptions,
+  ): Promise<void> {
+    return share.alterShareGroupOffsets(this.#client, groupId, offsets, opts);
+  }
+
+  /**
+   * Deletes a share group's state for whole topics (the group must be empty).
+   *
+   * @param groupId The group.
+   * @param topics The topics.
+   * @param opts Timeout.
+   */
+  deleteShareGroupOffsets(
+    groupId: string,
+    topics: string[],
+    opts?: share.ShareGroupAdminOptions,
+  ): Promise<void> {
+    return share.deleteShareGroupOffsets(this.#client, groupId, topics, opts);
+  }
+
+  /**
+   * Deletes share groups (each must be empty).
+   *
+   * @param groupIds The groups.
+   * @param opts Timeout.
+   */
+  deleteShareGroups(groupIds: string[], opts?: share.ShareGroupAdminOptions): Promise<void> {
+    return share.deleteShareGroups(this.#client, groupIds, opts);
+  }
+
+  /**
+   * Sets (or with null removes) a share group's dynamic configs, e.g. `share.auto.offset.reset`.
+   *
+   * @param groupId The group.
+   * @param configs Names to values.
+   */
+  alterShareGroupConfigs(groupId: string, configs: Record<string, string | null>): Promise<void> {
+    return share.alterShareGroupConfigs(this.#client, groupId, configs);
   }
 
   /**
