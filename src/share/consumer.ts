@@ -525,7 +525,10 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
         subscribe = false;
         this.#memberEpoch = res.memberEpoch;
         if (res.heartbeatIntervalMs > 0) this.#heartbeatIntervalMs = res.heartbeatIntervalMs;
-        wait = this.#heartbeatIntervalMs;
+        // Until the first assignment arrives, ask sooner than the interval (the assignor runs every second or so).
+        wait = this.#assigned.size === 0 && res.assignment === null
+          ? Math.min(this.#heartbeatIntervalMs, 1000)
+          : this.#heartbeatIntervalMs;
         if (res.assignment) {
           await this.#applyAssignment(res.assignment.topicPartitions);
         }

@@ -314,3 +314,35 @@ Deno.test("share group interop: Kafka's console share consumer and ours in one g
   assert.equal(seen.size, total, `ours ${ours} + theirs ${theirs}`);
   assert.ok(ours > 0 && theirs > 0, `both read records: ours ${ours}, theirs ${theirs}`);
 });
+
+Deno.test("share consumer: implicit mode accepts what was handed out; close() releases the rest at once, for another member", async () => {
+  await using client = await testClient();
+  // A long lock: only close() can make the records available again this soon.
+  const { topic, group } = await setup(client, "share-close", { "share.record.lock.duration.ms": "60000" });
+  await produceNumbered(client, topic, 10);
+  {
+    await using first = client.shareConsumer({ groupId: group, topics: [topic], maxRecords: 10, onError });
+    const a = await nextRecord(first, 60_000, "record 0");
+    const b = await nextRecord(first, 30_000, "record 1");
+    assert.deepEqual([a.offset, b.offset], [0n, 1n]);
+    assert.equal(a.acknowledged, "accept", "asking for the next record accepted the one before (implicit)");
+    assert.equal(b.acknowledged, null);
+    // Leaving the block closes it: record 1 (in hand) and the buffered 2..9 are released.
+  }
+  await using second = client.shareConsumer({
+    groupId: group,
+    topics: [topic],
+    acknowledgementMode: "explicit",
+    onError,
+  });
+  const got: [bigint, number][] = [];
+  while (got.length < 9) {
+    const r = await nextRecord(second, 30_000, `released record ${got.length + 1} of 9`);
+    got.push([r.offset, r.deliveryCount]);
+    r.accept();
+  }
+  assert.deepEqual(got.map(([o]) => o), [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);
+  assert.ok(got.every(([, n]) => n === 2), JSON.stringify(got.map(([o, n]) => `${o}:${n}`)));
+  await second.close();
+  assert.equal((await second.next()).done, true);
+});
