@@ -374,6 +374,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
   #acksClosed = false;
   #closing: Promise<void> | null = null;
   #fatal: Error | null = null;
+  #fatalDelivered = false;
   #heartbeat: Promise<void>;
 
   /**
@@ -439,8 +440,8 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     return [...this.#assigned.values()].map((tp) => ({ topic: tp.topic, partition: tp.partition }));
   }
 
-  #report(err: KafkaError): void {
-    if (this.#stopping) return;
+  #report(err: KafkaError, evenWhenStopping = false): void {
+    if (this.#stopping && !evenWhenStopping) return;
     if (this.#onError) {
       try {
         this.#onError(err);
@@ -951,7 +952,10 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     if (this.#implicit) this.#acceptInHand();
     else this.#inHand = null;
     while (true) {
-      if (this.#fatal) throw this.#fatal;
+      if (this.#fatal) {
+        this.#fatalDelivered = true;
+        throw this.#fatal;
+      }
       if (this.#closing) return DONE;
       while (this.#head < this.#buffer.length) {
         const r = this.#buffer[this.#head++];
@@ -1017,7 +1021,11 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
         if (s.epoch === 0) return;
         const conn = await this.#cluster.connectionTo(s.nodeId, this.#fetchLane);
         await this.#acknowledge(s, conn, this.#takeAcks(s), false, true);
-      }).catch((err) => errors.push(err))
+      }).catch((err) => {
+        // Records the broker took back already are delivered again anyway: heard of, not thrown.
+        if (err instanceof AcquisitionLockExpiredError) this.#report(err, true);
+        else errors.push(err);
+      })
     ));
     await this.#heartbeat;
     if (this.#memberEpoch > 0) {
@@ -1033,7 +1041,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
       }
     }
     this.#memberEpoch = -1;
-    if (this.#fatal && !(this.#fatal instanceof ClosedError)) throw this.#fatal;
+    if (this.#fatal && !this.#fatalDelivered) throw this.#fatal;
     if (errors.length) throw errors[0];
   }
 
