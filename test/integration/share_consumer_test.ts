@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import {
   AcquisitionLockExpiredError,
+  BrokerError,
   type Client,
   type KafkaError,
   type ShareConsumer,
@@ -345,4 +346,40 @@ Deno.test("share consumer: implicit mode accepts what was handed out; close() re
   assert.ok(got.every(([, n]) => n === 2), JSON.stringify(got.map(([o, n]) => `${o}:${n}`)));
   await second.close();
   assert.equal((await second.next()).done, true);
+});
+
+Deno.test("share-group admin: alter, describe and delete start offsets; delete the group; errors are typed", async () => {
+  await using client = await testClient();
+  const admin = client.admin();
+  const { topic, group } = await setup(client, "share-admin");
+  await produceNumbered(client, topic, 10);
+  // A group with no members yet: move its start offset to 7, then read from there.
+  await admin.alterShareGroupOffsets(group, [{ topic, partition: 0, offset: 7n }]);
+  const before = await admin.describeShareGroupOffsets(group);
+  assert.deepEqual(before.map((o) => [o.topic, o.partition, o.startOffset]), [[topic, 0, 7n]]);
+  {
+    await using q = client.shareConsumer({
+      groupId: group,
+      topics: [topic],
+      acknowledgementMode: "explicit",
+      onError,
+    });
+    const r = await nextRecord(q, 60_000, "the first record after the start offset");
+    assert.equal(r.offset, 7n);
+    r.accept();
+    await q.commit();
+    await assert.rejects(
+      admin.alterShareGroupOffsets(group, [{ topic, partition: 0, offset: 0n }]),
+      (e: Error) => e instanceof BrokerError && e.type === "NON_EMPTY_GROUP",
+    );
+  }
+  await admin.deleteShareGroupOffsets(group, [topic]);
+  assert.deepEqual(await admin.describeShareGroupOffsets(group), []);
+  await admin.deleteShareGroups([group]);
+  await assert.rejects(
+    admin.describeShareGroups([group]),
+    (e: Error) => e instanceof BrokerError && e.type === "GROUP_ID_NOT_FOUND",
+  );
+  await assert.rejects(admin.alterShareGroupOffsets(group, []), TypeError);
+  await assert.rejects(admin.alterShareGroupConfigs(group, { "share.no.such.config": "1" }), BrokerError);
 });

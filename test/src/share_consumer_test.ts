@@ -13,6 +13,7 @@ import {
   connect,
   type KafkaError,
   type ShareRecord,
+  TimeoutError,
   UnsupportedVersionError,
 } from "../../mod.ts";
 import { isFlexible, type RequestHeader } from "../../protocol/framing.ts";
@@ -39,6 +40,8 @@ interface FakeOptions {
   shareVersions: { heartbeat: [number, number] | null; fetch: [number, number]; ack: [number, number] };
   /** The per-partition error of ShareAcknowledge. */
   ackError?: number;
+  /** The error FindCoordinator answers with. */
+  coordinatorError?: number;
 }
 
 /** One fake broker that is also the share coordinator, serving 3 records of one partition. */
@@ -110,7 +113,7 @@ function shareBroker(
           nodeId: 0,
           host: "127.0.0.1",
           port: b.port,
-          errorCode: 0,
+          errorCode: o.coordinatorError ?? 0,
           errorMessage: null,
         }],
       });
@@ -261,4 +264,19 @@ Deno.test("share consumer: bad options are TypeErrors naming the problem", async
   );
   assert.throws(() => make({ groupId: "g", topics: ["t"], maxRecords: 0 }), RangeError);
   assert.throws(() => make({ groupId: "g", topics: ["t"], maxRecord: 5 }), /maxRecord/);
+});
+
+Deno.test("share-group admin: timeoutMs fires while the coordinator stays unavailable", async () => {
+  await using b = shareBroker({
+    shareVersions: { heartbeat: [1, 1], fetch: [1, 2], ack: [1, 2] },
+    coordinatorError: 15, // COORDINATOR_NOT_AVAILABLE
+  });
+  await using client = await connect({ brokers: [b.address] });
+  const t0 = Date.now();
+  await assert.rejects(client.admin().describeShareGroups(["g"], { timeoutMs: 400 }), TimeoutError);
+  await assert.rejects(
+    client.admin().describeShareGroupOffsets("g", undefined, { timeoutMs: 400 }),
+    TimeoutError,
+  );
+  assert.ok(Date.now() - t0 < 20_000);
 });
