@@ -17,7 +17,7 @@ import { incrementalAlterConfigs } from "../../protocol/messages/incremental_alt
 import { listGroups as listGroupsApi } from "../../protocol/messages/list_groups.ts";
 import { shareGroupDescribe } from "../../protocol/messages/share_group_describe.ts";
 import type { Connection } from "../connection.ts";
-import type { ClientContext } from "../context.ts";
+import type { Cluster } from "../cluster.ts";
 import {
   BrokerError,
   ConnectionError,
@@ -82,6 +82,17 @@ export interface ShareGroupOffset {
   lag: bigint;
 }
 
+/**
+ * What the share-group calls need from the admin: the cluster, and a check that the client is
+ * open (a `ClientContext` or the admin's own context both fit).
+ */
+export interface ShareAdminContext {
+  /** The cluster. */
+  readonly cluster: Cluster;
+  /** Throws when the client is closed. */
+  assertOpen?: () => void;
+}
+
 /** Options of the share-group admin calls. */
 export interface ShareGroupAdminOptions {
   /** How long to keep retrying coordinator errors. Default: the client's request timeout. */
@@ -106,13 +117,13 @@ function checkGroupId(groupId: unknown): asserts groupId is string {
 
 /** Runs `fn` on the group's coordinator, looking it up again on coordinator errors, until the deadline. */
 async function onCoordinator<T>(
-  ctx: ClientContext,
+  ctx: ShareAdminContext,
   groupId: string,
   api: string,
   opts: ShareGroupAdminOptions,
   fn: (conn: Connection) => Promise<{ code: number; message?: string | null; value: T }>,
 ): Promise<T> {
-  ctx.assertOpen();
+  ctx.assertOpen?.();
   const cluster = ctx.cluster;
   const deadline = Date.now() + (opts.timeoutMs ?? cluster.options.requestTimeoutMs);
   let backoff = 100;
@@ -160,8 +171,8 @@ async function onCoordinator<T>(
  *
  * @param ctx The client.
  */
-export async function listShareGroups(ctx: ClientContext): Promise<ShareGroupListing[]> {
-  ctx.assertOpen();
+export async function listShareGroups(ctx: ShareAdminContext): Promise<ShareGroupListing[]> {
+  ctx.assertOpen?.();
   const cluster = ctx.cluster;
   if (cluster.brokers.length === 0) await cluster.refreshMetadata();
   const out = new Map<string, ShareGroupListing>();
@@ -190,7 +201,7 @@ export async function listShareGroups(ctx: ClientContext): Promise<ShareGroupLis
  * @throws {BrokerError} GROUP_ID_NOT_FOUND for a group that does not exist (or is not a share group).
  */
 export async function describeShareGroups(
-  ctx: ClientContext,
+  ctx: ShareAdminContext,
   groupIds: string[],
   opts: ShareGroupAdminOptions = {},
 ): Promise<ShareGroupDescription[]> {
@@ -243,7 +254,7 @@ export async function describeShareGroups(
  * @param opts Timeout.
  */
 export async function describeShareGroupOffsets(
-  ctx: ClientContext,
+  ctx: ShareAdminContext,
   groupId: string,
   topics?: string[],
   opts: ShareGroupAdminOptions = {},
@@ -299,7 +310,7 @@ export async function describeShareGroupOffsets(
  * @throws {BrokerError} NON_EMPTY_GROUP while members are connected.
  */
 export async function alterShareGroupOffsets(
-  ctx: ClientContext,
+  ctx: ShareAdminContext,
   groupId: string,
   offsets: { topic: string; partition: number; offset: bigint }[],
   opts: ShareGroupAdminOptions = {},
@@ -353,7 +364,7 @@ export async function alterShareGroupOffsets(
  * @param opts Timeout.
  */
 export async function deleteShareGroupOffsets(
-  ctx: ClientContext,
+  ctx: ShareAdminContext,
   groupId: string,
   topics: string[],
   opts: ShareGroupAdminOptions = {},
@@ -391,7 +402,7 @@ export async function deleteShareGroupOffsets(
  * @param opts Timeout.
  */
 export async function deleteShareGroups(
-  ctx: ClientContext,
+  ctx: ShareAdminContext,
   groupIds: string[],
   opts: ShareGroupAdminOptions = {},
 ): Promise<void> {
@@ -422,12 +433,12 @@ const RESOURCE_GROUP = 32;
  * @param configs Config names to values (null removes the override).
  */
 export async function alterShareGroupConfigs(
-  ctx: ClientContext,
+  ctx: ShareAdminContext,
   groupId: string,
   configs: Record<string, string | null>,
 ): Promise<void> {
   checkGroupId(groupId);
-  ctx.assertOpen();
+  ctx.assertOpen?.();
   const entries = Object.entries(configs ?? {});
   if (entries.length === 0) throw new TypeError("alterShareGroupConfigs needs at least one config");
   for (const [k, v] of entries) {

@@ -145,9 +145,13 @@ Deno.test("4 share consumers on a 1-partition topic each get records, and every 
     const counts = [0, 0, 0, 0];
     let done = false;
     await Promise.all(qs.map(async (q, i) => {
+      let pending: ReturnType<ShareConsumer["next"]> | null = null;
       while (!done) {
-        const r = await Promise.race([q.next(), sleep(500).then(() => null)]);
+        // One next() at a time: the pending one is kept across the timeouts that let the loop see `done`.
+        pending ??= q.next();
+        const r = await Promise.race([pending, sleep(500).then(() => null)]);
         if (r === null) continue;
+        pending = null;
         if (r.done) break;
         await sleep(5); // some work, so that the others get their share
         r.value.accept();
