@@ -3,6 +3,7 @@
  *
  *     deno run -A bench/share.ts                 # 100,000 records per case
  *     BENCH_RECORDS=20000 deno run -A bench/share.ts
+ *     BENCH_JAVA=0 deno run -A bench/share.ts    # without the Java tool
  *
  * Pre-produces `BENCH_RECORDS` records of 100 B into a fresh 1-partition topic, then for 1, 2
  * and 4 share consumers (each with its own client, all in this process, implicit
@@ -132,7 +133,9 @@ if (import.meta.main) {
   await producer.close();
   try {
     for (const n of [1, 2, 4]) console.log(JSON.stringify(await ours(list, topic, n)));
-    for (const n of [1, 2, 4]) console.log(JSON.stringify(await java(list, topic, n)));
+    if (Deno.env.get("BENCH_JAVA") !== "0") {
+      for (const n of [1, 2, 4]) console.log(JSON.stringify(await java(list, topic, n)));
+    }
   } finally {
     await client.admin().deleteTopics([topic]).catch(() => {});
     await client.close();

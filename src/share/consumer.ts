@@ -350,6 +350,8 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
   readonly #implicit: boolean;
   readonly #maxRecords: number;
   readonly #maxWaitMs: number;
+  /** The free room in the buffer at which to fetch again. */
+  readonly #refillAt: number;
   readonly #maxBytes: number;
   readonly #retryBackoffMs: number;
   readonly #rackId: string | null;
@@ -416,6 +418,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     if (this.#maxRecords < 1 || !Number.isInteger(this.#maxRecords)) {
       throw new RangeError(`Invalid maxRecords ${opts.maxRecords}: expected a positive integer`);
     }
+    this.#refillAt = Math.ceil(this.#maxRecords / 2);
     this.#maxWaitMs = nonNegative("maxWaitMs", opts.maxWaitMs, 500);
     this.#maxBytes = nonNegative("maxBytes", opts.maxBytes, 50 << 20);
     this.#retryBackoffMs = nonNegative("retryBackoffMs", opts.retryBackoffMs, 100);
@@ -602,7 +605,8 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     while (!this.#stopping && this.#fatal === null) {
       const mine = [...this.#assigned.values()].filter((tp) => this.#leaderOf(tp) === s.nodeId);
       const room = this.#maxRecords - this.#buffered;
-      if ((mine.length === 0 && s.inSession.size === 0 && s.pending.size === 0) || room <= 0) {
+      // Refill once half the buffer is free, not record by record: fewer, fuller fetches.
+      if ((mine.length === 0 && s.inSession.size === 0 && s.pending.size === 0) || room < this.#refillAt) {
         await this.#room.wait(this.#maxWaitMs);
         continue;
       }
