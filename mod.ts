@@ -184,6 +184,20 @@ export {
   type TransactionListing,
   type UserScramCredentials,
 } from "./src/admin.ts";
+export {
+  type AcknowledgeType,
+  AcquisitionLockExpiredError,
+  ShareConsumer,
+  type ShareConsumerOptions,
+  ShareRecord,
+} from "./src/share/consumer.ts";
+export type {
+  ShareGroupAdminOptions,
+  ShareGroupDescription,
+  ShareGroupListing,
+  ShareGroupMember,
+  ShareGroupOffset,
+} from "./src/admin/share_groups.ts";
 export { VERSION } from "./src/version.ts";
 export {
   type AwsCredentials,

@@ -16,7 +16,10 @@
  * (producer|consumer|both), `PRODUCER_PORT` (8080), `CONSUMER_PORT` (8081),
  * `NOTIFY_PARTITIONER` (sarama, the default, places keys where the Go/sarama
  * producer does; murmur2 where Java clients do), `NOTIFY_TOPIC` (notifications), `NOTIFY_GROUP`
- * (notifications-group), `NOTIFY_SHUTDOWN_MS` (10000, the shutdown deadline).
+ * (notifications-group), `NOTIFY_SHUTDOWN_MS` (10000, the shutdown deadline), `NOTIFY_CONSUMER`
+ * (`group`, the default: a consumer group, each partition read by one process; `share`: a share
+ * group, a work queue where several consumer processes serve the same partition, each record to one
+ * of them, accepted once stored and rejected when it is not valid JSON).
  *
  * Like the Go consumer, the consumer service logs one line per notification it
  * receives (`Received message Count: N: | Topic (t) | Message (value)`) and,
@@ -29,7 +32,15 @@
  * @module
  */
 
-import { type Client, connect, type Consumer, type Producer } from "../mod.ts";
+import {
+  type Client,
+  connect,
+  type Consumer,
+  type ConsumerRecord,
+  type Producer,
+  type ShareConsumer,
+  ShareRecord,
+} from "../mod.ts";
 
 /** A user of the service. */
 export interface User {
@@ -134,7 +145,11 @@ export interface ConsumeStats {
   count: number;
 }
 
-async function consume(consumer: Consumer, store: NotificationStore, stats: ConsumeStats): Promise<void> {
+async function consume(
+  consumer: AsyncIterable<ConsumerRecord>,
+  store: NotificationStore,
+  stats: ConsumeStats,
+): Promise<void> {
   const td = new TextDecoder();
   for await (const record of consumer) {
     const key = record.key ? td.decode(record.key) : "";
@@ -147,7 +162,11 @@ async function consume(consumer: Consumer, store: NotificationStore, stats: Cons
     try {
       const n = JSON.parse(record.value ? td.decode(record.value) : "") as Notification;
       store.add(key, n);
+      // In a share group each record is acknowledged on its own: stored, so done.
+      if (record instanceof ShareRecord) record.accept();
     } catch (err) {
+      // Not JSON will never be: a share group must not deliver it again.
+      if (record instanceof ShareRecord) record.reject();
       console.error(
         `notify: skipping ${record.topic}[${record.partition}]@${record.offset}: value is not valid JSON (${
           (err as Error).message
@@ -173,6 +192,11 @@ async function main(): Promise<number> {
     return 2;
   }
   const deadlineMs = Number(Deno.env.get("NOTIFY_SHUTDOWN_MS") ?? 10_000);
+  const consumerKind = Deno.env.get("NOTIFY_CONSUMER") ?? "group";
+  if (consumerKind !== "group" && consumerKind !== "share") {
+    console.error(`notify: NOTIFY_CONSUMER must be group or share, got "${consumerKind}"`);
+    return 2;
+  }
 
   const client: Client = await connect({ brokers, clientId: "notify" });
   await client.admin().createTopics([{ topic }], { ifNotExists: true });
@@ -180,7 +204,7 @@ async function main(): Promise<number> {
 
   const servers: Deno.HttpServer[] = [];
   let producer: Producer | undefined;
-  let consumer: Consumer | undefined;
+  let consumer: Consumer | ShareConsumer | undefined;
   let consuming: Promise<void> | undefined;
   const stats: ConsumeStats = { count: 0 };
   if (which !== "consumer") {
@@ -195,14 +219,22 @@ async function main(): Promise<number> {
   }
   if (which !== "producer") {
     const store = new NotificationStore();
-    consumer = client.consumer({ groupId, topics: [topic], fromBeginning: true });
+    if (consumerKind === "share") {
+      // A share group starts at the latest record unless told otherwise: from the beginning, as the group consumer.
+      await client.admin().alterShareGroupConfigs(groupId, { "share.auto.offset.reset": "earliest" });
+      consumer = client.shareConsumer({ groupId, topics: [topic], acknowledgementMode: "explicit" });
+    } else consumer = client.consumer({ groupId, topics: [topic], fromBeginning: true });
     consuming = consume(consumer, store, stats);
     const port = Number(Deno.env.get("CONSUMER_PORT") ?? 8081);
     servers.push(Deno.serve({
       hostname: "127.0.0.1",
       port,
       onListen: ({ hostname, port }) =>
-        console.log(`notify: consumer service listening on http://${hostname}:${port} (group ${groupId})`),
+        console.log(
+          `notify: consumer service listening on http://${hostname}:${port} (${
+            consumerKind === "share" ? "share group" : "group"
+          } ${groupId})`,
+        ),
     }, store.handler()));
   }
 

@@ -130,6 +130,7 @@ transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=3
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
+group.share.min.record.lock.duration.ms=1000
 group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4

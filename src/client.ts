@@ -10,6 +10,7 @@ import { ClosedError } from "./errors.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import { Producer, type ProducerOptions } from "./producer/producer.ts";
 import { Admin } from "./admin.ts";
+import { ShareConsumer, type ShareConsumerOptions } from "./share/consumer.ts";
 import type { ClientContext } from "./context.ts";
 import { checkOptions } from "./options.ts";
 
@@ -187,6 +188,17 @@ export class Client implements AsyncDisposable {
   consumer(opts: ConsumerOptions): Consumer {
     this.#assertOpen();
     return new Consumer(this.#context, opts);
+  }
+
+  /**
+   * Creates a share-group member (KIP-932, queues): records of the subscribed topics are
+   * shared among the group's members one by one, each acknowledged on its own.
+   *
+   * @param opts Share group, topics and limits.
+   */
+  shareConsumer(opts: ShareConsumerOptions): ShareConsumer {
+    this.#assertOpen();
+    return new ShareConsumer(this.#context, opts);
   }
 
   /** Closes producers and consumers made by this client, then every connection. Idempotent. */

@@ -12,6 +12,7 @@ import { AdminContext } from "./_context.ts";
 import * as cluster from "./cluster.ts";
 import * as configs from "./configs.ts";
 import * as groups from "./groups.ts";
+import * as share from "./share_groups.ts";
 import * as offsets from "./offsets.ts";
 import * as security from "./security.ts";
 import * as tokens from "./tokens.ts";
@@ -293,8 +294,90 @@ export class Admin {
     return groups.groupLag(this.#ctx, groupId, opts);
   }
 
-  // ---- Share groups (KIP-932) ----
-  // Share-group admin lives in ./share_groups.ts; its methods delegate from here like the groups above.
+  // ---- Share groups (KIP-932), in ./share_groups.ts ----
+
+  /** Lists the share groups. */
+  listShareGroups(): Promise<share.ShareGroupListing[]> {
+    return share.listShareGroups(this.#ctx);
+  }
+
+  /**
+   * Describes share groups: state, members, assignments.
+   *
+   * @param groupIds The groups.
+   * @param opts Timeout.
+   */
+  describeShareGroups(
+    groupIds: string[],
+    opts?: share.ShareGroupAdminOptions,
+  ): Promise<share.ShareGroupDescription[]> {
+    return share.describeShareGroups(this.#ctx, groupIds, opts);
+  }
+
+  /**
+   * A share group's start offsets.
+   *
+   * @param groupId The group.
+   * @param topics Only these topics.
+   * @param opts Timeout.
+   */
+  describeShareGroupOffsets(
+    groupId: string,
+    topics?: string[],
+    opts?: share.ShareGroupAdminOptions,
+  ): Promise<share.ShareGroupOffset[]> {
+    return share.describeShareGroupOffsets(this.#ctx, groupId, topics, opts);
+  }
+
+  /**
+   * Sets a share group's start offsets (the group must be empty).
+   *
+   * @param groupId The group.
+   * @param offsets The new start offsets.
+   * @param opts Timeout.
+   */
+  alterShareGroupOffsets(
+    groupId: string,
+    offsets: { topic: string; partition: number; offset: bigint }[],
+    opts?: share.ShareGroupAdminOptions,
+  ): Promise<void> {
+    return share.alterShareGroupOffsets(this.#ctx, groupId, offsets, opts);
+  }
+
+  /**
+   * Deletes a share group's state for whole topics (the group must be empty).
+   *
+   * @param groupId The group.
+   * @param topics The topics.
+   * @param opts Timeout.
+   */
+  deleteShareGroupOffsets(
+    groupId: string,
+    topics: string[],
+    opts?: share.ShareGroupAdminOptions,
+  ): Promise<void> {
+    return share.deleteShareGroupOffsets(this.#ctx, groupId, topics, opts);
+  }
+
+  /**
+   * Deletes share groups (each must be empty).
+   *
+   * @param groupIds The groups.
+   * @param opts Timeout.
+   */
+  deleteShareGroups(groupIds: string[], opts?: share.ShareGroupAdminOptions): Promise<void> {
+    return share.deleteShareGroups(this.#ctx, groupIds, opts);
+  }
+
+  /**
+   * Sets (or with null removes) a share group's dynamic configs, e.g. `share.auto.offset.reset`.
+   *
+   * @param groupId The group.
+   * @param configs Names to values.
+   */
+  alterShareGroupConfigs(groupId: string, configs: Record<string, string | null>): Promise<void> {
+    return share.alterShareGroupConfigs(this.#ctx, groupId, configs);
+  }
 
   // ---- Cluster ----
 

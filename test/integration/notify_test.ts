@@ -257,3 +257,64 @@ Deno.test("the notification service delivers, shuts down on SIGINT with offsets 
     },
   );
 });
+
+Deno.test("NOTIFY_CONSUMER=share: two consumer processes serve one partition as a work queue", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("notifications-share");
+  const group = uniqueName("notifications-share-group");
+  await client.admin().createTopics([{ topic, partitions: 1 }]);
+  const base = { NOTIFY_TOPIC: topic, NOTIFY_GROUP: group, NOTIFY_CONSUMER: "share" };
+  const ports = [freePort(), freePort()];
+  const workers = ports.map((p) => new Service({ ...base, CONSUMER_PORT: String(p) }, "consumer"));
+  try {
+    for (const w of workers) await w.waitFor(/consumer service listening on .* \(share group /);
+    // Both are members with the partition before anything is sent.
+    await pollUntil(
+      async () => (await client.admin().describeShareGroups([group]))[0].members,
+      (m) => m.length === 2 && m.every((x) => x.assignment.length === 1),
+      "two share members",
+      60_000,
+    );
+    await using producer = client.producer();
+    const total = 200;
+    for (let i = 0; i < total; i += 20) {
+      await producer.send({
+        topic,
+        messages: Array.from({ length: 20 }, (_, j) => ({
+          key: "1",
+          value: JSON.stringify({ from: USERS[1], to: USERS[0], message: `m${i + j}` }),
+        })),
+      });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await producer.send({ topic, messages: [{ key: "1", value: "{not json" }] });
+    const count = (w: Service) => w.output.split("\n").filter((l) => l.startsWith("Received message")).length;
+    await pollUntil(
+      () => Promise.resolve(workers.map(count)),
+      (c) => c[0] + c[1] >= total + 1,
+      "every record received",
+      60_000,
+    );
+    const served = await Promise.all(
+      ports.map(async (p) =>
+        ((await notifications(p, "1")).body.notifications as { message: string }[]).map((n) => n.message)
+      ),
+    );
+    const all = [...served[0], ...served[1]];
+    assert.equal(all.length, total, "each notification served by exactly one process");
+    assert.equal(new Set(all).size, total);
+    assert.ok(served[0].length > 0 && served[1].length > 0, `split ${served[0].length}/${served[1].length}`);
+    assert.equal(workers.filter((w) => /not valid JSON/.test(w.output)).length, 1);
+    for (const w of workers) {
+      const { code } = await w.stop("SIGTERM");
+      assert.equal(code, 0, w.output);
+      assert.match(w.output, /stopped cleanly/);
+    }
+    const [g] = await client.admin().describeShareGroups([group]);
+    assert.equal(g.members.length, 0);
+  } finally {
+    for (const w of workers) {
+      if (!w.output.includes("stopped cleanly")) await w.stop("SIGKILL").catch(() => {});
+    }
+  }
+});
