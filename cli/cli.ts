@@ -32,6 +32,10 @@ Consumer groups
   groups lag <group>
   groups reset <group> --to earliest|latest|<ISO time or epoch ms>|shift:<n>|offset:<n> [--topic T]... [--dry-run]
   groups delete <group>...
+Share groups (KIP-932)
+  share-groups list
+  share-groups describe <group>
+  share-groups offsets <group>
 Configs (type: topic, broker, brokerLogger, group, clientMetrics)
   configs describe <type> <name> [--all]
   configs alter <type> <name> [--set key=value]... [--delete key]... [--append key=value]... [--subtract key=value]...

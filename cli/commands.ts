@@ -206,6 +206,42 @@ export async function runCommand(client: Client, args: string[], g: Globals, io:
       );
       return 0;
     }
+    case "share-groups list": {
+      parse(rest, {}, 0, 0);
+      const list = await admin.listShareGroups();
+      print(list, ["GROUP", "STATE"], list.map((x) => [x.groupId, x.state]));
+      return 0;
+    }
+    case "share-groups describe": {
+      const { positionals } = parse(rest, {}, 1, 1);
+      const [d] = await admin.describeShareGroups(positionals, t);
+      if (g.json) {
+        io.out(json(d));
+        return 0;
+      }
+      io.out(`share group ${d.groupId}: ${d.state} (assignor ${d.assignor || "-"}, epoch ${d.groupEpoch})`);
+      print(
+        d,
+        ["MEMBER", "CLIENT", "HOST", "ASSIGNMENT"],
+        d.members.map((m) => [
+          m.memberId,
+          m.clientId,
+          m.clientHost,
+          m.assignment.map((a) => `${a.topic}:${a.partitions.join(",")}`).join(" ") || null,
+        ]),
+      );
+      return 0;
+    }
+    case "share-groups offsets": {
+      const { positionals } = parse(rest, {}, 1, 1);
+      const offsets = await admin.describeShareGroupOffsets(positionals[0], undefined, t);
+      print(
+        offsets,
+        ["TOPIC", "PARTITION", "START-OFFSET", "LAG"],
+        offsets.map((o) => [o.topic, o.partition, o.startOffset, o.lag < 0n ? null : o.lag]),
+      );
+      return 0;
+    }
     case "groups lag": {
       const { positionals } = parse(rest, {}, 1, 1);
       const lag = await admin.groupLag(positionals[0], t);

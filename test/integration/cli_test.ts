@@ -4,7 +4,7 @@
  * ConfigCommand) on the same broker.
  */
 import assert from "node:assert/strict";
-import { BROKERS, uniqueName } from "../_broker.ts";
+import { BROKERS, testClient, uniqueName } from "../_broker.ts";
 import { javaTool, ok } from "../_tools.ts";
 
 const CLI = new URL("../../cli/cli.ts", import.meta.url).pathname;
@@ -248,5 +248,34 @@ Deno.test("cli: runs from an http URL with no deno.json (deno run -A <url>/cli/c
     assert.ok(cluster.clusterId && cluster.brokers.length >= 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: share-groups list, describe and offsets show a live share group", async () => {
+  await using client = await testClient();
+  const admin = client.admin();
+  const topic = uniqueName("cli-share");
+  const group = uniqueName("cli-share-g");
+  await admin.createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
+  try {
+    await admin.alterShareGroupConfigs(group, { "share.auto.offset.reset": "earliest" });
+    await using producer = client.producer();
+    await producer.send({ topic, messages: [{ value: "a" }, { value: "b" }] });
+    await using q = client.shareConsumer({ groupId: group, topics: [topic] });
+    const first = await q.next();
+    assert.ok(!first.done);
+    first.value.accept();
+    await q.commit();
+    // The member is in the group while the consumer is open.
+    const listed = JSON.parse(must(await cli(["--json", "share-groups", "list"]), "share-groups list"));
+    assert.ok(listed.some((g: { groupId: string }) => g.groupId === group), `${group} listed`);
+    const described = must(await cli(["share-groups", "describe", group]), "share-groups describe");
+    assert.match(described, new RegExp(`share group ${group}: Stable`));
+    assert.match(described, new RegExp(`${topic}:0`));
+    const offsets = must(await cli(["share-groups", "offsets", group]), "share-groups offsets");
+    assert.match(offsets, /TOPIC\s+PARTITION\s+START-OFFSET\s+LAG/);
+    assert.match(offsets, new RegExp(`${topic}\\s+0\\s+\\d+`));
+  } finally {
+    await admin.deleteTopics([topic]).catch(() => {});
   }
 });
