@@ -167,3 +167,57 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) await main();
+
+/** Kafka's console consumer running as a group member. */
+export interface JavaMember {
+  /** Its record lines (`Partition:N\t<value>`), as they arrive. */
+  lines: string[];
+  /** Stops it (SIGTERM, SIGKILL after 10 s) and waits for its output to end. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Kafka's console consumer in `groupId`, printing each record's
+ * partition, with `props` as consumer properties; collects its record lines
+ * (notices the tool prints on stdout go to stderr).
+ */
+export function javaMember(brokers: string[], topic: string, groupId: string, props: string[]): JavaMember {
+  const java = new Deno.Command("java", {
+    args: toolArgs(TOOLS.consoleConsumer, [
+      "--bootstrap-server",
+      brokers[0],
+      "--topic",
+      topic,
+      "--group",
+      groupId,
+      "--from-beginning",
+      "--formatter-property",
+      "print.partition=true",
+      ...props.flatMap((p) => ["--command-property", p]),
+    ], "256m"),
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines: string[] = [];
+  const reader = (async () => {
+    let rest = "";
+    for await (const chunk of java.stdout.pipeThrough(new TextDecoderStream())) {
+      const got = (rest + chunk).split("\n");
+      rest = got.pop()!;
+      for (const l of got) {
+        if (/^Partition:\d+\t/.test(l)) lines.push(l);
+        else if (l.trim()) console.error(`console consumer: ${l}`);
+      }
+    }
+  })();
+  return {
+    lines,
+    async stop() {
+      java.kill("SIGTERM");
+      const killer = setTimeout(() => java.kill("SIGKILL"), 10_000);
+      await java.status;
+      clearTimeout(killer);
+      await reader.catch(() => {});
+    },
+  };
+}

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { type Client, CommitFailedError, type Consumer, type ConsumerOptions } from "../../mod.ts";
 import { BROKERS, testClient, uniqueName } from "../_broker.ts";
-import { createTopic, produceNumbered, take, TOOLS, until } from "./_member.ts";
-import { toolArgs } from "../../scripts/kafka.ts";
+import { createTopic, javaMember, produceNumbered, take, until } from "./_member.ts";
 
 interface Member {
   consumer: Consumer;
@@ -168,35 +167,8 @@ Deno.test("KIP-848: a Deno member and Kafka's console consumer with group.protoc
     [],
     log,
   );
-  const java = new Deno.Command("java", {
-    args: toolArgs(TOOLS.consoleConsumer, [
-      "--bootstrap-server",
-      BROKERS[0],
-      "--topic",
-      topic,
-      "--group",
-      groupId,
-      "--from-beginning",
-      "--formatter-property",
-      "print.partition=true",
-      "--command-property",
-      "group.protocol=consumer",
-    ], "256m"),
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const javaLines: string[] = [];
-  const reader = (async () => {
-    let rest = "";
-    for await (const chunk of java.stdout.pipeThrough(new TextDecoderStream())) {
-      const lines = (rest + chunk).split("\n");
-      rest = lines.pop()!;
-      for (const l of lines) {
-        if (/^Partition:\d+\t/.test(l)) javaLines.push(l);
-        else if (l.trim()) console.error(`console consumer: ${l}`);
-      }
-    }
-  })();
+  const java = javaMember(BROKERS, topic, groupId, ["group.protocol=consumer"]);
+  const javaLines = java.lines;
   try {
     await until(() => deno.held.size === 3, 90_000, "the group to split 3/3");
     const mine = [...deno.held];
@@ -216,11 +188,7 @@ Deno.test("KIP-848: a Deno member and Kafka's console consumer with group.protoc
   } finally {
     await deno.consumer.close();
     await deno.loop.catch(() => {});
-    java.kill("SIGTERM");
-    const killer = setTimeout(() => java.kill("SIGKILL"), 10_000);
-    await java.status;
-    clearTimeout(killer);
-    await reader.catch(() => {});
+    await java.stop();
   }
 });
 

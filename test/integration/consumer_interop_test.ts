@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { toolArgs } from "../../scripts/kafka.ts";
 import { endOffsets } from "../_read.ts";
 import { BROKERS, testClient, uniqueName } from "../_broker.ts";
-import { createTopic, produceNumbered, runTool, take, TOOLS, until } from "./_member.ts";
+import { createTopic, javaMember, produceNumbered, runTool, take, TOOLS, until } from "./_member.ts";
 import { rdkafkaProduce } from "../_tools.ts";
 
 const LONG = "kafka-deno interop ".repeat(60).trim();
@@ -101,38 +100,8 @@ Deno.test("a Deno member and Kafka's console consumer split a group's partitions
   const topic = uniqueName("c-java");
   const groupId = uniqueName("g-java");
   await createTopic(BROKERS, topic, 6);
-  const java = new Deno.Command("java", {
-    args: toolArgs(TOOLS.consoleConsumer, [
-      "--bootstrap-server",
-      BROKERS[0],
-      "--topic",
-      topic,
-      "--group",
-      groupId,
-      "--from-beginning",
-      "--formatter-property",
-      "print.partition=true",
-      "--command-property",
-      "session.timeout.ms=6000",
-      "--command-property",
-      "heartbeat.interval.ms=1000",
-    ], "256m"),
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const javaLines: string[] = [];
-  const reader = (async () => {
-    let rest = "";
-    for await (const chunk of java.stdout.pipeThrough(new TextDecoderStream())) {
-      const lines = (rest + chunk).split("\n");
-      rest = lines.pop()!;
-      // Records only: newer tools also print notices (e.g. deprecated options) on stdout.
-      for (const l of lines) {
-        if (/^Partition:\d+\t/.test(l)) javaLines.push(l);
-        else if (l.trim()) console.error(`console consumer: ${l}`);
-      }
-    }
-  })();
+  const java = javaMember(BROKERS, topic, groupId, ["session.timeout.ms=6000", "heartbeat.interval.ms=1000"]);
+  const javaLines = java.lines;
   const consumer = client.consumer({
     groupId,
     topics: [topic],
@@ -157,10 +126,6 @@ Deno.test("a Deno member and Kafka's console consumer split a group's partitions
     );
   } finally {
     await consumer.close();
-    java.kill("SIGTERM");
-    const killer = setTimeout(() => java.kill("SIGKILL"), 10_000);
-    await java.status;
-    clearTimeout(killer);
-    await reader.catch(() => {});
+    await java.stop();
   }
 });

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import type { Consumer, TopicPartition } from "../../mod.ts";
 import { BROKERS, testClient, uniqueName } from "../_broker.ts";
-import { createTopic, produceNumbered, TOOLS, until } from "./_member.ts";
-import { toolArgs } from "../../scripts/kafka.ts";
+import { createTopic, type JavaMember, javaMember, produceNumbered, until } from "./_member.ts";
 
 const fmt = (ps: TopicPartition[]) => ps.map((p) => p.partition).join(",");
 
@@ -202,48 +201,13 @@ Deno.test("cooperative-sticky: 3 members join and leave under load; each keeps i
   }
 });
 
-/** Kafka's console consumer in a group, with extra consumer properties; collects its record lines. */
-function javaMember(topic: string, groupId: string, props: string[]) {
-  const java = new Deno.Command("java", {
-    args: toolArgs(TOOLS.consoleConsumer, [
-      "--bootstrap-server",
-      BROKERS[0],
-      "--topic",
-      topic,
-      "--group",
-      groupId,
-      "--from-beginning",
-      "--formatter-property",
-      "print.partition=true",
-      ...["session.timeout.ms=6000", "heartbeat.interval.ms=500", ...props].flatMap((
-        p,
-      ) => ["--command-property", p]),
-    ], "256m"),
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const lines: string[] = [];
-  const reader = (async () => {
-    let rest = "";
-    for await (const chunk of java.stdout.pipeThrough(new TextDecoderStream())) {
-      const got = (rest + chunk).split("\n");
-      rest = got.pop()!;
-      for (const l of got) {
-        if (/^Partition:\d+\t/.test(l)) lines.push(l);
-        else if (l.trim()) console.error(`console consumer: ${l}`);
-      }
-    }
-  })();
-  return {
-    lines,
-    async stop() {
-      java.kill("SIGTERM");
-      const killer = setTimeout(() => java.kill("SIGKILL"), 10_000);
-      await java.status;
-      clearTimeout(killer);
-      await reader.catch(() => {});
-    },
-  };
+/** Kafka's console consumer in a group (short session), with extra consumer properties. */
+function javaConsoleMember(topic: string, groupId: string, props: string[]): JavaMember {
+  return javaMember(BROKERS, topic, groupId, [
+    "session.timeout.ms=6000",
+    "heartbeat.interval.ms=500",
+    ...props,
+  ]);
 }
 
 Deno.test("a cooperative Deno member and Kafka's console consumer with CooperativeStickyAssignor share a group incrementally", async () => {
@@ -257,7 +221,7 @@ Deno.test("a cooperative Deno member and Kafka's console consumer with Cooperati
   let java: ReturnType<typeof javaMember> | null = null;
   try {
     await until(() => deno.held.size === 6, 60_000, "the Deno member holds all 6");
-    java = javaMember(topic, groupId, [
+    java = javaConsoleMember(topic, groupId, [
       "partition.assignment.strategy=org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
     ]);
     await until(() => deno.held.size === 3, 90_000, "the Java member to take 3");
@@ -308,7 +272,7 @@ Deno.test("sticky: under a Java StickyAssignor leader, Deno members' userData is
   const groupId = uniqueName("g-sticky-java");
   await createTopic(BROKERS, topic, 6);
   // Java joins first, so it leads and decodes the Deno members' StickyAssignor userData.
-  const java = javaMember(topic, groupId, [
+  const java = javaConsoleMember(topic, groupId, [
     "partition.assignment.strategy=org.apache.kafka.clients.consumer.StickyAssignor",
   ]);
   const log: string[] = [];
