@@ -257,3 +257,37 @@ export async function halt(
   await Deno.remove(inst.files.pid).catch(() => {});
   return true;
 }
+
+/** The file in a broker's state folder that names the Kafka version that formatted its data. */
+function formatMarker(state: string): string {
+  return `${state}/formatted-with`;
+}
+
+/**
+ * Whether `files.data` holds storage formatted by Kafka `version`. Storage
+ * from another version (or of unknown origin) is removed, so the caller formats
+ * it again: these are throwaway test brokers, and feature levels such as
+ * `share.version` or `transaction.version` are fixed when storage is formatted,
+ * so an old folder would silently run a new broker with old features.
+ */
+export async function formattedBy(
+  files: { state: string; data: string },
+  version: string,
+  name: string,
+): Promise<boolean> {
+  if (!await exists(`${files.data}/meta.properties`)) return false;
+  const was = await Deno.readTextFile(formatMarker(files.state)).then((t) => t.trim(), () => "");
+  if (was === version) return true;
+  console.error(
+    `${name}: its storage was formatted by ${
+      was ? `Kafka ${was}` : "an earlier version"
+    }, not Kafka ${version}: formatting it again (its topics are dropped)`,
+  );
+  await Deno.remove(files.data, { recursive: true });
+  return false;
+}
+
+/** Records that `files.data` was formatted by Kafka `version` (see {@linkcode formattedBy}). */
+export async function markFormatted(files: { state: string }, version: string): Promise<void> {
+  await Deno.writeTextFile(formatMarker(files.state), `${version}\n`);
+}

@@ -22,9 +22,11 @@ import {
   BROKER_LOG4J,
   type BrokerInstance,
   exists,
+  formattedBy,
   halt,
   instanceStatus,
   launch,
+  markFormatted,
   portOpen,
   run,
   stateFiles,
@@ -218,7 +220,7 @@ export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}):
   await Deno.mkdir(p.logs, { recursive: true });
   await Deno.writeTextFile(p.config, serverProperties(p));
   await Deno.writeTextFile(p.log4j, BROKER_LOG4J);
-  if (!await exists(`${p.data}/meta.properties`)) {
+  if (!await formattedBy(p, KAFKA_VERSION, "kafka")) {
     const java = [
       "-Xmx256m",
       `-Dlog4j2.configurationFile=${p.log4j}`,
@@ -237,6 +239,7 @@ export async function start(opts: { timeoutMs?: number; quiet?: boolean } = {}):
       "-c",
       p.config,
     ]);
+    await markFormatted(p, KAFKA_VERSION);
   }
   const started = Date.now();
   const pid = await launch(instance(), timeoutMs);

@@ -41,16 +41,18 @@ import {
   BROKER_LOG4J,
   type BrokerInstance,
   exists,
+  formattedBy,
   halt,
   instanceStatus,
   launch,
+  markFormatted,
   portOpen,
   run,
   sleep,
   stateFiles,
   tail,
 } from "./_broker_process.ts";
-import { cacheDir, classpath, ensureJars } from "./kafka.ts";
+import { cacheDir, classpath, ensureJars, KAFKA_VERSION } from "./kafka.ts";
 import { type FaultProxy, startFaultProxy } from "./fault_proxy.ts";
 import { makeCertificates } from "./kafka_secure.ts";
 
@@ -219,7 +221,9 @@ async function writeConfigs(id: number): Promise<void> {
 }
 
 async function formatAll(): Promise<void> {
-  const formatted = await Promise.all(NODE_IDS.map((id) => exists(`${nodeFiles(id).data}/meta.properties`)));
+  const formatted = await Promise.all(
+    NODE_IDS.map((id) => formattedBy(nodeFiles(id), KAFKA_VERSION, `node ${id}`)),
+  );
   if (formatted.every(Boolean)) return;
   // A partly formatted cluster cannot be repaired: start afresh.
   for (const id of NODE_IDS) await Deno.remove(nodeFiles(id).data, { recursive: true }).catch(() => {});
@@ -244,6 +248,7 @@ async function formatAll(): Promise<void> {
       ])
     ),
   );
+  for (const id of NODE_IDS) await markFormatted(nodeFiles(id), KAFKA_VERSION);
 }
 
 /** Starts node `id` unless it runs; waits (bounded) until it answers. Returns whether this call started it. */

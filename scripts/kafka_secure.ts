@@ -40,16 +40,18 @@ import {
   BROKER_LOG4J,
   type BrokerInstance,
   exists,
+  formattedBy,
   halt,
   instanceStatus,
   launch,
+  markFormatted,
   portOpen,
   run,
   stateFiles,
   tail,
   waitReady,
 } from "./_broker_process.ts";
-import { cacheDir, classpath, ensureJars } from "./kafka.ts";
+import { cacheDir, classpath, ensureJars, KAFKA_VERSION } from "./kafka.ts";
 
 /** The secured broker's host. */
 export const SECURE_HOST = "127.0.0.1";
@@ -386,7 +388,7 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
     Date.now() - (s.mtime?.getTime() ?? 0)
   )
     .catch(() => Infinity);
-  const fresh = !await exists(`${p.data}/meta.properties`) || certAge > 20 * 86_400_000;
+  const fresh = !await formattedBy(p, KAFKA_VERSION, "kafka-secure") || certAge > 20 * 86_400_000;
   if (fresh) {
     // Certificates and SCRAM credentials belong to one formatting of the storage: make both anew.
     await Deno.remove(p.data, { recursive: true }).catch(() => {});
@@ -420,6 +422,7 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
       "--add-scram",
       `SCRAM-SHA-512=[name=${u.username},password=${u.password}]`,
     ]);
+    await markFormatted(p, KAFKA_VERSION);
   }
   const started = Date.now();
   const pid = await launch(secureInstance(), timeoutMs);

@@ -543,7 +543,11 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
           return;
         }
         this.#coordinator = null;
-        this.#report(err instanceof KafkaError ? err : new KafkaError(String(err), { cause: err }));
+        // A coordinator that is moving or still loading (a new broker creates the share-group state topic
+        // first) is found again after the backoff, as on a heartbeat's answer: nothing to report.
+        if (!(err instanceof BrokerError && COORDINATOR_ERRORS.has(err.code))) {
+          this.#report(err instanceof KafkaError ? err : new KafkaError(String(err), { cause: err }));
+        }
         wait = backoff;
         backoff = Math.min(backoff * 2, 1000);
       }
