@@ -17,6 +17,7 @@ import { incrementalAlterConfigs } from "../../protocol/messages/incremental_alt
 import { listGroups as listGroupsApi } from "../../protocol/messages/list_groups.ts";
 import { shareGroupDescribe } from "../../protocol/messages/share_group_describe.ts";
 import type { Connection } from "../connection.ts";
+import { sleep } from "./_context.ts";
 import type { Cluster } from "../cluster.ts";
 import {
   BrokerError,
@@ -104,10 +105,6 @@ const COORDINATOR_ERRORS = new Set<number>([
   ErrorCode.NOT_COORDINATOR,
   ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
 ]);
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function checkGroupId(groupId: unknown): asserts groupId is string {
   if (typeof groupId !== "string" || groupId.length === 0) {
