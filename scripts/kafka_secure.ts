@@ -388,42 +388,40 @@ export async function startSecure(opts: { timeoutMs?: number; quiet?: boolean } 
     Date.now() - (s.mtime?.getTime() ?? 0)
   )
     .catch(() => Infinity);
-  const fresh = !await formattedBy(p, KAFKA_VERSION, "kafka-secure") || certAge > 20 * 86_400_000;
-  if (fresh) {
-    // Certificates and SCRAM credentials belong to one formatting of the storage: make both anew.
-    await Deno.remove(p.data, { recursive: true }).catch(() => {});
+  if (!await formattedBy(p, KAFKA_VERSION, "kafka-secure") || certAge > 20 * 86_400_000) {
     await makeCertificates(p.certs);
   }
+  // The storage starts afresh at every start: the tests add ACLs and SCRAM users and change them, and what one
+  // run leaves behind must not decide the next (a second run on the same machine failed SCRAM-SHA-512 logins).
+  await Deno.remove(p.data, { recursive: true }).catch(() => {});
   await Deno.mkdir(p.logs, { recursive: true });
   await makeOidcKeys(p);
   await Deno.writeTextFile(p.config, serverProperties(p));
   await Deno.writeTextFile(p.log4j, BROKER_LOG4J);
-  if (fresh) {
-    const java = [
-      "-Xmx256m",
-      `-Dlog4j2.configurationFile=${p.log4j}`,
-      `-Dkafka.logs.dir=${p.logs}`,
-      "-cp",
-      classpath(),
-    ];
-    const clusterId = randomKafkaUuid();
-    const u = SECURE_USER;
-    await run("java", [
-      ...java,
-      "kafka.tools.StorageTool",
-      "format",
-      "--standalone",
-      "-t",
-      clusterId,
-      "-c",
-      p.config,
-      "--add-scram",
-      `SCRAM-SHA-256=[name=${u.username},password=${u.password}]`,
-      "--add-scram",
-      `SCRAM-SHA-512=[name=${u.username},password=${u.password}]`,
-    ]);
-    await markFormatted(p, KAFKA_VERSION);
-  }
+  const java = [
+    "-Xmx256m",
+    `-Dlog4j2.configurationFile=${p.log4j}`,
+    `-Dkafka.logs.dir=${p.logs}`,
+    "-cp",
+    classpath(),
+  ];
+  const clusterId = randomKafkaUuid();
+  const u = SECURE_USER;
+  await run("java", [
+    ...java,
+    "kafka.tools.StorageTool",
+    "format",
+    "--standalone",
+    "-t",
+    clusterId,
+    "-c",
+    p.config,
+    "--add-scram",
+    `SCRAM-SHA-256=[name=${u.username},password=${u.password}]`,
+    "--add-scram",
+    `SCRAM-SHA-512=[name=${u.username},password=${u.password}]`,
+  ]);
+  await markFormatted(p, KAFKA_VERSION);
   const started = Date.now();
   const pid = await launch(secureInstance(), timeoutMs);
   if (!opts.quiet) {
