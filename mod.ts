@@ -199,6 +199,31 @@ export type {
   ShareGroupOffset,
 } from "./src/admin/share_groups.ts";
 export { VERSION } from "./src/version.ts";
+export type {
+  BatchExpiredEvent,
+  BatchRetriedEvent,
+  CommitFailedEvent,
+  CommitSucceededEvent,
+  ConnectedEvent,
+  ConnectionRef,
+  DisconnectedEvent,
+  DroppedEvent,
+  EventBase,
+  EventsOptions,
+  GroupAssignedEvent,
+  GroupJoinedEvent,
+  GroupLostEvent,
+  GroupRebalancingEvent,
+  GroupRevokedEvent,
+  KafkaEvent,
+  KafkaEventType,
+  MetadataEvent,
+  OffsetsResetEvent,
+  ProducerIdEvent,
+  ReconnectingEvent,
+  ThrottledEvent,
+} from "./src/observe/events.ts";
+export type { Logger, LogLevel } from "./src/observe/log.ts";
 export {
   type AwsCredentials,
   type AwsCredentialsProvider,

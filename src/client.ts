@@ -13,6 +13,7 @@ import { Admin } from "./admin.ts";
 import { ShareConsumer, type ShareConsumerOptions } from "./share/consumer.ts";
 import type { ClientContext } from "./context.ts";
 import { checkOptions } from "./options.ts";
+import type { EventsOptions, KafkaEvent } from "./observe/events.ts";
 
 /** Options for {@linkcode connect}. */
 export interface ClientOptions extends ClusterOptions {}
@@ -28,6 +29,8 @@ const CLIENT_KEYS_RECORD: Record<keyof ClientOptions, true> = {
   allowAutoTopicCreation: true,
   tls: true,
   sasl: true,
+  logger: true,
+  logLevel: true,
 };
 const CLIENT_KEYS: readonly string[] = Object.keys(CLIENT_KEYS_RECORD);
 const HOW = 'pass the bootstrap brokers as an array, e.g. connect({ brokers: ["127.0.0.1:9092"] })';
@@ -161,6 +164,29 @@ export class Client implements AsyncDisposable {
       await Promise.all(opts.topics.map((t) => this.#cluster.topic(t, { force: true })));
     }
     return this.#cluster.snapshot(opts.topics);
+  }
+
+  /**
+   * The client's events, as an async iterable: `connected`, `disconnected` and
+   * `reconnecting` (per broker connection), `metadata` (a refresh), `throttled`
+   * (a broker's quota). Producers' and consumers' `events()` include these too.
+   * Each call is a new subscriber with its own bounded buffer (`bufferSize`,
+   * default 1,000; what overflows is counted in a `dropped` event, the client never
+   * waits for a reader); iteration ends when the client closes, and `break` unsubscribes.
+   *
+   * @example
+   * ```ts ignore
+   * (async () => {
+   *   for await (const e of client.events()) {
+   *     if (e.type === "disconnected") console.warn(`lost ${e.address}: ${e.reason}`);
+   *   }
+   * })();
+   * ```
+   *
+   * @param opts The subscriber's buffer size.
+   */
+  events(opts?: EventsOptions): AsyncIterableIterator<KafkaEvent> {
+    return this.#cluster.events(opts);
   }
 
   /**

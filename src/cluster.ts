@@ -14,6 +14,8 @@ import { Connection, type ConnectionOptions } from "./connection.ts";
 import { AuthenticationError, BrokerError, ClosedError, ConnectionError, KafkaError } from "./errors.ts";
 import { checkSasl, type SaslOptions } from "./sasl.ts";
 import { resolveTls, type TlsSetting } from "./tls.ts";
+import { EventHub, type EventInit, type EventsOptions, type KafkaEvent } from "./observe/events.ts";
+import { Log, type Logger, type LogLevel } from "./observe/log.ts";
 
 /** Options shared by everything that talks to the cluster. */
 export interface ClusterOptions {
@@ -40,6 +42,13 @@ export interface ClusterOptions {
   tls?: TlsSetting;
   /** SASL credentials for every connection. */
   sasl?: SaslOptions;
+  /**
+   * Where the client logs (`console` fits). Default: warnings and errors to `console`.
+   * Producers and consumers use it too unless given their own.
+   */
+  logger?: Logger;
+  /** The least severe level logged. Default "warn". */
+  logLevel?: LogLevel;
 }
 
 /** A broker in the cluster. */
@@ -122,7 +131,7 @@ function sleep(ms: number): Promise<void> {
  * The cluster: brokers, topics, leaders and the connections to reach them.
  */
 export class Cluster {
-  readonly #opts: Required<Omit<ClusterOptions, "brokers" | "tls" | "sasl">>;
+  readonly #opts: Required<Omit<ClusterOptions, "brokers" | "tls" | "sasl" | "logger" | "logLevel">>;
   readonly #bootstrap: { host: string; port: number }[];
   readonly #conns = new Map<string, Promise<Connection>>();
   readonly #backoff = new Map<string, { failures: number; notBefore: number }>();
@@ -136,6 +145,9 @@ export class Cluster {
   #closed = false;
   /** Kept apart from `options`, which may be logged: it holds credentials. */
   readonly #security: Pick<ClusterOptions, "tls" | "sasl">;
+  readonly #events: EventHub;
+  /** Keys of connections lost or failed, with why: the next attempt is a reconnect. */
+  readonly #lostWhy = new Map<string, string>();
 
   /**
    * Creates a cluster handle; nothing is connected until used.
@@ -150,6 +162,7 @@ export class Cluster {
     resolveTls(opts.tls);
     if (opts.sasl !== undefined) checkSasl(opts.sasl);
     this.#security = { tls: opts.tls, sasl: opts.sasl };
+    this.#events = new EventHub(new Log(opts.logger, opts.logLevel));
     this.#opts = {
       clientId: opts.clientId ?? "kafka-deno",
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
@@ -162,8 +175,25 @@ export class Cluster {
   }
 
   /** The options in effect. */
-  get options(): Readonly<Required<Omit<ClusterOptions, "brokers" | "tls" | "sasl">>> {
+  get options(): Readonly<
+    Required<Omit<ClusterOptions, "brokers" | "tls" | "sasl" | "logger" | "logLevel">>
+  > {
     return this.#opts;
+  }
+
+  /**
+   * The cluster's events: connections made, lost and retried, metadata
+   * refreshes, quota throttling. Ends when the cluster closes.
+   *
+   * @param opts The subscriber's buffer size.
+   */
+  events(opts?: EventsOptions): AsyncIterableIterator<KafkaEvent> {
+    return this.#events.subscribe(opts);
+  }
+
+  /** @internal The event hub, for the roles that share this cluster. */
+  get hub(): EventHub {
+    return this.#events;
   }
 
   /** Whether {@linkcode Cluster.close} was called. */
@@ -227,16 +257,28 @@ export class Cluster {
     const self: { p?: Promise<Connection> } = {};
     const p = self.p = (async () => {
       const b = this.#backoff.get(id);
+      const why = this.#lostWhy.get(key);
+      if (why !== undefined && this.#events.active) {
+        const delayMs = b ? Math.max(0, b.notBefore - Date.now()) : 0;
+        this.#events.emit({
+          type: "reconnecting",
+          ...ref(id, addr, lane),
+          attempt: (b?.failures ?? 0) + 1,
+          delayMs,
+          reason: why,
+        });
+      }
       if (b && b.notBefore > Date.now()) await sleep(b.notBefore - Date.now());
       try {
         const conn = await Connection.connect(this.#connOptions(addr));
         this.#backoff.delete(id);
-        conn.closed.then(() => {
-          if (this.#conns.get(key) === self.p) this.#conns.delete(key);
-        });
+        this.#lostWhy.delete(key);
+        if (this.#events.active) this.#events.emit({ type: "connected", ...ref(id, addr, lane) });
+        this.#watch(conn, key, id, addr, lane, self);
         if (this.#closed) conn.close();
         return conn;
       } catch (err) {
+        this.#lostWhy.set(key, (err as Error)?.message ?? String(err));
         const failures = (b?.failures ?? 0) + 1;
         const base = Math.min(
           this.#opts.reconnectBackoffMs * 2 ** (failures - 1),
@@ -250,6 +292,34 @@ export class Cluster {
     })();
     this.#conns.set(key, p);
     return p;
+  }
+
+  /** Forgets a connection once it closes; says so, and remembers why, when the client did not close it. */
+  #watch(
+    conn: Connection,
+    key: string,
+    id: string,
+    addr: { host: string; port: number },
+    lane: Lane,
+    self: { p?: Promise<Connection> },
+  ): void {
+    const events = this.#events;
+    conn.onThrottle = (api, throttleTimeMs) => {
+      if (events.active) events.emit({ type: "throttled", ...ref(id, addr, lane), api, throttleTimeMs });
+    };
+    conn.closed.then(() => {
+      if (this.#conns.get(key) === self.p) this.#conns.delete(key);
+      const err = conn.closeReason;
+      if (this.#closed || err instanceof ClosedError) return;
+      const reason = err?.message ?? "closed";
+      this.#lostWhy.set(key, reason);
+      if (events.active) events.emit({ type: "disconnected", ...ref(id, addr, lane), reason });
+      this.#log.debug(`Connection to ${addr.host}:${addr.port} (lane ${lane}) lost: ${reason}`);
+    });
+  }
+
+  get #log(): Log {
+    return this.#events.log;
   }
 
   /**
@@ -361,6 +431,7 @@ export class Cluster {
     if (res.errorCode) throw new BrokerError(res.errorCode, { api: "Metadata" });
     this.#clusterId = res.clusterId;
     this.#controllerId = res.controllerId;
+    if (this.#events.active) this.#events.emit(metadataEvent(res));
     if (res.brokers.length) {
       const seen = new Set<number>();
       for (const b of res.brokers) {
@@ -477,10 +548,26 @@ export class Cluster {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#events.close();
     const all = [...this.#conns.values()];
     this.#conns.clear();
     await Promise.all(all.map((p) => p.then((c) => c.close(), () => {})));
   }
+}
+
+/** The broker an internal connection id names: "node-<id>", else a bootstrap address (-1). */
+function ref(id: string, addr: { host: string; port: number }, lane: Lane) {
+  return {
+    broker: id.startsWith("node-") ? Number(id.slice(5)) : -1,
+    address: `${addr.host}:${addr.port}`,
+    lane,
+  };
+}
+
+function metadataEvent(res: MetadataResponse): EventInit {
+  const topics: string[] = [];
+  for (const t of res.topics) if (t.name !== null) topics.push(t.name);
+  return { type: "metadata", brokers: res.brokers.length, controllerId: res.controllerId, topics };
 }
 
 function toTopicInfo(t: MetadataResponse["topics"][number]): TopicInfo {

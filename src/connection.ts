@@ -176,6 +176,17 @@ export class Connection {
     return this.#closed;
   }
 
+  /** Why the connection closed (a {@linkcode ClosedError} when it was closed on purpose), or null while open. */
+  get closeReason(): Error | null {
+    return this.#closeError;
+  }
+
+  /**
+   * Called when a response says the broker throttled this client (KIP-219
+   * quotas): the API's name and the throttle time in ms. Null by default.
+   */
+  onThrottle: ((api: string, throttleTimeMs: number) => void) | null = null;
+
   /** Whether the connection is closed. */
   get isClosed(): boolean {
     return this.#closeError !== null;
@@ -310,8 +321,9 @@ export class Connection {
       opts.timeoutMs ?? this.#requestTimeoutMs,
       opts.sizeHint,
     );
+    let res: Res;
     try {
-      return decodeResponseFrame(codec, version, frame);
+      res = decodeResponseFrame(codec, version, frame);
     } catch (err) {
       // The stream itself is intact (framing held), but a response we cannot
       // read means we disagree on the protocol; say which request it was.
@@ -322,6 +334,11 @@ export class Connection {
       }
       throw err;
     }
+    if (this.onThrottle !== null) {
+      const t = (res as { throttleTimeMs?: unknown }).throttleTimeMs;
+      if (typeof t === "number" && t > 0) this.onThrottle(codec.name, t);
+    }
+    return res;
   }
 
   /**

@@ -17,7 +17,8 @@
  * Background failures are never dropped: fatal ones (the membership failed for
  * good, a subscription that cannot work, a commit on close) reject `next()`
  * and `close()`; recoverable ones (an auto-commit to be retried, a commit
- * before a rebalance) go to the `onError` option, or to `console.error`.
+ * before a rebalance) go to the `onError` option, or are logged as warnings
+ * (the `logger` option; `console` by default).
  *
  * @module
  */
@@ -53,6 +54,8 @@ import {
 } from "./fetcher.ts";
 import type { RecordHeader } from "../protocol/record_batch.ts";
 import { GroupMember, type OffsetToCommit, Signal, type TopicPartitions } from "./group.ts";
+import { EventHub, type EventsOptions, type KafkaEvent } from "./observe/events.ts";
+import type { Log, Logger, LogLevel } from "./observe/log.ts";
 
 export { ConsumerRecord, type OffsetSpec, type RecordHeader };
 
@@ -161,9 +164,13 @@ export interface ConsumerBaseOptions {
    * Hears of background failures the consumer recovers from: an auto-commit that failed (the
    * next one retries), a commit before a rebalance that failed (those records are delivered
    * again), a LeaveGroup that failed. Fatal failures reject `next()` and `close()` instead.
-   * Default: `console.error` with a "kafka-deno consumer" prefix.
+   * Default: a warning to the `logger`.
    */
   onError?: (err: KafkaError) => void;
+  /** This consumer's logger. Default: the client's. */
+  logger?: Logger;
+  /** This consumer's log level. Default: the client's. */
+  logLevel?: LogLevel;
   /**
    * Group subscriptions (`topics`) only. Called with the partitions this member receives, once their starting offsets are known and
    * before any of them is fetched or handed out: `seek()` here moves where reading starts (for
@@ -248,6 +255,8 @@ const KNOWN_KEYS: Record<keyof GroupConsumerOptions | keyof StandaloneConsumerOp
   isolationLevel: true,
   missingTopicTimeoutMs: true,
   onError: true,
+  logger: true,
+  logLevel: true,
   onAssigned: true,
   onRevoked: true,
   onLost: true,
@@ -314,6 +323,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   readonly #autoCommitIntervalMs: number;
   readonly #reset: "earliest" | "latest";
   readonly #onError: ((err: KafkaError) => void) | null;
+  readonly #events: EventHub;
+  readonly #log: Log;
   readonly #untrack: () => void;
   readonly #tick = new Signal();
   readonly #tasks: Promise<void>[] = [];
@@ -363,6 +374,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       throw new TypeError("A consumer needs options: { groupId, topics } or { assign }");
     }
     this.#cluster = client.cluster;
+    const hub = client.cluster.hub;
+    this.#log = hub.log.derive(opts.logger, opts.logLevel);
+    this.#events = new EventHub(this.#log, hub);
     const topics = opts.topics;
     if (topics !== undefined && opts.assign !== undefined) {
       throw new TypeError(
@@ -472,7 +486,20 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#fetcher.data.notify();
     };
     // Recovered conditions the application must hear of: log truncation (KIP-320), an offset reset.
-    this.#fetcher.onNotice = (err) => this.#report(asKafkaError(err, "fetch"), "fetch");
+    this.#fetcher.onNotice = (err, r) => {
+      if (r !== undefined && this.#events.active) {
+        const { tp, reason, from, to } = r;
+        this.#events.emit({
+          type: "offsets.reset",
+          topic: tp.topic,
+          partition: tp.partition,
+          reason,
+          from,
+          to,
+        });
+      }
+      this.#report(asKafkaError(err, "fetch"), "fetch");
+    };
     const maxPollIntervalMs = positive("maxPollIntervalMs", opts.maxPollIntervalMs, 300_000);
     const assignors = (opts.assignors ?? DEFAULT_ASSIGNORS).map((a) => {
       if (a === "range") return rangeAssignor;
@@ -501,6 +528,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         assignors,
         retryBackoffMs,
         lane: `group/${id}`,
+        events: this.#events,
       }, {
         revoke: (only) => this.#revoke(only),
         assign: (a) => this.#assign(a),
@@ -531,6 +559,30 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#tasks.push(this.#watchTopics(names, missingTopicTimeoutMs));
     } else this.#tasks.push(this.#startStandalone(opts.assign!));
     if (this.#autoCommit) this.#tasks.push(this.#autoCommitLoop());
+  }
+
+  /**
+   * The consumer's events, as an async iterable: group membership (`group.joined`,
+   * `group.rebalancing`, `group.assigned`, `group.revoked`, `group.lost`), commits
+   * (`commit.succeeded`, `commit.failed`), `offsets.reset`, and the client's own
+   * (`connected`, `disconnected`, `reconnecting`, `metadata`, `throttled`). Each
+   * call is a new subscriber with its own bounded buffer; it ends when the consumer
+   * closes, and `break` unsubscribes. A reader that falls behind never slows the
+   * consumer: what overflows its buffer is counted in a `dropped` event.
+   *
+   * @example
+   * ```ts ignore
+   * (async () => {
+   *   for await (const e of consumer.events()) {
+   *     if (e.type === "group.assigned") console.log("now reading", e.assignment);
+   *   }
+   * })();
+   * ```
+   *
+   * @param opts The subscriber's buffer size.
+   */
+  events(opts?: EventsOptions): AsyncIterableIterator<KafkaEvent> {
+    return this.#events.subscribe(opts);
   }
 
   /** The group member id ("" before joining or without a group). */
@@ -742,6 +794,14 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         }
       }
       await this.#listen(lost ? "onLost" : "onRevoked", parts);
+      if (this.#events.active && parts.length > 0) {
+        const partitions = sortPartitions(parts.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
+        this.#events.emit({
+          type: lost ? "group.lost" : "group.revoked",
+          groupId: this.#groupId!,
+          partitions,
+        });
+      }
     } finally {
       for (const tp of parts) this.#revoking.delete(tp);
     }
@@ -795,6 +855,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       }
     }
     this.#generationOfAssignment++;
+    if (this.#events.active) {
+      const partitions = sortPartitions(added.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
+      this.#events.emit({
+        type: "group.assigned",
+        groupId: this.#groupId!,
+        partitions,
+        assignment: this.assignment(),
+      });
+    }
     this.#fetcher.data.notify();
   }
 
@@ -807,19 +876,26 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
 
   /**
    * A background failure the consumer recovers from: to the `onError` hook, or
-   * to `console.error`. The fetcher's notices (truncation, offset resets) come here too.
+   * logged as a warning. The fetcher's notices (truncation, offset resets) come here too.
    */
   #report(err: KafkaError, context?: string): void {
     const hook = this.#onError;
     if (hook === null) {
       const who = `kafka-deno consumer${this.#groupId === null ? "" : ` (group ${this.#groupId})`}`;
-      console.error(`${who}: ${context ? `${context}: ` : ""}`, err);
+      this.#log.warn(`${who}: ${context ? `${context}: ` : ""}${err.message}`, {
+        groupId: this.#groupId,
+        error: err,
+      });
       return;
     }
     try {
       hook(err);
     } catch (hookErr) {
-      console.error("kafka-deno consumer: the onError hook threw", hookErr, "while handling", err);
+      this.#log.error(`kafka-deno consumer: the onError hook threw while handling: ${err.message}`, {
+        groupId: this.#groupId,
+        error: hookErr,
+        handling: err,
+      });
     }
   }
 
@@ -984,17 +1060,32 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         }
       }
       if (todo.length === 0) return;
-      await this.#group!.commit(todo.map((t) => t.offset));
+      await this.#commitOffsets(todo.map((t) => t.offset));
       for (const t of todo) t.tp.committed = t.offset.offset;
     });
     this.#commits = run;
     return run;
   }
 
+  /** The group's commit, with its event. */
+  async #commitOffsets(offsets: OffsetToCommit[]): Promise<void> {
+    try {
+      await this.#group!.commit(offsets);
+    } catch (error) {
+      if (this.#events.active) {
+        this.#events.emit({ type: "commit.failed", groupId: this.#groupId!, offsets, error: error as Error });
+      }
+      throw error;
+    }
+    if (this.#events.active) {
+      this.#events.emit({ type: "commit.succeeded", groupId: this.#groupId!, offsets });
+    }
+  }
+
   /** Commits explicit offsets, in turn with the other commits. */
   #commitExact(offsets: { tp: PartitionState | undefined; offset: OffsetToCommit }[]): Promise<void> {
     const run = this.#commits.catch(() => {}).then(async () => {
-      await this.#group!.commit(offsets.map((o) => o.offset));
+      await this.#commitOffsets(offsets.map((o) => o.offset));
       for (const { tp, offset } of offsets) {
         if (tp === undefined || tp.revoked) continue;
         tp.committed = offset.offset;
@@ -1187,10 +1278,17 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       if (this.#subscribed && this.#fatal === null && this.#group!.generationId >= 0) {
         // The partitions go with the member: the listener may still commit (or save) them.
         this.#closeListener = true;
+        const parts = this.#fetcher.partitions();
         try {
-          await this.#listen("onRevoked", this.#fetcher.partitions());
+          await this.#listen("onRevoked", parts);
         } finally {
           this.#closeListener = false;
+        }
+        if (this.#events.active && parts.length > 0) {
+          const partitions = sortPartitions(
+            parts.map((tp) => ({ topic: tp.topic, partition: tp.partition })),
+          );
+          this.#events.emit({ type: "group.revoked", groupId: this.#groupId!, partitions });
         }
       }
       await this.#group?.close();
@@ -1217,6 +1315,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#handed.clear();
       this.#lost.clear();
       this.#untrack();
+      this.#events.close();
     }
   }
 

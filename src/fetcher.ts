@@ -263,6 +263,18 @@ export function tpKey(topic: string, partition: number): string {
   return `${topic}:${partition}`;
 }
 
+/** @internal What a notice that moved a partition's position says, for the consumer's events. */
+export interface OffsetReset {
+  /** The partition. */
+  tp: PartitionState;
+  /** Why it moved. */
+  reason: "truncation" | "out-of-range" | "unvalidated";
+  /** The position before. */
+  from: bigint;
+  /** Where it goes. */
+  to: bigint | "earliest" | "latest";
+}
+
 /**
  * The fetch side of a consumer.
  *
@@ -292,7 +304,7 @@ export class Fetcher {
    * stop consuming, such as a {@linkcode LogTruncationError} after the position
    * was reset to where the new leader's log diverges.
    */
-  onNotice: (err: Error) => void = () => {};
+  onNotice: (err: Error, reset?: OffsetReset) => void = () => {};
 
   /**
    * Creates a fetcher with no partitions.
@@ -745,6 +757,7 @@ export class Fetcher {
         new KafkaError(
           `The leader of ${tp.topic}[${tp.partition}] knows no leader epoch up to ${tp.fetchedEpoch}, so position ${position} cannot be validated; it is reset to the ${this.#opts.reset} offset`,
         ),
+        { tp, reason: "unvalidated", from: position, to: this.#opts.reset },
       );
       return;
     }
@@ -762,7 +775,12 @@ export class Fetcher {
       tp.fetchedEpoch = epoch;
       tp.position = endOffset;
       if (tp.consumed > endOffset) tp.consumed = endOffset;
-      this.onNotice(new LogTruncationError(tp.topic, tp.partition, position, endOffset));
+      this.onNotice(new LogTruncationError(tp.topic, tp.partition, position, endOffset), {
+        tp,
+        reason: "truncation",
+        from: position,
+        to: endOffset,
+      });
     } else {
       // Only records not yet handed out are gone: fetch again from the position.
       this.#rewind(tp, position);
@@ -882,6 +900,7 @@ export class Fetcher {
               `Offset ${s.offset} of ${topic}[${p.partitionIndex}] is out of range; the position is reset to the ${this.#opts.reset} offset`,
               { cause: err },
             ),
+            { tp, reason: "out-of-range", from: s.offset, to: this.#opts.reset },
           );
           tp.fetchOffset = -1n;
           this.#resetOffsets([[tp, this.#opts.reset]]);

@@ -37,7 +37,8 @@ import { leaveGroup } from "../protocol/apis/leave_group.ts";
 import { offsetCommit } from "../protocol/apis/offset_commit.ts";
 import { offsetFetch, type OffsetFetchResponseTopic } from "../protocol/apis/offset_fetch.ts";
 import { syncGroup } from "../protocol/apis/sync_group.ts";
-import { ErrorCode } from "../protocol/error_codes.ts";
+import { errorByCode, ErrorCode } from "../protocol/error_codes.ts";
+import type { EventHub } from "./observe/events.ts";
 import type { Assignor, MemberSubscription } from "./assignors.ts";
 import type { Cluster, Lane } from "./cluster.ts";
 import type { Connection } from "./connection.ts";
@@ -148,6 +149,8 @@ export interface GroupMemberOptions {
   remoteAssignor: string | null;
   /** KIP-848: a server-side regular expression (RE2/J syntax) instead of `topics`, or null. */
   topicRegex: string | null;
+  /** Where membership changes are emitted (joined, rebalancing). */
+  events?: EventHub;
 }
 
 /** Errors after which the coordinator must be looked up again. */
@@ -223,6 +226,7 @@ export class GroupMember {
   #loop: Promise<void> | null = null;
   #joinConn: Connection | null = null;
   readonly #conns = new Set<Connection>();
+  readonly #events: EventHub | null;
 
   /**
    * Creates a member; {@linkcode GroupMember.start} joins.
@@ -235,6 +239,7 @@ export class GroupMember {
     this.#cluster = cluster;
     this.#opts = opts;
     this.#hooks = hooks;
+    this.#events = opts.events ?? null;
     this.#cooperative = opts.assignors.length > 0 &&
       opts.assignors.every((a) => a.rebalanceProtocol === "cooperative");
   }
@@ -331,6 +336,7 @@ export class GroupMember {
             );
           }
           if (code === ErrorCode.FENCED_MEMBER_EPOCH || code === ErrorCode.UNKNOWN_MEMBER_ID) {
+            if (this.#events?.active) this.#rebalancing(`ConsumerGroupHeartbeat: ${errorByCode(code).name}`);
             this.#generationId = -1;
             this.#needJoin = true;
             pending = null;
@@ -345,6 +351,9 @@ export class GroupMember {
         }
         backoff = this.#opts.retryBackoffMs;
         if (res.memberId) this.#memberId = res.memberId;
+        if (res.memberEpoch !== this.#generationId && this.#events?.active) {
+          this.#joined(res.memberEpoch, false);
+        }
         this.#generationId = res.memberEpoch;
         if (res.heartbeatIntervalMs > 0) interval = res.heartbeatIntervalMs;
         if (res.assignment !== null) pending = res.assignment.topicPartitions;
@@ -550,6 +559,7 @@ export class GroupMember {
           // The leader saw a subscribed topic gain partitions (or appear): rejoining starts a
           // rebalance that hands the new partitions out, as the Java client does.
           this.#needJoin = true;
+          if (this.#events?.active) this.#rebalancing("the subscribed topics' partitions changed");
           continue;
         }
         nextHeartbeat = Date.now() + this.#opts.heartbeatIntervalMs;
@@ -596,9 +606,23 @@ export class GroupMember {
     this.#onGroupError(res.errorCode, "Heartbeat");
   }
 
+  #joined(generationId: number, leader: boolean): void {
+    const { groupId } = this.#opts;
+    this.#events!.emit({ type: "group.joined", groupId, memberId: this.#memberId, generationId, leader });
+  }
+
+  #rebalancing(reason: string): void {
+    this.#events!.emit({ type: "group.rebalancing", groupId: this.#opts.groupId, reason });
+  }
+
   /** Acts on a group error code: rejoin, rediscover the coordinator, or throw. */
   #onGroupError(code: number, api: string): void {
     if (code === 0) return;
+    if (
+      !this.#needJoin && this.#events?.active &&
+      (code === ErrorCode.REBALANCE_IN_PROGRESS || code === ErrorCode.ILLEGAL_GENERATION ||
+        code === ErrorCode.UNKNOWN_MEMBER_ID)
+    ) this.#rebalancing(`${api}: ${errorByCode(code).name}`);
     if (code === ErrorCode.REBALANCE_IN_PROGRESS) {
       this.#needJoin = true;
       return;
@@ -711,6 +735,7 @@ export class GroupMember {
     this.#memberId = join.memberId;
     this.#generationId = join.generationId;
     this.#protocol = join.protocolName;
+    if (this.#events?.active) this.#joined(join.generationId, join.leader === join.memberId);
     let assignments: { memberId: string; assignment: Uint8Array }[] = [];
     // KIP-814: a static leader that merely rejoined keeps the current assignment.
     this.#ledCounts = null;

@@ -12,6 +12,7 @@ import { initProducerId } from "../../protocol/apis/init_producer_id.ts";
 import type { Cluster } from "../cluster.ts";
 import { BrokerError, KafkaError } from "../errors.ts";
 import type { Batch, PartitionState } from "./accumulator.ts";
+import type { EventHub } from "../observe/events.ts";
 
 /** What the idempotence state needs from the producer. */
 export interface IdempotenceHost {
@@ -31,6 +32,8 @@ export interface IdempotenceHost {
    * and an epoch bump is asked of it (it happens after the transaction aborts).
    */
   readonly transactionalBump?: () => void;
+  /** Where identity changes are emitted. */
+  readonly events: EventHub;
 }
 
 /** Producer id, epoch and sequences. */
@@ -69,6 +72,13 @@ export class Idempotence {
     this.#producerId = producerId;
     this.#producerEpoch = producerEpoch;
     this.#renumber();
+    this.#emit("transaction");
+  }
+
+  #emit(reason: "init" | "bump" | "transaction"): void {
+    const events = this.#host.events;
+    if (!events.active) return;
+    events.emit({ type: "producer.id", producerId: this.#producerId, epoch: this.#producerEpoch, reason });
   }
 
   /**
@@ -114,6 +124,7 @@ export class Idempotence {
         // broker takes a higher epoch starting again at sequence 0 as a fresh start.
         this.#producerEpoch++;
         this.#renumber();
+        this.#emit("bump");
         queueMicrotask(() => host.ready());
         return;
       }
@@ -133,6 +144,7 @@ export class Idempotence {
           if (res.errorCode !== 0) throw new BrokerError(res.errorCode, { api: "InitProducerId" });
           this.#producerId = res.producerId;
           this.#producerEpoch = res.producerEpoch;
+          this.#emit("init");
           break;
         } catch (err) {
           const retriable = !(err instanceof BrokerError) || err.retriable;

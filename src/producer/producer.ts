@@ -22,6 +22,8 @@ import type { RecordHeader, RecordInput } from "../../protocol/record_batch.ts";
 import type { ClientContext } from "../context.ts";
 import type { Cluster, TopicInfo } from "../cluster.ts";
 import { checkOptions } from "../options.ts";
+import { EventHub, type EventsOptions, type KafkaEvent } from "../observe/events.ts";
+import type { Logger, LogLevel } from "../observe/log.ts";
 import { BrokerError, ClosedError, TimeoutError } from "../errors.ts";
 import { type Accumulator, type RecordMetadata, recordSize, type SendOp } from "./accumulator.ts";
 import { Sender } from "./sender.ts";
@@ -143,6 +145,10 @@ export interface ProducerOptions {
    * Default 60 s (the broker caps it with `transaction.max.timeout.ms`).
    */
   transactionTimeoutMs?: number;
+  /** This producer's logger. Default: the client's. */
+  logger?: Logger;
+  /** This producer's log level. Default: the client's. */
+  logLevel?: LogLevel;
 }
 
 const OPTION_KEYS: readonly (keyof ProducerOptions)[] = [
@@ -160,6 +166,8 @@ const OPTION_KEYS: readonly (keyof ProducerOptions)[] = [
   "bufferBytes",
   "transactionalId",
   "transactionTimeoutMs",
+  "logger",
+  "logLevel",
 ];
 
 const TOPIC_RE = /^[a-zA-Z0-9._-]+$/;
@@ -223,6 +231,7 @@ export class Producer implements AsyncDisposable {
   readonly #txn: TransactionManager | null;
   #closing: Promise<void> | null = null;
   readonly #untrack: () => void;
+  readonly #events: EventHub;
 
   /**
    * Use `client.producer()` instead.
@@ -234,6 +243,8 @@ export class Producer implements AsyncDisposable {
     checkOptions(opts, OPTION_KEYS, "producer options");
     this.#client = client;
     this.#cluster = client.cluster;
+    const hub = client.cluster.hub;
+    this.#events = new EventHub(hub.log.derive(opts.logger, opts.logLevel), hub);
     const acks = opts.acks ?? "all";
     if (acks !== 0 && acks !== 1 && acks !== "all" && acks !== -1) {
       throw new TypeError(`Invalid acks ${JSON.stringify(acks)}: use 0, 1 or "all"`);
@@ -285,23 +296,41 @@ export class Producer implements AsyncDisposable {
     } else {
       throw new TypeError(`Unknown partitioner ${JSON.stringify(p)}: use "murmur2", "sarama" or a function`);
     }
-    this.#sender = new Sender({
-      acks: acksNum,
-      lingerMs,
-      batchBytes,
-      maxRequestBytes: this.#maxRequestBytes,
-      compression: Compression[c],
-      maxInFlight,
-      idempotent,
-      deliveryTimeoutMs: this.#deliveryTimeoutMs,
-      requestTimeoutMs: this.#requestTimeoutMs,
-      retryBackoffMs,
-      bufferBytes: this.#bufferBytes,
-      transactional: transactionalId === undefined ? undefined : { transactionalId, transactionTimeoutMs },
-    }, this.#cluster);
+    this.#sender = new Sender(
+      {
+        acks: acksNum,
+        lingerMs,
+        batchBytes,
+        maxRequestBytes: this.#maxRequestBytes,
+        compression: Compression[c],
+        maxInFlight,
+        idempotent,
+        deliveryTimeoutMs: this.#deliveryTimeoutMs,
+        requestTimeoutMs: this.#requestTimeoutMs,
+        retryBackoffMs,
+        bufferBytes: this.#bufferBytes,
+        transactional: transactionalId === undefined ? undefined : { transactionalId, transactionTimeoutMs },
+      },
+      this.#cluster,
+      this.#events,
+    );
     this.#acc = this.#sender.accumulator;
     this.#txn = this.#sender.txn;
     this.#untrack = client.track(() => this.close());
+  }
+
+  /**
+   * The producer's events, as an async iterable: `producer.id` (a producer id
+   * or epoch was taken), `batch.retried`, `batch.expired`, and the client's own
+   * (`connected`, `disconnected`, `reconnecting`, `metadata`, `throttled`). Each call
+   * is a new subscriber with its own bounded buffer; it ends when the producer
+   * closes, and `break` unsubscribes. A slow reader never slows the producer: what
+   * overflows its buffer is counted in a `dropped` event.
+   *
+   * @param opts The subscriber's buffer size.
+   */
+  events(opts?: EventsOptions): AsyncIterableIterator<KafkaEvent> {
+    return this.#events.subscribe(opts);
   }
 
   /** Bytes of records accepted by `send()` and not yet acknowledged or failed. */
@@ -719,6 +748,7 @@ export class Producer implements AsyncDisposable {
       }
       this.#sender.stop();
       this.#untrack();
+      this.#events.close();
     })();
     return this.#closing;
   }

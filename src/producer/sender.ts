@@ -17,6 +17,7 @@ import { produce, type ProduceResponse } from "../../protocol/apis/produce.ts";
 import { ErrorCode } from "../../protocol/error_codes.ts";
 import { encodeRecordBatch } from "../../protocol/record_batch.ts";
 import type { Cluster } from "../cluster.ts";
+import type { EventHub } from "../observe/events.ts";
 import {
   AuthenticationError,
   BrokerError,
@@ -65,9 +66,12 @@ export class Sender {
   /** A fatal error (fenced, no producer id): every later send() fails with it. */
   fatal: KafkaError | null = null;
 
-  constructor(cfg: SenderConfig, cluster: Cluster) {
+  readonly #events: EventHub;
+
+  constructor(cfg: SenderConfig, cluster: Cluster, events: EventHub) {
     this.#cfg = cfg;
     this.#cluster = cluster;
+    this.#events = events;
     this.accumulator = new Accumulator(cfg, cluster, {
       full: () => this.scheduleDrain(),
       deadline: (at) => {
@@ -92,6 +96,7 @@ export class Sender {
         this.accumulator.failAll(e);
       },
       transactionalBump: cfg.transactional ? () => this.txn!.requestBump() : undefined,
+      events,
     });
     const t = cfg.transactional;
     this.txn = t
@@ -298,13 +303,15 @@ export class Sender {
     const reason = last === undefined
       ? ""
       : `; last error: ${last instanceof Error ? last.message : String(last)}`;
-    this.#fail(
-      b,
-      new TimeoutError(
-        `Delivery to ${tp.topic}[${tp.partition}] timed out: not acknowledged within deliveryTimeoutMs (${this.#cfg.deliveryTimeoutMs} ms) of send()${reason}`,
-        last === undefined ? undefined : { cause: last },
-      ),
+    const error = new TimeoutError(
+      `Delivery to ${tp.topic}[${tp.partition}] timed out: not acknowledged within deliveryTimeoutMs (${this.#cfg.deliveryTimeoutMs} ms) of send()${reason}`,
+      last === undefined ? undefined : { cause: last },
     );
+    const records = b.records.length;
+    this.#fail(b, error);
+    if (this.#events.active) {
+      this.#events.emit({ type: "batch.expired", topic: tp.topic, partition: tp.partition, records, error });
+    }
   }
 
   #refreshSoon(topics: string[]): void {
@@ -479,7 +486,21 @@ export class Sender {
       return;
     }
     b.attempts++;
-    b.retryAt = now + Math.min(this.#cfg.retryBackoffMs * 2 ** (b.attempts - 1), 1_000);
+    const delayMs = Math.min(this.#cfg.retryBackoffMs * 2 ** (b.attempts - 1), 1_000);
+    b.retryAt = now + delayMs;
+    if (this.#events.active) {
+      const { topic, partition } = b.tp;
+      const error = err instanceof Error ? err : new KafkaError(String(err));
+      this.#events.emit({
+        type: "batch.retried",
+        topic,
+        partition,
+        records: b.records.length,
+        attempt: b.attempts,
+        delayMs,
+        error,
+      });
+    }
     // Keep the partition's queue in sequence order: a retried batch goes before later ones.
     const q = b.tp.queue;
     let at = 0;

@@ -47,6 +47,8 @@ import {
 import { ConsumerRecord } from "../fetcher.ts";
 import { Signal } from "../group.ts";
 import { checkOptions } from "../options.ts";
+import { EventHub, type EventsOptions, type KafkaEvent } from "../observe/events.ts";
+import type { Log, Logger, LogLevel } from "../observe/log.ts";
 
 /** How a record is acknowledged: done, to be delivered again, or never again. */
 export type AcknowledgeType = "accept" | "release" | "reject";
@@ -96,9 +98,13 @@ export interface ShareConsumerOptions {
   /**
    * Hears of background failures the consumer recovers from (a fetch or heartbeat to retry,
    * an acknowledgement the broker refused: those records are delivered again). Fatal ones
-   * reject `next()` and `close()`. Default: `console.error` with a "kafka-deno share consumer" prefix.
+   * reject `next()` and `close()`. Default: a warning to the `logger`.
    */
   onError?: (err: KafkaError) => void;
+  /** This consumer's logger. Default: the client's. */
+  logger?: Logger;
+  /** This consumer's log level. Default: the client's. */
+  logLevel?: LogLevel;
 }
 
 const KNOWN_KEYS: Record<keyof ShareConsumerOptions, true> = {
@@ -111,6 +117,8 @@ const KNOWN_KEYS: Record<keyof ShareConsumerOptions, true> = {
   retryBackoffMs: true,
   rackId: true,
   onError: true,
+  logger: true,
+  logLevel: true,
 };
 const OPTION_KEYS = Object.keys(KNOWN_KEYS);
 
@@ -356,6 +364,8 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
   readonly #retryBackoffMs: number;
   readonly #rackId: string | null;
   readonly #onError: ((err: KafkaError) => void) | null;
+  readonly #log: Log;
+  readonly #events: EventHub;
   readonly #untrack: () => void;
   readonly #lane: `group/${string}`;
   readonly #fetchLane: `fetch/${string}`;
@@ -424,6 +434,8 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     this.#retryBackoffMs = nonNegative("retryBackoffMs", opts.retryBackoffMs, 100);
     this.#rackId = opts.rackId ?? null;
     this.#onError = opts.onError ?? null;
+    this.#log = client.cluster.hub.log.derive(opts.logger, opts.logLevel);
+    this.#events = new EventHub(this.#log, client.cluster.hub);
     const id = crypto.randomUUID();
     this.#lane = `group/${id}`;
     this.#fetchLane = `fetch/${id}`;
@@ -443,13 +455,30 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     return [...this.#assigned.values()].map((tp) => ({ topic: tp.topic, partition: tp.partition }));
   }
 
+  /**
+   * The share consumer's events: for now the client's (`connected`, `disconnected`,
+   * `reconnecting`, `metadata`, `throttled`). Ends when it closes; `break` unsubscribes.
+   *
+   * @param opts The subscriber's buffer size.
+   */
+  events(opts?: EventsOptions): AsyncIterableIterator<KafkaEvent> {
+    return this.#events.subscribe(opts);
+  }
+
   #report(err: KafkaError, evenWhenStopping = false): void {
     if (this.#stopping && !evenWhenStopping) return;
+    const fields = { groupId: this.#groupId, error: err };
     if (this.#onError) {
       try {
         this.#onError(err);
-      } catch { /* the application's handler threw; nothing more to do */ }
-    } else console.error("kafka-deno share consumer:", err);
+      } catch (hookErr) {
+        this.#log.error(`kafka-deno share consumer: the onError hook threw while handling: ${err.message}`, {
+          ...fields,
+          error: hookErr,
+          handling: err,
+        });
+      }
+    } else this.#log.warn(`kafka-deno share consumer (group ${this.#groupId}): ${err.message}`, fields);
   }
 
   #fail(err: Error): void {
@@ -1004,6 +1033,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
 
   async #doClose(): Promise<void> {
     this.#untrack();
+    this.#events.close();
     this.#data.notify();
     // Let the fetch loops finish their request (bounded by maxWaitMs), then send the rest.
     this.#stopping = true;
