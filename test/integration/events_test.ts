@@ -1,0 +1,170 @@
+// Events against the real broker: a two-member rebalance in order, commits, and a broker restart
+// (disconnected, reconnecting, connected), with the log lines that go with them.
+import assert from "node:assert/strict";
+import type { KafkaEvent, Logger, TopicPartition } from "../../mod.ts";
+import { LOCAL_BROKER, testClient, uniqueName } from "../_broker.ts";
+import * as kafka from "../../scripts/kafka.ts";
+import { until } from "./_member.ts";
+
+/** Keeps every event of a subscriber until it ends. */
+function collect(it: AsyncIterable<KafkaEvent>, into: KafkaEvent[]): Promise<void> {
+  return (async () => {
+    for await (const e of it) into.push(e);
+  })();
+}
+
+const tps = (ps: readonly TopicPartition[]) => ps.map((p) => p.partition).join(",");
+
+/** The group events of a consumer, in words. */
+function story(events: KafkaEvent[]): string[] {
+  const out: string[] = [];
+  for (const e of events) {
+    if (e.type === "group.joined") out.push(`joined ${e.generationId}`);
+    else if (e.type === "group.assigned") out.push(`assigned ${tps(e.partitions)}`);
+    else if (e.type === "group.revoked") out.push(`revoked ${tps(e.partitions)}`);
+    else if (e.type === "group.lost") out.push(`lost ${tps(e.partitions)}`);
+    else if (e.type === "group.rebalancing") out.push("rebalancing");
+  }
+  return out;
+}
+
+Deno.test("a second member joining: the first sees joined, assigned, rebalancing, revoked, joined, assigned; the second joined, assigned; commits are events", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("ev-rebalance");
+  const groupId = uniqueName("ev-group");
+  await client.admin().createTopics([{ topic, partitions: 2 }]);
+  await client.producer().send({
+    topic,
+    messages: [{ value: "a", partition: 0 }, { value: "b", partition: 1 }],
+  });
+  const base = {
+    groupId,
+    topics: [topic],
+    fromBeginning: true,
+    sessionTimeoutMs: 10_000,
+    heartbeatIntervalMs: 300,
+    autoCommit: false,
+  };
+  const a = client.consumer(base);
+  const aEvents: KafkaEvent[] = [];
+  const aDone = collect(a.events(), aEvents);
+  try {
+    await until(() => story(aEvents).includes("assigned 0,1"), 60_000, "A's first assignment");
+    // A commits a record: a commit.succeeded event with the offset.
+    const it = a[Symbol.asyncIterator]();
+    const first = await it.next();
+    assert.equal(first.done, false);
+    await a.commit(first.value);
+    const commit = aEvents.find((e) => e.type === "commit.succeeded");
+    assert.ok(commit?.type === "commit.succeeded" && commit.groupId === groupId);
+    assert.deepEqual(commit.offsets.map((o) => [o.topic, o.partition, o.offset]), [
+      [topic, first.value.partition, first.value.offset + 1n],
+    ]);
+    const b = client.consumer(base);
+    const bEvents: KafkaEvent[] = [];
+    const bDone = collect(b.events(), bEvents);
+    try {
+      await until(
+        () => story(bEvents).some((s) => s.startsWith("assigned ")) && story(aEvents).length >= 6,
+        60_000,
+        "the rebalance",
+      );
+      const joins = aEvents.filter((e) => e.type === "group.joined").map((e) => e.generationId);
+      const [gen1, gen2] = joins;
+      assert.ok(gen2 > gen1, `generations ${joins}`);
+      const aStory = story(aEvents);
+      const bStory = story(bEvents);
+      const aSecond = aStory[5];
+      const bFirst = bStory[1];
+      assert.deepEqual(aStory.slice(0, 6), [
+        `joined ${gen1}`,
+        "assigned 0,1",
+        "rebalancing",
+        "revoked 0,1",
+        `joined ${gen2}`,
+        aSecond,
+      ]);
+      assert.deepEqual(bStory.slice(0, 2), [`joined ${gen2}`, bFirst]);
+      // Range assigns one partition to each.
+      assert.deepEqual([aSecond, bFirst].sort(), ["assigned 0", "assigned 1"]);
+      const assigned = aEvents.findLast((e) => e.type === "group.assigned");
+      assert.ok(assigned?.type === "group.assigned" && assigned.assignment.length === 1);
+      // Each event carries its time, in order.
+      for (let i = 1; i < aEvents.length; i++) assert.ok(aEvents[i].timestamp >= aEvents[i - 1].timestamp);
+      // A failed commit is an event too: a consumer outside the group cannot commit to it while it has members.
+      const outsider = client.consumer({ groupId, assign: [{ topic, from: "earliest" }], autoCommit: false });
+      const oEvents: KafkaEvent[] = [];
+      const oDone = collect(outsider.events(), oEvents);
+      try {
+        const err = await outsider.commit([{ topic, partition: 0, offset: 1n }]).catch((e) => e);
+        assert.ok(err instanceof Error, "the coordinator refused the commit");
+        const failed = oEvents.find((e) => e.type === "commit.failed");
+        assert.ok(failed?.type === "commit.failed", oEvents.map((e) => e.type).join(", "));
+        assert.equal(failed.error, err);
+        assert.deepEqual(failed.offsets.map((o) => [o.partition, o.offset]), [[0, 1n]]);
+      } finally {
+        await outsider.close();
+        await oDone;
+      }
+    } finally {
+      await b.close();
+      await bDone;
+    }
+  } finally {
+    await a.close();
+    await aDone;
+  }
+  // Closing gave A's partition up: a revoked event, then the iteration ended.
+  assert.ok(story(aEvents).at(-1)?.startsWith("revoked "), story(aEvents).join("; "));
+});
+
+Deno.test({
+  name:
+    "a broker restart: the client's events say disconnected, reconnecting, connected, and a debug logger says so too",
+  ignore: !LOCAL_BROKER, // restarts the broker that scripts/kafka.ts manages (deno task test)
+  fn: async () => {
+    const lines: string[] = [];
+    const logger: Logger = {
+      debug: (m) => lines.push(`debug ${m}`),
+      info: (m) => lines.push(`info ${m}`),
+      warn: (m) => lines.push(`warn ${m}`),
+      error: (m) => lines.push(`error ${m}`),
+    };
+    await using client = await testClient({ logger, logLevel: "debug", reconnectBackoffMaxMs: 500 });
+    const events: KafkaEvent[] = [];
+    const done = collect(client.events(), events);
+    const topic = uniqueName("ev-restart");
+    await using producer = client.producer();
+    await producer.send({ topic, messages: [{ value: "before" }] });
+    assert.ok(await kafka.kill(), "the broker was running");
+    try {
+      await until(() => events.some((e) => e.type === "disconnected"), 30_000, "a disconnected event");
+      // Asking for metadata while the broker is down makes the client try (and fail) to reconnect.
+      await client.metadata().catch(() => {});
+    } finally {
+      await kafka.start({ quiet: true });
+    }
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (await client.metadata().then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await producer.send({ topic, messages: [{ value: "after" }] });
+    await client.close();
+    await done;
+    // The producer's connection (lane "produce" to the partition's leader) was lost, retried, and made again.
+    const lost = events.findIndex((e) => e.type === "disconnected" && e.lane === "produce");
+    assert.ok(lost >= 0, events.map((e) => e.type).join(", "));
+    const ref = events[lost] as { broker: number; lane: string };
+    const same = (e: KafkaEvent) =>
+      (e.type === "reconnecting" || e.type === "connected") && e.broker === ref.broker && e.lane === ref.lane;
+    const retry = events.findIndex((e, i) => i > lost && e.type === "reconnecting" && same(e));
+    const back = events.findIndex((e, i) => i > retry && e.type === "connected" && same(e));
+    assert.ok(retry > lost && back > retry, events.map((e) => e.type).join(", "));
+    const r = events[retry];
+    assert.ok(r.type === "reconnecting" && r.attempt >= 1 && r.reason.length > 0);
+    for (const k of ["Disconnected from", "Reconnecting to", "Connected to"]) {
+      assert.ok(lines.some((l) => l.includes(k)), `a log line says "${k}"`);
+    }
+  },
+});
