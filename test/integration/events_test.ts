@@ -118,6 +118,53 @@ Deno.test("a second member joining: the first sees joined, assigned, rebalancing
   assert.ok(story(aEvents).at(-1)?.startsWith("revoked "), story(aEvents).join("; "));
 });
 
+Deno.test("an offset out of range: an offsets.reset event, and a warning to the consumer's logger (none at the client's)", async () => {
+  const clientLines: string[] = [];
+  const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  const keep = (into: string[]) => (m: string) => into.push(m);
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    lines.push({ level, msg, fields });
+  const clientLogger: Logger = {
+    debug: keep(clientLines),
+    info: keep(clientLines),
+    warn: keep(clientLines),
+    error: keep(clientLines),
+  };
+  await using client = await testClient({ logger: clientLogger });
+  const topic = uniqueName("ev-reset");
+  await client.admin().createTopics([{ topic, partitions: 1 }]);
+  await client.producer().send({ topic, messages: [{ value: "only" }] });
+  const consumer = client.consumer({
+    assign: [{ topic, from: { offset: 100n } }],
+    fromBeginning: true,
+    logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") },
+  });
+  const events: KafkaEvent[] = [];
+  const done = collect(consumer.events(), events);
+  try {
+    const it = consumer[Symbol.asyncIterator]();
+    const first = await it.next();
+    assert.equal(first.value?.offset, 0n, "read again from the earliest offset");
+  } finally {
+    await consumer.close();
+    await done;
+  }
+  const reset = events.find((e) => e.type === "offsets.reset");
+  assert.ok(reset?.type === "offsets.reset", events.map((e) => e.type).join(", "));
+  assert.deepEqual([reset.topic, reset.partition, reset.reason, reset.from, reset.to], [
+    topic,
+    0,
+    "out-of-range",
+    100n,
+    "earliest",
+  ]);
+  // The default level is warn: the reset is the only line, and it is a warning with the error in its fields.
+  assert.deepEqual(lines.map((l) => l.level), ["warn"]);
+  assert.match(lines[0].msg, /kafka-deno consumer: fetch: Offset 100 of .* is out of range/);
+  assert.ok(lines[0].fields?.error instanceof Error);
+  assert.deepEqual(clientLines, []);
+});
+
 Deno.test({
   name:
     "a broker restart: the client's events say disconnected, reconnecting, connected, and a debug logger says so too",
