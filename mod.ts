@@ -199,6 +199,15 @@ export type {
   ShareGroupOffset,
 } from "./src/admin/share_groups.ts";
 export { VERSION } from "./src/version.ts";
+export type {
+  BrokerMetrics,
+  ClientMetrics,
+  ConsumerMetrics,
+  Distribution,
+  PartitionLagMetrics,
+  ProducerMetrics,
+  RequestMetrics,
+} from "./src/observe/metrics.ts";
 export {
   type AwsCredentials,
   type AwsCredentialsProvider,
