@@ -1,12 +1,27 @@
 import assert from "node:assert/strict";
+import { metadata } from "../../protocol/apis/metadata.ts";
+import { Connection } from "../../src/connection.ts";
 import {
+  ClientRecorder,
   ConsumerRecorder,
   ErrorCounts,
   Histogram,
   Meter,
   ProducerRecorder,
 } from "../../src/observe/metrics.ts";
+import { loadTelemetry, telemetryWanted } from "../../src/observe/otel.ts";
 import { BrokerError, TimeoutError } from "../../src/errors.ts";
+import { apiVersionsReply, fakeBroker, reply } from "../_fake_broker.ts";
+
+const EMPTY_METADATA = {
+  throttleTimeMs: 0,
+  brokers: [],
+  clusterId: null,
+  controllerId: -1,
+  topics: [],
+  clusterAuthorizedOperations: -2147483648,
+  errorCode: 0,
+};
 
 Deno.test("Histogram percentiles of 1..10,000 are within 5% and max is exact", () => {
   const h = new Histogram();
@@ -85,4 +100,69 @@ Deno.test("ConsumerRecorder: records per fetch, lag from high watermark minus po
   assert.equal(s.rebalances, 2);
   assert.equal(s.rebalanceTotalMs, 100);
   assert.equal(s.lastRebalanceMs, 60);
+});
+
+Deno.test("a connection counts requests, latency and failures; in flight returns to 0 after a timeout", async () => {
+  let n = 0;
+  await using broker = fakeBroker((h) => {
+    if (h.apiKey === 18) return apiVersionsReply(h);
+    // The first Metadata is answered, the next ones never are.
+    return ++n === 1 ? reply(metadata, h, EMPTY_METADATA) : null;
+  });
+  const client = new ClientRecorder();
+  const rec = client.broker(broker.address);
+  const conn = await Connection.connect({ host: "127.0.0.1", port: broker.port, metrics: rec });
+  try {
+    await conn.request(metadata, { topics: [] });
+    const pending = [
+      conn.request(metadata, { topics: [] }, { timeoutMs: 200 }),
+      conn.request(metadata, { topics: [] }, { timeoutMs: 5_000 }),
+    ];
+    assert.equal(client.snapshot().inFlight, 2);
+    for (const p of pending) await assert.rejects(p, TimeoutError);
+  } finally {
+    conn.close();
+  }
+  const s = client.snapshot();
+  assert.equal(s.inFlight, 0);
+  assert.equal(s.connects, 1);
+  assert.equal(s.requests, 4); // ApiVersions + three Metadata
+  assert.deepEqual(s.errors, { TimeoutError: 2 });
+  const md = s.requestsByApi.find((r) => r.api === "Metadata")!;
+  assert.equal(md.responses, 1);
+  assert.equal(md.failures, 2);
+  assert.equal(md.inFlight, 0);
+  assert.ok(md.latencyMs.count === 1 && md.latencyMs.max > 0);
+  const av = s.requestsByApi.find((r) => r.api === "ApiVersions")!;
+  assert.equal(av.responses, 1);
+  assert.ok(s.bytesSent > 0 && s.bytesReceived > 0);
+  assert.equal(s.brokers[0].broker, broker.address);
+});
+
+Deno.test("a failed connect is counted", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const client = new ClientRecorder();
+  await assert.rejects(
+    Connection.connect({ host: "127.0.0.1", port, metrics: client.broker(`127.0.0.1:${port}`) }),
+  );
+  assert.equal(client.snapshot().connectFailures, 1);
+});
+
+Deno.test("telemetry is off unless asked for or OTEL_DENO is true; a bad setting is a TypeError", async () => {
+  assert.equal(telemetryWanted(false), false);
+  assert.equal(telemetryWanted(true), true);
+  assert.equal(await loadTelemetry(false, "x"), null);
+  await assert.rejects(loadTelemetry("yes" as unknown as boolean, "x"), /Invalid telemetry "yes"/);
+  const env = Deno.env.get("OTEL_DENO");
+  try {
+    Deno.env.delete("OTEL_DENO");
+    assert.equal(telemetryWanted(undefined), false);
+    Deno.env.set("OTEL_DENO", "true");
+    assert.equal(telemetryWanted(undefined), true);
+  } finally {
+    if (env === undefined) Deno.env.delete("OTEL_DENO");
+    else Deno.env.set("OTEL_DENO", env);
+  }
 });
