@@ -345,7 +345,9 @@ export class Connection {
     const version = opts.version ?? this.versionFor(codec as ApiCodec<unknown, unknown>);
     const id = this.#correlationId();
     const chunks = this.#encode(codec, version, id, request, opts.sizeHint);
-    if (this.#metrics) this.#metrics.request(codec.apiKey, codec.name, byteLength(chunks), false);
+    if (this.#metrics) {
+      this.#metrics.request(codec.apiKey, codec.name, byteLength(chunks), false, performance.now());
+    }
     try {
       for (let i = 0; i < chunks.length - 1; i++) this.#writer.write(chunks[i]).catch(() => {});
       await this.#writer.write(chunks[chunks.length - 1]);
@@ -393,7 +395,8 @@ export class Connection {
     this.#throwIfClosed();
     const id = this.#correlationId();
     const chunks = this.#encode(codec, version, id, request, sizeHint);
-    if (this.#metrics) this.#metrics.request(codec.apiKey, codec.name, byteLength(chunks), true);
+    const start = this.#metrics ? performance.now() : 0;
+    if (this.#metrics) this.#metrics.request(codec.apiKey, codec.name, byteLength(chunks), true, start);
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         // A late response would arrive out of step with the next requests'
@@ -407,7 +410,7 @@ export class Connection {
         reject,
         timer,
         codec: codec as ApiCodec<unknown, unknown>,
-        start: this.#metrics ? performance.now() : 0,
+        start,
       });
       for (const chunk of chunks) {
         this.#writer.write(chunk).catch((cause) => {
@@ -489,9 +492,7 @@ export class Connection {
     this.#pending.delete(id);
     clearTimeout(p.timer);
     this.#responses++;
-    if (this.#metrics) {
-      this.#metrics.response(p.codec.apiKey, p.codec.name, performance.now() - p.start, frame.length + 4);
-    }
+    if (this.#metrics) this.#metrics.response(p.codec.apiKey, p.codec.name, p.start, frame.length + 4);
     p.resolve(frame);
     if (this.#pending.size === 0) this.#onDrained?.();
   }

@@ -112,10 +112,9 @@ export class Meter {
   #slotStart = this.#created;
   #cur = 0;
 
-  /** Adds `n` now. */
-  add(n: number): void {
+  /** Adds `n` at `now` (`performance.now()`, which a caller that has it passes). */
+  add(n: number, now: number = performance.now()): void {
     this.total += n;
-    const now = performance.now();
     if (now - this.#slotStart >= SLOT_MS) this.#advance(now);
     this.#slots[this.#cur] += n;
   }
@@ -264,24 +263,25 @@ export class BrokerRecorder {
     return s;
   }
 
-  /** A request was written; `answered` when a response is awaited. */
-  request(apiKey: number, api: string, bytes: number, answered: boolean): void {
+  /** A request was written at `now`; `answered` when a response is awaited. */
+  request(apiKey: number, api: string, bytes: number, answered: boolean, now: number): void {
     this.requests++;
-    this.sent.add(bytes);
+    this.sent.add(bytes, now);
     if (answered) {
       this.inFlight++;
       this.#stats(apiKey, api).inFlight++;
     }
   }
 
-  /** A response arrived `ms` after its request. */
-  response(apiKey: number, api: string, ms: number, bytes: number): void {
+  /** The response to a request written at `start` arrived. */
+  response(apiKey: number, api: string, start: number, bytes: number): void {
+    const now = performance.now();
     this.inFlight--;
-    this.received.add(bytes);
+    this.received.add(bytes, now);
     const s = this.#stats(apiKey, api);
     s.inFlight--;
     s.responses++;
-    s.latency.record(ms);
+    s.latency.record(now - start);
   }
 
   /** A request in flight failed with `err` (its connection closed or timed out). */
@@ -430,8 +430,9 @@ export class ProducerRecorder {
 
   /** A batch was acknowledged. */
   batch(records: number, encodedBytes: number, uncompressedBytes: number): void {
-    this.records.add(records);
-    this.bytes.add(encodedBytes);
+    const now = performance.now();
+    this.records.add(records, now);
+    this.bytes.add(encodedBytes, now);
     this.uncompressed += uncompressedBytes;
     this.batchRecords.record(records);
     this.batchBytes.record(encodedBytes);
@@ -536,6 +537,7 @@ export class ConsumerRecorder {
   readonly latency: Histogram = new Histogram();
   readonly perFetch: Histogram = new Histogram();
   #fetchRecords = 0;
+  #fetchBytes = 0;
   rebalances = 0;
   rebalanceTotalMs = 0;
   lastRebalanceMs = 0;
@@ -544,15 +546,18 @@ export class ConsumerRecorder {
   /** Records of one partition arrived in the current Fetch response. */
   partition(records: number, bytes: number): void {
     this.#fetchRecords += records;
-    this.records.add(records);
-    this.bytes.add(bytes);
+    this.#fetchBytes += bytes;
   }
 
   /** A Fetch response (its partitions reported) took `ms`. */
   fetched(ms: number): void {
+    const now = performance.now();
+    this.records.add(this.#fetchRecords, now);
+    this.bytes.add(this.#fetchBytes, now);
     this.latency.record(ms);
     this.perFetch.record(this.#fetchRecords);
     this.#fetchRecords = 0;
+    this.#fetchBytes = 0;
   }
 
   /** A rebalance took `ms`. */
