@@ -224,6 +224,15 @@ export type {
   ThrottledEvent,
 } from "./src/observe/events.ts";
 export type { Logger, LogLevel } from "./src/observe/log.ts";
+export type {
+  BrokerMetrics,
+  ClientMetrics,
+  ConsumerMetrics,
+  Distribution,
+  PartitionLagMetrics,
+  ProducerMetrics,
+  RequestMetrics,
+} from "./src/observe/metrics.ts";
 export {
   type AwsCredentials,
   type AwsCredentialsProvider,

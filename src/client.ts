@@ -14,9 +14,22 @@ import { ShareConsumer, type ShareConsumerOptions } from "./share/consumer.ts";
 import type { ClientContext } from "./context.ts";
 import { checkOptions } from "./options.ts";
 import type { EventsOptions, KafkaEvent } from "./observe/events.ts";
+import type { ClientMetrics } from "./observe/metrics.ts";
+import { ClientRecorder } from "./observe/metrics.ts";
+import { loadTelemetry, type Telemetry } from "./observe/otel.ts";
 
 /** Options for {@linkcode connect}. */
-export interface ClientOptions extends ClusterOptions {}
+export interface ClientOptions extends ClusterOptions {
+  /**
+   * OpenTelemetry: spans for `send()` and for records handed to the application (messaging
+   * semantic conventions, trace context in the `traceparent` and `tracestate` record headers),
+   * and the metrics as observable instruments, through `npm:@opentelemetry/api` (loaded only
+   * then). Default: on when the environment variable `OTEL_DENO` is "true" (Deno's built-in
+   * OpenTelemetry; read only when the program may read it, e.g. `--allow-env`), else off.
+   * `true` fails `connect()` when the package cannot be loaded.
+   */
+  telemetry?: boolean;
+}
 
 const CLIENT_KEYS_RECORD: Record<keyof ClientOptions, true> = {
   brokers: true,
@@ -31,6 +44,8 @@ const CLIENT_KEYS_RECORD: Record<keyof ClientOptions, true> = {
   sasl: true,
   logger: true,
   logLevel: true,
+  metrics: true,
+  telemetry: true,
 };
 const CLIENT_KEYS: readonly string[] = Object.keys(CLIENT_KEYS_RECORD);
 const HOW = 'pass the bootstrap brokers as an array, e.g. connect({ brokers: ["127.0.0.1:9092"] })';
@@ -100,16 +115,20 @@ export class Client implements AsyncDisposable {
   readonly #closers = new Set<() => Promise<void>>();
   /** What producers, consumers and admins get instead of the client itself. */
   readonly #context: ClientContext;
+  readonly #unobserve: () => void;
 
   /**
    * Wraps a bootstrapped cluster; use {@linkcode connect} instead.
    *
    * @param cluster The cluster.
+   * @param telemetry @internal OpenTelemetry, when on.
    */
-  constructor(cluster: Cluster) {
+  constructor(cluster: Cluster, telemetry: Telemetry | null = null) {
     this.#cluster = cluster;
+    this.#unobserve = telemetry?.observe("client", () => this.metrics()) ?? (() => {});
     this.#context = {
       cluster,
+      telemetry,
       assertOpen: () => this.#assertOpen(),
       track: (close) => {
         this.#closers.add(close);
@@ -121,6 +140,26 @@ export class Client implements AsyncDisposable {
   /** The cluster layer (advanced use). */
   get cluster(): Cluster {
     return this.#cluster;
+  }
+
+  /**
+   * A snapshot of the client's connection metrics: requests, bytes, requests in
+   * flight and latency percentiles per broker and per API, and failed requests
+   * by error type. Empty when the client was made with `metrics: false`.
+   *
+   * @example
+   * ```ts
+   * import { connect } from "./client.ts";
+   * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
+   * await using client = await connect({ brokers });
+   * await client.metadata();
+   * for (const r of client.metrics().requestsByApi) {
+   *   console.log(r.broker, r.api, r.responses, r.latencyMs.p99);
+   * }
+   * ```
+   */
+  metrics(): ClientMetrics {
+    return (this.#cluster.recorder ?? new ClientRecorder()).snapshot();
   }
 
   #assertOpen(): void {
@@ -234,6 +273,7 @@ export class Client implements AsyncDisposable {
       this.#closers.clear();
       await Promise.allSettled(closers.map((c) => c()));
       await this.#cluster.close();
+      this.#unobserve();
     })();
     return this.#closing;
   }
@@ -263,11 +303,13 @@ export class Client implements AsyncDisposable {
 export async function connect(opts: ClientOptions): Promise<Client> {
   checkClientOptions(opts);
   const cluster = new Cluster(opts);
+  let telemetry: Telemetry | null;
   try {
+    telemetry = await loadTelemetry(opts.telemetry, cluster.options.clientId);
     await cluster.bootstrap();
   } catch (err) {
     await cluster.close();
     throw err;
   }
-  return new Client(cluster);
+  return new Client(cluster, telemetry);
 }

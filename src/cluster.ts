@@ -11,6 +11,7 @@
 import { metadata as metadataApi, type MetadataResponse } from "../protocol/apis/metadata.ts";
 import { ZERO_UUID } from "../protocol/primitives.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
+import { ClientRecorder } from "./observe/metrics.ts";
 import { AuthenticationError, BrokerError, ClosedError, ConnectionError, KafkaError } from "./errors.ts";
 import { checkSasl, type SaslOptions } from "./sasl.ts";
 import { resolveTls, type TlsSetting } from "./tls.ts";
@@ -49,6 +50,12 @@ export interface ClusterOptions {
   logger?: Logger;
   /** The least severe level logged. Default "warn". */
   logLevel?: LogLevel;
+  /**
+   * Whether to keep metrics (`client.metrics()`, `producer.metrics()`, `consumer.metrics()`).
+   * They are cheap (counters and fixed-size histograms, updated per request, batch or fetch);
+   * `false` turns them off (the snapshots are then empty). Default true.
+   */
+  metrics?: boolean;
 }
 
 /** A broker in the cluster. */
@@ -131,7 +138,10 @@ function sleep(ms: number): Promise<void> {
  * The cluster: brokers, topics, leaders and the connections to reach them.
  */
 export class Cluster {
-  readonly #opts: Required<Omit<ClusterOptions, "brokers" | "tls" | "sasl" | "logger" | "logLevel">>;
+  readonly #opts: Required<
+    Omit<ClusterOptions, "brokers" | "tls" | "sasl" | "logger" | "logLevel" | "metrics">
+  >;
+  readonly #metrics: ClientRecorder | null;
   readonly #bootstrap: { host: string; port: number }[];
   readonly #conns = new Map<string, Promise<Connection>>();
   readonly #backoff = new Map<string, { failures: number; notBefore: number }>();
@@ -163,6 +173,10 @@ export class Cluster {
     if (opts.sasl !== undefined) checkSasl(opts.sasl);
     this.#security = { tls: opts.tls, sasl: opts.sasl };
     this.#events = new EventHub(new Log(opts.logger, opts.logLevel));
+    if (opts.metrics !== undefined && typeof opts.metrics !== "boolean") {
+      throw new TypeError(`Invalid metrics ${JSON.stringify(opts.metrics)}: expected true or false`);
+    }
+    this.#metrics = opts.metrics === false ? null : new ClientRecorder();
     this.#opts = {
       clientId: opts.clientId ?? "kafka-deno",
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
@@ -176,7 +190,7 @@ export class Cluster {
 
   /** The options in effect. */
   get options(): Readonly<
-    Required<Omit<ClusterOptions, "brokers" | "tls" | "sasl" | "logger" | "logLevel">>
+    Required<Omit<ClusterOptions, "brokers" | "tls" | "sasl" | "logger" | "logLevel" | "metrics">>
   > {
     return this.#opts;
   }
@@ -194,6 +208,11 @@ export class Cluster {
   /** @internal The event hub, for the roles that share this cluster. */
   get hub(): EventHub {
     return this.#events;
+  }
+
+  /** @internal The metrics recorder of this client's connections; null when `metrics: false`. */
+  get recorder(): ClientRecorder | null {
+    return this.#metrics;
   }
 
   /** Whether {@linkcode Cluster.close} was called. */
@@ -246,6 +265,7 @@ export class Cluster {
       connectTimeoutMs: this.#opts.connectTimeoutMs,
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       ...this.#security,
+      metrics: this.#metrics?.broker(`${addr.host}:${addr.port}`),
     };
   }
 

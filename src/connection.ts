@@ -30,6 +30,7 @@ import {
 import { authenticate, checkSasl, type SaslOptions } from "./sasl.ts";
 import { isCertificateFailure, openTls, resolveTls, tlsError, type TlsSetting } from "./tls.ts";
 import { VERSION } from "./version.ts";
+import type { BrokerRecorder } from "./observe/metrics.ts";
 
 /** How to reach a broker and how long to wait for it. */
 export interface ConnectionOptions {
@@ -49,6 +50,8 @@ export interface ConnectionOptions {
   tls?: TlsSetting;
   /** SASL credentials; authentication follows the ApiVersions handshake. Default none. */
   sasl?: SaslOptions;
+  /** @internal Where requests, responses and their latencies are counted (the client's metrics). */
+  metrics?: BrokerRecorder | null;
 }
 
 /** Per-request options. */
@@ -65,6 +68,9 @@ interface Pending {
   resolve(frame: Uint8Array): void;
   reject(err: unknown): void;
   timer: ReturnType<typeof setTimeout>;
+  /** For metrics: the API and when the request was written. */
+  codec: ApiCodec<unknown, unknown>;
+  start: number;
 }
 
 const API_VERSIONS_UNSUPPORTED = 35;
@@ -102,6 +108,7 @@ export class Connection {
   #gate: Promise<void> | null = null;
   #onDrained: (() => void) | null = null;
   #responses = 0;
+  readonly #metrics: BrokerRecorder | null;
   /** The broker's address, host:port. */
   readonly address: string;
 
@@ -114,6 +121,7 @@ export class Connection {
     this.#maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#tls = !!opts.tls;
     this.#sasl = opts.sasl ?? null;
+    this.#metrics = opts.metrics ?? null;
     this.#closed = new Promise((r) => this.#resolveClosed = r);
     this.#readLoop();
   }
@@ -143,6 +151,7 @@ export class Connection {
         tcp = await Deno.connect({ hostname: opts.host, port: opts.port, signal: abort.signal });
       } catch (cause) {
         const why = abort.signal.aborted ? `timed out after ${timeoutMs} ms` : (cause as Error).message;
+        opts.metrics?.connected(false);
         throw new ConnectionError(`Cannot connect to ${address}: ${why}`, { broker: address, cause });
       } finally {
         clearTimeout(timer);
@@ -159,7 +168,9 @@ export class Connection {
     try {
       await c.#handshake(timeoutMs);
       if (c.#sasl) await c.#authenticate(timeoutMs);
+      opts.metrics?.connected(true);
     } catch (err) {
+      opts.metrics?.connected(false);
       c.close();
       // With TLS 1.3 the broker checks our certificate after the handshake, so
       // its verdict arrives as an alert on the first read.
@@ -351,6 +362,9 @@ export class Connection {
     const version = opts.version ?? this.versionFor(codec as ApiCodec<unknown, unknown>);
     const id = this.#correlationId();
     const chunks = this.#encode(codec, version, id, request, opts.sizeHint);
+    if (this.#metrics) {
+      this.#metrics.request(codec.apiKey, codec.name, byteLength(chunks), false, performance.now());
+    }
     try {
       for (let i = 0; i < chunks.length - 1; i++) this.#writer.write(chunks[i]).catch(() => {});
       await this.#writer.write(chunks[chunks.length - 1]);
@@ -398,6 +412,8 @@ export class Connection {
     this.#throwIfClosed();
     const id = this.#correlationId();
     const chunks = this.#encode(codec, version, id, request, sizeHint);
+    const start = this.#metrics ? performance.now() : 0;
+    if (this.#metrics) this.#metrics.request(codec.apiKey, codec.name, byteLength(chunks), true, start);
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         // A late response would arrive out of step with the next requests'
@@ -406,7 +422,13 @@ export class Connection {
           new TimeoutError(`${codec.name} request to ${this.address} timed out after ${timeoutMs} ms`),
         );
       }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
+      this.#pending.set(id, {
+        resolve,
+        reject,
+        timer,
+        codec: codec as ApiCodec<unknown, unknown>,
+        start,
+      });
       for (const chunk of chunks) {
         this.#writer.write(chunk).catch((cause) => {
           this.#fail(new ConnectionError(`Write to ${this.address} failed`, { broker: this.address, cause }));
@@ -487,6 +509,7 @@ export class Connection {
     this.#pending.delete(id);
     clearTimeout(p.timer);
     this.#responses++;
+    if (this.#metrics) this.#metrics.response(p.codec.apiKey, p.codec.name, p.start, frame.length + 4);
     p.resolve(frame);
     if (this.#pending.size === 0) this.#onDrained?.();
   }
@@ -497,6 +520,7 @@ export class Connection {
     clearTimeout(this.#reauthTimer);
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
+      this.#metrics?.failed(p.codec.apiKey, p.codec.name, err);
       p.reject(err);
     }
     this.#pending.clear();
@@ -512,6 +536,12 @@ export class Connection {
   close(): void {
     this.#fail(new ClosedError(`Connection to ${this.address} closed`));
   }
+}
+
+function byteLength(chunks: Uint8Array[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  return n;
 }
 
 /**

@@ -56,6 +56,8 @@ import type { RecordHeader } from "../protocol/record_batch.ts";
 import { GroupMember, type OffsetToCommit, Signal, type TopicPartitions } from "./group.ts";
 import { EventHub, type EventsOptions, type KafkaEvent } from "./observe/events.ts";
 import type { Log, Logger, LogLevel } from "./observe/log.ts";
+import { type ConsumerMetrics, ConsumerRecorder } from "./observe/metrics.ts";
+import type { ProcessTrace } from "./observe/otel.ts";
 
 export { ConsumerRecord, type OffsetSpec, type RecordHeader };
 
@@ -361,6 +363,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   readonly #held = new Set<PartitionState>();
   /** Set while `onRevoked` runs on close, where `commit()` is still allowed. */
   #closeListener = false;
+  /** OpenTelemetry: the span of the record or batch in hand; null when telemetry is off. */
+  readonly #trace: ProcessTrace | null;
+  readonly #unobserve: () => void;
 
   /**
    * Creates a consumer and starts joining (or reading); use `client.consumer()`.
@@ -500,6 +505,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       }
       this.#report(asKafkaError(err, "fetch"), "fetch");
     };
+    if (this.#cluster.recorder) this.#fetcher.metrics = new ConsumerRecorder();
+    this.#trace = client.telemetry?.consumer(opts.groupId ?? null) ?? null;
+    this.#unobserve = client.telemetry?.observe(
+      "consumer",
+      () => this.metrics(),
+      opts.groupId ? { "messaging.consumer.group.name": opts.groupId } : {},
+    ) ?? (() => {});
     const maxPollIntervalMs = positive("maxPollIntervalMs", opts.maxPollIntervalMs, 300_000);
     const assignors = (opts.assignors ?? DEFAULT_ASSIGNORS).map((a) => {
       if (a === "range") return rangeAssignor;
@@ -535,6 +547,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         lastPollAt: () => this.#waiting ? Date.now() : this.#lastPoll,
         fail: (err) => this.#fail(err),
         report: (err) => this.#report(err),
+        rebalanced: (ms) => this.#fetcher.metrics?.rebalanced(ms),
       });
     } else this.#group = null;
     // The client ignores what its closers throw: report it.
@@ -583,6 +596,23 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    */
   events(opts?: EventsOptions): AsyncIterableIterator<KafkaEvent> {
     return this.#events.subscribe(opts);
+  }
+
+  /**
+   * A snapshot of this consumer's metrics: records and bytes fetched (totals and
+   * per second), Fetch latency, records per fetch, the lag of every assigned
+   * partition (the last Fetch response's high watermark minus the position: no
+   * extra request), and the rebalances' count and time. Empty when the client
+   * was made with `metrics: false`.
+   *
+   * @example
+   * ```ts ignore
+   * const m = consumer.metrics();
+   * for (const p of m.lag) console.log(p.topic, p.partition, p.lag);
+   * ```
+   */
+  metrics(): ConsumerMetrics {
+    return (this.#fetcher.metrics ?? new ConsumerRecorder()).snapshot(this.#fetcher.partitions());
   }
 
   /** The group member id ("" before joining or without a group). */
@@ -919,6 +949,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#ackTp = c.tp;
       this.#ackEpoch = c.epoch;
       this.#ackOffset = next;
+      if (this.#trace !== null) this.#trace.record(r);
       return Promise.resolve({ value: r, done: false });
     }
     return this.#slow().then((ok) => ok ? this.#nextRecord() : DONE);
@@ -936,6 +967,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#ackTp = c.tp;
       this.#ackEpoch = c.epoch;
       this.#ackOffset = next;
+      if (this.#trace !== null) this.#trace.batch(c.tp.topic, c.tp.partition, records);
       return Promise.resolve({
         value: { topic: c.tp.topic, partition: c.tp.partition, records, highWatermark: c.tp.highWatermark },
         done: false,
@@ -1316,6 +1348,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#lost.clear();
       this.#untrack();
       this.#events.close();
+      this.#trace?.end();
+      this.#unobserve();
     }
   }
 

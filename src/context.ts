@@ -7,6 +7,7 @@
  */
 
 import type { Cluster } from "./cluster.ts";
+import type { Telemetry } from "./observe/otel.ts";
 
 /** @internal The client's side of a producer, consumer or admin. */
 export interface ClientContext {
@@ -16,4 +17,6 @@ export interface ClientContext {
   assertOpen(): void;
   /** Registers something to close before the client's connections; returns the unregister function. */
   track(close: () => Promise<void>): () => void;
+  /** OpenTelemetry (spans and instruments) when it is on, else null. */
+  readonly telemetry: Telemetry | null;
 }

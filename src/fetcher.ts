@@ -40,6 +40,7 @@ import type { Cluster, Lane } from "./cluster.ts";
 import { AuthenticationError, BrokerError, KafkaError, LogTruncationError, ProtocolError } from "./errors.ts";
 import type { Connection } from "./connection.ts";
 import { Signal } from "./group.ts";
+import type { ConsumerRecorder } from "./observe/metrics.ts";
 
 const decoder = new TextDecoder();
 
@@ -305,6 +306,8 @@ export class Fetcher {
    * was reset to where the new leader's log diverges.
    */
   onNotice: (err: Error, reset?: OffsetReset) => void = () => {};
+  /** Set by the consumer: where fetches are counted; null when metrics are off. */
+  metrics: ConsumerRecorder | null = null;
 
   /**
    * Creates a fetcher with no partitions.
@@ -808,6 +811,7 @@ export class Fetcher {
         backoff = this.#opts.retryBackoffMs;
       } catch (err) {
         if (this.#stopped) return;
+        this.metrics?.errors.add(err);
         // Corrupt or undecodable records, a non-retriable error: the application hears of it.
         if (
           !(err instanceof KafkaError) || err instanceof ProtocolError ||
@@ -861,6 +865,7 @@ export class Fetcher {
       });
       sent.set(tpKey(tp.topic, tp.partition), { tp, epoch: tp.epoch, offset: tp.fetchOffset });
     }
+    const start = this.metrics ? performance.now() : 0;
     const res = await conn.request(fetchApi, {
       maxWaitMs: this.#opts.maxWaitMs,
       minBytes: this.#opts.minBytes,
@@ -872,6 +877,7 @@ export class Fetcher {
       isolationLevel: this.#opts.isolationLevel,
       topics: [...topics.values()],
     }, { timeoutMs: this.#opts.maxWaitMs + this.#cluster.options.requestTimeoutMs });
+    const fetchMs = this.metrics ? performance.now() - start : 0;
     if (this.#stopped) return;
     if (res.errorCode) throw new BrokerError(res.errorCode, { api: "Fetch", broker: conn.address });
     let leaderMoved = false;
@@ -915,6 +921,7 @@ export class Fetcher {
         }
       }
     }
+    this.metrics?.fetched(fetchMs);
     if (arrived) this.data.notify();
     if (leaderMoved) {
       await this.#refreshLeaders();
@@ -961,6 +968,7 @@ export class Fetcher {
     }
     tp.fetchOffset = next;
     tp.fetchedEpoch = epochBefore(tp, next);
+    this.metrics?.partition(out.length, bytes.length);
     if (out.length === 0) return false;
     this.#queue.push({ tp, epoch: tp.epoch, records: out, index: 0, bytes: bytes.length });
     this.#bufferedBytes += bytes.length;

@@ -119,6 +119,8 @@ export interface GroupHooks {
   fail(err: Error): void;
   /** Something went wrong that the member recovers from, but the application should hear of. */
   report(err: KafkaError): void;
+  /** A rebalance completed (an assignment was taken) in `ms` milliseconds, for metrics. */
+  rebalanced?(ms: number): void;
 }
 
 /** Options of {@linkcode GroupMember}. */
@@ -370,7 +372,11 @@ export class GroupMember {
           if (target !== null) {
             unnamed = 0;
             pending = null;
-            if (await this.#reconcile(target)) nextHeartbeat = 0; // acknowledge at once
+            const reconcileStart = performance.now();
+            if (await this.#reconcile(target)) {
+              nextHeartbeat = 0; // acknowledge at once
+              this.#hooks.rebalanced?.(performance.now() - reconcileStart);
+            }
           }
         }
       } catch (err) {
@@ -503,6 +509,7 @@ export class GroupMember {
             this.#owned = new Map();
             await this.#hooks.revoke();
           }
+          const rebalanceStart = performance.now();
           const assignment = await this.#joinAndSync();
           if (assignment === null) {
             // Join again at once, as the protocol asks; but should the coordinator keep sending
@@ -534,6 +541,7 @@ export class GroupMember {
             this.#revokeAll = true;
             throw err;
           }
+          this.#hooks.rebalanced?.(performance.now() - rebalanceStart);
           nextHeartbeat = Date.now() + this.#opts.heartbeatIntervalMs;
           backoff = this.#opts.retryBackoffMs;
           continue;

@@ -27,6 +27,8 @@ import type { Logger, LogLevel } from "../observe/log.ts";
 import { BrokerError, ClosedError, TimeoutError } from "../errors.ts";
 import { type Accumulator, type RecordMetadata, recordSize, type SendOp } from "./accumulator.ts";
 import { Sender } from "./sender.ts";
+import { type ProducerMetrics, ProducerRecorder } from "../observe/metrics.ts";
+import type { SendTrace, Telemetry } from "../observe/otel.ts";
 import {
   type GroupMetadata,
   ProducerFencedError,
@@ -193,6 +195,13 @@ function toBytes(v: Payload | undefined, what: string): Uint8Array | null {
   throw new TypeError(`${what} must be a Uint8Array, a string or null, got ${typeof v}`);
 }
 
+/** The key of a single message, for its span. */
+function keyOf(m: unknown): Uint8Array | null {
+  if (!Array.isArray(m) || m.length !== 1) return null;
+  const k = (m[0] as ProducerMessage | undefined)?.key;
+  return typeof k === "string" ? encoder.encode(k) : k instanceof Uint8Array ? k : null;
+}
+
 function toHeaders(h: ProducerMessage["headers"]): RecordHeader[] {
   if (!h) return EMPTY;
   const entries = Array.isArray(h) ? h : Object.entries(h);
@@ -232,6 +241,8 @@ export class Producer implements AsyncDisposable {
   #closing: Promise<void> | null = null;
   readonly #untrack: () => void;
   readonly #events: EventHub;
+  readonly #telemetry: Telemetry | null;
+  readonly #unobserve: () => void;
 
   /**
    * Use `client.producer()` instead.
@@ -317,6 +328,25 @@ export class Producer implements AsyncDisposable {
     this.#acc = this.#sender.accumulator;
     this.#txn = this.#sender.txn;
     this.#untrack = client.track(() => this.close());
+    this.#telemetry = client.telemetry;
+    this.#unobserve = client.telemetry?.observe("producer", () => this.metrics()) ?? (() => {});
+  }
+
+  /**
+   * A snapshot of this producer's metrics: records and bytes sent (totals and
+   * per second), batch sizes, compression ratio, Produce latency, requests in
+   * flight, buffer use, retries and errors by type. Empty when the client was
+   * made with `metrics: false`.
+   *
+   * @example
+   * ```ts ignore
+   * const m = producer.metrics();
+   * console.log(m.recordsSentPerSecond, m.requestLatencyMs.p99, m.bufferUsedBytes / m.bufferBytes);
+   * ```
+   */
+  metrics(): ProducerMetrics {
+    const rec = this.#sender.metrics ?? new ProducerRecorder();
+    return rec.snapshot(this.#sender.inFlightRequests, this.#acc.bufferUsed, this.#bufferBytes);
   }
 
   /**
@@ -351,7 +381,15 @@ export class Producer implements AsyncDisposable {
    *
    * @param record The topic and its messages.
    */
-  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
+  send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    const tel = this.#telemetry;
+    if (tel === null) return this.#send(record, null);
+    const m = record?.messages;
+    const trace = tel.startSend(String(record?.topic), Array.isArray(m) ? m.length : 0, keyOf(m));
+    return tel.endSend(trace, this.#send(record, trace));
+  }
+
+  async #send(record: ProducerRecord, trace: SendTrace | null): Promise<RecordMetadata[]> {
     if (this.#closing) throw new ClosedError("The producer is closed");
     this.#client.assertOpen();
     if (this.#sender.fatal) throw this.#sender.fatal;
@@ -387,6 +425,7 @@ export class Producer implements AsyncDisposable {
         headers: toHeaders(m.headers),
         timestamp: ts ?? Date.now(),
       };
+      if (trace !== null) trace.inject(input);
       const size = recordSize(input);
       if (size + 61 + 200 > this.#maxRequestBytes) {
         throw new BrokerError(ErrorCode.MESSAGE_TOO_LARGE, {
@@ -749,6 +788,7 @@ export class Producer implements AsyncDisposable {
       this.#sender.stop();
       this.#untrack();
       this.#events.close();
+      this.#unobserve();
     })();
     return this.#closing;
   }

@@ -29,6 +29,7 @@ import {
 import { Accumulator, type AccumulatorConfig, type Batch, type PartitionState } from "./accumulator.ts";
 import { Idempotence } from "./idempotence.ts";
 import { fatalTxnError, isFatalTxnError, isFencing, TransactionManager } from "./transactions.ts";
+import { ProducerRecorder } from "../observe/metrics.ts";
 
 /** The sender's settings (the accumulator's too). */
 export interface SenderConfig extends AccumulatorConfig {
@@ -65,6 +66,8 @@ export class Sender {
   #closed = false;
   /** A fatal error (fenced, no producer id): every later send() fails with it. */
   fatal: KafkaError | null = null;
+  /** The producer's metrics; null when the client has `metrics: false`. */
+  readonly metrics: ProducerRecorder | null;
 
   readonly #events: EventHub;
 
@@ -72,6 +75,7 @@ export class Sender {
     this.#cfg = cfg;
     this.#cluster = cluster;
     this.#events = events;
+    this.metrics = cluster.recorder ? new ProducerRecorder() : null;
     this.accumulator = new Accumulator(cfg, cluster, {
       full: () => this.scheduleDrain(),
       deadline: (at) => {
@@ -136,6 +140,7 @@ export class Sender {
 
   /** Fails a batch; in a transaction, the transaction can then only abort. */
   #fail(b: Batch, err: unknown): void {
+    this.metrics?.failed(b.records.length, err === b.lastError ? undefined : err);
     this.accumulator.fail(b, err);
     this.txn?.markAbortable(err);
   }
@@ -342,7 +347,15 @@ export class Sender {
     return b.encoded;
   }
 
+  /** Produce requests awaiting an answer, all brokers. */
+  get inFlightRequests(): number {
+    let n = 0;
+    for (const v of this.#brokerInFlight.values()) n += v;
+    return n;
+  }
+
   #sendRequest(leader: number, batches: Batch[]): void {
+    const start = this.metrics ? performance.now() : 0;
     this.#brokerInFlight.set(leader, (this.#brokerInFlight.get(leader) ?? 0) + 1);
     const topics = new Map<string, { index: number; records: Uint8Array }[]>();
     for (const b of batches) {
@@ -383,6 +396,7 @@ export class Sender {
       return await conn.request(produce, request, { timeoutMs: timeoutMs + 5_000, sizeHint, version });
     })().then(
       (res) => {
+        this.metrics?.latency.record(performance.now() - start);
         this.#handleResponse(res, batches, leader);
         finish();
       },
@@ -398,7 +412,7 @@ export class Sender {
   #handleResponse(res: ProduceResponse | null, batches: Batch[], leader: number): void {
     const acc = this.accumulator;
     if (res === null) {
-      for (const b of batches) if (!b.expired) acc.complete(b, -1n);
+      for (const b of batches) if (!b.expired) this.#complete(b, -1n);
       return;
     }
     const byKey = new Map<string, { errorCode: number; baseOffset: bigint; errorMessage: string | null }>();
@@ -420,7 +434,7 @@ export class Sender {
       }
       const code = p.errorCode;
       if (code === 0) {
-        acc.complete(b, p.baseOffset);
+        this.#complete(b, p.baseOffset);
         continue;
       }
       const err = new BrokerError(code, {
@@ -432,7 +446,7 @@ export class Sender {
       });
       if (code === ErrorCode.DUPLICATE_SEQUENCE_NUMBER) {
         // The broker already has this batch (an earlier attempt landed); its offset is not returned.
-        acc.complete(b, -1n);
+        this.#complete(b, -1n);
         continue;
       }
       if (
@@ -461,7 +475,13 @@ export class Sender {
     if (refresh) this.#cluster.refreshMetadata().catch(() => {});
   }
 
+  #complete(b: Batch, baseOffset: bigint): void {
+    this.metrics?.batch(b.records.length, b.encoded?.length ?? 0, b.bytes);
+    this.accumulator.complete(b, baseOffset);
+  }
+
   #retryOrFail(b: Batch, err: unknown, forceRetry = false): void {
+    this.metrics?.errors.add(err);
     // Connection failures and timeouts are worth retrying; refused credentials or an API the
     // broker does not speak are not, and fail the records at once.
     const retriable = forceRetry ||
@@ -485,6 +505,7 @@ export class Sender {
       this.#fail(b, err);
       return;
     }
+    if (this.metrics) this.metrics.retries++;
     b.attempts++;
     const delayMs = Math.min(this.#cfg.retryBackoffMs * 2 ** (b.attempts - 1), 1_000);
     b.retryAt = now + delayMs;
