@@ -13,9 +13,26 @@ import { Admin } from "./admin.ts";
 import { ShareConsumer, type ShareConsumerOptions } from "./share/consumer.ts";
 import type { ClientContext } from "./context.ts";
 import { checkOptions } from "./options.ts";
+import { checkSignal, Linked, onAbort } from "./abort.ts";
 
 /** Options for {@linkcode connect}. */
-export interface ClientOptions extends ClusterOptions {}
+export interface ClientOptions extends ClusterOptions {
+  /**
+   * Cancels connecting: `connect()` rejects with `signal.reason` and closes
+   * whatever it had opened. It only bounds `connect()`, not the client's life.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options for {@linkcode Client.close}. */
+export interface CloseOptions {
+  /**
+   * Stops waiting for the graceful close: producers fail what they still hold,
+   * consumers stop without their final commit, connections close at once;
+   * then `close()` rejects with `signal.reason`.
+   */
+  signal?: AbortSignal;
+}
 
 const CLIENT_KEYS_RECORD: Record<keyof ClientOptions, true> = {
   brokers: true,
@@ -28,8 +45,11 @@ const CLIENT_KEYS_RECORD: Record<keyof ClientOptions, true> = {
   allowAutoTopicCreation: true,
   tls: true,
   sasl: true,
+  signal: true,
 };
 const CLIENT_KEYS: readonly string[] = Object.keys(CLIENT_KEYS_RECORD);
+const CLOSE_KEYS_RECORD: Record<keyof CloseOptions, true> = { signal: true };
+const CLOSE_KEYS: readonly string[] = Object.keys(CLOSE_KEYS_RECORD);
 const HOW = 'pass the bootstrap brokers as an array, e.g. connect({ brokers: ["127.0.0.1:9092"] })';
 
 /**
@@ -94,7 +114,9 @@ export interface MetadataOptions {
 export class Client implements AsyncDisposable {
   readonly #cluster: Cluster;
   #closing: Promise<void> | null = null;
-  readonly #closers = new Set<() => Promise<void>>();
+  /** Aborts when a `close({ signal })` signal does: the close turns hard. */
+  readonly #hard = new Linked();
+  readonly #closers = new Set<(signal?: AbortSignal) => Promise<void>>();
   /** What producers, consumers and admins get instead of the client itself. */
   readonly #context: ClientContext;
 
@@ -201,15 +223,33 @@ export class Client implements AsyncDisposable {
     return new ShareConsumer(this.#context, opts);
   }
 
-  /** Closes producers and consumers made by this client, then every connection. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * Closes producers and consumers made by this client, then every connection.
+   * Idempotent. With `signal`, an abort (even during a close that an earlier
+   * call started) turns the close hard, see {@linkcode CloseOptions}; the
+   * call then rejects with `signal.reason` once everything is closed.
+   *
+   * @param opts The signal that cuts the graceful close short.
+   */
+  close(opts: CloseOptions = {}): Promise<void> {
+    checkOptions(opts, CLOSE_KEYS, "close() option");
+    const signal = opts.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError("close(): signal must be an AbortSignal");
+    }
+    this.#hard.link(signal);
     this.#closing ??= (async () => {
       const closers = [...this.#closers];
       this.#closers.clear();
-      await Promise.allSettled(closers.map((c) => c()));
+      await Promise.allSettled(closers.map((c) => c(this.#hard.signal)));
       await this.#cluster.close();
+      this.#hard.dispose();
     })();
-    return this.#closing;
+    if (signal === undefined) return this.#closing;
+    // Rejects with the reason once the (then hard) close is done, if the signal aborted.
+    return this.#closing.then(() => {
+      if (signal.aborted) throw signal.reason;
+    });
   }
 
   /** Same as {@linkcode Client.close}. */
@@ -231,17 +271,24 @@ export class Client implements AsyncDisposable {
  * await client.close();
  * ```
  *
- * @param opts Bootstrap brokers, client id and timeouts.
+ * @param opts Bootstrap brokers, client id, timeouts and the `signal` that cancels connecting.
  * @throws {TypeError} for missing options, `brokers` that is not an array of "host:port", or an unknown option key.
  */
 export async function connect(opts: ClientOptions): Promise<Client> {
   checkClientOptions(opts);
+  const signal = opts.signal;
+  checkSignal(signal, "connect()");
   const cluster = new Cluster(opts);
+  // An abort closes the cluster, which stops the dial, handshake or request in progress.
+  const unlisten = onAbort(signal, () => void cluster.close());
   try {
     await cluster.bootstrap();
+    signal?.throwIfAborted();
   } catch (err) {
     await cluster.close();
-    throw err;
+    throw signal?.aborted ? signal.reason : err;
+  } finally {
+    unlisten();
   }
   return new Client(cluster);
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { sleepUnlessAborted } from "./abort.ts";
 import { metadata as metadataApi, type MetadataResponse } from "../protocol/apis/metadata.ts";
 import { ZERO_UUID } from "../protocol/primitives.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
@@ -114,10 +115,6 @@ function parseAddress(s: string): { host: string; port: number } {
   return { host: m[1], port };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /**
  * The cluster: brokers, topics, leaders and the connections to reach them.
  */
@@ -134,6 +131,8 @@ export class Cluster {
   #controllerId = -1;
   #refreshing: Promise<void> | null = null;
   #closed = false;
+  /** Aborted by close(): dials and handshakes in progress stop at once. */
+  readonly #closeCtl = new AbortController();
   /** Kept apart from `options`, which may be logged: it holds credentials. */
   readonly #security: Pick<ClusterOptions, "tls" | "sasl">;
 
@@ -216,6 +215,7 @@ export class Cluster {
       connectTimeoutMs: this.#opts.connectTimeoutMs,
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       ...this.#security,
+      signal: this.#closeCtl.signal,
     };
   }
 
@@ -227,7 +227,9 @@ export class Cluster {
     const self: { p?: Promise<Connection> } = {};
     const p = self.p = (async () => {
       const b = this.#backoff.get(id);
-      if (b && b.notBefore > Date.now()) await sleep(b.notBefore - Date.now());
+      if (b && b.notBefore > Date.now()) {
+        await sleepUnlessAborted(b.notBefore - Date.now(), this.#closeCtl.signal);
+      }
       try {
         const conn = await Connection.connect(this.#connOptions(addr));
         this.#backoff.delete(id);
@@ -434,11 +436,16 @@ export class Cluster {
    * every partition. Retriable errors (a topic being created, a leader
    * election) are waited out up to `timeoutMs`.
    */
-  async readyTopic(name: string, timeoutMs: number = this.#opts.requestTimeoutMs): Promise<TopicInfo> {
+  async readyTopic(
+    name: string,
+    timeoutMs: number = this.#opts.requestTimeoutMs,
+    signal?: AbortSignal,
+  ): Promise<TopicInfo> {
     const deadline = Date.now() + timeoutMs;
     let delay = 20;
     let force = false;
     while (true) {
+      signal?.throwIfAborted();
       const t = await this.topic(name, { force });
       if (t.errorCode === 0 && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)) return t;
       const err = t.errorCode ? new BrokerError(t.errorCode, { api: "Metadata", topic: name }) : null;
@@ -446,7 +453,7 @@ export class Cluster {
       if (Date.now() + delay > deadline) {
         throw err ?? new KafkaError(`Topic "${name}" has partitions without a leader after ${timeoutMs} ms`);
       }
-      await sleep(delay);
+      await sleepUnlessAborted(delay, signal);
       delay = Math.min(delay * 2, 500);
       force = true;
     }
@@ -477,6 +484,7 @@ export class Cluster {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closeCtl.abort(new ClosedError("The client is closed"));
     const all = [...this.#conns.values()];
     this.#conns.clear();
     await Promise.all(all.map((p) => p.then((c) => c.close(), () => {})));
