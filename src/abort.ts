@@ -10,6 +10,8 @@
  * @module
  */
 
+import { checkOptions } from "./options.ts";
+
 /** Options of a call that can be cancelled. */
 export interface AbortOptions {
   /** Cancels the call: it rejects with `signal.reason`. */
@@ -33,6 +35,26 @@ export function checkSignal(signal: unknown, what: string): asserts signal is Ab
     );
   }
   if (signal.aborted) throw signal.reason;
+}
+
+/**
+ * The `signal` of a `close()` options object, checked: unknown keys and a
+ * signal that is not an AbortSignal throw a `TypeError`. An aborted signal is
+ * returned (for `close()`, it means: close hard at once).
+ *
+ * @param opts The options passed.
+ * @param known Every key the options type has.
+ * @param what The call, for the message.
+ */
+export function closeSignal(opts: unknown, known: readonly string[], what: string): AbortSignal | undefined {
+  checkOptions(opts, known, `${what} options`);
+  const signal = (opts as { signal?: unknown } | undefined)?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(
+      `${what}: signal must be an AbortSignal, got ${signal === null ? "null" : typeof signal}`,
+    );
+  }
+  return signal;
 }
 
 /**

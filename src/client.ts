@@ -13,7 +13,7 @@ import { Admin } from "./admin.ts";
 import { ShareConsumer, type ShareConsumerOptions } from "./share/consumer.ts";
 import type { ClientContext } from "./context.ts";
 import { checkOptions } from "./options.ts";
-import { checkSignal, Linked, onAbort } from "./abort.ts";
+import { checkSignal, closeSignal, Linked, onAbort } from "./abort.ts";
 
 /** Options for {@linkcode connect}. */
 export interface ClientOptions extends ClusterOptions {
@@ -232,10 +232,11 @@ export class Client implements AsyncDisposable {
    * @param opts The signal that cuts the graceful close short.
    */
   close(opts: CloseOptions = {}): Promise<void> {
-    checkOptions(opts, CLOSE_KEYS, "close() option");
-    const signal = opts.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError("close(): signal must be an AbortSignal");
+    let signal: AbortSignal | undefined;
+    try {
+      signal = closeSignal(opts, CLOSE_KEYS, "close()");
+    } catch (err) {
+      return Promise.reject(err);
     }
     this.#hard.link(signal);
     this.#closing ??= (async () => {

@@ -42,7 +42,7 @@ import {
   UnsupportedVersionError,
 } from "./errors.ts";
 import { checkOptions } from "./options.ts";
-import { abortable, Linked, onAbort } from "./abort.ts";
+import { abortable, closeSignal, Linked, onAbort } from "./abort.ts";
 import {
   type Chunk,
   ConsumerRecord,
@@ -1272,8 +1272,12 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    * @param opts The graceful close's time limit.
    */
   close(opts: ConsumerCloseOptions = {}): Promise<void> {
-    checkOptions(opts, CLOSE_KEYS, "close() options");
-    const signal = signalOf(opts.signal, "close()");
+    let signal: AbortSignal | undefined;
+    try {
+      signal = closeSignal(opts, CLOSE_KEYS, "close()");
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.#hard.link(signal);
     this.#closing ??= this.#close(opts.timeoutMs);
     if (signal === undefined) return this.#closing;

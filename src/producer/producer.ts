@@ -23,7 +23,7 @@ import type { ClientContext } from "../context.ts";
 import type { Cluster, TopicInfo } from "../cluster.ts";
 import { checkOptions } from "../options.ts";
 import { BrokerError, ClosedError, SendAbortedError, TimeoutError } from "../errors.ts";
-import { abortable, checkSignal, Linked, onAbort } from "../abort.ts";
+import { abortable, checkSignal, closeSignal, Linked, onAbort } from "../abort.ts";
 import { type Accumulator, type RecordMetadata, recordSize, type SendOp } from "./accumulator.ts";
 import { Sender } from "./sender.ts";
 import {
@@ -782,10 +782,11 @@ export class Producer implements AsyncDisposable {
    * @param opts The graceful close's time limit and the signal that cuts it short.
    */
   close(opts: ProducerCloseOptions = {}): Promise<void> {
-    checkOptions(opts, CLOSE_KEYS, "close() options");
-    const signal = opts.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError("close(): signal must be an AbortSignal");
+    let signal: AbortSignal | undefined;
+    try {
+      signal = closeSignal(opts, CLOSE_KEYS, "close()");
+    } catch (err) {
+      return Promise.reject(err);
     }
     this.#hard.link(signal);
     this.#closing ??= this.#close(opts.timeoutMs);
@@ -798,8 +799,9 @@ export class Producer implements AsyncDisposable {
   async #close(timeoutMs: number | undefined): Promise<void> {
     this.#sender.closing = true;
     this.#acc.rejectWaiters(new ClosedError("The producer is closed"));
-    const flushed = this.flush();
     const hard = this.#hard.signal;
+    // Already aborted: nothing more is sent (flushing would send what lingers).
+    const flushed = hard.aborted ? new Promise<void>(() => {}) : this.flush();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let unlisten = (): void => {};
     const cut = new Promise<"timeout" | "abort">((r) => {
