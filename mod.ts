@@ -29,7 +29,14 @@
  * @module
  */
 
-export { Client, type ClientOptions, connect, type MetadataOptions } from "./src/client.ts";
+export {
+  Client,
+  type ClientOptions,
+  type CloseOptions,
+  connect,
+  type MetadataOptions,
+} from "./src/client.ts";
+export type { AbortOptions } from "./src/abort.ts";
 export {
   type BrokerInfo,
   Cluster,
@@ -51,12 +58,15 @@ export { Reader, type TaggedField, Writer, type WriterOptions } from "./protocol
 export {
   type AssignedTopic,
   type CommitOffset,
+  type CommitOptions,
   Consumer,
   type ConsumerBaseOptions,
   type ConsumerBatch,
+  type ConsumerCloseOptions,
   type ConsumerOptions,
   ConsumerRecord,
   type GroupConsumerOptions,
+  type IterateOptions,
   type OffsetSpec,
   type RebalanceListener,
   type RecordHeader,
@@ -83,6 +93,7 @@ export {
   type KafkaErrorOptions,
   LogTruncationError,
   ProtocolError,
+  SendAbortedError,
   TimeoutError,
   UnsupportedVersionError,
 } from "./src/errors.ts";
@@ -92,11 +103,13 @@ export {
   type PartitionerFunction,
   type Payload,
   Producer,
+  type ProducerCloseOptions,
   ProducerFencedError,
   type ProducerMessage,
   type ProducerOptions,
   type ProducerRecord,
   type RecordMetadata,
+  type SendOptions,
   type Transaction,
   TransactionAbortedError,
   type TransactionConsumer,

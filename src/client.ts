@@ -17,6 +17,7 @@ import type { EventsOptions, KafkaEvent } from "./observe/events.ts";
 import type { ClientMetrics } from "./observe/metrics.ts";
 import { ClientRecorder } from "./observe/metrics.ts";
 import { loadTelemetry, type Telemetry } from "./observe/otel.ts";
+import { checkSignal, closeSignal, Linked, onAbort } from "./abort.ts";
 
 /** Options for {@linkcode connect}. */
 export interface ClientOptions extends ClusterOptions {
@@ -29,6 +30,21 @@ export interface ClientOptions extends ClusterOptions {
    * `true` fails `connect()` when the package cannot be loaded.
    */
   telemetry?: boolean;
+  /**
+   * Cancels connecting: `connect()` rejects with `signal.reason` and closes
+   * whatever it had opened. It only bounds `connect()`, not the client's life.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options for {@linkcode Client.close}. */
+export interface CloseOptions {
+  /**
+   * Stops waiting for the graceful close: producers fail what they still hold,
+   * consumers stop without their final commit, connections close at once;
+   * then `close()` rejects with `signal.reason`.
+   */
+  signal?: AbortSignal;
 }
 
 const CLIENT_KEYS_RECORD: Record<keyof ClientOptions, true> = {
@@ -46,8 +62,11 @@ const CLIENT_KEYS_RECORD: Record<keyof ClientOptions, true> = {
   logLevel: true,
   metrics: true,
   telemetry: true,
+  signal: true,
 };
 const CLIENT_KEYS: readonly string[] = Object.keys(CLIENT_KEYS_RECORD);
+const CLOSE_KEYS_RECORD: Record<keyof CloseOptions, true> = { signal: true };
+const CLOSE_KEYS: readonly string[] = Object.keys(CLOSE_KEYS_RECORD);
 const HOW = 'pass the bootstrap brokers as an array, e.g. connect({ brokers: ["127.0.0.1:9092"] })';
 
 /**
@@ -112,7 +131,9 @@ export interface MetadataOptions {
 export class Client implements AsyncDisposable {
   readonly #cluster: Cluster;
   #closing: Promise<void> | null = null;
-  readonly #closers = new Set<() => Promise<void>>();
+  /** Aborts when a `close({ signal })` signal does: the close turns hard. */
+  readonly #hard = new Linked();
+  readonly #closers = new Set<(signal?: AbortSignal) => Promise<void>>();
   /** What producers, consumers and admins get instead of the client itself. */
   readonly #context: ClientContext;
   readonly #unobserve: () => void;
@@ -266,16 +287,35 @@ export class Client implements AsyncDisposable {
     return new ShareConsumer(this.#context, opts);
   }
 
-  /** Closes producers and consumers made by this client, then every connection. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * Closes producers and consumers made by this client, then every connection.
+   * Idempotent. With `signal`, an abort (even during a close that an earlier
+   * call started) turns the close hard, see {@linkcode CloseOptions}; the
+   * call then rejects with `signal.reason` once everything is closed.
+   *
+   * @param opts The signal that cuts the graceful close short.
+   */
+  close(opts: CloseOptions = {}): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = closeSignal(opts, CLOSE_KEYS, "close()");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#hard.link(signal);
     this.#closing ??= (async () => {
       const closers = [...this.#closers];
       this.#closers.clear();
-      await Promise.allSettled(closers.map((c) => c()));
+      await Promise.allSettled(closers.map((c) => c(this.#hard.signal)));
       await this.#cluster.close();
       this.#unobserve();
+      this.#hard.dispose();
     })();
-    return this.#closing;
+    if (signal === undefined) return this.#closing;
+    // Rejects with the reason once the (then hard) close is done, if the signal aborted.
+    return this.#closing.then(() => {
+      if (signal.aborted) throw signal.reason;
+    });
   }
 
   /** Same as {@linkcode Client.close}. */
@@ -297,19 +337,26 @@ export class Client implements AsyncDisposable {
  * await client.close();
  * ```
  *
- * @param opts Bootstrap brokers, client id and timeouts.
+ * @param opts Bootstrap brokers, client id, timeouts and the `signal` that cancels connecting.
  * @throws {TypeError} for missing options, `brokers` that is not an array of "host:port", or an unknown option key.
  */
 export async function connect(opts: ClientOptions): Promise<Client> {
   checkClientOptions(opts);
+  const signal = opts.signal;
+  checkSignal(signal, "connect()");
   const cluster = new Cluster(opts);
   let telemetry: Telemetry | null;
+  // An abort closes the cluster, which stops the dial, handshake or request in progress.
+  const unlisten = onAbort(signal, () => void cluster.close());
   try {
     telemetry = await loadTelemetry(opts.telemetry, cluster.options.clientId);
     await cluster.bootstrap();
+    signal?.throwIfAborted();
   } catch (err) {
     await cluster.close();
-    throw err;
+    throw signal?.aborted ? signal.reason : err;
+  } finally {
+    unlisten();
   }
   return new Client(cluster, telemetry);
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { sleepUnlessAborted } from "./abort.ts";
 import { metadata as metadataApi, type MetadataResponse } from "../protocol/apis/metadata.ts";
 import { ZERO_UUID } from "../protocol/primitives.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
@@ -130,10 +131,6 @@ function parseAddress(s: string): { host: string; port: number } {
   return { host: m[1], port };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /**
  * The cluster: brokers, topics, leaders and the connections to reach them.
  */
@@ -153,6 +150,8 @@ export class Cluster {
   #controllerId = -1;
   #refreshing: Promise<void> | null = null;
   #closed = false;
+  /** Aborted by close(): dials and handshakes in progress stop at once. */
+  readonly #closeCtl = new AbortController();
   /** Kept apart from `options`, which may be logged: it holds credentials. */
   readonly #security: Pick<ClusterOptions, "tls" | "sasl">;
   readonly #events: EventHub;
@@ -266,6 +265,7 @@ export class Cluster {
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       ...this.#security,
       metrics: this.#metrics?.broker(`${addr.host}:${addr.port}`),
+      signal: this.#closeCtl.signal,
     };
   }
 
@@ -288,7 +288,9 @@ export class Cluster {
           reason: why,
         });
       }
-      if (b && b.notBefore > Date.now()) await sleep(b.notBefore - Date.now());
+      if (b && b.notBefore > Date.now()) {
+        await sleepUnlessAborted(b.notBefore - Date.now(), this.#closeCtl.signal);
+      }
       try {
         const conn = await Connection.connect(this.#connOptions(addr));
         this.#backoff.delete(id);
@@ -525,11 +527,16 @@ export class Cluster {
    * every partition. Retriable errors (a topic being created, a leader
    * election) are waited out up to `timeoutMs`.
    */
-  async readyTopic(name: string, timeoutMs: number = this.#opts.requestTimeoutMs): Promise<TopicInfo> {
+  async readyTopic(
+    name: string,
+    timeoutMs: number = this.#opts.requestTimeoutMs,
+    signal?: AbortSignal,
+  ): Promise<TopicInfo> {
     const deadline = Date.now() + timeoutMs;
     let delay = 20;
     let force = false;
     while (true) {
+      signal?.throwIfAborted();
       const t = await this.topic(name, { force });
       if (t.errorCode === 0 && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)) return t;
       const err = t.errorCode ? new BrokerError(t.errorCode, { api: "Metadata", topic: name }) : null;
@@ -537,7 +544,7 @@ export class Cluster {
       if (Date.now() + delay > deadline) {
         throw err ?? new KafkaError(`Topic "${name}" has partitions without a leader after ${timeoutMs} ms`);
       }
-      await sleep(delay);
+      await sleepUnlessAborted(delay, signal);
       delay = Math.min(delay * 2, 500);
       force = true;
     }
@@ -569,6 +576,7 @@ export class Cluster {
     if (this.#closed) return;
     this.#closed = true;
     this.#events.close();
+    this.#closeCtl.abort(new ClosedError("The client is closed"));
     const all = [...this.#conns.values()];
     this.#conns.clear();
     await Promise.all(all.map((p) => p.then((c) => c.close(), () => {})));

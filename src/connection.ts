@@ -31,6 +31,7 @@ import { authenticate, checkSasl, type SaslOptions } from "./sasl.ts";
 import { isCertificateFailure, openTls, resolveTls, tlsError, type TlsSetting } from "./tls.ts";
 import { VERSION } from "./version.ts";
 import type { BrokerRecorder } from "./observe/metrics.ts";
+import { onAbort } from "./abort.ts";
 
 /** How to reach a broker and how long to wait for it. */
 export interface ConnectionOptions {
@@ -52,6 +53,8 @@ export interface ConnectionOptions {
   sasl?: SaslOptions;
   /** @internal Where requests, responses and their latencies are counted (the client's metrics). */
   metrics?: BrokerRecorder | null;
+  /** Cancels connecting (the dial, the handshake, authentication): it rejects with `signal.reason`. */
+  signal?: AbortSignal;
 }
 
 /** Per-request options. */
@@ -140,16 +143,28 @@ export class Connection {
     const timeoutMs = opts.connectTimeoutMs ?? 10_000;
     const tls = resolveTls(opts.tls);
     if (opts.sasl !== undefined) checkSasl(opts.sasl);
+    const signal = opts.signal;
+    signal?.throwIfAborted();
     let conn: Deno.Conn;
     if (tls) {
       conn = await openTls(opts.host, opts.port, tls, timeoutMs);
+      if (signal?.aborted) {
+        // The TLS dial cannot be interrupted; what it opened is closed here.
+        conn.close();
+        throw signal.reason;
+      }
     } else {
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), timeoutMs);
       let tcp: Deno.TcpConn;
       try {
-        tcp = await Deno.connect({ hostname: opts.host, port: opts.port, signal: abort.signal });
+        tcp = await Deno.connect({
+          hostname: opts.host,
+          port: opts.port,
+          signal: signal === undefined ? abort.signal : AbortSignal.any([abort.signal, signal]),
+        });
       } catch (cause) {
+        if (signal?.aborted) throw signal.reason;
         const why = abort.signal.aborted ? `timed out after ${timeoutMs} ms` : (cause as Error).message;
         opts.metrics?.connected(false);
         throw new ConnectionError(`Cannot connect to ${address}: ${why}`, { broker: address, cause });
@@ -165,19 +180,25 @@ export class Connection {
       conn = tcp;
     }
     const c = new Connection(conn, address, opts);
+    // An abort closes the socket, which fails the handshake's request at once.
+    const unlisten = onAbort(signal, () => c.close());
     try {
       await c.#handshake(timeoutMs);
       if (c.#sasl) await c.#authenticate(timeoutMs);
+      signal?.throwIfAborted();
       opts.metrics?.connected(true);
     } catch (err) {
       opts.metrics?.connected(false);
       c.close();
+      if (signal?.aborted) throw signal.reason;
       // With TLS 1.3 the broker checks our certificate after the handshake, so
       // its verdict arrives as an alert on the first read.
       if (tls && err instanceof ConnectionError && isCertificateFailure(err.cause)) {
         throw tlsError(err.cause, address, tls.clientCert !== null);
       }
       throw err;
+    } finally {
+      unlisten();
     }
     return c;
   }

@@ -43,6 +43,7 @@ import {
   UnsupportedVersionError,
 } from "./errors.ts";
 import { checkOptions } from "./options.ts";
+import { abortable, closeSignal, Linked, onAbort } from "./abort.ts";
 import {
   type Chunk,
   ConsumerRecord,
@@ -297,6 +298,56 @@ function positive(name: string, v: number | undefined, dflt: number): number {
 
 const DONE: IteratorResult<never> = { done: true, value: undefined };
 
+/** Options of {@linkcode Consumer.records} and {@linkcode Consumer.batches}. */
+export interface IterateOptions {
+  /**
+   * Ends the iteration: the pending `next()` rejects with `signal.reason` at
+   * once (and so does every later one of this iterator). Records fetched but not
+   * handed out stay where they are: the next iteration gets them, and the
+   * consumer stays open (an abort is not a `break`).
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Consumer.commit}. */
+export interface CommitOptions {
+  /**
+   * Cancels the commit: it rejects with `signal.reason`. A commit request
+   * already sent may still be applied by the coordinator (committing the same
+   * offsets twice is harmless); no further retry is made.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Consumer.close}. */
+export interface ConsumerCloseOptions {
+  /** A close that takes longer turns hard and rejects with a `TimeoutError`. */
+  timeoutMs?: number;
+  /**
+   * Stops waiting for the graceful close (an already-aborted signal closes hard
+   * at once): no final commit, no `onRevoked`, no LeaveGroup (the session timeout
+   * removes the member), fetches stop; then `close()` rejects with `signal.reason`.
+   */
+  signal?: AbortSignal;
+}
+
+const ITERATE_KEYS_RECORD: Record<keyof IterateOptions, true> = { signal: true };
+const ITERATE_KEYS: readonly string[] = Object.keys(ITERATE_KEYS_RECORD);
+const COMMIT_KEYS_RECORD: Record<keyof CommitOptions, true> = { signal: true };
+const COMMIT_KEYS: readonly string[] = Object.keys(COMMIT_KEYS_RECORD);
+const CLOSE_KEYS_RECORD: Record<keyof ConsumerCloseOptions, true> = { timeoutMs: true, signal: true };
+const CLOSE_KEYS: readonly string[] = Object.keys(CLOSE_KEYS_RECORD);
+
+/** Throws a TypeError unless `signal` is undefined or an AbortSignal. */
+function signalOf(signal: unknown, what: string): AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(
+      `${what}: signal must be an AbortSignal, got ${signal === null ? "null" : typeof signal}`,
+    );
+  }
+  return signal;
+}
+
 /**
  * Reads records from Kafka. Create one with `client.consumer()`.
  *
@@ -347,6 +398,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   readonly #lost = new Map<string, TopicPartition>();
   #stopping = false;
   #closing: Promise<void> | null = null;
+  /** Aborts when a `close({ signal })` signal does: the close turns hard. */
+  readonly #hard = new Linked();
   #commits: Promise<void> = Promise.resolve();
   #generationOfAssignment = 0;
   readonly #listeners: {
@@ -551,8 +604,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       });
     } else this.#group = null;
     // The client ignores what its closers throw: report it.
-    this.#untrack = client.track(() =>
-      this.close().catch((err) => {
+    this.#untrack = client.track((signal) =>
+      this.close({ signal }).catch((err) => {
+        if (signal?.aborted && err === signal.reason) return;
         const why = "Closing the consumer with its client failed";
         this.#report(asKafkaError(err, why), why);
       })
@@ -938,8 +992,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     }
   }
 
-  #nextRecord(): Promise<IteratorResult<ConsumerRecord>> {
+  #nextRecord(signal?: AbortSignal): Promise<IteratorResult<ConsumerRecord>> {
     this.#ack();
+    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     this.#lastPoll = Date.now();
     const c = this.#cur;
     if (c !== null && c.index < c.records.length && c.epoch === c.tp.epoch && !this.#stopping) {
@@ -952,11 +1007,12 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       if (this.#trace !== null) this.#trace.record(r);
       return Promise.resolve({ value: r, done: false });
     }
-    return this.#slow().then((ok) => ok ? this.#nextRecord() : DONE);
+    return this.#slow(signal).then((ok) => ok ? this.#nextRecord(signal) : DONE);
   }
 
-  #nextBatch(): Promise<IteratorResult<ConsumerBatch>> {
+  #nextBatch(signal?: AbortSignal): Promise<IteratorResult<ConsumerBatch>> {
     this.#ack();
+    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     this.#lastPoll = Date.now();
     const c = this.#cur;
     if (c !== null && c.index < c.records.length && c.epoch === c.tp.epoch && !this.#stopping) {
@@ -973,13 +1029,27 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         done: false,
       });
     }
-    return this.#slow().then((ok) => ok ? this.#nextBatch() : DONE);
+    return this.#slow(signal).then((ok) => ok ? this.#nextBatch(signal) : DONE);
   }
 
-  /** Waits for a chunk to become current; false when the consumer is closing. */
-  async #slow(): Promise<boolean> {
+  /**
+   * Waits for a chunk to become current; false when the consumer is closing.
+   * An abort wakes the wait and rejects before a chunk is taken: nothing is lost.
+   */
+  async #slow(signal?: AbortSignal): Promise<boolean> {
     this.#group?.poke();
+    const data = this.#fetcher.data;
+    const unlisten = onAbort(signal, () => data.notify());
+    try {
+      return await this.#slowLoop(signal);
+    } finally {
+      unlisten();
+    }
+  }
+
+  async #slowLoop(signal: AbortSignal | undefined): Promise<boolean> {
     while (true) {
+      signal?.throwIfAborted();
       if (this.#fatal) {
         this.#fatalDelivered = true;
         throw this.#fatal;
@@ -1037,6 +1107,32 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   }
 
   /**
+   * Iterates over records like `for await (const r of consumer)`, with a
+   * `signal` that ends the iteration: see {@linkcode IterateOptions}.
+   *
+   * @example
+   * ```ts ignore
+   * try {
+   *   for await (const record of consumer.records({ signal: AbortSignal.timeout(5_000) })) handle(record);
+   * } catch (err) {
+   *   if ((err as Error).name !== "TimeoutError") throw err; // five seconds are up; the consumer stays open
+   * }
+   * ```
+   *
+   * @param opts The signal.
+   */
+  records(opts: IterateOptions = {}): AsyncIterable<ConsumerRecord> {
+    checkOptions(opts, ITERATE_KEYS, "records() options");
+    const signal = signalOf(opts.signal, "records()");
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => this.#nextRecord(signal),
+        return: () => this.#leaveLoop(),
+      }),
+    };
+  }
+
+  /**
    * Iterates over batches: the records of one partition from one fetch. Cheaper
    * per record than the record iterator. A batch counts as processed once the
    * loop asks for the next one; leaving the loop closes the consumer without
@@ -1048,11 +1144,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    *   for (const record of batch.records) handle(record);
    * }
    * ```
+   *
+   * @param opts The `signal` that ends the iteration, see {@linkcode IterateOptions}.
    */
-  batches(): AsyncIterable<ConsumerBatch> {
+  batches(opts: IterateOptions = {}): AsyncIterable<ConsumerBatch> {
+    checkOptions(opts, ITERATE_KEYS, "batches() options");
+    const signal = signalOf(opts.signal, "batches()");
     return {
       [Symbol.asyncIterator]: () => ({
-        next: () => this.#nextBatch(),
+        next: () => this.#nextBatch(signal),
         return: () => this.#leaveLoop(),
       }),
     };
@@ -1079,8 +1179,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   }
 
   /** Commits the processed offsets of `parts` that moved; commits run one at a time. */
-  #commit(parts: PartitionState[]): Promise<void> {
+  #commit(parts: PartitionState[], signal?: AbortSignal): Promise<void> {
     const run = this.#commits.catch(() => {}).then(async () => {
+      // Aborted while earlier commits ran: this one is never sent.
+      signal?.throwIfAborted();
       const todo: { tp: PartitionState; offset: OffsetToCommit }[] = [];
       for (const tp of parts) {
         if (tp.consumed >= 0n && tp.consumed !== tp.committed) {
@@ -1092,7 +1194,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         }
       }
       if (todo.length === 0) return;
-      await this.#commitOffsets(todo.map((t) => t.offset));
+      await this.#commitOffsets(todo.map((t) => t.offset), signal);
       for (const t of todo) t.tp.committed = t.offset.offset;
     });
     this.#commits = run;
@@ -1100,9 +1202,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   }
 
   /** The group's commit, with its event. */
-  async #commitOffsets(offsets: OffsetToCommit[]): Promise<void> {
+  async #commitOffsets(offsets: OffsetToCommit[], signal?: AbortSignal): Promise<void> {
     try {
-      await this.#group!.commit(offsets);
+      await this.#group!.commit(offsets, signal);
     } catch (error) {
       if (this.#events.active) {
         this.#events.emit({ type: "commit.failed", groupId: this.#groupId!, offsets, error: error as Error });
@@ -1115,9 +1217,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   }
 
   /** Commits explicit offsets, in turn with the other commits. */
-  #commitExact(offsets: { tp: PartitionState | undefined; offset: OffsetToCommit }[]): Promise<void> {
+  #commitExact(
+    offsets: { tp: PartitionState | undefined; offset: OffsetToCommit }[],
+    signal?: AbortSignal,
+  ): Promise<void> {
     const run = this.#commits.catch(() => {}).then(async () => {
-      await this.#commitOffsets(offsets.map((o) => o.offset));
+      signal?.throwIfAborted();
+      await this.#commitOffsets(offsets.map((o) => o.offset), signal);
       for (const { tp, offset } of offsets) {
         if (tp === undefined || tp.revoked) continue;
         tp.committed = offset.offset;
@@ -1141,12 +1247,19 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    * rebalance moved them, or it was fenced): those records will be delivered again, to this
    * member or another. Keep iterating; the member rejoins when it asks for records.
    *
-   * @param what Nothing, a record, or offsets.
+   * @param what Nothing (pass `undefined` to give options), a record, or offsets.
+   * @param opts The `signal` that cancels the commit, see {@linkcode CommitOptions}.
    * @throws {TypeError} Without a groupId, or with something that is not a record or offsets.
    * @throws {CommitFailedError} When the partitions were lost.
    * @throws {BrokerError} When the coordinator refuses otherwise.
    */
-  async commit(what?: ConsumerRecord | readonly CommitOffset[]): Promise<void> {
+  async commit(what?: ConsumerRecord | readonly CommitOffset[], opts?: CommitOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    if (opts !== undefined) {
+      checkOptions(opts, COMMIT_KEYS, "commit() options");
+      signal = signalOf(opts.signal, "commit()");
+      signal?.throwIfAborted();
+    }
     if (this.#group === null) throw new TypeError("commit() needs a consumer with a groupId");
     if (this.#closing && !this.#closeListener) throw new ClosedError("The consumer is closed");
     if (this.#fatal) throw this.#fatal;
@@ -1159,7 +1272,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
           partition: inHand.partition,
         });
       }
-      await this.#commit(this.#fetcher.partitions());
+      await abortable(this.#commit(this.#fetcher.partitions(), signal), signal);
       if (this.#lost.size > 0) {
         const lost = [...this.#lost.values()];
         this.#lost.clear();
@@ -1208,7 +1321,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       offsets.push({ tp, offset: { topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch } });
     }
     if (offsets.length === 0) return;
-    await this.#commitExact(offsets);
+    await abortable(this.#commitExact(offsets, signal), signal);
   }
 
   #find(topic: string, partition: number): PartitionState {
@@ -1281,9 +1394,24 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    *
    * @param opts The graceful close's time limit.
    */
-  close(opts: { timeoutMs?: number } = {}): Promise<void> {
+  close(opts: ConsumerCloseOptions = {}): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = closeSignal(opts, CLOSE_KEYS, "close()");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#hard.link(signal);
     this.#closing ??= this.#close(opts.timeoutMs);
-    return this.#closing;
+    if (signal === undefined) return this.#closing;
+    return this.#closing.then(
+      () => {
+        if (signal.aborted) throw signal.reason;
+      },
+      (err) => {
+        throw signal.aborted ? signal.reason : err;
+      },
+    );
   }
 
   async #close(timeoutMs: number | undefined): Promise<void> {
@@ -1293,13 +1421,14 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     this.#fetcher.data.notify();
     // The record in hand was not processed: only the ones the application asked past (or committed).
     this.#ackTp = null;
+    const hard = this.#hard.signal;
     const graceful = (async () => {
       await this.#fetcher.stop();
       await Promise.allSettled(this.#tasks);
       let failed: KafkaError | null = null;
       if (this.#autoCommit && this.#fatal === null) {
         try {
-          await this.#commit(this.#fetcher.partitions());
+          await this.#commit(this.#fetcher.partitions(), hard);
         } catch (err) {
           failed = asKafkaError(
             err,
@@ -1328,19 +1457,22 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       if (this.#fatal !== null && !this.#fatalDelivered) throw this.#fatal;
     })();
     try {
-      if (timeoutMs === undefined) {
-        await graceful;
-        return;
-      }
+      // A time limit or a `close({ signal })` abort (also one passed to a later call) turns the close hard.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs));
-      const first = await Promise.race([graceful.then(() => "ok" as const), expired]).finally(() =>
-        clearTimeout(timer)
-      );
-      if (first === "timeout") {
+      let unlisten = (): void => {};
+      const cut = new Promise<"timeout" | "abort">((r) => {
+        if (timeoutMs !== undefined) timer = setTimeout(() => r("timeout"), timeoutMs);
+        unlisten = onAbort(hard, () => r("abort"));
+      });
+      const first = await Promise.race([graceful.then(() => "ok" as const), cut]).finally(() => {
+        clearTimeout(timer);
+        unlisten();
+      });
+      if (first !== "ok") {
         await this.#group?.close({ leave: false });
         await this.#fetcher.stop();
         await graceful.catch(() => {});
+        if (first === "abort") throw hard.reason;
         throw new TimeoutError(`The consumer did not close gracefully within ${timeoutMs} ms`);
       }
     } finally {
@@ -1350,6 +1482,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#events.close();
       this.#trace?.end();
       this.#unobserve();
+      this.#hard.dispose();
     }
   }
 

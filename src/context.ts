@@ -15,8 +15,11 @@ export interface ClientContext {
   readonly cluster: Cluster;
   /** Throws `ClosedError` when the client is closed. */
   assertOpen(): void;
-  /** Registers something to close before the client's connections; returns the unregister function. */
-  track(close: () => Promise<void>): () => void;
+  /**
+   * Registers something to close before the client's connections; returns the
+   * unregister function. `signal` aborts when the client's close turns hard.
+   */
+  track(close: (signal?: AbortSignal) => Promise<void>): () => void;
   /** OpenTelemetry (spans and instruments) when it is on, else null. */
   readonly telemetry: Telemetry | null;
 }

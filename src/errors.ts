@@ -226,3 +226,22 @@ export class LogTruncationError extends KafkaError {
     this.divergingOffset = divergingOffset;
   }
 }
+
+/**
+ * A `send()` was aborted (its `signal` fired, or the producer was closed with
+ * an aborted signal) after some of its records had already been handed to the
+ * broker: they cannot be taken back, so they may be written. `send()` rejects
+ * with the signal's reason itself when none of its records had left (then
+ * none is ever sent). `cause` is the signal's reason.
+ *
+ * @example
+ * ```ts
+ * import { SendAbortedError } from "./errors.ts";
+ * const err = new SendAbortedError("aborted in flight", { cause: new DOMException("stop", "AbortError") });
+ * console.assert(err.mayHaveBeenDelivered && err.name === "SendAbortedError");
+ * ```
+ */
+export class SendAbortedError extends KafkaError {
+  /** Always true: records of the aborted call were in flight (or already written). */
+  readonly mayHaveBeenDelivered: true = true;
+}

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { sleepUnlessAborted } from "./abort.ts";
 import {
   CONSUMER_PROTOCOL_TYPE,
   decodeConsumerAssignment,
@@ -874,11 +875,12 @@ export class GroupMember {
    * client's `requestTimeoutMs`.
    *
    * @param offsets What to commit.
+   * @param signal Stops the retries: rejects with its reason.
    * @throws {CommitFailedError} When the coordinator refuses the commit because this member is
    * no longer in the generation that owned the partitions (rebalanced, expired, fenced).
    * @throws {BrokerError} Any other refusal.
    */
-  async commit(offsets: readonly OffsetToCommit[]): Promise<void> {
+  async commit(offsets: readonly OffsetToCommit[], signal?: AbortSignal): Promise<void> {
     if (offsets.length === 0) return;
     const byTopic = new Map<
       string,
@@ -904,10 +906,12 @@ export class GroupMember {
     let backoff = this.#opts.retryBackoffMs;
     const retry = async (err: unknown) => {
       if (Date.now() + backoff > deadline) throw err;
-      await sleep(backoff);
+      await sleepUnlessAborted(backoff, signal);
       backoff = Math.min(backoff * 2, 1000);
     };
     while (true) {
+      // An abort stops the retries; a request already sent cannot be taken back.
+      signal?.throwIfAborted();
       let res;
       const generationId = this.#generationId;
       try {

@@ -14,6 +14,7 @@ import type { Cluster } from "../cluster.ts";
 import type { Connection } from "../connection.ts";
 import type { ClientContext } from "../context.ts";
 import { BrokerError, ConnectionError, KafkaError, TimeoutError } from "../errors.ts";
+import { abortable, sleepUnlessAborted } from "../abort.ts";
 
 /** Sleeps `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
@@ -43,11 +44,43 @@ export function check(code: number, context: ConstructorParameters<typeof Broker
 /** @internal What every admin area gets: the cluster and the routing helpers. */
 export class AdminContext {
   readonly #client: ClientContext;
-  readonly #coordinators = new Map<string, number>();
+  readonly #coordinators: Map<string, number>;
+  readonly #signal: AbortSignal | undefined;
 
-  /** @param client The client's context. */
-  constructor(client: ClientContext) {
+  /**
+   * @param client The client's context.
+   * @param coordinators The coordinator cache (shared by a call's context with its admin's).
+   * @param signal The signal of one call.
+   */
+  constructor(client: ClientContext, coordinators = new Map<string, number>(), signal?: AbortSignal) {
     this.#client = client;
+    this.#coordinators = coordinators;
+    this.#signal = signal;
+  }
+
+  /**
+   * A context for one call that `signal` cancels: its waits end and its retry
+   * loops stop at the abort (a request already sent cannot be taken back).
+   *
+   * @param signal The call's signal.
+   */
+  withSignal(signal: AbortSignal): AdminContext {
+    return new AdminContext(this.#client, this.#coordinators, signal);
+  }
+
+  /** The call's signal, if any. */
+  get signal(): AbortSignal | undefined {
+    return this.#signal;
+  }
+
+  /**
+   * Sleeps `ms` milliseconds; an abort of the call's signal ends the sleep and throws its reason.
+   *
+   * @param ms How long.
+   */
+  async sleep(ms: number): Promise<void> {
+    await sleepUnlessAborted(ms, this.#signal);
+    this.#signal?.throwIfAborted();
   }
 
   /** The cluster. */
@@ -57,6 +90,7 @@ export class AdminContext {
 
   /** Throws when the client is closed; returns the deadline for a call bounded by `timeoutMs`. */
   begin(timeoutMs: number | undefined): number {
+    this.#signal?.throwIfAborted();
     this.#client.assertOpen();
     const t = timeoutMs ?? this.cluster.options.requestTimeoutMs;
     if (!Number.isFinite(t) || t <= 0) throw new RangeError(`timeoutMs must be a positive number, got ${t}`);
@@ -72,6 +106,7 @@ export class AdminContext {
     let backoff = 50;
     let lastErr: Error | null = null;
     while (true) {
+      this.#signal?.throwIfAborted();
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new TimeoutError(
@@ -80,13 +115,13 @@ export class AdminContext {
         );
       }
       try {
-        return await attempt(left);
+        return await abortable(attempt(left), this.#signal);
       } catch (err) {
         const retriable = err instanceof ConnectionError || (err instanceof BrokerError && err.retriable);
         if (!retriable) throw err;
         lastErr = err as Error;
       }
-      await sleep(Math.max(0, Math.min(backoff, deadline - Date.now())));
+      await this.sleep(Math.max(0, Math.min(backoff, deadline - Date.now())));
       backoff = Math.min(backoff * 2, 1_000);
       try {
         await this.cluster.refreshMetadata();
@@ -181,6 +216,7 @@ export class AdminContext {
     let backoff = 50;
     let lastErr: Error | null = null;
     while (true) {
+      this.#signal?.throwIfAborted();
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new TimeoutError(
@@ -200,7 +236,7 @@ export class AdminContext {
       let res: Map<string, R> | null = null;
       if (conn) {
         try {
-          res = await send(conn, pending, left);
+          res = await abortable(send(conn, pending, left), this.#signal);
         } catch (err) {
           // The controller went away mid-request (it may be moving). As with Kafka's Java admin, a retry
           // after a lost answer may report TOPIC_ALREADY_EXISTS / UNKNOWN_TOPIC_OR_PARTITION for the change
@@ -221,7 +257,7 @@ export class AdminContext {
         pending = again;
         lastErr = new BrokerError(ErrorCode.NOT_CONTROLLER, { api, broker: conn.address });
       }
-      await sleep(Math.max(0, Math.min(backoff, deadline - Date.now())));
+      await this.sleep(Math.max(0, Math.min(backoff, deadline - Date.now())));
       backoff = Math.min(backoff * 2, 1_000);
       try {
         await cluster.refreshMetadata();
@@ -276,6 +312,7 @@ export class AdminContext {
     let pending = [...parts];
     let backoff = 50;
     while (pending.length > 0) {
+      this.#signal?.throwIfAborted();
       if (deadline - Date.now() <= 0) {
         // Out of time: each partition keeps the error that made it wait.
         for (const p of pending) out.set(p, failed(p, lastCode.get(p) ?? ErrorCode.REQUEST_TIMED_OUT));
@@ -315,33 +352,36 @@ export class AdminContext {
         }
         byLeader.set(leader, [...(byLeader.get(leader) ?? []), p]);
       }
-      await Promise.all([...byLeader].map(async ([leader, ps]) => {
-        try {
-          const conn = await this.cluster.connectionTo(leader);
-          const res = await send(conn, ps, Math.max(1, deadline - Date.now()));
-          for (const p of ps) {
-            const r = res.get(p);
-            if (!r) throw new KafkaError(`${api} response lacks ${p.topic}[${p.partition}]`);
-            if (r.errorCode !== 0 && new BrokerError(r.errorCode).retriable) {
-              lastCode.set(p, r.errorCode);
-              again.push(p);
-            } else out.set(p, r);
+      await abortable(
+        Promise.all([...byLeader].map(async ([leader, ps]) => {
+          try {
+            const conn = await this.cluster.connectionTo(leader);
+            const res = await send(conn, ps, Math.max(1, deadline - Date.now()));
+            for (const p of ps) {
+              const r = res.get(p);
+              if (!r) throw new KafkaError(`${api} response lacks ${p.topic}[${p.partition}]`);
+              if (r.errorCode !== 0 && new BrokerError(r.errorCode).retriable) {
+                lastCode.set(p, r.errorCode);
+                again.push(p);
+              } else out.set(p, r);
+            }
+          } catch (err) {
+            // A lost connection or a request that ran out of time: try again while time is left.
+            if (!(err instanceof ConnectionError || err instanceof TimeoutError)) throw err;
+            for (const p of ps) {
+              lastCode.set(
+                p,
+                err instanceof TimeoutError ? ErrorCode.REQUEST_TIMED_OUT : ErrorCode.NETWORK_EXCEPTION,
+              );
+            }
+            again.push(...ps);
           }
-        } catch (err) {
-          // A lost connection or a request that ran out of time: try again while time is left.
-          if (!(err instanceof ConnectionError || err instanceof TimeoutError)) throw err;
-          for (const p of ps) {
-            lastCode.set(
-              p,
-              err instanceof TimeoutError ? ErrorCode.REQUEST_TIMED_OUT : ErrorCode.NETWORK_EXCEPTION,
-            );
-          }
-          again.push(...ps);
-        }
-      }));
+        })),
+        this.#signal,
+      );
       if (again.length === 0) break;
       pending = again;
-      await sleep(Math.max(0, Math.min(backoff, deadline - Date.now())));
+      await this.sleep(Math.max(0, Math.min(backoff, deadline - Date.now())));
       backoff = Math.min(backoff * 2, 1_000);
     }
     return out;

@@ -9,6 +9,7 @@
 import type { ClientContext } from "../context.ts";
 import type { BrokerError } from "../errors.ts";
 import { AdminContext } from "./_context.ts";
+import { abortable, type AbortOptions, checkSignal } from "../abort.ts";
 import * as cluster from "./cluster.ts";
 import * as configs from "./configs.ts";
 import * as groups from "./groups.ts";
@@ -54,6 +55,18 @@ export class Admin {
     this.#ctx = new AdminContext(client);
   }
 
+  /** Runs a call; with a signal, in a context that the signal cancels. */
+  #run<T>(opts: AbortOptions | undefined, call: (ctx: AdminContext) => Promise<T>): Promise<T> {
+    const signal = opts?.signal;
+    if (signal === undefined) return call(this.#ctx);
+    try {
+      checkSignal(signal, "admin");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return abortable(call(this.#ctx.withSignal(signal)), signal);
+  }
+
   // ---- Topics ----
 
   /**
@@ -69,7 +82,7 @@ export class Admin {
     topics: topics.NewTopic[],
     opts: topics.CreateTopicsOptions = {},
   ): Promise<topics.CreateTopicResult[]> {
-    return topics_.createTopics(this.#ctx, topics, opts);
+    return this.#run(opts, (ctx) => topics_.createTopics(ctx, topics, opts));
   }
 
   /**
@@ -81,7 +94,7 @@ export class Admin {
    * @param opts `ifExists`, `timeoutMs`.
    */
   deleteTopics(topics: (string | topics.TopicById)[], opts: topics.DeleteTopicsOptions = {}): Promise<void> {
-    return topics_.deleteTopics(this.#ctx, topics, opts);
+    return this.#run(opts, (ctx) => topics_.deleteTopics(ctx, topics, opts));
   }
 
   /**
@@ -90,7 +103,7 @@ export class Admin {
    * @param opts `includeInternal`, `timeoutMs`.
    */
   listTopics(opts: topics.ListTopicsOptions = {}): Promise<topics.TopicListing[]> {
-    return topics_.listTopics(this.#ctx, opts);
+    return this.#run(opts, (ctx) => topics_.listTopics(ctx, opts));
   }
 
   /**
@@ -104,7 +117,7 @@ export class Admin {
     topics: string[],
     opts: topics.DescribeTopicsOptions = {},
   ): Promise<topics.TopicDescription[]> {
-    return topics_.describeTopics(this.#ctx, topics, opts);
+    return this.#run(opts, (ctx) => topics_.describeTopics(ctx, topics, opts));
   }
 
   /**
@@ -117,7 +130,7 @@ export class Admin {
     topics: topics.NewPartitions[],
     opts: topics.CreatePartitionsOptions = {},
   ): Promise<topics.TopicResult[]> {
-    return topics_.createPartitions(this.#ctx, topics, opts);
+    return this.#run(opts, (ctx) => topics_.createPartitions(ctx, topics, opts));
   }
 
   // ---- Configs ----
@@ -132,7 +145,7 @@ export class Admin {
     resources: configs.ConfigResource[],
     opts: configs.DescribeConfigsOptions = {},
   ): Promise<configs.ConfigResourceResult[]> {
-    return configs.describeConfigs(this.#ctx, resources, opts);
+    return this.#run(opts, (ctx) => configs.describeConfigs(ctx, resources, opts));
   }
 
   /**
@@ -145,7 +158,7 @@ export class Admin {
     resources: configs.AlterConfigResource[],
     opts: configs.AlterConfigsOptions = {},
   ): Promise<configs.AlterConfigResult[]> {
-    return configs.incrementalAlterConfigs(this.#ctx, resources, opts);
+    return this.#run(opts, (ctx) => configs.incrementalAlterConfigs(ctx, resources, opts));
   }
 
   /**
@@ -156,7 +169,7 @@ export class Admin {
   listConfigResources(
     opts: configs.ListConfigResourcesOptions = {},
   ): Promise<{ type: configs.ConfigResourceType | string; name: string }[]> {
-    return configs.listConfigResources(this.#ctx, opts);
+    return this.#run(opts, (ctx) => configs.listConfigResources(ctx, opts));
   }
 
   // ---- Records and offsets ----
@@ -172,7 +185,7 @@ export class Admin {
     topics: (string | offsets.TopicPartitionsSpec)[],
     opts: offsets.ListOffsetsOptions = {},
   ): Promise<offsets.PartitionOffset[]> {
-    return offsets.listOffsets(this.#ctx, topics, opts);
+    return this.#run(opts, (ctx) => offsets.listOffsets(ctx, topics, opts));
   }
 
   /**
@@ -185,7 +198,7 @@ export class Admin {
     specs: offsets.DeleteRecordsSpec[],
     opts: topics.AdminCallOptions = {},
   ): Promise<offsets.DeleteRecordsResult[]> {
-    return offsets.deleteRecords(this.#ctx, specs, opts);
+    return this.#run(opts, (ctx) => offsets.deleteRecords(ctx, specs, opts));
   }
 
   // ---- Consumer groups ----
@@ -196,7 +209,7 @@ export class Admin {
    * @param opts `states`, `types`, `timeoutMs`.
    */
   listGroups(opts: groups.ListGroupsOptions = {}): Promise<groups.GroupListing[]> {
-    return groups.listGroups(this.#ctx, opts);
+    return this.#run(opts, (ctx) => groups.listGroups(ctx, opts));
   }
 
   /**
@@ -210,7 +223,7 @@ export class Admin {
     groupIds: string[],
     opts: groups.DescribeGroupsOptions = {},
   ): Promise<groups.GroupDescription[]> {
-    return groups.describeGroups(this.#ctx, groupIds, opts);
+    return this.#run(opts, (ctx) => groups.describeGroups(ctx, groupIds, opts));
   }
 
   /**
@@ -223,7 +236,7 @@ export class Admin {
     groupIds: string[],
     opts: topics.AdminCallOptions = {},
   ): Promise<{ groupId: string; error: BrokerError | null }[]> {
-    return groups.deleteGroups(this.#ctx, groupIds, opts);
+    return this.#run(opts, (ctx) => groups.deleteGroups(ctx, groupIds, opts));
   }
 
   /**
@@ -236,7 +249,7 @@ export class Admin {
     groupId: string,
     opts: groups.ListGroupOffsetsOptions = {},
   ): Promise<groups.GroupOffset[]> {
-    return groups.listGroupOffsets(this.#ctx, groupId, opts);
+    return this.#run(opts, (ctx) => groups.listGroupOffsets(ctx, groupId, opts));
   }
 
   /**
@@ -251,7 +264,7 @@ export class Admin {
     offsets: groups.GroupOffsetSpec[],
     opts: topics.AdminCallOptions = {},
   ): Promise<groups.GroupPartitionResult[]> {
-    return groups.alterGroupOffsets(this.#ctx, groupId, offsets, opts);
+    return this.#run(opts, (ctx) => groups.alterGroupOffsets(ctx, groupId, offsets, opts));
   }
 
   /**
@@ -266,7 +279,7 @@ export class Admin {
     topics: (string | offsets.TopicPartitionsSpec)[],
     opts: topics.AdminCallOptions = {},
   ): Promise<groups.GroupPartitionResult[]> {
-    return groups.deleteGroupOffsets(this.#ctx, groupId, topics, opts);
+    return this.#run(opts, (ctx) => groups.deleteGroupOffsets(ctx, groupId, topics, opts));
   }
 
   /**
@@ -281,7 +294,7 @@ export class Admin {
     groupId: string,
     opts: groups.ResetGroupOffsetsOptions,
   ): Promise<groups.ResetOffsetResult[]> {
-    return groups.resetGroupOffsets(this.#ctx, groupId, opts);
+    return this.#run(opts, (ctx) => groups.resetGroupOffsets(ctx, groupId, opts));
   }
 
   /**
@@ -291,7 +304,7 @@ export class Admin {
    * @param opts `topics`, `isolationLevel`, `timeoutMs`.
    */
   groupLag(groupId: string, opts: groups.GroupLagOptions = {}): Promise<groups.GroupLag> {
-    return groups.groupLag(this.#ctx, groupId, opts);
+    return this.#run(opts, (ctx) => groups.groupLag(ctx, groupId, opts));
   }
 
   // ---- Share groups (KIP-932), in ./share_groups.ts ----
@@ -311,7 +324,7 @@ export class Admin {
     groupIds: string[],
     opts?: share.ShareGroupAdminOptions,
   ): Promise<share.ShareGroupDescription[]> {
-    return share.describeShareGroups(this.#ctx, groupIds, opts);
+    return this.#run(opts, (ctx) => share.describeShareGroups(ctx, groupIds, opts));
   }
 
   /**
@@ -326,7 +339,7 @@ export class Admin {
     topics?: string[],
     opts?: share.ShareGroupAdminOptions,
   ): Promise<share.ShareGroupOffset[]> {
-    return share.describeShareGroupOffsets(this.#ctx, groupId, topics, opts);
+    return this.#run(opts, (ctx) => share.describeShareGroupOffsets(ctx, groupId, topics, opts));
   }
 
   /**
@@ -341,7 +354,7 @@ export class Admin {
     offsets: { topic: string; partition: number; offset: bigint }[],
     opts?: share.ShareGroupAdminOptions,
   ): Promise<void> {
-    return share.alterShareGroupOffsets(this.#ctx, groupId, offsets, opts);
+    return this.#run(opts, (ctx) => share.alterShareGroupOffsets(ctx, groupId, offsets, opts));
   }
 
   /**
@@ -356,7 +369,7 @@ export class Admin {
     topics: string[],
     opts?: share.ShareGroupAdminOptions,
   ): Promise<void> {
-    return share.deleteShareGroupOffsets(this.#ctx, groupId, topics, opts);
+    return this.#run(opts, (ctx) => share.deleteShareGroupOffsets(ctx, groupId, topics, opts));
   }
 
   /**
@@ -366,7 +379,7 @@ export class Admin {
    * @param opts Timeout.
    */
   deleteShareGroups(groupIds: string[], opts?: share.ShareGroupAdminOptions): Promise<void> {
-    return share.deleteShareGroups(this.#ctx, groupIds, opts);
+    return this.#run(opts, (ctx) => share.deleteShareGroups(ctx, groupIds, opts));
   }
 
   /**
@@ -387,7 +400,7 @@ export class Admin {
    * @param opts `includeAuthorizedOperations`, `timeoutMs`.
    */
   describeCluster(opts: cluster.DescribeClusterOptions = {}): Promise<cluster.ClusterDescription> {
-    return cluster.describeCluster(this.#ctx, opts);
+    return this.#run(opts, (ctx) => cluster.describeCluster(ctx, opts));
   }
 
   /**
@@ -396,7 +409,7 @@ export class Admin {
    * @param opts `timeoutMs`.
    */
   describeFeatures(opts: topics.AdminCallOptions = {}): Promise<cluster.FeaturesDescription> {
-    return cluster.describeFeatures(this.#ctx, opts);
+    return this.#run(opts, (ctx) => cluster.describeFeatures(ctx, opts));
   }
 
   /**
@@ -409,7 +422,7 @@ export class Admin {
     brokers?: number[],
     opts: topics.AdminCallOptions = {},
   ): Promise<cluster.LogDirDescription[]> {
-    return cluster.describeLogDirs(this.#ctx, brokers, opts);
+    return this.#run(opts, (ctx) => cluster.describeLogDirs(ctx, brokers, opts));
   }
 
   /**
@@ -418,7 +431,7 @@ export class Admin {
    * @param opts `type`, `partitions`, `timeoutMs`.
    */
   electLeaders(opts: cluster.ElectLeadersOptions = {}): Promise<cluster.PartitionResult[]> {
-    return cluster.electLeaders(this.#ctx, opts);
+    return this.#run(opts, (ctx) => cluster.electLeaders(ctx, opts));
   }
 
   /**
@@ -431,7 +444,7 @@ export class Admin {
     reassignments: cluster.NewReassignment[],
     opts: topics.AdminCallOptions = {},
   ): Promise<cluster.PartitionResult[]> {
-    return cluster.alterPartitionReassignments(this.#ctx, reassignments, opts);
+    return this.#run(opts, (ctx) => cluster.alterPartitionReassignments(ctx, reassignments, opts));
   }
 
   /**
@@ -444,7 +457,7 @@ export class Admin {
     partitions?: groups.TopicPartitions[],
     opts: topics.AdminCallOptions = {},
   ): Promise<cluster.PartitionReassignment[]> {
-    return cluster.listPartitionReassignments(this.#ctx, partitions, opts);
+    return this.#run(opts, (ctx) => cluster.listPartitionReassignments(ctx, partitions, opts));
   }
 
   // ---- Security ----
@@ -459,7 +472,7 @@ export class Admin {
     filter: security.AclFilter = {},
     opts: topics.AdminCallOptions = {},
   ): Promise<security.AclBinding[]> {
-    return security.describeAcls(this.#ctx, filter, opts);
+    return this.#run(opts, (ctx) => security.describeAcls(ctx, filter, opts));
   }
 
   /**
@@ -469,7 +482,7 @@ export class Admin {
    * @param opts `timeoutMs`.
    */
   createAcls(acls: security.Acl[], opts: topics.AdminCallOptions = {}): Promise<security.CreateAclResult[]> {
-    return security.createAcls(this.#ctx, acls, opts);
+    return this.#run(opts, (ctx) => security.createAcls(ctx, acls, opts));
   }
 
   /**
@@ -482,7 +495,7 @@ export class Admin {
     filters: security.AclFilter[],
     opts: topics.AdminCallOptions = {},
   ): Promise<security.DeleteAclsResult[]> {
-    return security.deleteAcls(this.#ctx, filters, opts);
+    return this.#run(opts, (ctx) => security.deleteAcls(ctx, filters, opts));
   }
 
   /**
@@ -495,7 +508,7 @@ export class Admin {
     components: security.QuotaFilterComponent[] = [],
     opts: security.DescribeClientQuotasOptions = {},
   ): Promise<security.ClientQuotaEntry[]> {
-    return security.describeClientQuotas(this.#ctx, components, opts);
+    return this.#run(opts, (ctx) => security.describeClientQuotas(ctx, components, opts));
   }
 
   /**
@@ -508,7 +521,7 @@ export class Admin {
     alterations: security.ClientQuotaAlteration[],
     opts: topics.AdminCallOptions & { validateOnly?: boolean } = {},
   ): Promise<{ entity: security.QuotaEntity; error: BrokerError | null }[]> {
-    return security.alterClientQuotas(this.#ctx, alterations, opts);
+    return this.#run(opts, (ctx) => security.alterClientQuotas(ctx, alterations, opts));
   }
 
   /**
@@ -521,7 +534,7 @@ export class Admin {
     users?: string[],
     opts: topics.AdminCallOptions = {},
   ): Promise<security.UserScramCredentials[]> {
-    return security.describeUserScramCredentials(this.#ctx, users, opts);
+    return this.#run(opts, (ctx) => security.describeUserScramCredentials(ctx, users, opts));
   }
 
   /**
@@ -534,7 +547,7 @@ export class Admin {
     alterations: security.ScramAlteration[],
     opts: topics.AdminCallOptions = {},
   ): Promise<{ user: string; error: BrokerError | null }[]> {
-    return security.alterUserScramCredentials(this.#ctx, alterations, opts);
+    return this.#run(opts, (ctx) => security.alterUserScramCredentials(ctx, alterations, opts));
   }
 
   // ---- Delegation tokens ----
@@ -546,7 +559,7 @@ export class Admin {
    * @param opts `renewers`, `maxLifetimeMs`, `owner`, `timeoutMs`.
    */
   createDelegationToken(opts: tokens.CreateDelegationTokenOptions = {}): Promise<tokens.DelegationToken> {
-    return tokens.createDelegationToken(this.#ctx, opts);
+    return this.#run(opts, (ctx) => tokens.createDelegationToken(ctx, opts));
   }
 
   /**
@@ -559,7 +572,7 @@ export class Admin {
     owners?: string[],
     opts: topics.AdminCallOptions = {},
   ): Promise<tokens.DelegationToken[]> {
-    return tokens.describeDelegationTokens(this.#ctx, owners, opts);
+    return this.#run(opts, (ctx) => tokens.describeDelegationTokens(ctx, owners, opts));
   }
 
   /**
@@ -574,7 +587,7 @@ export class Admin {
     renewPeriodMs: number,
     opts: topics.AdminCallOptions = {},
   ): Promise<bigint> {
-    return tokens.renewDelegationToken(this.#ctx, hmac, renewPeriodMs, opts);
+    return this.#run(opts, (ctx) => tokens.renewDelegationToken(ctx, hmac, renewPeriodMs, opts));
   }
 
   /**
@@ -589,7 +602,7 @@ export class Admin {
     expiryPeriodMs: number,
     opts: topics.AdminCallOptions = {},
   ): Promise<bigint> {
-    return tokens.expireDelegationToken(this.#ctx, hmac, expiryPeriodMs, opts);
+    return this.#run(opts, (ctx) => tokens.expireDelegationToken(ctx, hmac, expiryPeriodMs, opts));
   }
 
   // ---- Transactions and producers ----
@@ -602,7 +615,7 @@ export class Admin {
   listTransactions(
     opts: transactions.ListTransactionsOptions = {},
   ): Promise<transactions.TransactionListing[]> {
-    return transactions.listTransactions(this.#ctx, opts);
+    return this.#run(opts, (ctx) => transactions.listTransactions(ctx, opts));
   }
 
   /**
@@ -615,7 +628,7 @@ export class Admin {
     transactionalIds: string[],
     opts: topics.AdminCallOptions = {},
   ): Promise<transactions.TransactionDescription[]> {
-    return transactions.describeTransactions(this.#ctx, transactionalIds, opts);
+    return this.#run(opts, (ctx) => transactions.describeTransactions(ctx, transactionalIds, opts));
   }
 
   /**
@@ -631,7 +644,7 @@ export class Admin {
     spec: transactions.AbortTransactionSpec,
     opts: topics.AdminCallOptions = {},
   ): Promise<void> {
-    return transactions.abortTransaction(this.#ctx, spec, opts);
+    return this.#run(opts, (ctx) => transactions.abortTransaction(ctx, spec, opts));
   }
 
   /**
@@ -644,6 +657,6 @@ export class Admin {
     partitions: groups.TopicPartitions[],
     opts: topics.AdminCallOptions = {},
   ): Promise<transactions.PartitionProducers[]> {
-    return transactions.describeProducers(this.#ctx, partitions, opts);
+    return this.#run(opts, (ctx) => transactions.describeProducers(ctx, partitions, opts));
   }
 }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { sleepUnlessAborted } from "../abort.ts";
 import { CoordinatorKeyType, findCoordinator } from "../../protocol/apis/find_coordinator.ts";
 import { ErrorCode } from "../../protocol/error_codes.ts";
 import { alterShareGroupOffsets as alterOffsetsApi } from "../../protocol/messages/alter_share_group_offsets.ts";
@@ -17,7 +18,6 @@ import { incrementalAlterConfigs } from "../../protocol/messages/incremental_alt
 import { listGroups as listGroupsApi } from "../../protocol/messages/list_groups.ts";
 import { shareGroupDescribe } from "../../protocol/messages/share_group_describe.ts";
 import type { Connection } from "../connection.ts";
-import { sleep } from "./_context.ts";
 import type { Cluster } from "../cluster.ts";
 import {
   BrokerError,
@@ -98,6 +98,8 @@ export interface ShareAdminContext {
 export interface ShareGroupAdminOptions {
   /** How long to keep retrying coordinator errors. Default: the client's request timeout. */
   timeoutMs?: number;
+  /** Cancels the call: it rejects with `signal.reason` and stops retrying (a request already sent may still take effect). */
+  signal?: AbortSignal;
 }
 
 const COORDINATOR_ERRORS = new Set<number>([
@@ -125,6 +127,7 @@ async function onCoordinator<T>(
   const deadline = Date.now() + (opts.timeoutMs ?? cluster.options.requestTimeoutMs);
   let backoff = 100;
   while (true) {
+    opts.signal?.throwIfAborted();
     let err: KafkaError;
     try {
       const any = await cluster.anyConnection();
@@ -158,7 +161,7 @@ async function onCoordinator<T>(
         cause: err,
       });
     }
-    await sleep(backoff);
+    await sleepUnlessAborted(backoff, opts.signal);
     backoff = Math.min(backoff * 2, 1000);
   }
 }

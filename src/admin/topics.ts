@@ -15,7 +15,7 @@ import { ZERO_UUID } from "../../protocol/primitives.ts";
 import type { PartitionInfo } from "../cluster.ts";
 import { BrokerError, TimeoutError } from "../errors.ts";
 import { validateTopicName } from "../producer/producer.ts";
-import { type AdminContext, decodeOperations, itemError, sleep } from "./_context.ts";
+import { type AdminContext, decodeOperations, itemError } from "./_context.ts";
 
 /** A topic to create. */
 export interface NewTopic {
@@ -92,6 +92,8 @@ export interface CreateTopicsOptions {
   validateOnly?: boolean;
   /** How long to wait for the topics to be usable. Default: the client's request timeout. */
   timeoutMs?: number;
+  /** Cancels the call: it rejects with `signal.reason` and stops retrying (a request already sent may still take effect). */
+  signal?: AbortSignal;
 }
 
 /** Options of {@linkcode Admin.deleteTopics}. */
@@ -100,6 +102,8 @@ export interface DeleteTopicsOptions {
   ifExists?: boolean;
   /** How long to wait for the deletion to be visible. Default: the client's request timeout. */
   timeoutMs?: number;
+  /** Cancels the call: it rejects with `signal.reason` and stops retrying (a request already sent may still take effect). */
+  signal?: AbortSignal;
 }
 
 /** A topic named by its id instead of its name. */
@@ -112,6 +116,8 @@ export interface TopicById {
 export interface AdminCallOptions {
   /** Bound on the whole call, retries included. Default: the client's request timeout. */
   timeoutMs?: number;
+  /** Cancels the call: it rejects with `signal.reason` and stops retrying (a request already sent may still take effect). */
+  signal?: AbortSignal;
 }
 
 /** Options of {@linkcode Admin.listTopics}. */
@@ -325,7 +331,7 @@ export async function deleteTopics(
         }`,
       );
     }
-    await sleep(delay);
+    await ctx.sleep(delay);
     delay = Math.min(delay * 2, 500);
   }
   const failed = outcome.find((r) => r.error);
@@ -460,7 +466,7 @@ export async function createPartitions(
               `Metadata of "${r.topic}" did not show ${want} partitions within the timeout`,
             );
           }
-          await sleep(delay);
+          await ctx.sleep(delay);
           delay = Math.min(delay * 2, 500);
           await ctx.cluster.topic(r.topic, { force: true }).catch(() => null);
         }

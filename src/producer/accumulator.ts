@@ -139,13 +139,31 @@ export class Accumulator {
    * promise that resolves once there is (in line, so big calls are not
    * starved) and rejects with a `TimeoutError` at the call's deadline.
    */
-  reserve(bytes: number, deadline: number, topic: string): Promise<void> | null {
+  reserve(bytes: number, deadline: number, topic: string, signal?: AbortSignal): Promise<void> | null {
     if (this.#bufferUsed + bytes <= this.#cfg.bufferBytes && this.#waiters.length === 0) {
       this.#bufferUsed += bytes;
       return null;
     }
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<void>((res, rej) => {
+      // With a signal, an abort takes the call out of the line (nothing reserved) and rejects it.
+      const abort = signal === undefined ? undefined : () => {
+        const at = this.#waiters.indexOf(w);
+        if (at < 0) return;
+        this.#waiters.splice(at, 1);
+        clearTimeout(w.timer);
+        this.#wake();
+        rej(signal.reason);
+      };
+      const resolve = abort === undefined ? res : () => {
+        signal!.removeEventListener("abort", abort);
+        res();
+      };
+      const reject = abort === undefined ? rej : (e: unknown) => {
+        signal!.removeEventListener("abort", abort);
+        rej(e);
+      };
       const w: BufferWaiter = { bytes, resolve, reject, timer: undefined };
+      if (abort !== undefined) signal!.addEventListener("abort", abort, { once: true });
       w.timer = setTimeout(() => {
         const at = this.#waiters.indexOf(w);
         if (at >= 0) this.#waiters.splice(at, 1);
@@ -305,6 +323,47 @@ export class Accumulator {
     if (at < 0) return false;
     tp.queue.splice(at, 1);
     return true;
+  }
+
+  /**
+   * Takes an aborted send() call's records out of the batches that never left
+   * (open or queued, never encoded, so no sequence numbers were given out) and
+   * releases their buffer room; a batch left empty is dropped. Records in
+   * batches that were encoded, sent or are being retried stay. Returns how many
+   * records were taken out. Only aborts call it: a scan of the outstanding batches.
+   */
+  withdraw(op: SendOp): number {
+    let taken = 0;
+    for (const b of [...this.outstanding]) {
+      if (b.encoded !== null || b.attempts > 0 || b.baseSequence >= 0 || !b.ops.includes(op)) continue;
+      const tp = b.tp;
+      if (tp.open !== b && !tp.queue.includes(b)) continue;
+      let kept = 0;
+      let freed = 0;
+      for (let i = 0; i < b.records.length; i++) {
+        if (b.ops[i] === op) {
+          freed += recordSize(b.records[i]);
+          taken++;
+          continue;
+        }
+        b.records[kept] = b.records[i];
+        b.ops[kept] = b.ops[i];
+        b.index[kept] = b.index[i];
+        kept++;
+      }
+      b.records.length = kept;
+      b.ops.length = kept;
+      b.index.length = kept;
+      b.bytes -= freed;
+      this.#bufferUsed -= freed;
+      if (kept === 0) {
+        this.remove(b);
+        this.outstanding.delete(b);
+        b.settle();
+      }
+    }
+    if (taken > 0) this.#wake();
+    return taken;
   }
 
   /**

@@ -24,7 +24,8 @@ import type { Cluster, TopicInfo } from "../cluster.ts";
 import { checkOptions } from "../options.ts";
 import { EventHub, type EventsOptions, type KafkaEvent } from "../observe/events.ts";
 import type { Logger, LogLevel } from "../observe/log.ts";
-import { BrokerError, ClosedError, TimeoutError } from "../errors.ts";
+import { BrokerError, ClosedError, SendAbortedError, TimeoutError } from "../errors.ts";
+import { abortable, checkSignal, closeSignal, Linked, onAbort } from "../abort.ts";
 import { type Accumulator, type RecordMetadata, recordSize, type SendOp } from "./accumulator.ts";
 import { Sender } from "./sender.ts";
 import { type ProducerMetrics, ProducerRecorder } from "../observe/metrics.ts";
@@ -56,8 +57,8 @@ export interface TransactionConsumer {
 
 /** The transaction handed to {@linkcode Producer.transaction}'s function. */
 export interface Transaction {
-  /** Sends records in the transaction (like `producer.send()`). */
-  send(record: ProducerRecord): Promise<RecordMetadata[]>;
+  /** Sends records in the transaction (like `producer.send()`, with its options). */
+  send(record: ProducerRecord, opts?: SendOptions): Promise<RecordMetadata[]>;
   /**
    * Commits the consumer's offsets in the transaction: they count only if it
    * commits. Without `offsets`, the consumer's position in every assigned partition.
@@ -67,6 +68,35 @@ export interface Transaction {
     offsets?: readonly TransactionOffset[],
   ): Promise<void>;
 }
+
+/** Options of {@linkcode Producer.send}. */
+export interface SendOptions {
+  /**
+   * Cancels the call. Records that have not left the producer yet are taken
+   * out (never sent) and the call rejects with `signal.reason`; if some had
+   * already been sent, they cannot be taken back: the call rejects with a
+   * {@linkcode SendAbortedError} (`mayHaveBeenDelivered: true`, `cause`: the
+   * reason). Other calls' records in the same batches are not affected.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Producer.close}. */
+export interface ProducerCloseOptions {
+  /** Records still unacknowledged after this long fail with a `TimeoutError`, and the producer stops. */
+  timeoutMs?: number;
+  /**
+   * Stops waiting for the graceful close (an already-aborted signal closes hard
+   * at once): records not yet sent fail with `signal.reason`, records in flight
+   * with a {@linkcode SendAbortedError}; `close()` then rejects with the reason.
+   */
+  signal?: AbortSignal;
+}
+
+const SEND_KEYS_RECORD: Record<keyof SendOptions, true> = { signal: true };
+const SEND_KEYS: readonly string[] = Object.keys(SEND_KEYS_RECORD);
+const CLOSE_KEYS_RECORD: Record<keyof ProducerCloseOptions, true> = { timeoutMs: true, signal: true };
+const CLOSE_KEYS: readonly string[] = Object.keys(CLOSE_KEYS_RECORD);
 
 /** Keys and values: bytes, a string (sent as UTF-8), or null. */
 export type Payload = Uint8Array | string | null;
@@ -239,6 +269,8 @@ export class Producer implements AsyncDisposable {
   readonly #acc: Accumulator;
   readonly #txn: TransactionManager | null;
   #closing: Promise<void> | null = null;
+  /** Aborts when a `close({ signal })` signal does: the close turns hard. */
+  readonly #hard = new Linked();
   readonly #untrack: () => void;
   readonly #events: EventHub;
   readonly #telemetry: Telemetry | null;
@@ -327,7 +359,7 @@ export class Producer implements AsyncDisposable {
     );
     this.#acc = this.#sender.accumulator;
     this.#txn = this.#sender.txn;
-    this.#untrack = client.track(() => this.close());
+    this.#untrack = client.track((signal) => this.close({ signal }));
     this.#telemetry = client.telemetry;
     this.#unobserve = client.telemetry?.observe("producer", () => this.metrics()) ?? (() => {});
   }
@@ -380,16 +412,28 @@ export class Producer implements AsyncDisposable {
    * order. When the buffer is full this waits for room (backpressure).
    *
    * @param record The topic and its messages.
+   * @param opts The `signal` that cancels the call.
+   * @throws {SendAbortedError} When the signal aborted after some of the records were sent.
    */
-  send(record: ProducerRecord): Promise<RecordMetadata[]> {
+  send(record: ProducerRecord, opts?: SendOptions): Promise<RecordMetadata[]> {
     const tel = this.#telemetry;
-    if (tel === null) return this.#send(record, null);
+    if (tel === null) return this.#send(record, opts, null);
     const m = record?.messages;
     const trace = tel.startSend(String(record?.topic), Array.isArray(m) ? m.length : 0, keyOf(m));
-    return tel.endSend(trace, this.#send(record, trace));
+    return tel.endSend(trace, this.#send(record, opts, trace));
   }
 
-  async #send(record: ProducerRecord, trace: SendTrace | null): Promise<RecordMetadata[]> {
+  async #send(
+    record: ProducerRecord,
+    opts: SendOptions | undefined,
+    trace: SendTrace | null,
+  ): Promise<RecordMetadata[]> {
+    let signal: AbortSignal | undefined;
+    if (opts !== undefined) {
+      checkOptions(opts, SEND_KEYS, "send() options");
+      signal = opts.signal;
+      checkSignal(signal, "send()");
+    }
     if (this.#closing) throw new ClosedError("The producer is closed");
     this.#client.assertOpen();
     if (this.#sender.fatal) throw this.#sender.fatal;
@@ -447,12 +491,13 @@ export class Producer implements AsyncDisposable {
 
     // Cached metadata keeps the hot path free of awaits; it is refreshed when older than
     // metadataMaxAgeMs, so partitions added to a topic are used within that time.
-    let info = this.#cluster.freshTopic(topic) ?? await this.#readyTopic(topic);
+    let info = this.#cluster.freshTopic(topic) ?? await this.#readyTopic(topic, signal);
     if (messages.some((m) => m.partition !== undefined && m.partition >= info!.partitions.length)) {
       // The caller may know of partitions added since our last look.
-      await this.#cluster.topic(topic, { force: true });
-      info = await this.#readyTopic(topic);
+      await abortable(this.#cluster.topic(topic, { force: true }), signal);
+      info = await this.#readyTopic(topic, signal);
     }
+    signal?.throwIfAborted();
     const n = info.partitions.length;
     const parts = new Array<number>(messages.length);
     for (let i = 0; i < messages.length; i++) {
@@ -472,17 +517,33 @@ export class Producer implements AsyncDisposable {
 
     const deadline = started + this.#deliveryTimeoutMs;
     // Backpressure: wait in line for room (at most until deliveryTimeoutMs).
-    const wait = this.#acc.reserve(total, deadline, topic);
+    const wait = this.#acc.reserve(total, deadline, topic, signal);
     if (wait) {
       await wait;
-      if (this.#closing || this.#sender.fatal) {
-        // Closed (or failed for good) while we waited: hand the room back, queue nothing.
+      if (this.#closing || this.#sender.fatal || signal?.aborted) {
+        // Closed (or failed for good, or aborted) while we waited: hand the room back, queue nothing.
         this.#acc.unreserve(total);
+        if (signal?.aborted && !this.#closing && !this.#sender.fatal) throw signal.reason;
         throw this.#sender.fatal ?? new ClosedError("The producer is closed");
       }
     }
 
-    return new Promise<RecordMetadata[]>((resolve, reject) => {
+    return new Promise<RecordMetadata[]>((res, rej) => {
+      let resolve = res;
+      let reject = rej;
+      if (signal !== undefined) {
+        // One listener per call, removed when the call settles: a long-lived signal collects none.
+        const abort = () => this.#abortSend(op, topic, signal.reason);
+        signal.addEventListener("abort", abort, { once: true });
+        resolve = (r) => {
+          signal.removeEventListener("abort", abort);
+          res(r);
+        };
+        reject = (e) => {
+          signal.removeEventListener("abort", abort);
+          rej(e);
+        };
+      }
       const op: SendOp = {
         results: new Array(messages.length),
         pending: messages.length,
@@ -500,14 +561,36 @@ export class Producer implements AsyncDisposable {
   }
 
   /**
+   * An aborted send(): its records that never left are taken out; it rejects
+   * with the reason when that was all of them, else with a SendAbortedError.
+   */
+  #abortSend(op: SendOp, topic: string, reason: unknown): void {
+    if (op.failed || op.pending === 0) return;
+    const taken = this.#acc.withdraw(op);
+    op.failed = true;
+    const total = op.results.length;
+    if (taken === total) {
+      op.reject(reason);
+      return;
+    }
+    op.reject(
+      new SendAbortedError(
+        `send() to ${topic} was aborted after ${total - taken} of its ${total} records had been sent ` +
+          `(they may be written; ${taken} that had not left were dropped)`,
+        { cause: reason },
+      ),
+    );
+  }
+
+  /**
    * Waits for a topic's metadata, at most min(deliveryTimeoutMs, requestTimeoutMs): a topic
    * that does not exist (and that the broker does not create) fails the send() with an error
    * naming it.
    */
-  async #readyTopic(topic: string): Promise<TopicInfo> {
+  async #readyTopic(topic: string, signal?: AbortSignal): Promise<TopicInfo> {
     const bound = Math.min(this.#deliveryTimeoutMs, this.#requestTimeoutMs);
     try {
-      return await this.#cluster.readyTopic(topic, bound);
+      return await abortable(this.#cluster.readyTopic(topic, bound, signal), signal);
     } catch (err) {
       if (!(err instanceof BrokerError) || !err.retriable) throw err;
       const missing = err.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
@@ -709,7 +792,7 @@ export class Producer implements AsyncDisposable {
     if (typeof fn !== "function") throw new TypeError("transaction() takes an async function");
     await this.beginTransaction();
     const tx: Transaction = {
-      send: (record) => this.send(record),
+      send: (record, opts) => this.send(record, opts),
       sendOffsets: (consumer, offsets) => this.sendOffsets(consumer, offsets),
     };
     let result: T;
@@ -764,33 +847,72 @@ export class Producer implements AsyncDisposable {
   /**
    * Flushes, then stops the producer. Later `send()` calls fail with
    * {@linkcode ClosedError}. Idempotent. With `timeoutMs`, records still
-   * unacknowledged by then fail with {@linkcode TimeoutError}.
+   * unacknowledged by then fail with {@linkcode TimeoutError}. With `signal`,
+   * an abort (also during a close an earlier call started) stops waiting:
+   * see {@linkcode ProducerCloseOptions}.
+   *
+   * @param opts The graceful close's time limit and the signal that cuts it short.
    */
-  close(opts: { timeoutMs?: number } = {}): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#sender.closing = true;
-      this.#acc.rejectWaiters(new ClosedError("The producer is closed"));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const flushed = this.flush();
-      if (opts.timeoutMs !== undefined) {
-        const expired = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), opts.timeoutMs));
-        const first = await Promise.race([flushed.then(() => "ok" as const), expired]);
-        clearTimeout(timer);
-        if (first === "timeout") {
-          const err = new TimeoutError(
-            `The producer closed after ${opts.timeoutMs} ms with records unacknowledged`,
-          );
-          for (const b of [...this.#acc.outstanding]) this.#acc.fail(b, err);
-        }
-      } else {
-        await flushed;
-      }
-      this.#sender.stop();
-      this.#untrack();
-      this.#events.close();
-      this.#unobserve();
-    })();
-    return this.#closing;
+  close(opts: ProducerCloseOptions = {}): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = closeSignal(opts, CLOSE_KEYS, "close()");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#hard.link(signal);
+    this.#closing ??= this.#close(opts.timeoutMs);
+    if (signal === undefined) return this.#closing;
+    return this.#closing.then(() => {
+      if (signal.aborted) throw signal.reason;
+    });
+  }
+
+  async #close(timeoutMs: number | undefined): Promise<void> {
+    this.#sender.closing = true;
+    this.#acc.rejectWaiters(new ClosedError("The producer is closed"));
+    const hard = this.#hard.signal;
+    // Already aborted: nothing more is sent (flushing would send what lingers).
+    const flushed = hard.aborted ? new Promise<void>(() => {}) : this.flush();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let unlisten = (): void => {};
+    const cut = new Promise<"timeout" | "abort">((r) => {
+      if (timeoutMs !== undefined) timer = setTimeout(() => r("timeout"), timeoutMs);
+      unlisten = onAbort(hard, () => r("abort"));
+    });
+    const first = await Promise.race([flushed.then(() => "ok" as const), cut]);
+    clearTimeout(timer);
+    unlisten();
+    if (first === "timeout") {
+      const err = new TimeoutError(`The producer closed after ${timeoutMs} ms with records unacknowledged`);
+      this.#failOutstanding(err, err);
+    } else if (first === "abort") {
+      const reason = hard.reason;
+      this.#failOutstanding(
+        reason,
+        new SendAbortedError(
+          "The producer's close was aborted while these records were in flight: they may be written",
+          { cause: reason },
+        ),
+      );
+    }
+    this.#sender.stop();
+    this.#untrack();
+    this.#hard.dispose();
+    this.#events.close();
+    this.#unobserve();
+  }
+
+  /**
+   * Fails every outstanding batch: `unsent` for those that never left, `sent` for those
+   * sent at least once. A batch in flight is marked expired, so that its answer is ignored.
+   */
+  #failOutstanding(unsent: unknown, sent: unknown): void {
+    for (const b of [...this.#acc.outstanding]) {
+      const neverSent = b.encoded === null && b.attempts === 0;
+      if (!this.#acc.remove(b)) b.expired = true;
+      this.#acc.fail(b, neverSent ? unsent : sent);
+    }
   }
 
   /** Same as {@linkcode Producer.close}. */
