@@ -748,8 +748,7 @@ export class Producer implements AsyncDisposable {
       }
       this.#sender.stop();
       this.#untrack();
-      this.#events.close();
-    })();
+    })().finally(() => this.#events.close());
     return this.#closing;
   }
 
