@@ -300,7 +300,7 @@ export class Cluster {
         if (this.#closed) conn.close();
         return conn;
       } catch (err) {
-        this.#lostWhy.set(key, (err as Error)?.message ?? String(err));
+        this.#remember(key, (err as Error)?.message ?? String(err));
         const failures = (b?.failures ?? 0) + 1;
         const base = Math.min(
           this.#opts.reconnectBackoffMs * 2 ** (failures - 1),
@@ -334,14 +334,16 @@ export class Cluster {
       const err = conn.closeReason;
       if (this.#closed || err instanceof ClosedError) return;
       const reason = err?.message ?? "closed";
-      this.#lostWhy.set(key, reason);
+      this.#remember(key, reason);
       if (events.active) events.emit({ type: "disconnected", ...ref(id, addr, lane), reason });
-      this.#log.debug(`Connection to ${addr.host}:${addr.port} (lane ${lane}) lost: ${reason}`);
     });
   }
 
-  get #log(): Log {
-    return this.#events.log;
+  /** Remembers why a connection was lost, for the next attempt's event; bounded (consumers' own lanes come and go). */
+  #remember(key: string, reason: string): void {
+    this.#lostWhy.delete(key);
+    this.#lostWhy.set(key, reason);
+    if (this.#lostWhy.size > 256) this.#lostWhy.delete(this.#lostWhy.keys().next().value!);
   }
 
   /**

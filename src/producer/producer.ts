@@ -861,7 +861,11 @@ export class Producer implements AsyncDisposable {
       return Promise.reject(err);
     }
     this.#hard.link(signal);
-    this.#closing ??= this.#close(opts.timeoutMs);
+    // The events end even when the close fails.
+    this.#closing ??= this.#close(opts.timeoutMs).finally(() => {
+      this.#events.close();
+      this.#unobserve();
+    });
     if (signal === undefined) return this.#closing;
     return this.#closing.then(() => {
       if (signal.aborted) throw signal.reason;
@@ -899,8 +903,6 @@ export class Producer implements AsyncDisposable {
     this.#sender.stop();
     this.#untrack();
     this.#hard.dispose();
-    this.#events.close();
-    this.#unobserve();
   }
 
   /**

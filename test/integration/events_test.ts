@@ -118,6 +118,29 @@ Deno.test("a second member joining: the first sees joined, assigned, rebalancing
   assert.ok(story(aEvents).at(-1)?.startsWith("revoked "), story(aEvents).join("; "));
 });
 
+Deno.test("KIP-848 (groupProtocol consumer): joined with the member epoch, then assigned", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("ev-848");
+  await client.admin().createTopics([{ topic, partitions: 2 }]);
+  const consumer = client.consumer({
+    groupId: uniqueName("ev-848-group"),
+    topics: [topic],
+    groupProtocol: "consumer",
+  });
+  const events: KafkaEvent[] = [];
+  const done = collect(consumer.events(), events);
+  try {
+    await until(() => story(events).includes("assigned 0,1"), 60_000, "the assignment");
+  } finally {
+    await consumer.close();
+    await done;
+  }
+  const s = story(events);
+  assert.match(s[0], /^joined [1-9]\d*$/, s.join("; "));
+  assert.ok(s.indexOf("assigned 0,1") > 0, s.join("; "));
+  assert.equal(s.at(-1), "revoked 0,1", "close gives the partitions up");
+});
+
 Deno.test("an offset out of range: an offsets.reset event, and a warning to the consumer's logger (none at the client's)", async () => {
   const clientLines: string[] = [];
   const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
