@@ -208,6 +208,9 @@ type Reader<T> = (m: T, base: Attrs) => Point[];
 
 const QUANTILES = ["p50", "p99", "max"] as const;
 
+/** Numbers the sources of the process, so that two clients' producers never share attributes. */
+let instances = 0;
+
 function quantiles(d: Distribution, base: Attrs, extra: Attrs = {}): Point[] {
   return QUANTILES.map((q) => [d[q], { ...base, ...extra, "kafka.quantile": q }]);
 }
@@ -228,7 +231,6 @@ export class Telemetry {
   readonly #tracer: OtelTracer;
   readonly #clientId: string;
   readonly #sources = new Set<Source>();
-  #instances = 0;
 
   constructor(api: OtelApi, clientId: string) {
     this.#api = api;
@@ -302,7 +304,7 @@ export class Telemetry {
       attrs: {
         "messaging.system": "kafka",
         "messaging.client.id": this.#clientId,
-        "kafka.instance": `${kind}-${++this.#instances}`,
+        "kafka.instance": `${kind}-${++instances}`,
         ...attrs,
       },
     };
