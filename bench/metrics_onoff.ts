@@ -4,7 +4,9 @@
  * swapped each round) so that load from elsewhere on the machine hits both
  * alike; prints the medians.
  *
- *     KAFKA_BROKERS=127.0.0.1:9092 deno run -A bench/metrics_onoff.ts [--rounds=5] [--records=200000]
+ *     KAFKA_BROKERS=127.0.0.1:9092 deno run -A bench/metrics_onoff.ts [--rounds=5] [--records=200000] [--only=text]
+ *
+ * `--only` keeps the cases whose label contains the text (e.g. `--only=1000x16`).
  *
  * Producer: 100 B values, 1,000 records per `send()` with 16 outstanding (acks=all none, acks=1
  * none, acks=all lz4), and 10,000 single-record calls outstanding. Consumer: `--records` 100 B
@@ -119,7 +121,8 @@ function consumeCase(label: string, batches: boolean): Case {
   };
 }
 
-const cases: Case[] = [
+const only = Deno.args.find((x) => x.startsWith("--only="))?.slice("--only=".length);
+const allCases: Case[] = [
   produceCase("produce 100 B acks=all none 1000x16", -1, "none", 1000, 16),
   produceCase("produce 100 B acks=1 none 1000x16", 1, "none", 1000, 16),
   produceCase("produce 100 B acks=all lz4 1000x16", -1, "lz4", 1000, 16),
@@ -127,6 +130,7 @@ const cases: Case[] = [
   consumeCase("consume 100 B records()", false),
   consumeCase("consume 100 B batches()", true),
 ];
+const cases = allCases.filter((c) => only === undefined || c.label.includes(only));
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 console.log(

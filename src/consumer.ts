@@ -559,12 +559,6 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#report(asKafkaError(err, "fetch"), "fetch");
     };
     if (this.#cluster.recorder) this.#fetcher.metrics = new ConsumerRecorder();
-    this.#trace = client.telemetry?.consumer(opts.groupId ?? null) ?? null;
-    this.#unobserve = client.telemetry?.observe(
-      "consumer",
-      () => this.metrics(),
-      opts.groupId ? { "messaging.consumer.group.name": opts.groupId } : {},
-    ) ?? (() => {});
     const maxPollIntervalMs = positive("maxPollIntervalMs", opts.maxPollIntervalMs, 300_000);
     const assignors = (opts.assignors ?? DEFAULT_ASSIGNORS).map((a) => {
       if (a === "range") return rangeAssignor;
@@ -603,6 +597,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         rebalanced: (ms) => this.#fetcher.metrics?.rebalanced(ms),
       });
     } else this.#group = null;
+    // OpenTelemetry, registered once nothing in the constructor can throw any more.
+    this.#trace = client.telemetry?.consumer(opts.groupId ?? null) ?? null;
+    this.#unobserve = client.telemetry?.observe(
+      "consumer",
+      () => this.metrics(),
+      opts.groupId ? { "messaging.consumer.group.name": opts.groupId } : {},
+    ) ?? (() => {});
     // The client ignores what its closers throw: report it.
     this.#untrack = client.track((signal) =>
       this.close({ signal }).catch((err) => {

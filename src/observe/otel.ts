@@ -208,6 +208,12 @@ type Reader<T> = (m: T, base: Attrs) => Point[];
 
 const QUANTILES = ["p50", "p99", "max"] as const;
 
+/** Numbers the sources of the process, so that two clients' producers never share attributes. */
+let instances = 0;
+/** The metrics sources of every client of the process (their instruments are created once). */
+const sources = new Set<Source>();
+let instrumented = false;
+
 function quantiles(d: Distribution, base: Attrs, extra: Attrs = {}): Point[] {
   return QUANTILES.map((q) => [d[q], { ...base, ...extra, "kafka.quantile": q }]);
 }
@@ -227,14 +233,16 @@ export class Telemetry {
   readonly #api: OtelApi;
   readonly #tracer: OtelTracer;
   readonly #clientId: string;
-  readonly #sources = new Set<Source>();
-  #instances = 0;
 
   constructor(api: OtelApi, clientId: string) {
     this.#api = api;
     this.#clientId = clientId;
     this.#tracer = api.trace.getTracer("kafka-deno", VERSION);
-    this.#instruments(api.metrics.getMeter("kafka-deno", VERSION));
+    // One set of instruments per process, reading every client's sources.
+    if (!instrumented) {
+      instrumented = true;
+      this.#instruments(api.metrics.getMeter("kafka-deno", VERSION));
+    }
   }
 
   /**
@@ -302,12 +310,12 @@ export class Telemetry {
       attrs: {
         "messaging.system": "kafka",
         "messaging.client.id": this.#clientId,
-        "kafka.instance": `${kind}-${++this.#instances}`,
+        "kafka.instance": `${kind}-${++instances}`,
         ...attrs,
       },
     };
-    this.#sources.add(source);
-    return () => this.#sources.delete(source);
+    sources.add(source);
+    return () => sources.delete(source);
   }
 
   #instruments(meter: OtelMeter): void {
@@ -323,7 +331,7 @@ export class Telemetry {
         ? meter.createObservableGauge(name, { unit, description })
         : meter.createObservableCounter(name, { unit, description });
       inst.addCallback((r) => {
-        for (const s of this.#sources) {
+        for (const s of sources) {
           if (s.kind !== kind) continue;
           // One snapshot serves every instrument of an export.
           const now = performance.now();
