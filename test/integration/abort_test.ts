@@ -107,3 +107,30 @@ Deno.test("admin calls with an already-aborted signal do nothing; a live signal 
   const listed = await admin.listTopics({ signal: AbortSignal.timeout(30_000) });
   assert.ok(!listed.some((t) => t.name === topic));
 });
+
+Deno.test("share consumer: an aborted iteration keeps the consumer open; close({ signal }) aborted closes hard", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("abort-share");
+  const groupId = uniqueName("g-abort-share");
+  await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
+  await client.admin().alterShareGroupConfigs(groupId, { "share.auto.offset.reset": "earliest" });
+  const queue = client.shareConsumer({ groupId, topics: [topic] });
+  // A pending pull on an empty topic.
+  const ctl = new AbortController();
+  const pending = queue.records({ signal: ctl.signal })[Symbol.asyncIterator]().next();
+  await new Promise((r) => setTimeout(r, 200));
+  ctl.abort();
+  assert.equal(((await pending.catch((e) => e)) as Error).name, "AbortError");
+  // The consumer is still open: records arrive on the next iteration.
+  const producer = client.producer();
+  await producer.send({ topic, messages: [{ value: "job" }] });
+  await producer.close();
+  const it = queue.records({ signal: AbortSignal.timeout(30_000) })[Symbol.asyncIterator]();
+  const got = await it.next();
+  assert.equal(got.done, false);
+  assert.equal(got.value!.text(), "job");
+  // Closing hard with the record in hand: nothing is released or acknowledged, the member does not leave.
+  const reason = new Error("hard");
+  assert.equal(await queue.close({ signal: AbortSignal.abort(reason) }).catch((e) => e), reason);
+  assert.deepEqual(await queue.next(), { value: undefined, done: true });
+});
