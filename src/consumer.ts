@@ -314,8 +314,9 @@ export interface ConsumerCloseOptions {
   timeoutMs?: number;
   /**
    * Stops waiting for the graceful close (an already-aborted signal closes hard
-   * at once): no final commit, no `onRevoked`, no LeaveGroup (the session timeout
-   * removes the member), fetches stop; then `close()` rejects with `signal.reason`.
+   * at once): no final commit, no `onRevoked`; the LeaveGroup is written without
+   * waiting for its answer (best effort: otherwise the session timeout removes the
+   * member); fetches stop; then `close()` rejects with `signal.reason`.
    */
   signal?: AbortSignal;
 }
@@ -1334,7 +1335,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         unlisten();
       });
       if (first !== "ok") {
-        await this.#group?.close({ leave: false });
+        // An abort leaves the group best-effort (one request, no answer awaited); a timeout does not.
+        await this.#group?.close({ leave: first === "abort" ? "best-effort" : false });
         await this.#fetcher.stop();
         await graceful.catch(() => {});
         if (first === "abort") throw hard.reason;

@@ -85,7 +85,12 @@ Deno.test("consumer.close({ signal }) already aborted closes hard: no commit on 
   const producer = client.producer();
   await producer.send({ topic, messages: [{ value: "a" }, { value: "b" }, { value: "c" }] });
   await producer.close();
-  const consumer = client.consumer({ groupId, topics: [topic], fromBeginning: true });
+  const consumer = client.consumer({
+    groupId,
+    topics: [topic],
+    fromBeginning: true,
+    sessionTimeoutMs: 45_000,
+  });
   const it = consumer[Symbol.asyncIterator]();
   for (let i = 0; i < 3; i++) await it.next(); // a and b processed, c in hand
   await assert.rejects(consumer.close({ sginal: undefined } as never), /did you mean "signal"/);
@@ -94,6 +99,14 @@ Deno.test("consumer.close({ signal }) already aborted closes hard: no commit on 
   assert.deepEqual(await it.next(), { value: undefined, done: true });
   // The graceful close would have committed 2: the hard one commits nothing.
   assert.equal(await committed(client, groupId, topic), -1n);
+  // It left the group best-effort: the member is gone long before its 45 s session timeout.
+  const admin = client.admin();
+  let members = -1;
+  for (let i = 0; i < 30 && members !== 0; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 500));
+    members = (await admin.describeGroups([groupId]))[0].members.length;
+  }
+  assert.equal(members, 0);
 });
 
 Deno.test("admin calls with an already-aborted signal do nothing; a live signal is released", async () => {
