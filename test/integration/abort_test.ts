@@ -67,13 +67,26 @@ Deno.test("an aborted iteration ends at once and loses nothing: the next one get
   await consumer.commit(undefined, { signal: AbortSignal.timeout(30_000) });
   assert.equal(await committed(client, groupId, topic), 4n);
 
-  // The next iteration picks up where the aborted one stopped.
-  for await (const batch of consumer.batches({ signal: AbortSignal.timeout(30_000) })) {
+  // The next iteration picks up where the aborted one stopped; its signal collects no listeners.
+  const long = AbortSignal.timeout(30_000);
+  let listeners = 0;
+  const add = long.addEventListener.bind(long);
+  const remove = long.removeEventListener.bind(long);
+  long.addEventListener = ((...a: Parameters<AbortSignal["addEventListener"]>) => {
+    listeners++;
+    add(...a);
+  }) as AbortSignal["addEventListener"];
+  long.removeEventListener = ((...a: Parameters<AbortSignal["removeEventListener"]>) => {
+    listeners--;
+    remove(...a);
+  }) as AbortSignal["removeEventListener"];
+  for await (const batch of consumer.batches({ signal: long })) {
     seen.push(...batch.records);
     if (seen.length >= 10) break;
   }
   assert.deepEqual(seen.map((r) => r.offset), [0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);
   assert.deepEqual(seen.map((r) => r.text()), Array.from({ length: 10 }, (_, i) => `v${i}`));
+  assert.equal(listeners, 0);
   await producer.close();
 });
 
