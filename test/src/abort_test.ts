@@ -172,6 +172,33 @@ Deno.test("connect({ signal }) with an AbortSignal.timeout() rejects with its Ti
   assert.ok(err instanceof DOMException && err.name === "TimeoutError", String(err));
 });
 
+Deno.test("connect({ signal }) aborted during a TLS handshake that never completes rejects with the reason", async () => {
+  // A listener that accepts and then says nothing: the ClientHello is never answered.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) accepted.push(c);
+  })().catch(() => {});
+  try {
+    const ctl = new AbortController();
+    const settled = connect({
+      brokers: [`127.0.0.1:${(listener.addr as Deno.NetAddr).port}`],
+      tls: true,
+      signal: ctl.signal,
+      connectTimeoutMs: 60_000,
+    }).catch((e) => e);
+    await until(() => accepted.length === 1, "the TCP connection");
+    await new Promise((r) => setTimeout(r, 100));
+    const reason = new Error("no TLS here");
+    ctl.abort(reason);
+    assert.equal(await settled, reason);
+  } finally {
+    listener.close();
+    await accepting;
+    for (const c of accepted) c.close();
+  }
+});
+
 Deno.test("connect() with an already-aborted signal rejects at once and opens nothing", async () => {
   const { broker } = cluster();
   await using _b = broker;
