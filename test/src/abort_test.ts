@@ -347,7 +347,7 @@ Deno.test("send({ signal: AbortSignal.timeout() }) rejects with a TimeoutError D
   assert.equal(fake.produceRequests, 0);
 });
 
-Deno.test("one signal for 100,000 sends leaves no listener behind", async () => {
+Deno.test("one signal for 100,000 sends (10,000 at a time) leaves no listener behind and adds one per burst", async () => {
   const fake = cluster();
   await using _b = fake.broker;
   await using client = await connect({ brokers: [fake.broker.address] });
@@ -363,7 +363,8 @@ Deno.test("one signal for 100,000 sends leaves no listener behind", async () => 
     await Promise.all(sends);
     assert.equal(counts.added - counts.removed, 0, `round ${round}`);
   }
-  assert.equal(counts.added, 100_000);
+  // One listener per burst of concurrent sends, not one per send.
+  assert.ok(counts.added <= 10, `${counts.added} listeners added`);
   assert.equal(fake.produced.length, 100_000);
   await producer.close();
 });
