@@ -200,8 +200,10 @@ export {
 export {
   type AcknowledgeType,
   AcquisitionLockExpiredError,
+  type ShareCloseOptions,
   ShareConsumer,
   type ShareConsumerOptions,
+  type ShareIterateOptions,
   ShareRecord,
 } from "./src/share/consumer.ts";
 export type {

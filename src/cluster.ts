@@ -150,6 +150,7 @@ export class Cluster {
   #controllerId = -1;
   #refreshing: Promise<void> | null = null;
   #closed = false;
+  #closing: Promise<void> | null = null;
   /** Aborted by close(): dials and handshakes in progress stop at once. */
   readonly #closeCtl = new AbortController();
   /** Kept apart from `options`, which may be logged: it holds credentials. */
@@ -574,14 +575,17 @@ export class Cluster {
   }
 
   /** Closes every connection. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#events.close();
-    this.#closeCtl.abort(new ClosedError("The client is closed"));
-    const all = [...this.#conns.values()];
-    this.#conns.clear();
-    await Promise.all(all.map((p) => p.then((c) => c.close(), () => {})));
+  close(): Promise<void> {
+    // A second call waits for the same closing (a dial being aborted settles first).
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      this.#events.close();
+      this.#closeCtl.abort(new ClosedError("The client is closed"));
+      const all = [...this.#conns.values()];
+      this.#conns.clear();
+      await Promise.all(all.map((p) => p.then((c) => c.close(), () => {})));
+    })();
+    return this.#closing;
   }
 }
 

@@ -147,12 +147,7 @@ export class Connection {
     signal?.throwIfAborted();
     let conn: Deno.Conn;
     if (tls) {
-      conn = await openTls(opts.host, opts.port, tls, timeoutMs);
-      if (signal?.aborted) {
-        // The TLS dial cannot be interrupted; what it opened is closed here.
-        conn.close();
-        throw signal.reason;
-      }
+      conn = await openTls(opts.host, opts.port, tls, timeoutMs, signal);
     } else {
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), timeoutMs);

@@ -325,8 +325,9 @@ export interface ConsumerCloseOptions {
   timeoutMs?: number;
   /**
    * Stops waiting for the graceful close (an already-aborted signal closes hard
-   * at once): no final commit, no `onRevoked`, no LeaveGroup (the session timeout
-   * removes the member), fetches stop; then `close()` rejects with `signal.reason`.
+   * at once): no final commit, no `onRevoked`; the LeaveGroup is written without
+   * waiting for its answer (best effort: otherwise the session timeout removes the
+   * member); fetches stop; then `close()` rejects with `signal.reason`.
    */
   signal?: AbortSignal;
 }
@@ -1039,44 +1040,39 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    */
   async #slow(signal?: AbortSignal): Promise<boolean> {
     this.#group?.poke();
-    const data = this.#fetcher.data;
-    const unlisten = onAbort(signal, () => data.notify());
+    const unlisten = signal === undefined ? undefined : onAbort(signal, () => this.#fetcher.data.notify());
     try {
-      return await this.#slowLoop(signal);
+      while (true) {
+        signal?.throwIfAborted();
+        if (this.#fatal) {
+          this.#fatalDelivered = true;
+          throw this.#fatal;
+        }
+        if (this.#error) {
+          const err = this.#error;
+          this.#error = null;
+          throw err;
+        }
+        if (this.#stopping) return false;
+        let c = this.#fetcher.take();
+        // Records of a partition being given up stay unread: its next owner reads them from the commit.
+        while (c !== null && this.#revoking.has(c.tp)) c = this.#fetcher.take();
+        if (c !== null) {
+          this.#cur = c;
+          this.#handed.add(c.tp);
+          return true;
+        }
+        this.#waiting = true;
+        try {
+          // Bounded: new data, an error and close all notify; the timeout only re-checks.
+          await this.#fetcher.data.wait(1000);
+        } finally {
+          this.#waiting = false;
+          this.#lastPoll = Date.now();
+        }
+      }
     } finally {
-      unlisten();
-    }
-  }
-
-  async #slowLoop(signal: AbortSignal | undefined): Promise<boolean> {
-    while (true) {
-      signal?.throwIfAborted();
-      if (this.#fatal) {
-        this.#fatalDelivered = true;
-        throw this.#fatal;
-      }
-      if (this.#error) {
-        const err = this.#error;
-        this.#error = null;
-        throw err;
-      }
-      if (this.#stopping) return false;
-      let c = this.#fetcher.take();
-      // Records of a partition being given up stay unread: its next owner reads them from the commit.
-      while (c !== null && this.#revoking.has(c.tp)) c = this.#fetcher.take();
-      if (c !== null) {
-        this.#cur = c;
-        this.#handed.add(c.tp);
-        return true;
-      }
-      this.#waiting = true;
-      try {
-        // Bounded: new data, an error and close all notify; the timeout only re-checks.
-        await this.#fetcher.data.wait(1000);
-      } finally {
-        this.#waiting = false;
-        this.#lastPoll = Date.now();
-      }
+      unlisten?.();
     }
   }
 
@@ -1470,7 +1466,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         unlisten();
       });
       if (first !== "ok") {
-        await this.#group?.close({ leave: false });
+        // An abort leaves the group best-effort (one request, no answer awaited); a timeout does not.
+        await this.#group?.close({ leave: first === "abort" ? "best-effort" : false });
         await this.#fetcher.stop();
         await graceful.catch(() => {});
         if (first === "abort") throw hard.reason;

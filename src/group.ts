@@ -208,6 +208,8 @@ export class GroupMember {
   readonly #hooks: GroupHooks;
   readonly #wake = new Signal();
   #coordinator: Promise<Connection> | null = null;
+  /** The coordinator connection found last (for a hard close's best-effort leave). */
+  #coordinatorConn: Connection | null = null;
   #memberId = "";
   #generationId = -1;
   #protocol: string | null = null;
@@ -698,6 +700,7 @@ export class GroupMember {
     if (!this.#cluster.brokers.some((b) => b.nodeId === c.nodeId)) await this.#cluster.refreshMetadata();
     const coordinator = await this.#cluster.connectionTo(c.nodeId, this.#opts.lane);
     this.#conns.add(coordinator);
+    this.#coordinatorConn = coordinator;
     return coordinator;
   }
 
@@ -1051,9 +1054,11 @@ export class GroupMember {
    * Stops heartbeating and leaves the group (a static member stays, as in the
    * Java client: its session timeout or its return decides). Idempotent.
    *
-   * @param opts `leave: false` stops without LeaveGroup (hard close).
+   * @param opts `leave: false` stops without LeaveGroup (hard close); `"best-effort"` writes the
+   * LeaveGroup (or the leaving heartbeat) to the coordinator connection already open, without
+   * waiting for an answer, looking the coordinator up or retrying.
    */
-  async close(opts: { leave?: boolean } = {}): Promise<void> {
+  async close(opts: { leave?: boolean | "best-effort" } = {}): Promise<void> {
     if (!this.#stopping) {
       this.#stopping = true;
       this.#wake.notify();
@@ -1061,7 +1066,9 @@ export class GroupMember {
       this.#joinConn?.close();
     }
     await this.#loop?.catch(() => {});
-    if (this.#opts.groupProtocol === "consumer") {
+    if (opts.leave === "best-effort") {
+      await this.#leaveNow();
+    } else if (this.#opts.groupProtocol === "consumer") {
       if (opts.leave ?? true) {
         await this.#leaveConsumerProtocol(this.#opts.groupInstanceId === null ? -1 : -2);
       }
@@ -1073,6 +1080,37 @@ export class GroupMember {
     this.#coordinator = null;
     for (const c of this.#conns) c.close();
     this.#conns.clear();
+  }
+
+  /** A hard close's leave: one request written to an open coordinator connection, its answer not awaited. */
+  async #leaveNow(): Promise<void> {
+    const conn = this.#coordinatorConn;
+    const memberId = this.#memberId;
+    if (conn === null || conn.isClosed || !memberId) return;
+    const { groupId, groupInstanceId } = this.#opts;
+    try {
+      if (this.#opts.groupProtocol === "consumer") {
+        if (this.#generationId <= 0) return;
+        await conn.send(consumerGroupHeartbeat, {
+          groupId,
+          memberId,
+          memberEpoch: groupInstanceId === null ? -1 : -2,
+          instanceId: groupInstanceId,
+        });
+      } else {
+        // A static member stays (as on a graceful close).
+        if (groupInstanceId !== null) return;
+        const batched = conn.versionFor(leaveGroup) >= 3;
+        await conn.send(
+          leaveGroup,
+          batched
+            ? { groupId, members: [{ memberId, groupInstanceId, reason: "the consumer closed hard" }] }
+            : { groupId, memberId },
+        );
+      }
+    } catch {
+      // Best effort: the session timeout removes the member anyway.
+    }
   }
 
   /** Whether the member holds an assignment of the current generation. */

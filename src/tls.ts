@@ -14,6 +14,7 @@
  * @module
  */
 
+import { onAbort } from "./abort.ts";
 import { AuthenticationError, ConnectionError } from "./errors.ts";
 import { checkOptions } from "./options.ts";
 
@@ -226,6 +227,7 @@ export async function openTls(
   port: number,
   tls: ResolvedTls,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<Deno.TlsConn> {
   const address = `${host}:${port}`;
   const deadline = Date.now() + timeoutMs;
@@ -235,8 +237,10 @@ export async function openTls(
       open(host, port, tls, deadline),
       deadline,
       (late) => late.then((c) => c.close(), () => {}),
+      signal,
     );
   } catch (cause) {
+    if (signal?.aborted) throw signal.reason;
     if (cause instanceof Late) {
       throw new ConnectionError(`Cannot connect to ${address}: timed out after ${timeoutMs} ms`, {
         broker: address,
@@ -258,13 +262,14 @@ export async function openTls(
       } catch {
         // already closed
       }
-    });
+    }, signal);
   } catch (cause) {
     try {
       conn.close();
     } catch {
       // already closed
     }
+    if (signal?.aborted) throw signal.reason;
     if (cause instanceof Late) {
       throw new ConnectionError(`TLS handshake with ${address} timed out after ${timeoutMs} ms`, {
         broker: address,
@@ -314,18 +319,34 @@ async function open(host: string, port: number, tls: ResolvedTls, deadline: numb
 /** The deadline passed. */
 class Late extends Error {}
 
-/** Awaits `p` until `deadline`; on timeout calls `onLate(p)` to dispose of whatever `p` still yields. */
-function within<T>(p: Promise<T>, deadline: number, onLate: (late: Promise<T>) => void): Promise<T> {
+/**
+ * Awaits `p` until `deadline` (or until `signal` aborts: then it rejects with the reason); on
+ * either it calls `onLate(p)` to dispose of whatever `p` still yields.
+ */
+function within<T>(
+  p: Promise<T>,
+  deadline: number,
+  onLate: (late: Promise<T>) => void,
+  signal?: AbortSignal,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
+      unlisten();
       onLate(p);
       reject(new Late("deadline passed"));
     }, Math.max(0, deadline - Date.now()));
+    const unlisten = onAbort(signal, () => {
+      clearTimeout(timer);
+      onLate(p);
+      reject(signal!.reason);
+    });
     p.then((v) => {
       clearTimeout(timer);
+      unlisten();
       resolve(v);
     }, (e) => {
       clearTimeout(timer);
+      unlisten();
       reject(e);
     });
   });

@@ -309,9 +309,13 @@ export class Admin {
 
   // ---- Share groups (KIP-932), in ./share_groups.ts ----
 
-  /** Lists the share groups. */
-  listShareGroups(): Promise<share.ShareGroupListing[]> {
-    return share.listShareGroups(this.#ctx);
+  /**
+   * Lists the share groups.
+   *
+   * @param opts `signal`.
+   */
+  listShareGroups(opts: AbortOptions = {}): Promise<share.ShareGroupListing[]> {
+    return this.#run(opts, (ctx) => share.listShareGroups(ctx));
   }
 
   /**
@@ -387,9 +391,14 @@ export class Admin {
    *
    * @param groupId The group.
    * @param configs Names to values.
+   * @param opts `signal`.
    */
-  alterShareGroupConfigs(groupId: string, configs: Record<string, string | null>): Promise<void> {
-    return share.alterShareGroupConfigs(this.#ctx, groupId, configs);
+  alterShareGroupConfigs(
+    groupId: string,
+    configs: Record<string, string | null>,
+    opts: AbortOptions = {},
+  ): Promise<void> {
+    return this.#run(opts, (ctx) => share.alterShareGroupConfigs(ctx, groupId, configs));
   }
 
   // ---- Cluster ----

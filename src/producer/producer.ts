@@ -93,6 +93,13 @@ export interface ProducerCloseOptions {
   signal?: AbortSignal;
 }
 
+/** The sends that use one signal, and that signal's one listener. */
+interface SignalWatch {
+  /** Each send in progress and its topic. */
+  readonly ops: Map<SendOp, string>;
+  readonly abort: () => void;
+}
+
 const SEND_KEYS_RECORD: Record<keyof SendOptions, true> = { signal: true };
 const SEND_KEYS: readonly string[] = Object.keys(SEND_KEYS_RECORD);
 const CLOSE_KEYS_RECORD: Record<keyof ProducerCloseOptions, true> = { timeoutMs: true, signal: true };
@@ -271,6 +278,8 @@ export class Producer implements AsyncDisposable {
   #closing: Promise<void> | null = null;
   /** Aborts when a `close({ signal })` signal does: the close turns hard. */
   readonly #hard = new Linked();
+  /** Sends in progress with a signal, by signal (see #watch). */
+  readonly #watches = new Map<AbortSignal, SignalWatch>();
   readonly #untrack: () => void;
   readonly #events: EventHub;
   readonly #telemetry: Telemetry | null;
@@ -430,7 +439,9 @@ export class Producer implements AsyncDisposable {
   ): Promise<RecordMetadata[]> {
     let signal: AbortSignal | undefined;
     if (opts !== undefined) {
-      checkOptions(opts, SEND_KEYS, "send() options");
+      // for-in, not Object.keys: no array per call.
+      for (const k in opts) if (k !== "signal") checkOptions(opts, SEND_KEYS, "send() options");
+      if (opts === null || typeof opts !== "object") checkOptions(opts, SEND_KEYS, "send() options");
       signal = opts.signal;
       checkSignal(signal, "send()");
     }
@@ -531,16 +542,16 @@ export class Producer implements AsyncDisposable {
     return new Promise<RecordMetadata[]>((res, rej) => {
       let resolve = res;
       let reject = rej;
+      let watch: SignalWatch | undefined;
       if (signal !== undefined) {
-        // One listener per call, removed when the call settles: a long-lived signal collects none.
-        const abort = () => this.#abortSend(op, topic, signal.reason);
-        signal.addEventListener("abort", abort, { once: true });
+        // Registered with the signal's one listener, and taken off when the call settles.
+        const w = watch = this.#watch(signal);
         resolve = (r) => {
-          signal.removeEventListener("abort", abort);
+          this.#unwatch(signal, w, op);
           res(r);
         };
         reject = (e) => {
-          signal.removeEventListener("abort", abort);
+          this.#unwatch(signal, w, op);
           rej(e);
         };
       }
@@ -552,12 +563,41 @@ export class Producer implements AsyncDisposable {
         failed: false,
         deadline,
       };
+      watch?.ops.set(op, topic);
       for (let i = 0; i < inputs.length; i++) {
         const p = parts[i] >= 0 ? parts[i] : this.#acc.stickyPartition(topic, info!);
         this.#acc.append(topic, p, inputs[i], sizes[i], op, i);
       }
       this.#sender.appended();
     });
+  }
+
+  /**
+   * The sends in progress with a signal, by signal: one abort listener per signal however many
+   * sends share it (an EventTarget's listener list would make each removal cost O(listeners)).
+   * Removed with its listener when its last send settles.
+   */
+  #watch(signal: AbortSignal): SignalWatch {
+    let w = this.#watches.get(signal);
+    if (w === undefined) {
+      const ops = new Map<SendOp, string>();
+      const abort = () => {
+        this.#watches.delete(signal);
+        for (const [op, topic] of [...ops]) this.#abortSend(op, topic, signal.reason);
+      };
+      w = { ops, abort };
+      this.#watches.set(signal, w);
+      signal.addEventListener("abort", abort, { once: true });
+    }
+    return w;
+  }
+
+  #unwatch(signal: AbortSignal, w: SignalWatch, op: SendOp): void {
+    w.ops.delete(op);
+    if (w.ops.size === 0 && this.#watches.get(signal) === w) {
+      this.#watches.delete(signal);
+      signal.removeEventListener("abort", w.abort);
+    }
   }
 
   /**

@@ -49,6 +49,7 @@ import { Signal } from "../group.ts";
 import { checkOptions } from "../options.ts";
 import { EventHub, type EventsOptions, type KafkaEvent } from "../observe/events.ts";
 import type { Log, Logger, LogLevel } from "../observe/log.ts";
+import { closeSignal, Linked, onAbort } from "../abort.ts";
 
 /** How a record is acknowledged: done, to be delivered again, or never again. */
 export type AcknowledgeType = "accept" | "release" | "reject";
@@ -121,6 +122,32 @@ const KNOWN_KEYS: Record<keyof ShareConsumerOptions, true> = {
   logLevel: true,
 };
 const OPTION_KEYS = Object.keys(KNOWN_KEYS);
+
+/** Options of {@linkcode ShareConsumer.records}. */
+export interface ShareIterateOptions {
+  /**
+   * Ends the iteration: the pending `next()` rejects with `signal.reason` at once.
+   * Buffered records stay (their locks run on); the consumer stays open.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode ShareConsumer.close}. */
+export interface ShareCloseOptions {
+  /**
+   * Stops waiting for the graceful close (an already-aborted signal closes hard at
+   * once): records not acknowledged are not released and pending acknowledgements
+   * are not sent (the broker delivers those records again when their locks expire),
+   * and the member does not leave (the group's session timeout removes it); then
+   * `close()` rejects with `signal.reason`.
+   */
+  signal?: AbortSignal;
+}
+
+const ITERATE_KEYS_RECORD: Record<keyof ShareIterateOptions, true> = { signal: true };
+const ITERATE_KEYS: readonly string[] = Object.keys(ITERATE_KEYS_RECORD);
+const CLOSE_KEYS_RECORD: Record<keyof ShareCloseOptions, true> = { signal: true };
+const CLOSE_KEYS: readonly string[] = Object.keys(CLOSE_KEYS_RECORD);
 
 /** What a record needs from its consumer. */
 interface RecordOwner {
@@ -385,6 +412,8 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
   #stopping = false;
   #acksClosed = false;
   #closing: Promise<void> | null = null;
+  /** Aborts when a `close({ signal })` signal does: the close turns hard. */
+  readonly #hard = new Linked();
   #fatal: Error | null = null;
   #fatalDelivered = false;
   #heartbeat: Promise<void>;
@@ -439,8 +468,11 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     const id = crypto.randomUUID();
     this.#lane = `group/${id}`;
     this.#fetchLane = `fetch/${id}`;
-    this.#untrack = client.track(() =>
-      this.close().catch((err) => this.#report(err instanceof KafkaError ? err : new KafkaError(String(err))))
+    this.#untrack = client.track((signal) =>
+      this.close({ signal }).catch((err) => {
+        if (signal?.aborted && err === signal.reason) return;
+        this.#report(err instanceof KafkaError ? err : new KafkaError(String(err)));
+      })
     );
     this.#heartbeat = this.#heartbeatLoop();
   }
@@ -985,28 +1017,39 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
   // ---- iteration ----
 
   /** The next record; waits for one. */
-  async next(): Promise<IteratorResult<ShareRecord>> {
+  next(): Promise<IteratorResult<ShareRecord>> {
+    return this.#next(undefined);
+  }
+
+  async #next(signal: AbortSignal | undefined): Promise<IteratorResult<ShareRecord>> {
     if (this.#implicit) this.#acceptInHand();
     else this.#inHand = null;
-    while (true) {
-      if (this.#fatal) {
-        this.#fatalDelivered = true;
-        throw this.#fatal;
-      }
-      if (this.#closing) return DONE;
-      while (this.#head < this.#buffer.length) {
-        const r = this.#buffer[this.#head++];
-        if (this.#head === this.#buffer.length) {
-          this.#buffer.length = 0;
-          this.#head = 0;
+    // An abort wakes the wait; the loop then rejects before taking a record.
+    const unlisten = signal === undefined ? undefined : onAbort(signal, () => this.#data.notify());
+    try {
+      while (true) {
+        signal?.throwIfAborted();
+        if (this.#fatal) {
+          this.#fatalDelivered = true;
+          throw this.#fatal;
         }
-        this.#room.notify();
-        // A record whose lock expired while buffered is the broker's again: skip it.
-        if (Date.now() >= r.lockExpiresAt) continue;
-        this.#inHand = r;
-        return { done: false, value: r };
+        if (this.#closing) return DONE;
+        while (this.#head < this.#buffer.length) {
+          const r = this.#buffer[this.#head++];
+          if (this.#head === this.#buffer.length) {
+            this.#buffer.length = 0;
+            this.#head = 0;
+          }
+          this.#room.notify();
+          // A record whose lock expired while buffered is the broker's again: skip it.
+          if (Date.now() >= r.lockExpiresAt) continue;
+          this.#inHand = r;
+          return { done: false, value: r };
+        }
+        await this.#data.wait(1000);
       }
-      await this.#data.wait(1000);
+    } finally {
+      unlisten?.();
     }
   }
 
@@ -1022,13 +1065,50 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
   }
 
   /**
+   * Iterates the records like `for await (const r of consumer)`, with a `signal`
+   * that ends the iteration (see {@linkcode ShareIterateOptions}).
+   *
+   * @param opts The signal.
+   */
+  records(opts: ShareIterateOptions = {}): AsyncIterable<ShareRecord> {
+    checkOptions(opts, ITERATE_KEYS, "records() options");
+    const signal = opts.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError("records(): signal must be an AbortSignal");
+    }
+    return {
+      [Symbol.asyncIterator]: () => ({ next: () => this.#next(signal), return: () => this.return() }),
+    };
+  }
+
+  /**
    * Releases every record handed out or buffered and not acknowledged (in implicit mode,
    * records before the one in hand were accepted already), sends the pending
    * acknowledgements, closes the share sessions and leaves the group. Idempotent.
+   * With `signal`, an abort (also during a close an earlier call started) skips
+   * what is left of that: see {@linkcode ShareCloseOptions}.
+   *
+   * @param opts The signal that cuts the graceful close short.
    */
-  close(): Promise<void> {
-    this.#closing ??= this.#doClose();
-    return this.#closing;
+  close(opts: ShareCloseOptions = {}): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = closeSignal(opts, CLOSE_KEYS, "close()");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#hard.link(signal);
+    if (signal !== undefined) this.#data.notify();
+    this.#closing ??= this.#doClose().finally(() => this.#hard.dispose());
+    if (signal === undefined) return this.#closing;
+    return this.#closing.then(
+      () => {
+        if (signal.aborted) throw signal.reason;
+      },
+      (err) => {
+        throw signal.aborted ? signal.reason : err;
+      },
+    );
   }
 
   async #doClose(): Promise<void> {
@@ -1047,16 +1127,17 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
       s.add(r.tp, r.offset, ACK_RELEASE);
       r.markAcknowledged("release");
     };
-    if (this.#inHand) release(this.#inHand);
+    const hard = this.#hard.signal;
+    if (this.#inHand && !hard.aborted) release(this.#inHand);
     this.#inHand = null;
-    for (let i = this.#head; i < this.#buffer.length; i++) release(this.#buffer[i]);
+    if (!hard.aborted) { for (let i = this.#head; i < this.#buffer.length; i++) release(this.#buffer[i]); }
     this.#buffer.length = 0;
     this.#head = 0;
     this.#acksClosed = true;
     const errors: unknown[] = [];
     await Promise.all([...this.#sessions.values()].map((s) =>
       s.exclusive(async () => {
-        if (s.epoch === 0) return;
+        if (s.epoch === 0 || hard.aborted) return;
         const conn = await this.#cluster.connectionTo(s.nodeId, this.#fetchLane);
         await this.#acknowledge(s, conn, this.#takeAcks(s), false, true);
       }).catch((err) => {
@@ -1066,7 +1147,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
       })
     ));
     await this.#heartbeat;
-    if (this.#memberEpoch > 0) {
+    if (this.#memberEpoch > 0 && !hard.aborted) {
       try {
         const conn = await this.#coordinatorConnection();
         await conn.request(shareGroupHeartbeat, {

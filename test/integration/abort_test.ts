@@ -67,13 +67,26 @@ Deno.test("an aborted iteration ends at once and loses nothing: the next one get
   await consumer.commit(undefined, { signal: AbortSignal.timeout(30_000) });
   assert.equal(await committed(client, groupId, topic), 4n);
 
-  // The next iteration picks up where the aborted one stopped.
-  for await (const batch of consumer.batches({ signal: AbortSignal.timeout(30_000) })) {
+  // The next iteration picks up where the aborted one stopped; its signal collects no listeners.
+  const long = AbortSignal.timeout(30_000);
+  let listeners = 0;
+  const add = long.addEventListener.bind(long);
+  const remove = long.removeEventListener.bind(long);
+  long.addEventListener = ((...a: Parameters<AbortSignal["addEventListener"]>) => {
+    listeners++;
+    add(...a);
+  }) as AbortSignal["addEventListener"];
+  long.removeEventListener = ((...a: Parameters<AbortSignal["removeEventListener"]>) => {
+    listeners--;
+    remove(...a);
+  }) as AbortSignal["removeEventListener"];
+  for await (const batch of consumer.batches({ signal: long })) {
     seen.push(...batch.records);
     if (seen.length >= 10) break;
   }
   assert.deepEqual(seen.map((r) => r.offset), [0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);
   assert.deepEqual(seen.map((r) => r.text()), Array.from({ length: 10 }, (_, i) => `v${i}`));
+  assert.equal(listeners, 0);
   await producer.close();
 });
 
@@ -85,7 +98,12 @@ Deno.test("consumer.close({ signal }) already aborted closes hard: no commit on 
   const producer = client.producer();
   await producer.send({ topic, messages: [{ value: "a" }, { value: "b" }, { value: "c" }] });
   await producer.close();
-  const consumer = client.consumer({ groupId, topics: [topic], fromBeginning: true });
+  const consumer = client.consumer({
+    groupId,
+    topics: [topic],
+    fromBeginning: true,
+    sessionTimeoutMs: 45_000,
+  });
   const it = consumer[Symbol.asyncIterator]();
   for (let i = 0; i < 3; i++) await it.next(); // a and b processed, c in hand
   await assert.rejects(consumer.close({ sginal: undefined } as never), /did you mean "signal"/);
@@ -94,6 +112,14 @@ Deno.test("consumer.close({ signal }) already aborted closes hard: no commit on 
   assert.deepEqual(await it.next(), { value: undefined, done: true });
   // The graceful close would have committed 2: the hard one commits nothing.
   assert.equal(await committed(client, groupId, topic), -1n);
+  // It left the group best-effort: the member is gone long before its 45 s session timeout.
+  const admin = client.admin();
+  let members = -1;
+  for (let i = 0; i < 30 && members !== 0; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 500));
+    members = (await admin.describeGroups([groupId]))[0].members.length;
+  }
+  assert.equal(members, 0);
 });
 
 Deno.test("admin calls with an already-aborted signal do nothing; a live signal is released", async () => {
@@ -106,4 +132,31 @@ Deno.test("admin calls with an already-aborted signal do nothing; a live signal 
   assert.equal(err, reason);
   const listed = await admin.listTopics({ signal: AbortSignal.timeout(30_000) });
   assert.ok(!listed.some((t) => t.name === topic));
+});
+
+Deno.test("share consumer: an aborted iteration keeps the consumer open; close({ signal }) aborted closes hard", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("abort-share");
+  const groupId = uniqueName("g-abort-share");
+  await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
+  await client.admin().alterShareGroupConfigs(groupId, { "share.auto.offset.reset": "earliest" });
+  const queue = client.shareConsumer({ groupId, topics: [topic] });
+  // A pending pull on an empty topic.
+  const ctl = new AbortController();
+  const pending = queue.records({ signal: ctl.signal })[Symbol.asyncIterator]().next();
+  await new Promise((r) => setTimeout(r, 200));
+  ctl.abort();
+  assert.equal(((await pending.catch((e) => e)) as Error).name, "AbortError");
+  // The consumer is still open: records arrive on the next iteration.
+  const producer = client.producer();
+  await producer.send({ topic, messages: [{ value: "job" }] });
+  await producer.close();
+  const it = queue.records({ signal: AbortSignal.timeout(30_000) })[Symbol.asyncIterator]();
+  const got = await it.next();
+  assert.equal(got.done, false);
+  assert.equal(got.value!.text(), "job");
+  // Closing hard with the record in hand: nothing is released or acknowledged, the member does not leave.
+  const reason = new Error("hard");
+  assert.equal(await queue.close({ signal: AbortSignal.abort(reason) }).catch((e) => e), reason);
+  assert.deepEqual(await queue.next(), { value: undefined, done: true });
 });

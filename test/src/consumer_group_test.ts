@@ -421,3 +421,22 @@ Deno.test("classic: a member the coordinator forgot gets onLost (not onRevoked),
   }
   assert.equal(events.at(-1), "revoked 0", "close revokes (the member is still in the group)");
 });
+
+Deno.test("commit({ signal }) aborted while OffsetCommit is being retried rejects with the reason and retries no more", async () => {
+  await using broker = cluster({}, { commitForever: NOT_COORDINATOR });
+  await using client = await connect({ brokers: [broker.address], requestTimeoutMs: 60_000 });
+  const c = client.consumer({ assign: [{ topic: "t", from: "earliest" }], groupId: "g", autoCommit: false });
+  try {
+    const ctl = new AbortController();
+    const p = c.commit([{ topic: "t", partition: 0, offset: 7n }], { signal: ctl.signal });
+    await until(() => broker.count(8) >= 2, 10_000, "two OffsetCommit attempts");
+    const reason = new Error("give up");
+    ctl.abort(reason);
+    assert.equal(await p.catch((e) => e), reason);
+    const sent = broker.count(8);
+    await new Promise((r) => setTimeout(r, 1500)); // longer than the retry backoff
+    assert.ok(broker.count(8) <= sent + 1, `${broker.count(8) - sent} more attempts after the abort`);
+  } finally {
+    await c.close();
+  }
+});
