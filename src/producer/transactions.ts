@@ -393,7 +393,9 @@ export class TransactionManager {
         if (!l) topics.set(o.topic, l = []);
         l.push(o);
       }
-      // TxnOffsetCommit goes to the group's coordinator, not the transaction's.
+      // TxnOffsetCommit goes to the group's coordinator, not the transaction's. A connection that
+      // failed is never asked again: a closed one would fail every retry at once with its old
+      // error (a broker restart then stalled the transaction until deliveryTimeoutMs).
       let groupConn: Promise<Connection> | null = null;
       await this.#retry("TxnOffsetCommit", async () => {
         groupConn ??= this.#findCoordinator(CoordinatorKeyType.GROUP, group.groupId);
@@ -403,6 +405,12 @@ export class TransactionManager {
         } catch (err) {
           groupConn = null;
           throw err;
+        }
+        if (conn.isClosed) {
+          groupConn = null;
+          throw new ConnectionError(`The connection to the coordinator of group "${group.groupId}" closed`, {
+            broker: conn.address,
+          });
         }
         const max = conn.versionFor(txnOffsetCommit);
         const res = await conn.request(txnOffsetCommit, {
@@ -422,7 +430,10 @@ export class TransactionManager {
               committedMetadata: null,
             })),
           })),
-        }, { version: this.#v2 ? max : Math.min(max, 4) });
+        }, { version: this.#v2 ? max : Math.min(max, 4) }).catch((err) => {
+          groupConn = null;
+          throw err;
+        });
         let code = 0;
         for (const t of res.topics) {
           for (const p of t.partitions) if (p.errorCode && !code) code = p.errorCode;
