@@ -259,10 +259,15 @@ Deno.test({
     while (Date.now() < deadline && !proc.exited() && await logSize() < target) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.ok(
-      await logSize() >= target,
-      `${when}: the processor made no progress for 120 s (or died); ${proc.describe()}`,
-    );
+    if (await logSize() >= target) return;
+    // Its stderr ends where it stalled; stop it, so that it does not outlive the test.
+    try {
+      proc.child.kill("SIGKILL");
+    } catch {
+      // it exited already
+    }
+    await proc.done;
+    assert.fail(`${when}: the processor made no progress for 120 s (or died); ${proc.describe()}`);
   };
   let brokerKills = 0;
   for (let round = 0; round < 2; round++) {
