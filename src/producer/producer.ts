@@ -32,6 +32,7 @@ import { type ProducerMetrics, ProducerRecorder } from "../observe/metrics.ts";
 import type { SendTrace, Telemetry } from "../observe/otel.ts";
 import {
   type GroupMetadata,
+  isFatalTxnError,
   ProducerFencedError,
   TransactionAbortedError,
   type TransactionManager,
@@ -812,7 +813,9 @@ export class Producer implements AsyncDisposable {
   /**
    * Runs `fn` in a transaction: commits when it returns, aborts and rethrows
    * when it throws. A commit that fails with an abortable error aborts and
-   * throws {@linkcode TransactionAbortedError}.
+   * throws {@linkcode TransactionAbortedError}; so does a `send()` or
+   * `sendOffsets()` of the transaction that fails in `fn` (its `cause` is that
+   * failure): the producer stays usable, and the input is processed again.
    *
    * @example
    * ```ts
@@ -839,7 +842,12 @@ export class Producer implements AsyncDisposable {
     try {
       result = await fn(tx);
     } catch (err) {
-      if (this.#txn!.state === "in-transaction" || this.#txn!.state === "abortable") {
+      const txn = this.#txn!;
+      // The transaction's own send() or sendOffsets() failed (the transaction is abortable): like a
+      // commit that fails so, the abort is reported as TransactionAbortedError naming the cause.
+      // Anything else fn threw is rethrown as it is after the abort.
+      const abortable = txn.state === "abortable" && !isFatalTxnError(err);
+      if (txn.state === "in-transaction" || txn.state === "abortable") {
         try {
           await this.abortTransaction();
         } catch (abortErr) {
@@ -851,6 +859,14 @@ export class Producer implements AsyncDisposable {
             { cause: err },
           );
         }
+      }
+      if (abortable && !(err instanceof TransactionAbortedError)) {
+        throw new TransactionAbortedError(
+          `The transaction was aborted: ${
+            err instanceof Error ? err.message : String(err)
+          }; none of its records or offsets are visible to read_committed readers`,
+          { cause: err },
+        );
       }
       throw err;
     }

@@ -535,6 +535,14 @@ export class Sender {
 
   #fatalFor(err: unknown): boolean {
     if (!(err instanceof BrokerError)) return false;
+    if (this.txn !== null && err.code === ErrorCode.INVALID_PRODUCER_EPOCH) {
+      // The partition holds a newer epoch of our producer id: the coordinator aborted the
+      // transaction (transactionTimeoutMs ran out, say while the broker restarted) and bumped the
+      // epoch, or another instance took over. Not fatal yet (KIP-588): the transaction aborts, and
+      // the coordinator, which knows which of the two it was, gives us a new epoch or fences us.
+      this.txn.staleEpoch();
+      return false;
+    }
     if (this.txn !== null && isFencing(err.code)) {
       // Another instance with our transactional id took over (or we may not use it): fatal.
       const fenced = fatalTxnError(err, this.txn.transactionalId);

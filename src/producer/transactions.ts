@@ -50,7 +50,11 @@ import type { Idempotence } from "./idempotence.ts";
  * INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED...). Fatal: the
  * producer cannot send any more; close it (a new instance fences the others in
  * its turn). A transactional id the ACLs deny is just as fatal but is an
- * `AuthorizationError` naming the id.
+ * `AuthorizationError` naming the id. An INVALID_PRODUCER_EPOCH from a
+ * partition or the group coordinator is not enough (the transaction
+ * coordinator may have aborted a transaction that outlived
+ * `transactionTimeoutMs`, which bumps the epoch): that transaction aborts, and
+ * only the coordinator's answer to the abort decides whether we are fenced.
  *
  * @example
  * ```ts
@@ -191,6 +195,11 @@ export class TransactionManager {
   #fatal: KafkaError | null = null;
   /** Whether the broker may hold a sequence gap: bump the epoch after the abort (KIP-360). */
   #bumpAfterAbort = false;
+  /**
+   * Whether a partition or the group refused our epoch as old (INVALID_PRODUCER_EPOCH): the
+   * abort must end with an epoch from the coordinator, even in protocol v2 (KIP-588).
+   */
+  #epochStale = false;
   /** Whether the transaction has anything at the coordinator (a partition or offsets). */
   #touched = false;
 
@@ -276,6 +285,19 @@ export class TransactionManager {
   /** A batch whose sequences may or may not be written failed: bump the epoch after the abort. */
   requestBump(): void {
     this.#bumpAfterAbort = true;
+  }
+
+  /**
+   * A partition leader or the group coordinator answered INVALID_PRODUCER_EPOCH: it holds a newer
+   * epoch of our producer id. Either the coordinator aborted the transaction itself
+   * (transactionTimeoutMs ran out, for instance while the broker restarted) and bumped the epoch,
+   * or another instance took over. Only the transaction coordinator knows which (KIP-588): the
+   * transaction must abort, and the abort asks the coordinator for our next epoch, which it gives
+   * (the producer goes on) or refuses with PRODUCER_FENCED (fatal).
+   */
+  staleEpoch(): void {
+    this.#bumpAfterAbort = true;
+    this.#epochStale = true;
   }
 
   /** Fencing: the producer is dead. */
@@ -371,7 +393,9 @@ export class TransactionManager {
         if (!l) topics.set(o.topic, l = []);
         l.push(o);
       }
-      // TxnOffsetCommit goes to the group's coordinator, not the transaction's.
+      // TxnOffsetCommit goes to the group's coordinator, not the transaction's. A connection that
+      // failed is never asked again: a closed one would fail every retry at once with its old
+      // error (a broker restart then stalled the transaction until deliveryTimeoutMs).
       let groupConn: Promise<Connection> | null = null;
       await this.#retry("TxnOffsetCommit", async () => {
         groupConn ??= this.#findCoordinator(CoordinatorKeyType.GROUP, group.groupId);
@@ -381,6 +405,12 @@ export class TransactionManager {
         } catch (err) {
           groupConn = null;
           throw err;
+        }
+        if (conn.isClosed) {
+          groupConn = null;
+          throw new ConnectionError(`The connection to the coordinator of group "${group.groupId}" closed`, {
+            broker: conn.address,
+          });
         }
         const max = conn.versionFor(txnOffsetCommit);
         const res = await conn.request(txnOffsetCommit, {
@@ -400,7 +430,10 @@ export class TransactionManager {
               committedMetadata: null,
             })),
           })),
-        }, { version: this.#v2 ? max : Math.min(max, 4) });
+        }, { version: this.#v2 ? max : Math.min(max, 4) }).catch((err) => {
+          groupConn = null;
+          throw err;
+        });
         let code = 0;
         for (const t of res.topics) {
           for (const p of t.partitions) if (p.errorCode && !code) code = p.errorCode;
@@ -409,6 +442,13 @@ export class TransactionManager {
         return code;
       }, { groupId: group.groupId });
     } catch (err) {
+      // The group coordinator checks the epoch against the partition's producer state, which a
+      // timed-out transaction's abort bumped: not proof of fencing (see staleEpoch()).
+      if (err instanceof BrokerError && err.code === ErrorCode.INVALID_PRODUCER_EPOCH) {
+        this.staleEpoch();
+        this.markAbortable(err);
+        throw err;
+      }
       const e = this.#classify(err);
       if (!this.#fatal) this.markAbortable(e);
       throw e;
@@ -431,6 +471,7 @@ export class TransactionManager {
       );
     }
     const idem = this.#host.idempotence;
+    const epochBefore = idem.producerEpoch;
     try {
       if (this.#touched) {
         await this.#coordinatorRequest("EndTxn", async (conn) => {
@@ -447,11 +488,17 @@ export class TransactionManager {
           return res.errorCode;
         });
       }
-      if (!commit && this.#bumpAfterAbort && !this.#v2) {
-        // A failed batch may have left a sequence gap: a new epoch (KIP-360) restarts the sequences.
+      // A failed batch may have left a sequence gap: a new epoch (KIP-360) restarts the sequences
+      // (in v2 the abort gave one). An epoch found stale needs one from the coordinator in any
+      // case; InitProducerId with our current identity asks for it, and is refused if we are fenced.
+      if (
+        !commit && this.#bumpAfterAbort &&
+        (!this.#v2 || (this.#epochStale && idem.producerEpoch === epochBefore))
+      ) {
         await this.#initProducerId(true);
       }
       this.#bumpAfterAbort = false;
+      this.#epochStale = false;
       this.#state = "ready";
       this.#added.clear();
     } catch (err) {

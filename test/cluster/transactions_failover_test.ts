@@ -18,6 +18,7 @@ import {
   result,
   sleep,
 } from "./_cluster.ts";
+import { spawnProcessor } from "../_processor.ts";
 
 const N = 3000; // scaled for CI time: about a minute of processing in 20-record transactions
 
@@ -80,19 +81,7 @@ Deno.test(
         EOS_RECORDS_PER_TRANSACTION: "20",
       };
       const spawn = (extra: Record<string, string> = {}) =>
-        new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--allow-net",
-            "--allow-env",
-            new URL("../../examples/exactly_once.ts", import.meta.url).pathname,
-            input,
-            output,
-          ],
-          env: { ...procEnv, ...extra },
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
+        spawnProcessor(input, output, { ...procEnv, ...extra });
       // The output's log size; a dead leader's connection fails: refresh and try again (bounded).
       const logSize = async (): Promise<bigint> => {
         for (let i = 0;; i++) {
@@ -122,17 +111,20 @@ Deno.test(
       const atKill = await logSize();
       // The processor must go on (a new coordinator takes over the transaction log's partition).
       const afterKill = await growTo(atKill + 600n, 120_000);
-      assert.ok(afterKill >= atKill + 600n, `no progress after the coordinator (node ${coordinator}) died`);
+      assert.ok(
+        afterKill >= atKill + 600n,
+        `no progress after the coordinator (node ${coordinator}) died; ${child.describe()}`,
+      );
       // 2. SIGKILL the processor mid-stream and restart the dead broker.
-      child.kill("SIGKILL");
-      await child.output();
+      child.child.kill("SIGKILL");
+      await child.done;
       await cluster.restartNode(coordinator);
       // 3. A new processor instance (same transactional id) finishes, exiting once idle.
       child = spawn({ EOS_IDLE_EXIT_MS: "10000" });
-      const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
-      const done = await child.output();
+      const timer = setTimeout(() => child.child.kill("SIGKILL"), 240_000);
+      const done = await child.done;
       clearTimeout(timer);
-      assert.equal(done.code, 0, new TextDecoder().decode(done.stderr).slice(-3000));
+      assert.equal(done.code, 0, child.describe());
 
       const out = await javaTool("org.apache.kafka.tools.consumer.ConsoleConsumer", [
         "--bootstrap-server",

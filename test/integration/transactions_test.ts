@@ -7,14 +7,17 @@ import assert from "node:assert/strict";
 import { BROKERS, LOCAL_BROKER, testClient, uniqueName } from "../_broker.ts";
 import * as kafka from "../../scripts/kafka.ts";
 import { javaTool, ok } from "../_tools.ts";
+import { type Processor, spawnProcessor } from "../_processor.ts";
 import { endOffsets } from "../_read.ts";
 import { Connection } from "../../src/connection.ts";
 import { CoordinatorKeyType, findCoordinator } from "../../protocol/apis/find_coordinator.ts";
 import { offsetFetch } from "../../protocol/apis/offset_fetch.ts";
 import {
+  BrokerError,
   type Client,
   type ConsumerRecord,
   KafkaError,
+  type Producer,
   ProducerFencedError,
   TransactionAbortedError,
 } from "../../mod.ts";
@@ -199,23 +202,6 @@ function sum(m: Map<number, bigint>): bigint {
   return t;
 }
 
-/** Spawns the example as a child process. */
-function spawnProcessor(input: string, output: string, env: Record<string, string>): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      new URL("../../examples/exactly_once.ts", import.meta.url).pathname,
-      input,
-      output,
-    ],
-    env: { KAFKA_BROKERS: BROKERS.join(","), ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
 Deno.test({
   name:
     "exactly-once: the example, its broker and the example itself SIGKILLed and restarted mid-stream, writes every input exactly once",
@@ -246,6 +232,7 @@ Deno.test({
   }
   // Small transactions (20 records) so that each SIGKILL lands mid-stream, most likely mid-transaction.
   const env = {
+    KAFKA_BROKERS: BROKERS.join(","),
     EOS_GROUP: `${input}-g`,
     EOS_TRANSACTIONAL_ID: `${input}-tx`,
     EOS_RECORDS_PER_TRANSACTION: "20",
@@ -265,16 +252,27 @@ Deno.test({
       }
     }
   };
-  const growBy = async (n: bigint) => {
+  // A stalled or dead processor fails the test with its stderr: the failure must say why.
+  const growBy = async (n: bigint, proc: Processor, when: string) => {
     const target = (await logSize()) + n;
     const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline && await logSize() < target) await new Promise((r) => setTimeout(r, 100));
-    assert.ok(await logSize() >= target, "the processor made no progress for 120 s");
+    while (Date.now() < deadline && !proc.exited() && await logSize() < target) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (await logSize() >= target) return;
+    // Its stderr ends where it stalled; stop it, so that it does not outlive the test.
+    try {
+      proc.child.kill("SIGKILL");
+    } catch {
+      // it exited already
+    }
+    await proc.done;
+    assert.fail(`${when}: the processor made no progress for 120 s (or died); ${proc.describe()}`);
   };
   let brokerKills = 0;
   for (let round = 0; round < 2; round++) {
-    const child = spawnProcessor(input, output, env);
-    await growBy(600n);
+    const proc = spawnProcessor(input, output, env);
+    await growBy(600n, proc, `round ${round}`);
     if (round === 0 && LOCAL_BROKER) {
       // The broker (coordinator of everything here) is SIGKILLed mid-stream and restarted: the
       // processor carries on once it is back.
@@ -282,10 +280,10 @@ Deno.test({
       brokerKills++;
       await new Promise((r) => setTimeout(r, 1000));
       await kafka.start({ quiet: true });
-      await growBy(300n);
+      await growBy(300n, proc, `round ${round}, after the broker restarted`);
     }
-    child.kill("SIGKILL");
-    await child.output();
+    proc.child.kill("SIGKILL");
+    await proc.done;
     kills++;
     const committedNow = (await drain(client, output, "read_committed")).length;
     assert.ok(
@@ -296,11 +294,10 @@ Deno.test({
   }
   // Last run: to the end, exiting once idle.
   const last = spawnProcessor(input, output, { ...env, EOS_IDLE_EXIT_MS: "8000" });
-  const timer = setTimeout(() => last.kill("SIGKILL"), 180_000);
-  const done = await last.output();
+  const timer = setTimeout(() => last.child.kill("SIGKILL"), 180_000);
+  const done = await last.done;
   clearTimeout(timer);
-  const td = new TextDecoder();
-  assert.equal(done.code, 0, td.decode(done.stderr));
+  assert.equal(done.code, 0, last.describe());
 
   const everything = await drain(client, output, "read_uncommitted");
   const committed = await javaReadCommitted(output, N);
@@ -410,32 +407,105 @@ Deno.test("an abortable error (a record the broker refuses) aborts the commit wi
   assert.deepEqual(await drain(client, topic, "read_committed"), ["after"]);
 });
 
-Deno.test("transactionTimeoutMs fires: the coordinator aborts a transaction left open, and its commit fails", async () => {
+Deno.test("transactionTimeoutMs fires: the coordinator aborts a transaction left open (a broker restart can take that long); its commit, its next records or its offsets abort it, and the producer goes on", async () => {
   await using client = await testClient();
   const topic = uniqueName("tx-timeout");
   await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
-  await using producer = client.producer({
-    transactionalId: uniqueName("tx-timeout"),
-    transactionTimeoutMs: 1000,
-  });
-  await producer.beginTransaction();
-  await producer.send({ topic, messages: [{ value: "late" }] });
   // The coordinator checks for timed-out transactions every 10 s (the broker's
-  // transaction.abort.timed.out.transaction.cleanup.interval.ms default).
-  await new Promise((r) => setTimeout(r, 12_000));
-  await assert.rejects(producer.commitTransaction(), (err) => {
-    assert.ok(
-      err instanceof ProducerFencedError || err instanceof TransactionAbortedError,
-      `expected fencing or an abort, got ${err}`,
-    );
-    console.log(
-      `transactionTimeoutMs: the late commit failed with ${(err as Error).name}: ${(err as Error).message}`,
-    );
-    return true;
-  });
-  // The producer goes on with the epoch the coordinator gave it.
+  // transaction.abort.timed.out.transaction.cleanup.interval.ms default), and aborts them with a
+  // new epoch: the partitions and the group then refuse our old epoch (INVALID_PRODUCER_EPOCH),
+  // which is no proof that another instance took over (KIP-588). Three producers wait at once.
+  const late = () => new Promise((r) => setTimeout(r, 12_000));
+  const scenario = async (what: string, run: (p: Producer) => Promise<void>) => {
+    await using producer = client.producer({
+      transactionalId: uniqueName(`tx-timeout-${what}`),
+      transactionTimeoutMs: 1000,
+    });
+    await assert.rejects(run(producer), (err) => {
+      assert.ok(
+        err instanceof TransactionAbortedError,
+        `${what}: expected TransactionAbortedError, got ${err}`,
+      );
+      console.log(`transactionTimeoutMs, late ${what}: ${err.message}`);
+      return true;
+    });
+    assert.equal(producer.transactionState, "ready", what);
+    // The producer goes on with the epoch the coordinator gave it.
+    await producer.transaction(async (tx) => {
+      await tx.send({ topic, messages: [{ value: `next-${what}` }] });
+    });
+  };
+  const group = {
+    groupId: uniqueName("tx-timeout-g"),
+    generationId: -1,
+    memberId: "",
+    groupInstanceId: null,
+  };
+  await Promise.all([
+    // EndTxn: the coordinator answers INVALID_TXN_STATE; the commit aborts.
+    scenario("commit", async (p) => {
+      await p.beginTransaction();
+      await p.send({ topic, messages: [{ value: "late" }] });
+      await late();
+      await p.commitTransaction();
+    }),
+    // Produce: the partition refuses the old epoch; send() fails with that (not fatal), the
+    // transaction can only abort, and transaction() says so.
+    scenario("send", (p) =>
+      p.transaction(async (tx) => {
+        await tx.send({ topic, messages: [{ value: "late" }] });
+        await late();
+        await assert.rejects(
+          tx.send({ topic, messages: [{ value: "later" }] }),
+          (err) =>
+            err instanceof BrokerError && err.type === "INVALID_PRODUCER_EPOCH" &&
+            !(err instanceof ProducerFencedError),
+        );
+        assert.equal(p.transactionState, "abortable");
+        await tx.send({ topic, messages: [{ value: "refused" }] });
+      })),
+    // TxnOffsetCommit: the group coordinator refuses the old epoch the same way.
+    scenario("offsets", (p) =>
+      p.transaction(async (tx) => {
+        await tx.send({ topic, messages: [{ value: "late" }] });
+        await late();
+        await tx.sendOffsets(group, [{ topic, partition: 0, offset: 1n }]);
+      })),
+  ]);
+  assert.deepEqual((await drain(client, topic, "read_committed")).sort(), [
+    "next-commit",
+    "next-offsets",
+    "next-send",
+  ]);
+});
+
+Deno.test("transaction(): offsets the group refuses (a stale generation) abort it with TransactionAbortedError naming the cause; the producer goes on", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("tx-stale-gen");
+  await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
+  await using producer = client.producer({ transactionalId: uniqueName("tx-stale-gen") });
+  const stale = {
+    groupId: uniqueName("tx-stale-gen-g"),
+    generationId: 3,
+    memberId: "gone",
+    groupInstanceId: null,
+  };
+  await assert.rejects(
+    producer.transaction(async (tx) => {
+      await tx.send({ topic, messages: [{ value: "aborted" }] });
+      await tx.sendOffsets(stale, [{ topic, partition: 0, offset: 1n }]);
+    }),
+    (err) => {
+      assert.ok(err instanceof TransactionAbortedError, `expected TransactionAbortedError, got ${err}`);
+      assert.ok(
+        err.cause instanceof BrokerError && /ILLEGAL_GENERATION|UNKNOWN_MEMBER_ID/.test(err.cause.type),
+      );
+      return true;
+    },
+  );
+  assert.equal(producer.transactionState, "ready");
   await producer.transaction(async (tx) => {
-    await tx.send({ topic, messages: [{ value: "next" }] });
+    await tx.send({ topic, messages: [{ value: "after" }] });
   });
-  assert.deepEqual(await drain(client, topic, "read_committed"), ["next"]);
+  assert.deepEqual(await drain(client, topic, "read_committed"), ["after"]);
 });
