@@ -1,0 +1,396 @@
+// Issue 16 on the 3-node cluster, through the fault proxy (+50 ms each way,
+// connection resets and a short black hole), checked by an independent reader
+// (Kafka's Java console consumer, straight from the brokers):
+//
+// 1. Aborted sends: awaited loops of `send(record, { signal })` whose signals
+//    abort at random points (at once, before the batch leaves, in flight).
+//    Every send that resolved is in the topic exactly once, at its offset; every
+//    send rejected with the signal's reason itself is NOT in the topic; every
+//    SendAbortedError (`mayHaveBeenDelivered`) is there at most once.
+// 2. Aborted iterations and commits under a rebalance: a group member's
+//    iteration aborts mid-stream, an aborted commit, a second member joins
+//    (rebalance) while the first one's next iteration is aborted; they resume.
+//    The group's committed offsets never pass a record that was not handed out,
+//    every record is handed out at least once (duplicates are counted), and at
+//    the end the committed offsets are the end offsets.
+// 3. Events and metrics agree with the reader: the producer's `recordsSent` is
+//    the number of records in the topic (the resolved sends plus the aborted
+//    ones that were written anyway); the consumers' lag goes to 0; `events()`
+//    shows disconnected, reconnecting, connected for the proxy resets.
+//
+// The verifier is shown to catch a planted lost record, and the "not in the
+// topic" check a planted withdrawn one.
+import assert from "node:assert/strict";
+import { connect, type Consumer, type KafkaEvent, SendAbortedError } from "../../mod.ts";
+import { uniqueName } from "../_broker.ts";
+import {
+  type AckedRecord,
+  cluster,
+  createTopic,
+  directClient,
+  ensureHealthy,
+  errorType,
+  javaReadAll,
+  localCluster,
+  result,
+  type SeenRecord,
+  sleep,
+  verify,
+} from "./_cluster.ts";
+
+const PARTITIONS = 4;
+/** Awaited send loops, each with its own key and partition (worker % PARTITIONS). */
+const WORKERS = 8;
+const SENDS_PER_WORKER = 60;
+const SEED = Number(Deno.env.get("KAFKA_DENO_TEST_SEED") ?? Date.now() % 1_000_000);
+
+/** A small deterministic PRNG (mulberry32), seeded so a failure can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** How many of `values` the topic holds (the "not in the topic" check). */
+function present(values: readonly string[], stored: readonly SeenRecord[]): number {
+  const inTopic = new Set(stored.map((r) => r.value));
+  return values.filter((v) => inTopic.has(v)).length;
+}
+
+/** Copies of each of `values` in the topic, beyond one (the "at most once" check). */
+function extraCopies(values: readonly string[], stored: readonly SeenRecord[]): number {
+  const want = new Set(values);
+  const n = new Map<string, number>();
+  for (const r of stored) if (want.has(r.value)) n.set(r.value, (n.get(r.value) ?? 0) + 1);
+  return [...n.values()].reduce((a, c) => a + c - 1, 0);
+}
+
+/** Whether `events` has, for one connection, disconnected, then reconnecting, then connected. */
+function reconnectSequences(events: readonly KafkaEvent[]): number {
+  const state = new Map<string, number>();
+  let complete = 0;
+  for (const e of events) {
+    if (e.type !== "disconnected" && e.type !== "reconnecting" && e.type !== "connected") continue;
+    const k = `${e.broker}/${e.address}/${e.lane}`;
+    const s = state.get(k) ?? 0;
+    if (e.type === "disconnected") state.set(k, 1);
+    else if (e.type === "reconnecting" && s === 1) state.set(k, 2);
+    else if (e.type === "connected" && s === 2) {
+      complete++;
+      state.set(k, 0);
+    }
+  }
+  return complete;
+}
+
+function collect(it: AsyncIterable<KafkaEvent>, into: KafkaEvent[]): Promise<void> {
+  return (async () => {
+    for await (const e of it) into.push(e);
+  })();
+}
+
+const tpKey = (partition: number, offset: bigint) => `${partition}@${offset}`;
+
+Deno.test(
+  "cluster proxy: aborted sends, iterations and commits lose nothing; events and metrics agree with the reader",
+  {
+    sanitizeOps: false, // cut connections close on their own schedule
+  },
+  async () => {
+    const env = localCluster();
+    await ensureHealthy(env);
+    const topic = uniqueName("abort-observe");
+    const groupId = uniqueName("abort-observe-group");
+    await createTopic(env, topic, PARTITIONS);
+    await using proxy = await cluster.startClusterProxy();
+    proxy.setFaults({ latencyMs: 50 });
+    const random = prng(SEED);
+
+    // ---- 1. aborted sends ----
+    const producerClient = await connect({ brokers: env.proxy, clientId: "abort-observe-producer" });
+    const producer = producerClient.producer();
+    const producerEvents: KafkaEvent[] = [];
+    const producerEventsDone = collect(producer.events({ bufferSize: 10_000 }), producerEvents);
+    const acked: AckedRecord[] = [];
+    /** Rejected with the signal's reason itself: never sent, must not be in the topic. */
+    const withdrawn: string[] = [];
+    /** Rejected with a SendAbortedError: may be in the topic, at most once. */
+    const maybe: string[] = [];
+    const how: Record<string, number> = {};
+    const otherErrors: Record<string, number> = {};
+    let wrongReason = 0;
+    let done = 0;
+    const total = WORKERS * SENDS_PER_WORKER;
+    const worker = async (w: number) => {
+      const key = `w${w}`;
+      const partition = w % PARTITIONS;
+      for (let seq = 0; seq < SENDS_PER_WORKER; seq++, done++) {
+        const value = `${key}:${seq}`;
+        const ctl = new AbortController();
+        const reason = new Error(`abort ${value}`);
+        let signal = ctl.signal;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const r = random();
+        const mode = r < 0.15 ? "at once" : r < 0.45 ? "timer" : r < 0.55 ? "timeout" : "none";
+        if (mode === "timeout") signal = AbortSignal.timeout(1 + Math.floor(random() * 300));
+        const sending = producer.send({ topic, messages: [{ key, value, partition }] }, { signal });
+        if (mode === "at once") ctl.abort(reason);
+        else if (mode === "timer") timer = setTimeout(() => ctl.abort(reason), Math.floor(random() * 300));
+        how[mode] = (how[mode] ?? 0) + 1;
+        try {
+          const [m] = await sending;
+          acked.push({ key, value, seq, partition: m.partition, offset: m.offset });
+        } catch (err) {
+          if (err instanceof SendAbortedError) {
+            maybe.push(value);
+            if (err.cause !== signal.reason) wrongReason++;
+          } else if (signal.aborted && err === signal.reason) withdrawn.push(value);
+          else {
+            const t = `${errorType(err)}: ${(err as Error).message}`;
+            otherErrors[t] = (otherErrors[t] ?? 0) + 1;
+          }
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+    };
+    const faults = (async () => {
+      // One reset, a short black hole, another reset, while the loops run.
+      const waitFor = async (n: number) => {
+        for (let i = 0; i < 1200 && done < n; i++) await sleep(50);
+      };
+      await waitFor(total / 4);
+      proxy.resetAll();
+      await waitFor(total / 2);
+      proxy.blackHole(2_000);
+      await sleep(2_000);
+      await waitFor((total * 3) / 4);
+      proxy.resetAll();
+    })();
+    await Promise.all([...Array.from({ length: WORKERS }, (_, w) => worker(w)), faults]);
+    await producer.flush();
+    const producerMetrics = producer.metrics();
+    await producer.close();
+    await producerEventsDone;
+
+    const stored = await javaReadAll(env, topic);
+    const verdict = verify(acked, stored);
+    const withdrawnPresent = present(withdrawn, stored);
+    const maybePresent = present(maybe, stored);
+    const maybeExtra = extraCopies(maybe, stored);
+    // The checks catch what they are for: a planted lost record, a planted withdrawn one.
+    const planted = verify(
+      [...acked, { key: "w0", value: "w0:planted", seq: 1e9, partition: 0, offset: 0n }],
+      stored,
+    );
+    assert.equal(planted.lost, verdict.lost + 1, "the verifier reports a planted lost record");
+    assert.equal(
+      present([...withdrawn, stored[0].value], stored),
+      withdrawnPresent + 1,
+      "the check reports a planted withdrawn record that is in the topic",
+    );
+
+    // ---- 2. aborted iterations and commits, with a rebalance ----
+    const endOffsets = new Map<number, bigint>();
+    for (const r of stored) {
+      if (r.offset + 1n > (endOffsets.get(r.partition) ?? 0n)) endOffsets.set(r.partition, r.offset + 1n);
+    }
+    const handed = new Map<string, number>();
+    const consumerOpts = { groupId, topics: [topic], fromBeginning: true, autoCommitIntervalMs: 1_000 };
+    const clientA = await connect({ brokers: env.proxy, clientId: "abort-observe-a" });
+    const clientB = await connect({ brokers: env.proxy, clientId: "abort-observe-b" });
+    const a = clientA.consumer(consumerOpts);
+    const aEvents: KafkaEvent[] = [];
+    const aEventsDone = collect(a.events({ bufferSize: 10_000 }), aEvents);
+    let b: Consumer | null = null;
+    const checker = await directClient(env);
+    let skipped = 0;
+    const skipExamples: string[] = [];
+    let checkpoints = 0;
+    /** The committed offsets never pass a record that was not handed out. */
+    const checkCommitted = async () => {
+      checkpoints++;
+      const offsets = await checker.admin().listGroupOffsets(groupId, { topics: [topic] });
+      for (const o of offsets) {
+        for (let off = 0n; off < o.offset; off++) {
+          if (!handed.has(tpKey(o.partition, off))) {
+            skipped++;
+            if (skipExamples.length < 5) {
+              skipExamples.push(
+                `${o.partition}@${off} committed past, never handed out`,
+              );
+            }
+          }
+        }
+      }
+      return offsets;
+    };
+    const abortReasons: string[] = [];
+    /** Iterates until the signal aborts; records what was handed out. */
+    const iterate = async (c: Consumer, signal: AbortSignal, onRecord?: () => void) => {
+      try {
+        for await (const r of c.records({ signal })) {
+          const k = tpKey(r.partition, r.offset);
+          handed.set(k, (handed.get(k) ?? 0) + 1);
+          onRecord?.();
+        }
+        abortReasons.push("ended without abort");
+      } catch (err) {
+        abortReasons.push(err === signal.reason ? "reason" : `${errorType(err)}: ${(err as Error).message}`);
+      }
+    };
+    const allHanded = () => stored.every((r) => handed.has(tpKey(r.partition, r.offset)));
+    let commitOutcomes: Record<string, number> = {};
+    const noteCommit = (p: Promise<void>, signal: AbortSignal) =>
+      p.then(() => "ok", (err) => err === signal.reason ? "reason" : errorType(err)).then((o) => {
+        commitOutcomes = { ...commitOutcomes, [o]: (commitOutcomes[o] ?? 0) + 1 };
+      });
+    let lagA = -1;
+    let lagB = -1;
+    let committedAtEnd = new Map<number, bigint>();
+    try {
+      // A reads about a quarter, then its signal aborts mid-stream (from a timer, not the loop).
+      const a1 = new AbortController();
+      let n = 0;
+      await iterate(a, a1.signal, () => {
+        if (++n === Math.floor(stored.length / 4)) setTimeout(() => a1.abort(new Error("a1")), 0);
+      });
+      // An aborted commit (in flight or before its turn), then one that completes.
+      const c1 = new AbortController();
+      const aborted = a.commit(undefined, { signal: c1.signal });
+      setTimeout(() => c1.abort(new Error("c1")), Math.floor(random() * 150));
+      await noteCommit(aborted, c1.signal);
+      await checkCommitted();
+      const c2 = AbortSignal.timeout(60_000);
+      await noteCommit(a.commit(undefined, { signal: c2 }), c2);
+      await checkCommitted();
+
+      // B joins (a rebalance) while A iterates again; A's iteration aborts during the rebalance.
+      b = clientB.consumer(consumerOpts);
+      const bStop = new AbortController();
+      const bDone = iterate(b, bStop.signal);
+      const a2 = new AbortController();
+      setTimeout(() => a2.abort(new Error("a2")), 500 + Math.floor(random() * 2_500));
+      await iterate(a, a2.signal);
+      const c3 = new AbortController();
+      setTimeout(() => c3.abort(new Error("c3")), Math.floor(random() * 150));
+      await noteCommit(a.commit(undefined, { signal: c3.signal }), c3.signal);
+      await checkCommitted();
+      proxy.resetAll();
+
+      // A resumes; both read until every record was handed out and both lags are 0.
+      const aStop = new AbortController();
+      const aDone = iterate(a, aStop.signal);
+      for (let i = 0; i < 1200 && !allHanded(); i++) await sleep(100);
+      for (let i = 0; i < 600; i++) {
+        lagA = a.metrics().totalLag;
+        lagB = b.metrics().totalLag;
+        if (lagA === 0 && lagB === 0) break;
+        await sleep(100);
+      }
+      await checkCommitted();
+      aStop.abort(new Error("a3"));
+      bStop.abort(new Error("b"));
+      await Promise.all([aDone, bDone]);
+      // Graceful closes commit what was handed out.
+      await a.close({ timeoutMs: 60_000 });
+      await b.close({ timeoutMs: 60_000 });
+      await aEventsDone;
+      committedAtEnd = new Map((await checkCommitted()).map((o) => [o.partition, o.offset]));
+    } finally {
+      await a.close({ signal: AbortSignal.abort() }).catch(() => {});
+      await b?.close({ signal: AbortSignal.abort() }).catch(() => {});
+      proxy.clear();
+      await producerClient.close();
+      await clientA.close();
+      await clientB.close();
+    }
+    const notHanded = stored.filter((r) => !handed.has(tpKey(r.partition, r.offset))).length;
+    const duplicates = [...handed.values()].reduce((s, c) => s + c - 1, 0);
+    const producerReconnects = reconnectSequences(producerEvents);
+    const consumerReconnects = reconnectSequences(aEvents);
+    const stats = proxy.stats();
+    result({
+      scenario: "proxy: aborted sends, iterations and commits (+50 ms each way, resets, 2 s black hole)",
+      seed: SEED,
+      sends: total,
+      modes: how,
+      resolved: acked.length,
+      withdrawn: withdrawn.length,
+      withdrawnInTopic: withdrawnPresent,
+      mayHaveBeenDelivered: maybe.length,
+      mayHaveBeenDeliveredInTopic: maybePresent,
+      mayHaveBeenDeliveredTwice: maybeExtra,
+      otherErrors,
+      stored: stored.length,
+      lost: verdict.lost,
+      duplicated: verdict.duplicated,
+      reordered: verdict.reordered,
+      misplaced: verdict.misplaced,
+      recordsSent: producerMetrics.recordsSent,
+      recordsFailed: producerMetrics.recordsFailed,
+      handedOut: handed.size,
+      notHandedOut: notHanded,
+      consumerDuplicates: duplicates,
+      committedSkips: skipped,
+      committedChecks: checkpoints,
+      iterationEnds: abortReasons,
+      commits: commitOutcomes,
+      lagA,
+      lagB,
+      producerReconnects,
+      consumerReconnects,
+      proxyResets: stats.resets,
+    });
+    await checker.admin().deleteTopics([topic]).catch(() => {});
+    await checker.close();
+
+    // 1. Sends.
+    assert.deepEqual(otherErrors, {}, "every send resolved or was aborted");
+    assert.equal(wrongReason, 0, "a SendAbortedError's cause is the signal's reason");
+    assert.equal(acked.length + withdrawn.length + maybe.length, total);
+    assert.deepEqual(
+      {
+        lost: verdict.lost,
+        duplicated: verdict.duplicated,
+        reordered: verdict.reordered,
+        misplaced: verdict.misplaced,
+      },
+      { lost: 0, duplicated: 0, reordered: 0, misplaced: 0 },
+      verdict.examples.join("\n"),
+    );
+    assert.equal(withdrawnPresent, 0, "a send rejected with the signal's reason was not written");
+    assert.equal(maybeExtra, 0, "an aborted in-flight send was written at most once");
+    assert.equal(stored.length, acked.length + maybePresent, "the topic holds nothing else");
+    // 3. Metrics against the reader.
+    assert.equal(producerMetrics.recordsSent, stored.length, "recordsSent = the records in the topic");
+    assert.equal(
+      producerMetrics.recordsSent - maybePresent,
+      acked.length,
+      "recordsSent = resolved sends (+ aborted but written)",
+    );
+    // 2. Consumers.
+    assert.equal(skipped, 0, skipExamples.join("\n"));
+    assert.equal(notHanded, 0, "every record was handed out at least once");
+    assert.ok(
+      abortReasons.every((r) => r === "reason"),
+      `every iteration ended with its signal's reason: ${abortReasons}`,
+    );
+    for (const [p, end] of endOffsets) {
+      assert.equal(
+        committedAtEnd.get(p),
+        end,
+        `partition ${p} committed to its end`,
+      );
+    }
+    assert.equal(lagA, 0, "consumer A's lag went to 0");
+    assert.equal(lagB, 0, "consumer B's lag went to 0");
+    // 3. Events.
+    assert.ok(producerReconnects >= 1, "the producer's events show disconnected, reconnecting, connected");
+  },
+);
