@@ -1,25 +1,29 @@
 // Issue 16 on the 3-node cluster, through the fault proxy (+50 ms each way,
-// connection resets and a short black hole), checked by an independent reader
+// connection resets and black holes), checked by an independent reader
 // (Kafka's Java console consumer, straight from the brokers):
 //
 // 1. Aborted sends: awaited loops of `send(record, { signal })` whose signals
-//    abort at random points (at once, before the batch leaves, in flight).
+//    abort at random points (at once, from a timer, AbortSignal.timeout()).
 //    Every send that resolved is in the topic exactly once, at its offset; every
 //    send rejected with the signal's reason itself is NOT in the topic; every
-//    SendAbortedError (`mayHaveBeenDelivered`) is there at most once.
+//    SendAbortedError (`mayHaveBeenDelivered`) is there at most once. The same
+//    for a producer whose `close({ signal })` is aborted while its records sit
+//    in a black hole (in flight) or behind them (never sent).
 // 2. Aborted iterations and commits under a rebalance: a group member's
-//    iteration aborts mid-stream, an aborted commit, a second member joins
-//    (rebalance) while the first one's next iteration is aborted; they resume.
-//    The group's committed offsets never pass a record that was not handed out,
-//    every record is handed out at least once (duplicates are counted), and at
-//    the end the committed offsets are the end offsets.
+//    iteration aborts mid-stream, a commit is aborted, a second member joins
+//    (rebalance) while the first one's next iteration is aborted; the first
+//    member's close is cut short during a black hole (hard: no LeaveGroup) and
+//    a new member resumes. The committed offsets never pass a record that was
+//    not handed out, every record is handed out at least once (duplicates are
+//    counted), and at the end the committed offsets are the end offsets.
 // 3. Events and metrics agree with the reader: the producer's `recordsSent` is
-//    the number of records in the topic (the resolved sends plus the aborted
+//    the number of its records in the topic (the resolved sends plus the aborted
 //    ones that were written anyway); the consumers' lag goes to 0; `events()`
 //    shows disconnected, reconnecting, connected for the proxy resets.
 //
 // The verifier is shown to catch a planted lost record, and the "not in the
-// topic" check a planted withdrawn one.
+// topic" check a planted withdrawn one. KAFKA_DENO_TEST_SEED replays a run's
+// random abort points (the RESULT line prints the seed).
 import assert from "node:assert/strict";
 import { connect, type Consumer, type KafkaEvent, SendAbortedError } from "../../mod.ts";
 import { uniqueName } from "../_broker.ts";
@@ -42,6 +46,8 @@ const PARTITIONS = 4;
 /** Awaited send loops, each with its own key and partition (worker % PARTITIONS). */
 const WORKERS = 8;
 const SENDS_PER_WORKER = 60;
+/** Sends of the producer closed hard during a black hole. */
+const BURST = 120;
 const SEED = Number(Deno.env.get("KAFKA_DENO_TEST_SEED") ?? Date.now() % 1_000_000);
 
 /** A small deterministic PRNG (mulberry32), seeded so a failure can be replayed. */
@@ -121,11 +127,17 @@ Deno.test(
     const withdrawn: string[] = [];
     /** Rejected with a SendAbortedError: may be in the topic, at most once. */
     const maybe: string[] = [];
-    const how: Record<string, number> = {};
+    /** Per abort mode, how the sends ended. */
+    const how: Record<string, Record<string, number>> = {};
+    const tally = (mode: string, outcome: string) => {
+      const m = how[mode] ??= {};
+      m[outcome] = (m[outcome] ?? 0) + 1;
+    };
     const otherErrors: Record<string, number> = {};
     let wrongReason = 0;
     let done = 0;
     const total = WORKERS * SENDS_PER_WORKER;
+    const closingTotal = PARTITIONS + BURST;
     const worker = async (w: number) => {
       const key = `w${w}`;
       const partition = w % PARTITIONS;
@@ -141,16 +153,20 @@ Deno.test(
         const sending = producer.send({ topic, messages: [{ key, value, partition }] }, { signal });
         if (mode === "at once") ctl.abort(reason);
         else if (mode === "timer") timer = setTimeout(() => ctl.abort(reason), Math.floor(random() * 300));
-        how[mode] = (how[mode] ?? 0) + 1;
         try {
           const [m] = await sending;
           acked.push({ key, value, seq, partition: m.partition, offset: m.offset });
+          tally(mode, "resolved");
         } catch (err) {
           if (err instanceof SendAbortedError) {
             maybe.push(value);
+            tally(mode, "mayHaveBeenDelivered");
             if (err.cause !== signal.reason) wrongReason++;
-          } else if (signal.aborted && err === signal.reason) withdrawn.push(value);
-          else {
+          } else if (signal.aborted && err === signal.reason) {
+            withdrawn.push(value);
+            tally(mode, "reason");
+          } else {
+            tally(mode, "other");
             const t = `${errorType(err)}: ${(err as Error).message}`;
             otherErrors[t] = (otherErrors[t] ?? 0) + 1;
           }
@@ -178,6 +194,64 @@ Deno.test(
     await producer.close();
     await producerEventsDone;
 
+    // A second producer is closed hard (close({ signal }) aborted) while its records sit in a black
+    // hole (in flight) or behind them (never sent): the first kind may be written, the second never.
+    const closing = producerClient.producer();
+    const closeReason = new Error("close now");
+    const burst: Promise<void>[] = [];
+    const closeOutcomes: Record<string, number> = {};
+    const classify = (key: string, seq: number, partition: number, p: Promise<{ offset: bigint }[]>) =>
+      p.then(([m]) => {
+        acked.push({ key, value: `${key}:${seq}`, seq, partition, offset: m.offset });
+        closeOutcomes.resolved = (closeOutcomes.resolved ?? 0) + 1;
+      }, (err) => {
+        let o: string;
+        if (err instanceof SendAbortedError && err.cause === closeReason) {
+          maybe.push(`${key}:${seq}`);
+          o = "mayHaveBeenDelivered";
+        } else if (err === closeReason) {
+          withdrawn.push(`${key}:${seq}`);
+          o = "reason";
+        } else o = `${errorType(err)}: ${(err as Error).message}`;
+        closeOutcomes[o] = (closeOutcomes[o] ?? 0) + 1;
+      });
+    for (let partition = 0; partition < PARTITIONS; partition++) {
+      const key = `c${partition}`;
+      await classify(
+        key,
+        0,
+        partition,
+        closing.send({ topic, messages: [{ key, value: `${key}:0`, partition }] }),
+      );
+    }
+    proxy.blackHole(5_000);
+    for (let seq = 1; seq <= BURST; seq++) {
+      const partition = seq % PARTITIONS;
+      const key = `c${partition}`;
+      burst.push(
+        classify(
+          key,
+          seq,
+          partition,
+          closing.send({ topic, messages: [{ key, value: `${key}:${seq}`, partition }] }),
+        ),
+      );
+      // Small waves: more batches per partition than may be in flight (5), so some never leave.
+      if (seq % PARTITIONS === 0) await sleep(40);
+    }
+    await sleep(300);
+    const closeCtl = new AbortController();
+    setTimeout(() => closeCtl.abort(closeReason), 0);
+    const closeResult = await closing.close({ signal: closeCtl.signal }).then(
+      () => "resolved",
+      (e) => e === closeReason ? "reason" : errorType(e),
+    );
+    await Promise.all(burst);
+    const closingMetrics = closing.metrics();
+    // What was in flight reaches the brokers when the hole ends.
+    proxy.blackHole(0);
+    await sleep(3_000);
+
     const stored = await javaReadAll(env, topic);
     const verdict = verify(acked, stored);
     const withdrawnPresent = present(withdrawn, stored);
@@ -201,13 +275,34 @@ Deno.test(
       if (r.offset + 1n > (endOffsets.get(r.partition) ?? 0n)) endOffsets.set(r.partition, r.offset + 1n);
     }
     const handed = new Map<string, number>();
-    const consumerOpts = { groupId, topics: [topic], fromBeginning: true, autoCommitIntervalMs: 1_000 };
+    const consumerOpts = {
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      autoCommitIntervalMs: 1_000,
+      // A hard-closed member (no LeaveGroup) is removed after this.
+      sessionTimeoutMs: 10_000,
+    };
     const clientA = await connect({ brokers: env.proxy, clientId: "abort-observe-a" });
     const clientB = await connect({ brokers: env.proxy, clientId: "abort-observe-b" });
-    const a = clientA.consumer(consumerOpts);
+    const aWarnings: string[] = [];
+    const quiet = () => {};
+    const a = clientA.consumer({
+      ...consumerOpts,
+      logger: {
+        debug: quiet,
+        info: quiet,
+        warn: (m: string) => aWarnings.push(m),
+        error: (m: string) => aWarnings.push(m),
+      },
+    });
     const aEvents: KafkaEvent[] = [];
     const aEventsDone = collect(a.events({ bufferSize: 10_000 }), aEvents);
     let b: Consumer | null = null;
+    let a3: Consumer | null = null;
+    const resumedEvents: KafkaEvent[] = [];
+    const resumedEventsDone: Promise<void>[] = [];
+    let hardClose = "";
     const checker = await directClient(env);
     let skipped = 0;
     const skipExamples: string[] = [];
@@ -272,6 +367,7 @@ Deno.test(
 
       // B joins (a rebalance) while A iterates again; A's iteration aborts during the rebalance.
       b = clientB.consumer(consumerOpts);
+      resumedEventsDone.push(collect(b.events({ bufferSize: 10_000 }), resumedEvents));
       const bStop = new AbortController();
       const bDone = iterate(b, bStop.signal);
       const a2 = new AbortController();
@@ -281,14 +377,27 @@ Deno.test(
       setTimeout(() => c3.abort(new Error("c3")), Math.floor(random() * 150));
       await noteCommit(a.commit(undefined, { signal: c3.signal }), c3.signal);
       await checkCommitted();
+
+      // A closes during a black hole; its close is cut short (hard: no commit, no LeaveGroup).
+      proxy.blackHole(3_000);
+      const cut = AbortSignal.timeout(300);
+      hardClose = await a.close({ signal: cut }).then(
+        () => "resolved",
+        (e) => e === cut.reason ? "reason" : errorType(e),
+      );
+      await aEventsDone;
+      await sleep(3_000);
+      await checkCommitted();
       proxy.resetAll();
 
-      // A resumes; both read until every record was handed out and both lags are 0.
+      // A new consumer resumes A's part; both read until every record was handed out and both lags are 0.
+      a3 = clientA.consumer(consumerOpts);
+      resumedEventsDone.push(collect(a3.events({ bufferSize: 10_000 }), resumedEvents));
       const aStop = new AbortController();
-      const aDone = iterate(a, aStop.signal);
+      const aDone = iterate(a3, aStop.signal);
       for (let i = 0; i < 1200 && !allHanded(); i++) await sleep(100);
       for (let i = 0; i < 600; i++) {
-        lagA = a.metrics().totalLag;
+        lagA = a3.metrics().totalLag;
         lagB = b.metrics().totalLag;
         if (lagA === 0 && lagB === 0) break;
         await sleep(100);
@@ -298,13 +407,14 @@ Deno.test(
       bStop.abort(new Error("b"));
       await Promise.all([aDone, bDone]);
       // Graceful closes commit what was handed out.
-      await a.close({ timeoutMs: 60_000 });
+      await a3.close({ timeoutMs: 60_000 });
       await b.close({ timeoutMs: 60_000 });
-      await aEventsDone;
+      await Promise.all(resumedEventsDone);
       committedAtEnd = new Map((await checkCommitted()).map((o) => [o.partition, o.offset]));
     } finally {
       await a.close({ signal: AbortSignal.abort() }).catch(() => {});
       await b?.close({ signal: AbortSignal.abort() }).catch(() => {});
+      await a3?.close({ signal: AbortSignal.abort() }).catch(() => {});
       proxy.clear();
       await producerClient.close();
       await clientA.close();
@@ -313,13 +423,17 @@ Deno.test(
     const notHanded = stored.filter((r) => !handed.has(tpKey(r.partition, r.offset))).length;
     const duplicates = [...handed.values()].reduce((s, c) => s + c - 1, 0);
     const producerReconnects = reconnectSequences(producerEvents);
-    const consumerReconnects = reconnectSequences(aEvents);
+    const consumerReconnects = reconnectSequences(aEvents) + reconnectSequences(resumedEvents);
     const stats = proxy.stats();
     result({
-      scenario: "proxy: aborted sends, iterations and commits (+50 ms each way, resets, 2 s black hole)",
+      scenario: "proxy: aborted sends, close, iterations and commits (+50 ms each way, resets, black holes)",
       seed: SEED,
       sends: total,
       modes: how,
+      closeAbortedSends: closingTotal,
+      closeAbortedOutcomes: closeOutcomes,
+      producerClose: closeResult,
+      closedProducerRecordsSent: closingMetrics.recordsSent,
       resolved: acked.length,
       withdrawn: withdrawn.length,
       withdrawnInTopic: withdrawnPresent,
@@ -341,6 +455,8 @@ Deno.test(
       committedChecks: checkpoints,
       iterationEnds: abortReasons,
       commits: commitOutcomes,
+      consumerHardClose: hardClose,
+      hardClosedConsumerWarnings: aWarnings,
       lagA,
       lagB,
       producerReconnects,
@@ -352,8 +468,17 @@ Deno.test(
 
     // 1. Sends.
     assert.deepEqual(otherErrors, {}, "every send resolved or was aborted");
+    assert.deepEqual(
+      Object.keys(closeOutcomes).filter((o) =>
+        o !== "resolved" && o !== "reason" && o !== "mayHaveBeenDelivered"
+      ),
+      [],
+      "every send of the producer closed hard resolved or was aborted",
+    );
     assert.equal(wrongReason, 0, "a SendAbortedError's cause is the signal's reason");
-    assert.equal(acked.length + withdrawn.length + maybe.length, total);
+    assert.equal(acked.length + withdrawn.length + maybe.length, total + closingTotal);
+    assert.equal(closeResult, "reason", "the aborted producer close rejected with the reason");
+    assert.equal(hardClose, "reason", "the consumer close cut short rejected with the reason");
     assert.deepEqual(
       {
         lost: verdict.lost,
@@ -368,10 +493,12 @@ Deno.test(
     assert.equal(maybeExtra, 0, "an aborted in-flight send was written at most once");
     assert.equal(stored.length, acked.length + maybePresent, "the topic holds nothing else");
     // 3. Metrics against the reader.
-    assert.equal(producerMetrics.recordsSent, stored.length, "recordsSent = the records in the topic");
+    const fromFirst = stored.filter((r) => r.key.startsWith("w")).length;
+    const maybeFromFirst = present(maybe.filter((v) => v.startsWith("w")), stored);
+    assert.equal(producerMetrics.recordsSent, fromFirst, "recordsSent = its records in the topic");
     assert.equal(
-      producerMetrics.recordsSent - maybePresent,
-      acked.length,
+      producerMetrics.recordsSent - maybeFromFirst,
+      acked.filter((r) => r.key.startsWith("w")).length,
       "recordsSent = resolved sends (+ aborted but written)",
     );
     // 2. Consumers.
@@ -388,7 +515,7 @@ Deno.test(
         `partition ${p} committed to its end`,
       );
     }
-    assert.equal(lagA, 0, "consumer A's lag went to 0");
+    assert.equal(lagA, 0, "the resuming consumer's lag went to 0");
     assert.equal(lagB, 0, "consumer B's lag went to 0");
     // 3. Events.
     assert.ok(producerReconnects >= 1, "the producer's events show disconnected, reconnecting, connected");
