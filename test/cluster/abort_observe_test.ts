@@ -242,10 +242,12 @@ Deno.test(
     await sleep(300);
     const closeCtl = new AbortController();
     setTimeout(() => closeCtl.abort(closeReason), 0);
+    const producerCloseStart = performance.now();
     const closeResult = await closing.close({ signal: closeCtl.signal }).then(
       () => "resolved",
       (e) => e === closeReason ? "reason" : errorType(e),
     );
+    const producerCloseMs = Math.round(performance.now() - producerCloseStart);
     await Promise.all(burst);
     const closingMetrics = closing.metrics();
     // What was in flight reaches the brokers when the hole ends.
@@ -303,6 +305,7 @@ Deno.test(
     const resumedEvents: KafkaEvent[] = [];
     const resumedEventsDone: Promise<void>[] = [];
     let hardClose = "";
+    let hardCloseMs = -1;
     const checker = await directClient(env);
     let skipped = 0;
     const skipExamples: string[] = [];
@@ -339,6 +342,20 @@ Deno.test(
         abortReasons.push(err === signal.reason ? "reason" : `${errorType(err)}: ${(err as Error).message}`);
       }
     };
+    /** The same with batches(). */
+    const iterateBatches = async (c: Consumer, signal: AbortSignal) => {
+      try {
+        for await (const batch of c.batches({ signal })) {
+          for (const r of batch.records) {
+            const k = tpKey(r.partition, r.offset);
+            handed.set(k, (handed.get(k) ?? 0) + 1);
+          }
+        }
+        abortReasons.push("ended without abort");
+      } catch (err) {
+        abortReasons.push(err === signal.reason ? "reason" : `${errorType(err)}: ${(err as Error).message}`);
+      }
+    };
     const allHanded = () => stored.every((r) => handed.has(tpKey(r.partition, r.offset)));
     let commitOutcomes: Record<string, number> = {};
     const noteCommit = (p: Promise<void>, signal: AbortSignal) =>
@@ -369,7 +386,7 @@ Deno.test(
       b = clientB.consumer(consumerOpts);
       resumedEventsDone.push(collect(b.events({ bufferSize: 10_000 }), resumedEvents));
       const bStop = new AbortController();
-      const bDone = iterate(b, bStop.signal);
+      const bDone = iterateBatches(b, bStop.signal);
       const a2 = new AbortController();
       setTimeout(() => a2.abort(new Error("a2")), 500 + Math.floor(random() * 2_500));
       await iterate(a, a2.signal);
@@ -379,14 +396,16 @@ Deno.test(
       await checkCommitted();
 
       // A closes during a black hole; its close is cut short (hard: no commit, no LeaveGroup).
-      proxy.blackHole(3_000);
+      proxy.blackHole(6_000);
       const cut = AbortSignal.timeout(300);
+      const closeStart = performance.now();
       hardClose = await a.close({ signal: cut }).then(
         () => "resolved",
         (e) => e === cut.reason ? "reason" : errorType(e),
       );
+      hardCloseMs = Math.round(performance.now() - closeStart);
       await aEventsDone;
-      await sleep(3_000);
+      for (let i = 0; i < 200 && proxy.inBlackHole(); i++) await sleep(50);
       await checkCommitted();
       proxy.resetAll();
 
@@ -433,7 +452,9 @@ Deno.test(
       closeAbortedSends: closingTotal,
       closeAbortedOutcomes: closeOutcomes,
       producerClose: closeResult,
+      producerCloseMs,
       closedProducerRecordsSent: closingMetrics.recordsSent,
+      closedProducerRecordsFailed: closingMetrics.recordsFailed,
       resolved: acked.length,
       withdrawn: withdrawn.length,
       withdrawnInTopic: withdrawnPresent,
@@ -456,6 +477,7 @@ Deno.test(
       iterationEnds: abortReasons,
       commits: commitOutcomes,
       consumerHardClose: hardClose,
+      consumerHardCloseMs: hardCloseMs,
       hardClosedConsumerWarnings: aWarnings,
       lagA,
       lagB,
@@ -479,6 +501,9 @@ Deno.test(
     assert.equal(acked.length + withdrawn.length + maybe.length, total + closingTotal);
     assert.equal(closeResult, "reason", "the aborted producer close rejected with the reason");
     assert.equal(hardClose, "reason", "the consumer close cut short rejected with the reason");
+    // Not a speed check: an aborted close must not wait for the network (the black holes last 5 and 6 s).
+    assert.ok(producerCloseMs < 5_000, `the aborted producer close waited ${producerCloseMs} ms`);
+    assert.ok(hardCloseMs < 6_000, `the consumer close cut short waited ${hardCloseMs} ms`);
     assert.deepEqual(
       {
         lost: verdict.lost,
