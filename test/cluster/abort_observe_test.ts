@@ -504,6 +504,7 @@ Deno.test(
     // Not a speed check: an aborted close must not wait for the network (the black holes last 5 and 6 s).
     assert.ok(producerCloseMs < 5_000, `the aborted producer close waited ${producerCloseMs} ms`);
     assert.ok(hardCloseMs < 6_000, `the consumer close cut short waited ${hardCloseMs} ms`);
+    assert.deepEqual(aWarnings, [], "a close cut short reports nothing it was asked to skip");
     assert.deepEqual(
       {
         lost: verdict.lost,
