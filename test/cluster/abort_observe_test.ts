@@ -100,6 +100,13 @@ function collect(it: AsyncIterable<KafkaEvent>, into: KafkaEvent[]): Promise<voi
   })();
 }
 
+/** How many events of each type. */
+function eventTypes(events: readonly KafkaEvent[]): Record<string, number> {
+  const n: Record<string, number> = {};
+  for (const e of events) n[e.type] = (n[e.type] ?? 0) + 1;
+  return n;
+}
+
 const tpKey = (partition: number, offset: bigint) => `${partition}@${offset}`;
 
 Deno.test(
@@ -306,6 +313,7 @@ Deno.test(
     const resumedEventsDone: Promise<void>[] = [];
     let hardClose = "";
     let hardCloseMs = -1;
+    let assignedAtEnd = { b: 0, resumed: 0 };
     const checker = await directClient(env);
     let skipped = 0;
     const skipExamples: string[] = [];
@@ -330,11 +338,14 @@ Deno.test(
     };
     const abortReasons: string[] = [];
     /** Iterates until the signal aborts; records what was handed out. */
+    /** Records handed out, per consumer. */
+    const handedBy = new Map<Consumer, number>();
     const iterate = async (c: Consumer, signal: AbortSignal, onRecord?: () => void) => {
       try {
         for await (const r of c.records({ signal })) {
           const k = tpKey(r.partition, r.offset);
           handed.set(k, (handed.get(k) ?? 0) + 1);
+          handedBy.set(c, (handedBy.get(c) ?? 0) + 1);
           onRecord?.();
         }
         abortReasons.push("ended without abort");
@@ -350,6 +361,7 @@ Deno.test(
             const k = tpKey(r.partition, r.offset);
             handed.set(k, (handed.get(k) ?? 0) + 1);
           }
+          handedBy.set(c, (handedBy.get(c) ?? 0) + batch.records.length);
         }
         abortReasons.push("ended without abort");
       } catch (err) {
@@ -366,11 +378,13 @@ Deno.test(
     let lagB = -1;
     let committedAtEnd = new Map<number, bigint>();
     try {
-      // A reads about a quarter, then its signal aborts mid-stream (from a timer, not the loop).
+      // A reads about a quarter, then its signal aborts mid-stream.
       const a1 = new AbortController();
       let n = 0;
       await iterate(a, a1.signal, () => {
-        if (++n === Math.floor(stored.length / 4)) setTimeout(() => a1.abort(new Error("a1")), 0);
+        // Synchronously: records already fetched are handed out in microtasks, a timer would fire only
+        // once the buffer is drained.
+        if (++n === Math.floor(stored.length / 4)) a1.abort(new Error("a1"));
       });
       // An aborted commit (in flight or before its turn), then one that completes.
       const c1 = new AbortController();
@@ -387,9 +401,14 @@ Deno.test(
       resumedEventsDone.push(collect(b.events({ bufferSize: 10_000 }), resumedEvents));
       const bStop = new AbortController();
       const bDone = iterateBatches(b, bStop.signal);
+      // A's next iteration aborts by the time it has handed out half of the records (or after a few
+      // seconds): B's join is pending meanwhile (the rebalance waits for A), the rest is for B and A's successor.
       const a2 = new AbortController();
-      setTimeout(() => a2.abort(new Error("a2")), 500 + Math.floor(random() * 2_500));
-      await iterate(a, a2.signal);
+      const a2Timer = setTimeout(() => a2.abort(new Error("a2")), 500 + Math.floor(random() * 2_500));
+      await iterate(a, a2.signal, () => {
+        if (++n === Math.floor(stored.length / 2)) a2.abort(new Error("a2"));
+      });
+      clearTimeout(a2Timer);
       const c3 = new AbortController();
       setTimeout(() => c3.abort(new Error("c3")), Math.floor(random() * 150));
       await noteCommit(a.commit(undefined, { signal: c3.signal }), c3.signal);
@@ -414,7 +433,12 @@ Deno.test(
       resumedEventsDone.push(collect(a3.events({ bufferSize: 10_000 }), resumedEvents));
       const aStop = new AbortController();
       const aDone = iterate(a3, aStop.signal);
-      for (let i = 0; i < 1200 && !allHanded(); i++) await sleep(100);
+      // Every record handed out, and both members hold partitions (after A's session timed out).
+      for (let i = 0; i < 1200; i++) {
+        if (allHanded() && b.assignment().length > 0 && a3.assignment().length > 0) break;
+        await sleep(100);
+      }
+      assignedAtEnd = { b: b.assignment().length, resumed: a3.assignment().length };
       for (let i = 0; i < 600; i++) {
         lagA = a3.metrics().totalLag;
         lagB = b.metrics().totalLag;
@@ -444,6 +468,11 @@ Deno.test(
     const producerReconnects = reconnectSequences(producerEvents);
     const consumerReconnects = reconnectSequences(aEvents) + reconnectSequences(resumedEvents);
     const stats = proxy.stats();
+    const handedPer = {
+      a: handedBy.get(a) ?? 0,
+      b: b ? handedBy.get(b) ?? 0 : 0,
+      resumed: a3 ? handedBy.get(a3) ?? 0 : 0,
+    };
     result({
       scenario: "proxy: aborted sends, close, iterations and commits (+50 ms each way, resets, black holes)",
       seed: SEED,
@@ -470,6 +499,8 @@ Deno.test(
       recordsSent: producerMetrics.recordsSent,
       recordsFailed: producerMetrics.recordsFailed,
       handedOut: handed.size,
+      handedPer,
+      partitionsAtEnd: assignedAtEnd,
       notHandedOut: notHanded,
       consumerDuplicates: duplicates,
       committedSkips: skipped,
@@ -484,6 +515,9 @@ Deno.test(
       producerReconnects,
       consumerReconnects,
       proxyResets: stats.resets,
+      producerEvents: eventTypes(producerEvents),
+      hardClosedConsumerEvents: eventTypes(aEvents),
+      otherConsumersEvents: eventTypes(resumedEvents),
     });
     await checker.admin().deleteTopics([topic]).catch(() => {});
     await checker.close();
@@ -531,6 +565,16 @@ Deno.test(
     assert.equal(skipped, 0, skipExamples.join("\n"));
     assert.equal(notHanded, 0, "every record was handed out at least once");
     assert.ok(
+      handedPer.b + handedPer.resumed > 0,
+      "B and A's successor handed out records after the rebalance",
+    );
+    assert.equal(
+      assignedAtEnd.b + assignedAtEnd.resumed,
+      PARTITIONS,
+      "B and A's successor share every partition",
+    );
+    assert.ok(assignedAtEnd.b > 0 && assignedAtEnd.resumed > 0, "both members hold partitions at the end");
+    assert.ok(
       abortReasons.every((r) => r === "reason"),
       `every iteration ended with its signal's reason: ${abortReasons}`,
     );
@@ -545,5 +589,8 @@ Deno.test(
     assert.equal(lagB, 0, "consumer B's lag went to 0");
     // 3. Events.
     assert.ok(producerReconnects >= 1, "the producer's events show disconnected, reconnecting, connected");
+    const others = eventTypes(resumedEvents);
+    assert.ok((others["group.assigned"] ?? 0) >= 2, "each member that resumed saw its assignment");
+    assert.ok((others["commit.succeeded"] ?? 0) >= 1, "their commits show as events");
   },
 );
