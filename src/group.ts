@@ -231,6 +231,8 @@ export class GroupMember {
   #loop: Promise<void> | null = null;
   #joinConn: Connection | null = null;
   readonly #conns = new Set<Connection>();
+  /** Closed without leaving (a hard close): a LeaveGroup it cuts short is no failure to report. */
+  #leaveCut = false;
   readonly #events: EventHub | null;
 
   /**
@@ -482,13 +484,16 @@ export class GroupMember {
         instanceId: this.#opts.groupInstanceId,
       }, { timeoutMs: 5000 });
     } catch (err) {
-      this.#hooks.report(
-        new KafkaError(
-          `Leaving group ${this.#opts.groupId} failed (${(err as Error).message}); ` +
-            `the coordinator removes the member after sessionTimeoutMs`,
-          { cause: err },
-        ),
-      );
+      // Unless a hard close cut it short: the session timeout removes the member, as the application asked.
+      if (!this.#leaveCut) {
+        this.#hooks.report(
+          new KafkaError(
+            `Leaving group ${this.#opts.groupId} failed (${(err as Error).message}); ` +
+              `the coordinator removes the member after sessionTimeoutMs`,
+            { cause: err },
+          ),
+        );
+      }
     }
     this.#generationId = -1;
   }
@@ -1034,6 +1039,8 @@ export class GroupMember {
         if (isConnectionProblem(e)) this.#coordinator = null;
         err = e;
       }
+      // A hard close cut it short: the session timeout removes the member, as the application asked.
+      if (this.#leaveCut) return;
       if (!retriableCoordinatorError(err) || Date.now() + backoff > deadline) {
         // Not fatal: the session timeout removes the member; but the application hears of it.
         this.#hooks.report(
@@ -1059,6 +1066,8 @@ export class GroupMember {
    * waiting for an answer, looking the coordinator up or retrying.
    */
   async close(opts: { leave?: boolean | "best-effort" } = {}): Promise<void> {
+    // A hard close (no leave, or a best-effort one not awaited) cuts a pending LeaveGroup short.
+    if (opts.leave === false || opts.leave === "best-effort") this.#leaveCut = true;
     if (!this.#stopping) {
       this.#stopping = true;
       this.#wake.notify();

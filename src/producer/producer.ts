@@ -510,6 +510,9 @@ export class Producer implements AsyncDisposable {
       info = await this.#readyTopic(topic, signal);
     }
     signal?.throwIfAborted();
+    // Closed (or failed for good) while the metadata came: queue nothing (the sender may have stopped).
+    if (this.#closing) throw new ClosedError("The producer is closed");
+    if (this.#sender.fatal) throw this.#sender.fatal;
     const n = info.partitions.length;
     const parts = new Array<number>(messages.length);
     for (let i = 0; i < messages.length; i++) {

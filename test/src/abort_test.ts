@@ -7,7 +7,7 @@ import { produce } from "../../protocol/apis/produce.ts";
 import type { RequestHeader } from "../../protocol/framing.ts";
 import { decodeRecordBatches } from "../../protocol/record_batch.ts";
 import type { Reader } from "../../protocol/primitives.ts";
-import { connect, SendAbortedError } from "../../mod.ts";
+import { ClosedError, connect, SendAbortedError } from "../../mod.ts";
 import { apiVersionsReply, fakeBroker, reply } from "../_fake_broker.ts";
 
 // Old, non-flexible versions keep the fake broker simple (request header v1).
@@ -20,6 +20,8 @@ interface Script {
   metadata?: number;
   /** Answer Produce (else never). */
   produce?: boolean;
+  /** Metadata requests after the first `after` are answered once `open` resolves. */
+  metadataGate?: { after: number; open: Promise<void> };
 }
 
 /** A one-node cluster with topic "t" (1 partition); records every produced value. */
@@ -29,13 +31,16 @@ function cluster(script: Script = {}) {
   let produceRequests = 0;
   let metadataAnswered = 0;
   let offset = 0n;
-  const broker = fakeBroker((h: RequestHeader, body: Reader) => {
+  const broker = fakeBroker(async (h: RequestHeader, body: Reader) => {
     switch (h.apiKey) {
       case 18:
         return script.apiVersions === false ? null : apiVersionsReply(h, RANGES);
       case 3:
         if (script.metadata !== undefined && metadataAnswered >= script.metadata) return null;
         metadataAnswered++;
+        if (script.metadataGate !== undefined && metadataAnswered > script.metadataGate.after) {
+          await script.metadataGate.open;
+        }
         return reply(metadata, h, {
           throttleTimeMs: 0,
           brokers: [{ nodeId: 0, host: "127.0.0.1", port: broker.port, rack: null }],
@@ -109,6 +114,9 @@ function cluster(script: Script = {}) {
     broker,
     produced,
     sequences,
+    get metadataRequests() {
+      return metadataAnswered;
+    },
     get produceRequests() {
       return produceRequests;
     },
@@ -401,6 +409,35 @@ Deno.test("producer.close({ signal }) already aborted drops unsent records (reje
   assert.equal(await sent.catch((e) => e), reason);
   assert.equal(fake.produceRequests, 0);
 });
+
+// A send() that awaits a topic's metadata when the producer closes must not queue its records after the
+// close: the sender has stopped, so nothing would ever settle the call.
+for (const how of ["hard", "graceful"] as const) {
+  Deno.test(`a send() waiting for metadata when a ${how} close ends the producer rejects with ClosedError`, async () => {
+    let open!: () => void;
+    const fake = cluster({ metadataGate: { after: 1, open: new Promise<void>((r) => open = r) } });
+    await using _b = fake.broker;
+    await using client = await connect({ brokers: [fake.broker.address], metadataMaxAgeMs: 1 });
+    const producer = client.producer({ acks: 1 });
+    await new Promise((r) => setTimeout(r, 10)); // the bootstrap metadata is stale: send() asks again
+    const sent = producer.send({ topic: "t", messages: [{ value: "late" }] });
+    await until(() => fake.metadataRequests > 1, "the send's Metadata request");
+    const reason = new Error("now");
+    if (how === "hard") {
+      assert.equal(await producer.close({ signal: AbortSignal.abort(reason) }).catch((e) => e), reason);
+    } else await producer.close();
+    open();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      sent.then(() => "resolved", (e) => e),
+      new Promise((r) => timer = setTimeout(() => r("still pending after 5 s"), 5_000)),
+    ]);
+    clearTimeout(timer);
+    assert.ok(outcome instanceof ClosedError, String(outcome));
+    assert.equal(fake.produceRequests, 0);
+    assert.equal(producer.bufferedBytes, 0);
+  });
+}
 
 Deno.test("client.close({ signal }) turns a close in progress hard", async () => {
   const fake = cluster({ produce: false });

@@ -61,6 +61,8 @@ function cluster(
   script: Script,
   opts: {
     commitForever?: number;
+    /** LeaveGroup is never answered. */
+    leaveNever?: boolean;
     consumerHeartbeatError?: number;
     /** Answers ConsumerGroupHeartbeat (offered when this or consumerHeartbeatError is set). */
     consumerHeartbeat?: (req: ConsumerGroupHeartbeatRequest) => ConsumerGroupHeartbeatResponse;
@@ -164,6 +166,7 @@ function cluster(
       case 12:
         return reply(heartbeat, h, { throttleTimeMs: 0, errorCode: next("heartbeat") });
       case 13:
+        if (opts.leaveNever) return null;
         return reply(leaveGroup, h, { throttleTimeMs: 0, errorCode: next("leave"), members: [] });
       case 68:
         if (opts.consumerHeartbeat) {
@@ -439,4 +442,20 @@ Deno.test("commit({ signal }) aborted while OffsetCommit is being retried reject
   } finally {
     await c.close();
   }
+});
+
+Deno.test("classic: a close cut short (close({ signal })) while LeaveGroup is pending reports no failure to leave", async () => {
+  await using broker = cluster({}, { leaveNever: true });
+  await using client = await connect({ brokers: [broker.address] });
+  const reported: string[] = [];
+  const c = client.consumer({ groupId: "g", topics: ["t"], onError: (e) => void reported.push(e.message) });
+  await until(() => broker.count(14) >= 1 && c.assignment().length === 1, 10_000, "the assignment");
+  const ctl = new AbortController();
+  const closing = c.close({ signal: ctl.signal });
+  await until(() => broker.count(13) === 1, 10_000, "the LeaveGroup request");
+  const reason = new Error("stop now");
+  ctl.abort(reason);
+  assert.equal(await closing.catch((e) => e), reason);
+  // The application asked for a hard close (no LeaveGroup): cutting the pending one short is no failure.
+  assert.deepEqual(reported, []);
 });
