@@ -18,8 +18,8 @@
  */
 
 import { type Client, connect, VERSION } from "../mod.ts";
-import { listOffsets } from "../protocol/apis/list_offsets.ts";
 import * as kafka from "../scripts/kafka.ts";
+import * as kafkaCluster from "../scripts/kafka_cluster.ts";
 import { apiVersions } from "../protocol/apis/api_versions.ts";
 import { type Job, payloadText, type Percentiles, percentiles, type Result } from "./contenders/common.ts";
 
@@ -303,7 +303,11 @@ function parseFlags(argv: string[]): Record<string, string | boolean> {
 }
 const flags = parseFlags(Deno.args);
 const str = (k: string) => (typeof flags[k] === "string" ? flags[k] as string : undefined);
-const ALL_SCENARIOS = ["producer", "awaited", "consumer", "latency", "memory"];
+const ALL_SCENARIOS = ["producer", "awaited", "consumer", "latency", "proxy", "memory"];
+/** The contenders of the memory scenario (10M records take minutes per contender). */
+const MEMORY_CONTENDERS = ["kafka-deno", "franz-go"];
+/** Proxy scenario: the delay the fault proxy adds each way, in ms (cross-zone, cross-region). */
+const PROXY_MS = [20, 100];
 const ALL_CONTENDERS = [
   "kafka-deno",
   "platformatic",
@@ -437,7 +441,11 @@ const franz = CONTENDERS.includes("franz-go") ? await ensureFranz() : { error: "
 
 const tmp = await Deno.makeTempDir({ prefix: "kafka-deno-bench-" });
 const client: Client = await connect({ brokers: BROKERS, clientId: "bench-harness" });
-const admin = client.admin();
+/**
+ * Where the producer cases send: the single broker, or (proxy scenario) the 3-node cluster
+ * through the fault proxy, with a client straight to the brokers for topics and checks.
+ */
+let target = { brokers: BROKERS, client, admin: client.admin(), replicationFactor: 1 };
 const runId = Date.now().toString(36);
 let topicSeq = 0;
 
@@ -484,27 +492,29 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
 
 async function freshTopic(tag: string): Promise<string> {
   const topic = `bench-${runId}-${++topicSeq}-${tag}`;
-  await admin.createTopics([{ topic, partitions: PARTITIONS, replicationFactor: 1 }]);
+  await target.admin.createTopics([{
+    topic,
+    partitions: PARTITIONS,
+    replicationFactor: target.replicationFactor,
+  }]);
   return topic;
 }
 
 async function dropTopic(topic: string): Promise<void> {
-  await admin.deleteTopics([topic], { ifExists: true, timeoutMs: 60_000 }).catch((e) =>
+  await target.admin.deleteTopics([topic], { ifExists: true, timeoutMs: 60_000 }).catch((e) =>
     console.error(`bench: could not delete ${topic}: ${e instanceof Error ? e.message : e}`)
   );
 }
 
 /** Sum of the partitions' end offsets: how many records a producer really wrote. */
 async function endOffsetSum(topic: string): Promise<number> {
-  const conn = await client.cluster.anyConnection();
-  const res = await conn.request(listOffsets, {
-    topics: [{
-      name: topic,
-      partitions: Array.from({ length: PARTITIONS }, (_, p) => ({ partitionIndex: p, timestamp: -1n })),
-    }],
-  });
+  // Each partition's leader answers for it (the admin client routes the lookups).
+  const offsets = await target.admin.listOffsets([topic], { at: "latest", timeoutMs: 60_000 });
   let sum = 0;
-  for (const t of res.topics) for (const p of t.partitions) sum += Number(p.offset);
+  for (const p of offsets) {
+    if (p.error) throw new Error(`end offset of ${topic}[${p.partition}]: ${p.error.message}`);
+    sum += Number(p.offset);
+  }
   return sum;
 }
 
@@ -531,7 +541,7 @@ const NODE_ENV = { KAFKAJS_NO_PARTITIONER_WARNING: "1" };
 
 function baseJob(c: Case, topic: string, payload: string): Job {
   return {
-    brokers: BROKERS,
+    brokers: target.brokers,
     topic,
     records: c.records,
     valueSize: c.valueSize,
@@ -607,7 +617,7 @@ async function produceRow(contender: string, c: Case): Promise<Row> {
             "--payload-file",
             payload,
             "--producer-props",
-            `bootstrap.servers=${BROKERS.join(",")}`,
+            `bootstrap.servers=${target.brokers.join(",")}`,
             `acks=${ACKS_JAVA(c.acks)}`,
             `linger.ms=${LINGER_MS}`,
             `batch.size=${BATCH_BYTES}`,
@@ -645,7 +655,16 @@ async function produceRow(contender: string, c: Case): Promise<Row> {
           `compression.codec=${c.codec}`,
         ];
         if (c.acks === -1) x.push("-X", "enable.idempotence=true");
-        const run = await runChild("kcat", ["-P", "-b", BROKERS.join(","), "-t", topic, "-l", ...x, file], {
+        const run = await runChild("kcat", [
+          "-P",
+          "-b",
+          target.brokers.join(","),
+          "-t",
+          topic,
+          "-l",
+          ...x,
+          file,
+        ], {
           timeoutMs,
         });
         row = run.code === 0 && !/fail|error/i.test(run.stderr)
@@ -724,7 +743,8 @@ async function consumeRow(contender: string, c: Case, topic: string): Promise<Ro
   const groupId = `bench-${runId}-${++topicSeq}-${contender}`;
   const job: Job = { ...baseJob(c, topic, ""), groupId, perRecord: c.perRecord };
   delete job.payloadFile;
-  const timeoutMs = timeoutFor(c.records, c.valueSize);
+  // Group join plus 5,000 records/s at worst.
+  const timeoutMs = 60_000 + c.records / 5;
   if (c.perRecord && ["java", "kcat", "franz-go"].includes(contender)) {
     return { contender, ok: false, reason: "n/a (one poll loop: see the per-batch case)" };
   }
@@ -856,11 +876,11 @@ async function latencyRow(contender: string, c: Case): Promise<Row> {
  * group; the peak RSS of each process is the figure. Returns the two rows.
  */
 async function memoryRows(contender: string, records: number): Promise<[Row, Row]> {
-  if (contender === "java" || contender === "kcat") {
+  if (!MEMORY_CONTENDERS.includes(contender)) {
     const na: Row = {
       contender,
       ok: false,
-      reason: "n/a (not run in the memory scenario: see its throughput rows)",
+      reason: "n/a (memory is measured for kafka-deno, with franz-go for reference)",
     };
     return [na, na];
   }
@@ -1084,8 +1104,10 @@ async function runCase(c: Case, one: (contender: string) => Promise<Row>, rounds
         row = { contender, ok: false, reason: `error: ${err instanceof Error ? err.message : err}` };
       }
       runs.get(contender)!.push(row);
-      // A contender that cannot run the case (n/a) is not retried in later rounds.
-      if (!row.ok && row.reason?.startsWith("n/a")) runs.delete(contender);
+      // A contender that cannot run the case (n/a) or timed out is not retried in later rounds.
+      if (!row.ok && (row.reason?.startsWith("n/a") || /timed out/.test(row.reason ?? ""))) {
+        runs.delete(contender);
+      }
       if (!runs.has(contender)) c.rows.push(row);
     }
   }
@@ -1273,7 +1295,8 @@ async function saveResults(final: boolean): Promise<void> {
     targetsMd(),
     ...cases.map(mdTable),
   ].join("\n");
-  await Deno.writeTextFile(`${RESULTS_DIR}/latest.md`, md);
+  // BENCH_LATEST=0: a run beside another (e.g. one scenario at a time) leaves latest.md to the other.
+  if (Deno.env.get("BENCH_LATEST") !== "0") await Deno.writeTextFile(`${RESULTS_DIR}/latest.md`, md);
 }
 
 try {
@@ -1307,7 +1330,9 @@ try {
     console.error(`bench: loopback round trip (ApiVersions) p50 ${rtt.toFixed(3)} ms`);
     for (const chunk of [1, 1000]) {
       for (const acks of [1, -1] as const) {
-        const records = chunk === 1 ? (QUICK ? 1_000 : 5_000) : Math.min(RECORDS, QUICK ? 50_000 : 200_000);
+        const records = chunk === 1
+          ? Math.min(QUICK ? 1_000 : 5_000, Math.max(500, Math.round(RECORDS / 50)))
+          : Math.min(RECORDS, QUICK ? 50_000 : 200_000);
         const c: Case = {
           id: `awaited-${chunk}-100B-acks${acksLabel(acks)}-none`,
           scenario: "awaited",
@@ -1393,6 +1418,65 @@ try {
         rows: [],
       };
       await runCase(c, (contender) => latencyRow(contender, c));
+    }
+  }
+  if (SCENARIOS.includes("proxy")) {
+    // The 3-node cluster (KAFKA_DENO_CLUSTER_PORT) advertises the fault proxy's ports, so every
+    // client's traffic goes through the proxy; topics have 3 replicas.
+    const startedCluster = await kafkaCluster.startCluster();
+    const proxy = await kafkaCluster.startClusterProxy();
+    const direct = await connect({
+      brokers: kafkaCluster.directBootstrap(),
+      clientId: "bench-harness-cluster",
+    });
+    const saved = target;
+    target = {
+      brokers: kafkaCluster.proxyBootstrap(),
+      client: direct,
+      admin: direct.admin(),
+      replicationFactor: 3,
+    };
+    try {
+      for (const ms of PROXY_MS) {
+        proxy.setFaults({ latencyMs: ms });
+        const via = `through the fault proxy, +${ms} ms each way, 3 brokers, 3 replicas`;
+        const p: Case = {
+          id: `proxy${ms}-produce-100B-acksall-none`,
+          scenario: "producer",
+          title: `Producer, pipelined, ${via}: 100 B values, acks=all, none`,
+          valueSize: 100,
+          acks: -1,
+          codec: "none",
+          records: Math.min(RECORDS, QUICK ? 20_000 : 50_000),
+          rows: [],
+        };
+        await runCase(p, (contender) => produceRow(contender, p));
+        for (const chunk of [1, 1000]) {
+          const records = chunk === 1 ? (QUICK ? 20 : 50) : (QUICK ? 10_000 : 20_000);
+          const c: Case = {
+            id: `proxy${ms}-awaited-${chunk}-100B-acksall-none`,
+            scenario: "awaited",
+            title: `Awaited send() loop, ${via}: ${chunk.toLocaleString("en-US")} record${
+              chunk === 1 ? "" : "s"
+            } per call, 100 B values, acks=all, client defaults (p50/p99 per send() call)`,
+            valueSize: 100,
+            acks: -1,
+            codec: "none",
+            records,
+            chunk,
+            rows: [],
+          };
+          await runCase(c, (contender) => awaitedRow(contender, c));
+        }
+      }
+    } finally {
+      target = saved;
+      await direct.close();
+      await proxy.close();
+      if (startedCluster && !KEEP_BROKER) {
+        console.error("bench: stopping the cluster this run started");
+        await kafkaCluster.stopCluster();
+      }
     }
   }
   if (SCENARIOS.includes("memory")) {
