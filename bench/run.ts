@@ -292,6 +292,7 @@ function parseFlags(argv: string[]): Record<string, string | boolean> {
     "rounds",
     "codecs",
     "memory-counts",
+    "merge",
   ];
   const out: Record<string, string | boolean> = {};
   for (const a of argv) {
@@ -321,7 +322,7 @@ const ALL_CONTENDERS = [
 const USAGE = "deno task bench [--quick] [--rounds=N] [--records=N] " +
   `[--scenarios=${ALL_SCENARIOS.join(",")}] [--contenders=${ALL_CONTENDERS.join(",")}] ` +
   "[--codecs=none,zstd] [--rates=5000,50000] [--duration=S] " +
-  "[--memory-counts=1000000,3000000,10000000] [--keep-broker]";
+  "[--memory-counts=1000000,3000000,10000000] [--keep-broker] [--merge=a.json,b.json,...]";
 if (flags.help === true) {
   console.log(USAGE);
   Deno.exit(0);
@@ -338,6 +339,12 @@ const CODECS = (str("codecs") ?? (QUICK ? "none" : "none,zstd")).split(",");
 const MEMORY_COUNTS = (str("memory-counts") ?? (QUICK ? "300000,1000000" : "1000000,3000000,10000000"))
   .split(",").map(Number);
 const SCENARIOS = (str("scenarios") ?? ALL_SCENARIOS.join(",")).split(",");
+/**
+ * `--merge=a.json,b.json`: runs nothing; writes one result (JSON and latest.md) from the cases of
+ * runs made side by side (a later file's case replaces an earlier one with the same id).
+ */
+const MERGE = str("merge")?.split(",") ?? null;
+const SCENARIOS_RUN = MERGE ? [] : SCENARIOS;
 const CONTENDERS = (str("contenders") ?? ALL_CONTENDERS.join(",")).split(",");
 for (const c of CONTENDERS) {
   if (!ALL_CONTENDERS.includes(c)) {
@@ -1096,6 +1103,7 @@ async function runCase(c: Case, one: (contender: string) => Promise<Row>, rounds
   for (let round = 0; round < rounds; round++) {
     const order = CONTENDERS.map((_, i) => CONTENDERS[(i + round) % CONTENDERS.length]);
     for (const contender of order) {
+      if (!runs.has(contender)) continue;
       console.error(`bench: ${c.title}: ${contender} (round ${round + 1}/${rounds})…`);
       let row: Row;
       try {
@@ -1122,7 +1130,25 @@ async function runCase(c: Case, one: (contender: string) => Promise<Row>, rounds
 
 const stamp = started.toISOString().slice(0, 16).replace(":", "-");
 // A run of some scenarios or contenders is "partial": the README's summary keeps showing the newest full run.
-const MODE = QUICK
+const merged: { file: string; date: string; load: unknown }[] = [];
+if (MERGE) {
+  for (const f of MERGE) {
+    const doc = JSON.parse(await Deno.readTextFile(f));
+    merged.push({ file: f.split("/").pop()!, date: doc.date, load: doc.load });
+    for (const c of doc.cases as Case[]) {
+      const i = cases.findIndex((x) => x.id === c.id);
+      if (i >= 0) cases[i] = c;
+      else cases.push(c);
+    }
+  }
+}
+const MODE = MERGE
+  ? (ALL_SCENARIOS.every((s) =>
+      cases.some((c) => c.scenario.startsWith(s) || (s === "proxy" && c.id.startsWith("proxy")))
+    )
+    ? "full"
+    : "partial")
+  : QUICK
   ? "quick"
   : ALL_SCENARIOS.every((s) => SCENARIOS.includes(s)) && ALL_CONTENDERS.every((c) => CONTENDERS.includes(c))
   ? "full"
@@ -1266,6 +1292,7 @@ async function saveResults(final: boolean): Promise<void> {
       maxOutstanding: MAX_OUTSTANDING,
     },
     load: { uptimeAtStart, start: loadAtStart, now: loadAtEnd },
+    merged,
     ...meta,
     targets: targets(),
     cases,
@@ -1282,10 +1309,19 @@ async function saveResults(final: boolean): Promise<void> {
     `latency at ${RATES.map((r) => r.toLocaleString("en-US")).join(" and ")} records/s for ${DURATION} s. ` +
     `Machine: ${m.cores} cores, ${m.memoryGiB} GiB, ${m.cpu}. MB = 10^6 bytes of values.`,
     "",
-    `Load: the machine was shared with other work during this run (\`uptime\` at the start: ` +
-    `${uptimeAtStart.replace(/^.*load average:\s*/, "load average ")}; load average ${
-      loadAtEnd.join(", ")
-    } at the last write). The broker and every client share the same ${m.cores} cores.`,
+    merged.length
+      ? `Merged from runs made side by side (each case was run by one of them; their load figures): ${
+        merged.map((x) => {
+          const l = x.load as { start?: number[]; now?: number[] } | undefined;
+          return `\`${x.file}\` (load average ${l?.start?.join(", ") ?? "?"} at its start, ${
+            l?.now?.join(", ") ?? "?"
+          } at its end)`;
+        }).join("; ")
+      }. The machine was shared with other work throughout; the broker and every client share the same ${m.cores} cores.`
+      : `Load: the machine was shared with other work during this run (\`uptime\` at the start: ` +
+        `${uptimeAtStart.replace(/^.*load average:\s*/, "load average ")}; load average ${
+          loadAtEnd.join(", ")
+        } at the last write). The broker and every client share the same ${m.cores} cores.`,
     "",
     ...Object.entries(v).map(([k, s]) => `- ${k}: ${s}`),
     "",
@@ -1304,7 +1340,7 @@ try {
     `bench: ${RECORDS} records per case, ${ROUNDS} rounds, brokers ${BROKERS.join(",")}, ` +
       `contenders ${CONTENDERS.join(", ")}`,
   );
-  if (SCENARIOS.includes("producer")) {
+  if (SCENARIOS_RUN.includes("producer")) {
     for (const size of [100, 1024]) {
       for (const acks of [1, -1] as const) {
         for (const codec of CODECS) {
@@ -1325,7 +1361,7 @@ try {
       }
     }
   }
-  if (SCENARIOS.includes("awaited")) {
+  if (SCENARIOS_RUN.includes("awaited")) {
     const rtt = await roundTripMs();
     console.error(`bench: loopback round trip (ApiVersions) p50 ${rtt.toFixed(3)} ms`);
     for (const chunk of [1, 1000]) {
@@ -1353,7 +1389,7 @@ try {
       }
     }
   }
-  if (SCENARIOS.includes("consumer")) {
+  if (SCENARIOS_RUN.includes("consumer")) {
     for (const size of [100, 1024]) {
       const records = recordsFor(size);
       const topic = await freshTopic("c");
@@ -1402,7 +1438,7 @@ try {
       }
     }
   }
-  if (SCENARIOS.includes("latency")) {
+  if (SCENARIOS_RUN.includes("latency")) {
     for (const rate of RATES) {
       const c: Case = {
         id: `latency-${rate}-100B-acksall`,
@@ -1420,7 +1456,7 @@ try {
       await runCase(c, (contender) => latencyRow(contender, c));
     }
   }
-  if (SCENARIOS.includes("proxy")) {
+  if (SCENARIOS_RUN.includes("proxy")) {
     // The 3-node cluster (KAFKA_DENO_CLUSTER_PORT) advertises the fault proxy's ports, so every
     // client's traffic goes through the proxy; topics have 3 replicas.
     const startedCluster = await kafkaCluster.startCluster();
@@ -1479,7 +1515,7 @@ try {
       }
     }
   }
-  if (SCENARIOS.includes("memory")) {
+  if (SCENARIOS_RUN.includes("memory")) {
     // One round: a peak RSS varies far less with load than a rate does, and 10M records take minutes.
     for (const n of MEMORY_COUNTS) {
       const label = n.toLocaleString("en-US");
