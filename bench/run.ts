@@ -969,7 +969,12 @@ const HEAD = [
 function cells(c: Case, row: Row): string[] {
   const base = c.rows.find((r) => r.contender === "kafka-deno");
   const lat = c.scenario === "latency";
-  if (!row.ok) return [row.contender, row.reason ?? "n/a", "", "", "", "", "", fmtNum(row.rssMiB), "—", ""];
+  if (!row.ok) {
+    // One line, without terminal colours: a reason may carry a stack trace.
+    // deno-lint-ignore no-control-regex
+    const reason = (row.reason ?? "n/a").replace(/\x1b\[[0-9;]*m/g, "").replace(/\s+/g, " ").slice(0, 200);
+    return [row.contender, reason, "", "", "", "", "", fmtNum(row.rssMiB), "—", ""];
+  }
   const rounds = row.rounds && row.rounds.ok < row.rounds.of
     ? `${row.rounds.of - row.rounds.ok} of ${row.rounds.of} rounds failed`
     : "";
@@ -1128,7 +1133,8 @@ async function runCase(c: Case, one: (contender: string) => Promise<Row>, rounds
   await saveResults(false);
 }
 
-const stamp = started.toISOString().slice(0, 16).replace(":", "-");
+// To the second: runs started side by side in the same minute must not write the same file.
+const stamp = started.toISOString().slice(0, 19).replaceAll(":", "-");
 // A run of some scenarios or contenders is "partial": the README's summary keeps showing the newest full run.
 const merged: { file: string; date: string; load: unknown }[] = [];
 if (MERGE) {
@@ -1235,7 +1241,10 @@ function targets(): TargetLine[] {
       }
     }
     out.push({
-      case: c.title.replace(/ \(.*$/, ""),
+      case: c.title.replace(/ \(loopback.*$/, "").replace(/ \((≤|group)[^)]*\)/, "").replace(
+        /, client defaults$/,
+        "",
+      ),
       kafkaDeno: (lat ? `p99 ${fmtNum(kd.latency!.p99, 2)} ms` : `${fmtNum(kd.recordsPerSec)}/s`) + extra,
       bestJs: js
         ? `${js.contender}: ${lat ? `p99 ${fmtNum(js.latency!.p99, 2)} ms` : `${fmtNum(js.recordsPerSec)}/s`}`

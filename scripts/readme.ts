@@ -50,6 +50,7 @@ interface BenchRun {
   records: number;
   rounds?: number;
   load?: { uptimeAtStart: string; start: number[]; now: number[] };
+  merged?: { file: string; load?: { start?: number[]; now?: number[] } }[];
   machine: { cores: number; memoryGiB: number; cpu: string };
   versions: Record<string, string>;
   cases: { title: string; scenario: string; rows: BenchRow[] }[];
@@ -94,7 +95,16 @@ async function benchSummary(): Promise<string> {
     return [shortTitle(c.title), ...cells];
   });
   // Short list items only: deno fmt reflows paragraphs, but leaves list items under the line width alone.
-  const load = run.load
+  const parts = run.merged ?? [];
+  const oneMin = parts.flatMap((m) => [m.load?.start?.[0], m.load?.now?.[0]]).filter((x) =>
+    typeof x === "number"
+  );
+  const load = oneMin.length
+    ? [
+      `- load: ${parts.length} runs side by side, machine shared with other work; ` +
+      `1-min load ${Math.min(...oneMin)}-${Math.max(...oneMin)}`,
+    ]
+    : run.load
     ? [
       `- load: shared with other work; load average ${run.load.start.join(", ")} at the start, ` +
       `${run.load.now.join(", ")} at the end`,
