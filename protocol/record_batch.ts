@@ -756,6 +756,96 @@ function decodeLegacy(
   };
 }
 
+/** Where one record batch lies in a Fetch response's bytes, and its header fields that need no decoding. */
+export interface RecordBatchFrame {
+  /** Where the batch starts. */
+  start: number;
+  /** Where it ends (exclusive). */
+  end: number;
+  /** 2, or 0/1 for a legacy message set entry (whose other fields are then only its offset). */
+  magic: number;
+  /** The offset of the first record (a legacy entry's offset). */
+  baseOffset: bigint;
+  /** `baseOffset + lastOffsetDelta` (a legacy entry's offset). */
+  lastOffset: bigint;
+  /** The leader epoch the broker stamped; -1 when absent. */
+  partitionLeaderEpoch: number;
+  /** Whether this is a control batch. */
+  isControl: boolean;
+  /** The record count of its header (1 for a legacy entry; 0 when the header says less). */
+  count: number;
+}
+
+/**
+ * The complete batches in `bytes`, located by their headers without decoding (or checking) their
+ * records: a consumer can then decode them one at a time with {@linkcode decodeRecordBatches} on
+ * `bytes.subarray(frame.start, frame.end)`. A truncated last batch is left out, as there.
+ *
+ * @param bytes The batches (the `records` field of a Fetch response).
+ * @param options Topic/partition for errors.
+ * @returns The frames, in order.
+ * @throws {ProtocolError} On an unknown magic or a batch size below the minimum.
+ *
+ * @example
+ * ```ts
+ * import { encodeRecordBatch, recordBatchFrames } from "./record_batch.ts";
+ * const one = encodeRecordBatch([{ value: new Uint8Array([1]) }, { value: null }], { baseOffset: 5n });
+ * const [frame] = recordBatchFrames(one);
+ * console.assert(frame.end === one.length && frame.lastOffset === 6n && frame.count === 2);
+ * ```
+ */
+export function recordBatchFrames(
+  bytes: Uint8Array,
+  options: Pick<DecodeRecordBatchesOptions, "topic" | "partition"> = {},
+): RecordBatchFrame[] {
+  const where: Where = { topic: options.topic, partition: options.partition, verifyCrc: false, maxBytes: 0 };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const frames: RecordBatchFrame[] = [];
+  let pos = 0;
+  while (bytes.length - pos >= LOG_OVERHEAD) {
+    const length = view.getInt32(pos + 8);
+    if (bytes.length - pos < MAGIC_OFFSET + 1) break;
+    const magic = bytes[pos + MAGIC_OFFSET];
+    const min = magic === 2 ? RECORD_BATCH_OVERHEAD - LOG_OVERHEAD : legacyMin(magic);
+    if (magic > 2) {
+      throw new ProtocolError(
+        `Unknown magic ${magic} in the batch at offset ${view.getBigInt64(pos)}${at(where)}`,
+      );
+    }
+    if (length < min) {
+      throw new ProtocolError(`Record batch size ${length} is smaller than the minimum ${min}${at(where)}`);
+    }
+    const end = pos + LOG_OVERHEAD + length;
+    if (end > bytes.length) break; // truncated by the broker's size limit
+    const baseOffset = view.getBigInt64(pos);
+    if (magic === 2) {
+      frames.push({
+        start: pos,
+        end,
+        magic,
+        baseOffset,
+        lastOffset: baseOffset + BigInt(view.getInt32(pos + 23)),
+        partitionLeaderEpoch: view.getInt32(pos + 12),
+        isControl: (view.getInt16(pos + 21) & CONTROL_FLAG) !== 0,
+        count: Math.max(0, view.getInt32(pos + 57)),
+      });
+    } else {
+      frames.push({
+        start: pos,
+        end,
+        magic,
+        baseOffset,
+        lastOffset: baseOffset,
+        partitionLeaderEpoch: -1,
+        isControl: false,
+        count: 1,
+      });
+    }
+    pos = end;
+  }
+  return frames;
+}
+
 /**
  * Decodes every complete batch in `bytes` (the `records` field of a Fetch response, or a log
  * segment). A truncated last batch, which the broker produces when it cuts a response at its

@@ -48,7 +48,9 @@ interface BenchRun {
   date: string;
   mode: string;
   records: number;
-  latency: { rate: number; durationS: number };
+  rounds?: number;
+  load?: { uptimeAtStart: string; start: number[]; now: number[] };
+  merged?: { file: string; load?: { start?: number[]; now?: number[] } }[];
   machine: { cores: number; memoryGiB: number; cpu: string };
   versions: Record<string, string>;
   cases: { title: string; scenario: string; rows: BenchRow[] }[];
@@ -67,7 +69,16 @@ async function benchSummary(): Promise<string> {
     (a.run.mode === "full" ? 1 : 0) - (b.run.mode === "full" ? 1 : 0) || a.name.localeCompare(b.name)
   );
   const { name, run } = runs[runs.length - 1];
-  const names = ["kafka-deno", "java", "kcat", "kafkajs", "platformatic"];
+  const names = [
+    "kafka-deno",
+    "platformatic",
+    "kafkajs",
+    "platformatic-node",
+    "kafkajs-node",
+    "franz-go",
+    "kcat",
+    "java",
+  ].filter((n) => run.cases.some((c) => c.rows.some((r) => r.contender === n)));
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
   const rows = run.cases.map((c) => {
     const base = c.rows.find((r) => r.contender === "kafka-deno");
@@ -75,6 +86,7 @@ async function benchSummary(): Promise<string> {
       const r = c.rows.find((x) => x.contender === n);
       if (!r || !r.ok) return "n/a";
       if (c.scenario === "latency") return r.latency ? `p99 ${r.latency.p99.toFixed(1)} ms` : "n/a";
+      if (c.scenario.startsWith("memory")) return `${Math.round(r.rssMiB ?? 0)} MiB`;
       const rate = fmt(r.recordsPerSec ?? 0);
       if (n === "kafka-deno") return `${rate} (${Math.round(r.rssMiB ?? 0)} MiB)`;
       const ratio = base?.recordsPerSec ? (r.recordsPerSec ?? 0) / base.recordsPerSec : 0;
@@ -83,11 +95,30 @@ async function benchSummary(): Promise<string> {
     return [shortTitle(c.title), ...cells];
   });
   // Short list items only: deno fmt reflows paragraphs, but leaves list items under the line width alone.
+  const parts = run.merged ?? [];
+  const oneMin = parts.flatMap((m) => [m.load?.start?.[0], m.load?.now?.[0]]).filter((x) =>
+    typeof x === "number"
+  );
+  const load = oneMin.length
+    ? [
+      `- load: ${parts.length} runs side by side, machine shared with other work; ` +
+      `1-min load ${Math.min(...oneMin)}-${Math.max(...oneMin)}`,
+    ]
+    : run.load
+    ? [
+      `- load: shared with other work; load average ${run.load.start.join(", ")} at the start, ` +
+      `${run.load.now.join(", ")} at the end`,
+    ]
+    : [];
+  const rounds = run.rounds ? `, median of ${run.rounds} alternated rounds` : "";
   return [
-    `- measured ${run.date.slice(0, 10)}, ${run.mode} run, ${fmt(run.records)} records per throughput case`,
+    `- measured ${run.date.slice(0, 10)}, ${run.mode} run, ${
+      fmt(run.records)
+    } records per throughput case${rounds}`,
     `- machine: ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, ${run.machine.cpu}`,
+    ...load,
     `- raw data: [bench/results/${name}](bench/results/${name})`,
-    ...names.map((n) => `- ${n}: ${run.versions[n] ?? "?"}`),
+    ...Object.entries(run.versions).map(([n, v]) => `- ${n}: ${v}`),
     "",
     table(["case", ...names], rows),
   ].join("\n");
@@ -96,6 +127,24 @@ async function benchSummary(): Promise<string> {
 function shortTitle(title: string): string {
   return title
     .replace(/^Producer: (.*) values, /, "produce $1, ")
+    .replace(/^Producer, pipelined \(.*?\): (.*) values, /, "produce $1, ")
+    .replace(
+      /^Producer, pipelined, through the fault proxy, \+(\d+) ms each way.*: (.*) values, (.*)$/,
+      "produce $2, $3, +$1 ms proxy",
+    )
+    .replace(
+      /^Awaited send\(\) loop, through the fault proxy, \+(\d+) ms each way.*: ([\d,]+) records? per call.*$/,
+      "awaited, $2 per call, +$1 ms proxy",
+    )
+    .replace(
+      /^Awaited send\(\) loop: ([\d,]+) records? per call, 100 B values, (acks=\w+), .*$/,
+      "awaited, $1 per call, $2",
+    )
+    .replace(
+      /^Consumer \(group, from the beginning\), (per \w+): (.*) values, uncompressed/,
+      "consume $2, $1",
+    )
+    .replace(/^Memory: (producing|consuming) ([\d,]+) records.*$/, "peak RSS $1 $2")
     .replace(/^Consumer \(group, from the beginning\): (.*) values, uncompressed/, "consume $1 (group)")
     .replace(/^Awaited send\(\) loop: ([\d,]+) records? per call, .*$/, "awaited send() loop, $1 per call")
     .replace(/^End-to-end latency: (.*) records\/s for (\d+) s.*$/, "end-to-end latency at $1/s");

@@ -34,6 +34,8 @@ import {
   ControlRecordType,
   decodeRecordBatches,
   type KafkaRecord,
+  type RecordBatchFrame,
+  recordBatchFrames,
   type RecordHeader,
 } from "../protocol/record_batch.ts";
 import type { Cluster, Lane } from "./cluster.ts";
@@ -220,7 +222,29 @@ export interface Chunk {
   index: number;
   /** The fetched bytes it accounts for. */
   readonly bytes: number;
+  /** Records it still counts for in the prefetch budget (its header counts while undecoded). */
+  count: number;
+  /**
+   * The fetched batches, not decoded yet: {@linkcode Fetcher.take} decodes a few at a time into a
+   * chunk of their own, so that records are made just before they are handed out and die young
+   * (a whole fetch decoded at once outlives V8's young generation and fills the old one).
+   */
+  readonly lazy?: LazyBatches;
 }
+
+/** Undecoded batches of one partition's fetch. */
+interface LazyBatches {
+  readonly bytes: Uint8Array;
+  readonly frames: RecordBatchFrame[];
+  /** The next frame to decode. */
+  at: number;
+  /** The offset fetched from: records before it (in the first batch) are skipped. */
+  readonly from: bigint;
+}
+
+/** Batches decoded per {@linkcode Fetcher.take} call: at least one, then up to this many bytes. */
+const SLICE_BYTES = 32 * 1024;
+const NO_RECORDS: ConsumerRecord[] = [];
 
 /** Fetcher options, all required (the consumer applies the defaults). */
 export interface FetcherOptions {
@@ -485,7 +509,7 @@ export class Fetcher {
       const c = this.#queue[i];
       if (match(c)) {
         this.#bufferedBytes -= c.bytes;
-        this.#bufferedRecords -= c.records.length - c.index;
+        this.#bufferedRecords -= c.count;
       } else kept.push(c);
     }
     this.#queue = kept;
@@ -499,17 +523,80 @@ export class Fetcher {
   take(): Chunk | null {
     while (this.#head < this.#queue.length) {
       const c = this.#queue[this.#head];
-      this.#queue[this.#head++] = undefined as unknown as Chunk;
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#head);
-        this.#head = 0;
+      const live = c.epoch === c.tp.epoch && !c.tp.revoked && !c.tp.paused;
+      if (c.lazy !== undefined && live) {
+        const records = this.#decodeSlice(c, c.lazy);
+        // null: the slice did not decode; the partition was rewound and its chunks dropped.
+        if (records === null) continue;
+        if (c.lazy.at >= c.lazy.frames.length) this.#shift(c);
+        this.#room.notify();
+        if (records.length > 0) {
+          return { tp: c.tp, epoch: c.epoch, records, index: 0, bytes: 0, count: records.length };
+        }
+        continue;
       }
-      this.#bufferedBytes -= c.bytes;
-      this.#bufferedRecords -= c.records.length;
+      this.#shift(c);
       this.#room.notify();
-      if (c.epoch === c.tp.epoch && !c.tp.revoked && !c.tp.paused) return c;
+      if (live) return c;
     }
     return null;
+  }
+
+  /** Removes the head chunk `c` from the queue and from the prefetch budget. */
+  #shift(c: Chunk): void {
+    this.#queue[this.#head++] = undefined as unknown as Chunk;
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#bufferedBytes -= c.bytes;
+    this.#bufferedRecords -= c.count;
+    c.count = 0;
+  }
+
+  /**
+   * Decodes the next batches of a lazy chunk (at least one, up to SLICE_BYTES). When they do
+   * not decode (a checksum or format error), the application hears of it and the partition
+   * goes back to the first of them, to be fetched again: null then.
+   */
+  #decodeSlice(c: Chunk, lazy: LazyBatches): ConsumerRecord[] | null {
+    const { frames } = lazy;
+    const first = lazy.at;
+    const startPos = frames[first].start;
+    let end = first;
+    let counted = 0;
+    while (end < frames.length && (end === first || frames[end].end - startPos <= SLICE_BYTES)) {
+      counted += frames[end].count;
+      end++;
+    }
+    const tp = c.tp;
+    let batches;
+    try {
+      batches = decodeRecordBatches(lazy.bytes.subarray(startPos, frames[end - 1].end), {
+        topic: tp.topic,
+        partition: tp.partition,
+      });
+    } catch (err) {
+      const from = frames[first].baseOffset > lazy.from ? frames[first].baseOffset : lazy.from;
+      tp.epoch++;
+      this.#dropBuffered((x) => x.tp === tp);
+      this.#rewind(tp, from);
+      this.#room.notify();
+      this.onError(err as Error);
+      return null;
+    }
+    lazy.at = end;
+    c.count -= counted;
+    this.#bufferedRecords -= counted;
+    const out: ConsumerRecord[] = [];
+    for (const b of batches) {
+      if (b.isControl) continue;
+      const epoch = b.partitionLeaderEpoch;
+      for (const r of b.records) {
+        if (r.offset >= lazy.from) out.push(new ConsumerRecord(tp.topic, tp.partition, r, epoch));
+      }
+    }
+    return out;
   }
 
   #hasRoom(): boolean {
@@ -933,6 +1020,11 @@ export class Fetcher {
     tp.highWatermark = p.highWatermark;
     const bytes = p.records;
     if (bytes === null || bytes.length === 0) return false;
+    // Magic 2 without aborted transactions to filter: located now, decoded as they are handed out.
+    if (!(this.#opts.isolationLevel === 1 && p.abortedTransactions?.length)) {
+      const frames = recordBatchFrames(bytes, { topic: tp.topic, partition: tp.partition });
+      if (frames.every((f) => f.magic === 2)) return this.#acceptLazy(tp, from, bytes, frames);
+    }
     const batches = decodeRecordBatches(bytes, { topic: tp.topic, partition: tp.partition });
     let next = from;
     const out: ConsumerRecord[] = [];
@@ -970,9 +1062,41 @@ export class Fetcher {
     tp.fetchedEpoch = epochBefore(tp, next);
     this.metrics?.partition(out.length, bytes.length);
     if (out.length === 0) return false;
-    this.#queue.push({ tp, epoch: tp.epoch, records: out, index: 0, bytes: bytes.length });
+    this.#queue.push({ tp, epoch: tp.epoch, records: out, index: 0, bytes: bytes.length, count: out.length });
     this.#bufferedBytes += bytes.length;
     this.#bufferedRecords += out.length;
+    return true;
+  }
+
+  /** Queues a partition's batches undecoded (see {@linkcode Chunk.lazy}); true when any may hold records. */
+  #acceptLazy(tp: PartitionState, from: bigint, bytes: Uint8Array, frames: RecordBatchFrame[]): boolean {
+    let next = from;
+    let count = 0;
+    let data = false;
+    for (const f of frames) {
+      if (!f.isControl && f.lastOffset >= from) {
+        count += f.count;
+        data = true;
+      }
+      const after = f.lastOffset + 1n;
+      if (after > next) next = after;
+      if (f.partitionLeaderEpoch >= 0) noteEpoch(tp, f.baseOffset, f.partitionLeaderEpoch);
+    }
+    tp.fetchOffset = next;
+    tp.fetchedEpoch = epochBefore(tp, next);
+    if (!data) return false;
+    const lazy: LazyBatches = { bytes, frames, at: 0, from };
+    this.#queue.push({
+      tp,
+      epoch: tp.epoch,
+      records: NO_RECORDS,
+      index: 0,
+      bytes: bytes.length,
+      count,
+      lazy,
+    });
+    this.#bufferedBytes += bytes.length;
+    this.#bufferedRecords += count;
     return true;
   }
 

@@ -38,6 +38,8 @@ export interface Job {
   awaited?: boolean;
   /** A file of newline-separated values of `valueSize` bytes each, cycled through. */
   payloadFile?: string;
+  /** Consume mode: one record per iteration (`for await` of records) instead of one batch. */
+  perRecord?: boolean;
   /** Consumer group id (consume and latency modes). */
   groupId?: string;
   /** Latency mode: records per second. */

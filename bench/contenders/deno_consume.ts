@@ -29,6 +29,8 @@ export interface BenchRecord {
 export interface BenchConsumer {
   /** Batches of records (arrays), or single records wrapped in arrays. */
   batches(): AsyncIterable<BenchRecord[]>;
+  /** The records one at a time (`for await (const r of consumer)`). */
+  records(): AsyncIterable<BenchRecord>;
   /** Leaves the group and stops fetching. */
   close(): Promise<void>;
 }
@@ -67,6 +69,7 @@ export function openConsumer(client: Client, groupId: string, topic: string): Be
         for await (const r of c) yield [r];
       }
     },
+    records: () => c,
     close: () => c.close(),
   };
 }
@@ -79,6 +82,7 @@ export function openConsumer(client: Client, groupId: string, topic: string): Be
  * @param records How many records to read.
  * @param groupId A fresh group id.
  * @param timeoutMs Give up after this long.
+ * @param perRecord Read one record per iteration (`for await` of the consumer) rather than batches.
  */
 export async function consumeWith(
   client: Client,
@@ -86,6 +90,7 @@ export async function consumeWith(
   records: number,
   groupId: string,
   timeoutMs: number,
+  perRecord = false,
 ): Promise<Result> {
   const consumer = openConsumer(client, groupId, topic);
   if (!consumer) return { ok: false, reason: NO_CONSUMER };
@@ -95,13 +100,24 @@ export async function consumeWith(
   let last = 0;
   const timer = setTimeout(() => consumer.close().catch(() => {}), timeoutMs);
   try {
-    for await (const batch of consumer.batches()) {
-      if (count === 0) first = performance.now();
-      for (const r of batch) bytes += r.value?.length ?? 0;
-      count += batch.length;
-      if (count >= records) {
-        last = performance.now();
-        break;
+    if (perRecord) {
+      for await (const r of consumer.records()) {
+        if (count === 0) first = performance.now();
+        bytes += r.value?.length ?? 0;
+        if (++count >= records) {
+          last = performance.now();
+          break;
+        }
+      }
+    } else {
+      for await (const batch of consumer.batches()) {
+        if (count === 0) first = performance.now();
+        for (const r of batch) bytes += r.value?.length ?? 0;
+        count += batch.length;
+        if (count >= records) {
+          last = performance.now();
+          break;
+        }
       }
     }
   } finally {
@@ -115,6 +131,13 @@ export async function consumeWith(
 if (import.meta.main) {
   await main(async (job) => {
     await using client = await connect({ brokers: job.brokers, clientId: "bench-deno" });
-    return await consumeWith(client, job.topic, job.records, job.groupId ?? `bench-${Date.now()}`, 600_000);
+    return await consumeWith(
+      client,
+      job.topic,
+      job.records,
+      job.groupId ?? `bench-${Date.now()}`,
+      600_000,
+      job.perRecord,
+    );
   });
 }

@@ -91,17 +91,32 @@ async function consume(job) {
   const done = new Promise((resolve) => {
     finish = resolve;
   });
-  await consumer.run({
-    eachBatch: ({ batch }) => {
-      if (count === 0) first = performance.now();
-      for (const m of batch.messages) bytes += m.value?.length ?? 0;
-      count += batch.messages.length;
-      if (count >= job.records && last === 0) {
-        last = performance.now();
-        finish();
+  // Per record: eachMessage (awaited by kafkajs one message at a time); per batch: eachBatch.
+  await consumer.run(
+    job.perRecord
+      ? {
+        eachMessage: ({ message }) => {
+          if (count === 0) first = performance.now();
+          bytes += message.value?.length ?? 0;
+          count++;
+          if (count >= job.records && last === 0) {
+            last = performance.now();
+            finish();
+          }
+        },
       }
-    },
-  });
+      : {
+        eachBatch: ({ batch }) => {
+          if (count === 0) first = performance.now();
+          for (const m of batch.messages) bytes += m.value?.length ?? 0;
+          count += batch.messages.length;
+          if (count >= job.records && last === 0) {
+            last = performance.now();
+            finish();
+          }
+        },
+      },
+  );
   const timer = setTimeout(finish, 600_000);
   await done;
   clearTimeout(timer);

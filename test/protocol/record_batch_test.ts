@@ -8,6 +8,7 @@ import {
   CorruptRecordError,
   decodeRecordBatches,
   encodeRecordBatch,
+  recordBatchFrames,
   type RecordInput,
   TimestampType,
 } from "../../protocol/record_batch.ts";
@@ -467,4 +468,32 @@ Deno.test("decodeRecordBatches() throws only ProtocolError on 100,000 mutated or
   }
   assert.equal(decoded + rejected, ITERATIONS);
   assert.ok(decoded > 1000 && rejected > 1000, `decoded ${decoded}, rejected ${rejected}`);
+});
+
+Deno.test("recordBatchFrames locates batches by their headers, leaves a truncated one out, refuses a bad magic", () => {
+  const a = encodeRecordBatch([{ value: new Uint8Array([1]) }, { value: null }], {
+    baseOffset: 10n,
+    partitionLeaderEpoch: 4,
+  });
+  const b = encodeRecordBatch([{ value: new Uint8Array([2]) }], { baseOffset: 12n, isControl: true });
+  const all = new Uint8Array(a.length + b.length + 20);
+  all.set(a);
+  all.set(b, a.length);
+  all.set(a.subarray(0, 20), a.length + b.length);
+  const frames = recordBatchFrames(all, { topic: "t", partition: 0 });
+  assert.equal(frames.length, 2);
+  assert.deepStrictEqual(
+    frames.map((
+      f,
+    ) => [f.start, f.end, f.magic, f.baseOffset, f.lastOffset, f.partitionLeaderEpoch, f.isControl, f.count]),
+    [
+      [0, a.length, 2, 10n, 11n, 4, false, 2],
+      [a.length, a.length + b.length, 2, 12n, 12n, -1, true, 1],
+    ],
+  );
+  // Each frame decodes on its own.
+  assert.equal(decodeRecordBatches(all.subarray(frames[0].start, frames[0].end))[0].records.length, 2);
+  const bad = a.slice();
+  bad[16] = 3;
+  assert.throws(() => recordBatchFrames(bad, { topic: "t", partition: 0 }), ProtocolError);
 });

@@ -17,6 +17,7 @@ import { ErrorCode } from "../../protocol/error_codes.ts";
 import { encodeRecordBatch } from "../../protocol/record_batch.ts";
 import { Cluster } from "../../src/cluster.ts";
 import { LogTruncationError } from "../../src/errors.ts";
+import { CorruptRecordError } from "../../protocol/record_batch.ts";
 import { epochBefore, Fetcher, type PartitionState } from "../../src/fetcher.ts";
 import { type FakeCluster, fakeCluster, type FakeClusterState } from "../_fake_cluster.ts";
 
@@ -33,6 +34,8 @@ interface Options {
   diverging?: boolean;
   /** The leader epoch the nodes fence with, when it differs from what Metadata says (a lagging broker). */
   brokerEpoch?: () => number | undefined;
+  /** The first Fetch answer with more than one batch gets its last byte flipped (a bad checksum). */
+  corruptOnce?: boolean;
 }
 
 interface Seen {
@@ -105,6 +108,12 @@ function startCluster(state: FakeClusterState, logs: Log[], seen: Seen, opts: Op
       if (error === 0 && diverging.epoch < 0) {
         if (p.fetchOffset > BigInt(log.length)) error = ErrorCode.OFFSET_OUT_OF_RANGE;
         else records = batches(log, Number(p.fetchOffset));
+        if (
+          opts.corruptOnce && records !== null && records.length > batches(log.slice(0, 1), 0)!.length * 2
+        ) {
+          opts.corruptOnce = false;
+          records[records.length - 1] ^= 0xff;
+        }
       }
       seen.fetches.push({
         node,
@@ -394,4 +403,20 @@ Deno.test("an offset out of range is reset by the policy and reported, not silen
     /Offset 50 of t\[0\] is out of range; the position is reset to the earliest offset/,
   );
   assert.equal((t.notices[0].cause as { code?: number }).code, ErrorCode.OFFSET_OUT_OF_RANGE);
+});
+
+Deno.test("a batch that fails its checksum is reported, and the partition fetches it again from there", async () => {
+  const s = state(0, 1);
+  const opts: Options = { corruptOnce: true };
+  await using t = await setup(s, [[...log(0, 3), ...log(1, 3, "r", 3)]], opts);
+  t.fetcher.assign([{ topic: TOPIC, partition: 0, start: 0n }]);
+  const got = await take(t.fetcher, 6);
+  assert.equal(opts.corruptOnce, false);
+  // Every record once, in order: nothing of the bad slice is handed out before it is fetched again.
+  assert.deepStrictEqual(got.map((r) => r.offset), [0n, 1n, 2n, 3n, 4n, 5n]);
+  assert.deepStrictEqual(got.map((r) => r.value), ["r0", "r1", "r2", "r3", "r4", "r5"]);
+  assert.equal(t.errors.length, 1);
+  assert.ok(t.errors[0] instanceof CorruptRecordError, String(t.errors[0]));
+  // From the first batch of the slice that failed to decode (here both batches formed one slice).
+  assert.ok(t.seen.fetches.slice(1).some((f) => f.offset <= 3n), "the bad batch is fetched again");
 });
