@@ -582,6 +582,7 @@ export class Fetcher {
       this.#dropBuffered((x) => x.tp === tp);
       this.#rewind(tp, from);
       this.#room.notify();
+      this.metrics?.errors.add(err);
       this.onError(err as Error);
       return null;
     }
@@ -1097,6 +1098,7 @@ export class Fetcher {
     });
     this.#bufferedBytes += bytes.length;
     this.#bufferedRecords += count;
+    this.metrics?.partition(count, bytes.length);
     return true;
   }
 

@@ -972,7 +972,10 @@ export class Producer implements AsyncDisposable {
     for (const b of [...this.#acc.outstanding]) {
       const neverSent = b.encoded === null && b.attempts === 0;
       if (!this.#acc.remove(b)) b.expired = true;
-      this.#acc.fail(b, neverSent ? unsent : sent);
+      const err = neverSent ? unsent : sent;
+      // Counted like any other failure (the close's timeout or abort is the error type).
+      this.#sender.metrics?.failed(b.records.length, err);
+      this.#acc.fail(b, err);
     }
   }
 
