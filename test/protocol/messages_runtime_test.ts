@@ -8,6 +8,7 @@ import {
   MAX_ARRAY_ELEMENTS,
   MAX_TAGGED_FIELDS,
   readArrayLength,
+  readArrayLengthNullAsEmpty,
   readNullableArrayLength,
   readTagCount,
   readTags,
@@ -39,8 +40,18 @@ Deno.test("readArrayLength() refuses more than 1,000,000 elements even when the 
 
 Deno.test("readArrayLength() refuses a count beyond the bytes left, and negative or null counts", () => {
   assert.throws(() => readArrayLength(withRoom(new Writer().int32(10), 9), false), /only 9 bytes left/);
-  assert.throws(() => readArrayLength(withRoom(new Writer().int32(-1), 9), false), /Negative/);
-  assert.throws(() => readArrayLength(withRoom(new Writer().unsignedVarint(0), 9), true), /Null/);
+  assert.throws(
+    () => readArrayLength(withRoom(new Writer().int32(-2), 9), false, "X.Y"),
+    /Negative .* in X\.Y/,
+  );
+  assert.throws(
+    () => readArrayLength(withRoom(new Writer().int32(-1), 9), false, "X.Y"),
+    /Null .* array X\.Y/,
+  );
+  assert.throws(
+    () => readArrayLength(withRoom(new Writer().unsignedVarint(0), 9), true, "X.Y"),
+    /Null .* X\.Y/,
+  );
   assert.equal(readNullableArrayLength(withRoom(new Writer().int32(-1), 0), false), -1);
   assert.equal(readNullableArrayLength(withRoom(new Writer().unsignedVarint(0), 0), true), -1);
 });
@@ -72,4 +83,11 @@ Deno.test("generated encoders refuse what a version cannot carry instead of drop
   // Versions outside the schema's range.
   assert.throws(() => encodeProduceRequest(new Writer(), req, 14), RangeError);
   assert.throws(() => decodeMetadataResponse(new Reader(new Uint8Array(8)), 14), ProtocolError);
+});
+
+Deno.test("readArrayLengthNullAsEmpty() reads null as empty (the fields in gen_protocol.ts's NULL_AS_EMPTY)", () => {
+  assert.equal(readArrayLengthNullAsEmpty(withRoom(new Writer().int32(-1), 0), false), 0);
+  assert.equal(readArrayLengthNullAsEmpty(withRoom(new Writer().unsignedVarint(0), 0), true), 0);
+  assert.equal(readArrayLengthNullAsEmpty(withRoom(new Writer().unsignedVarint(3), 2), true), 2);
+  assert.throws(() => readArrayLengthNullAsEmpty(withRoom(new Writer().int32(-2), 9), false), /Negative/);
 });
