@@ -18,7 +18,7 @@ import {
   type ShareConsumer,
   type ShareRecord,
 } from "../../mod.ts";
-import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, requires, testClient, uniqueName } from "../_broker.ts";
 import { javaTool } from "../_tools.ts";
 import { produceNumbered, until, within } from "./_member.ts";
 
@@ -271,7 +271,9 @@ Deno.test("share consumer: a member SIGKILLed with records in hand: they are del
   await q.commit();
 });
 
-Deno.test("share group interop: Kafka's console share consumer and ours in one group read each record once", async () => {
+Deno.test("share group interop: Kafka's console share consumer and ours in one group read each record once", {
+  ignore: requires("java-tools"),
+}, async () => {
   await using client = await testClient();
   const { topic, group } = await setup(client, "share-interop");
   const total = 300;
