@@ -27,30 +27,20 @@
 
 import { cacheDir } from "./kafka.ts";
 import { exists, portOpen, sleep, tail } from "./_broker_process.ts";
+import { KFAKE_SRC, kfakeVersion, TANSU_VERSION } from "./compat_deviations.ts";
 
-/** The tansu release the lane builds. */
-export const TANSU_VERSION = "0.6.0";
+export { kfakeVersion, TANSU_VERSION };
+
 /** The compatibility lanes. */
 export const BROKERS = ["tansu", "kfake"] as const;
 /** One of {@linkcode BROKERS}. */
 export type CompatBroker = typeof BROKERS[number];
 
 const HOST = "127.0.0.1";
-const KFAKE_SRC = new URL("./compat/kfake/", import.meta.url).pathname;
 
 /** The first port of the compat broker: `KAFKA_DENO_COMPAT_PORT` or 9392. */
 export function compatPort(): number {
   return Number(Deno.env.get("KAFKA_DENO_COMPAT_PORT") ?? 9392);
-}
-
-/** The kfake version pinned by scripts/compat/kfake/go.mod. */
-export async function kfakeVersion(): Promise<string> {
-  const mod = await Deno.readTextFile(`${KFAKE_SRC}go.mod`);
-  const m = /github\.com\/twmb\/franz-go\/pkg\/kfake (v\S+)/.exec(mod);
-  if (!m) {
-    throw new Error("compat: scripts/compat/kfake/go.mod does not pin github.com/twmb/franz-go/pkg/kfake");
-  }
-  return m[1];
 }
 
 /** The version string of a lane's broker, as the README's compatibility table names it. */
@@ -77,6 +67,19 @@ async function runLogged(cmd: string, args: string[], opts: { cwd?: string; env?
   if (!status.success) throw new Error(`compat: ${cmd} ${args.join(" ")} exited ${status.code}`);
 }
 
+/** A toolchain command: on the PATH, else where its installer puts it (rustup's ~/.cargo/bin, Go's /usr/local/go/bin). */
+async function tool(name: "cargo" | "go"): Promise<string> {
+  const home = Deno.env.get("HOME") ?? "/root";
+  const fallback = name === "cargo" ? `${home}/.cargo/bin/cargo` : "/usr/local/go/bin/go";
+  try {
+    const out = await new Deno.Command(name, { args: ["version"], stdout: "null", stderr: "null" }).output();
+    if (out.success) return name;
+  } catch {
+    // not on the PATH
+  }
+  return await exists(fallback) ? fallback : name;
+}
+
 /** Where tansu is installed (`bin/tansu` inside). */
 export function tansuDir(): string {
   return `${cacheDir()}/tansu-${TANSU_VERSION}`;
@@ -98,7 +101,8 @@ export async function kfakeBinary(): Promise<string> {
 /**
  * Builds the broker into the cache folder unless it is there already; returns
  * the binary's path. The build goes to a temporary folder renamed at the end,
- * so an interrupted build is never taken for a finished one.
+ * so an interrupted build is never taken for a finished one (tansu's compiled
+ * dependencies are kept, so the next build resumes).
  */
 export async function ensureBroker(broker: CompatBroker): Promise<string> {
   if (broker === "tansu") {
@@ -110,11 +114,14 @@ export async function ensureBroker(broker: CompatBroker): Promise<string> {
     console.error(
       `compat: building tansu ${TANSU_VERSION} from crates.io into ${tansuDir()} (once; ~10-20 min)`,
     );
+    // The compiled dependencies stay in a target folder in the cache until the build succeeds, so a build that
+    // was stopped (e.g. CI's time ran out) resumes where it stopped. Lowest CPU priority: it may run beside tests.
+    const target = `${tansuDir()}-target`;
     try {
       await runLogged("nice", [
         "-n",
-        "10",
-        "cargo",
+        "19",
+        await tool("cargo"),
         "install",
         "--locked",
         "--quiet",
@@ -125,8 +132,11 @@ export async function ensureBroker(broker: CompatBroker): Promise<string> {
         "dynostore",
         "--root",
         tmp,
+        "--target-dir",
+        target,
       ], {});
       await Deno.rename(tmp, tansuDir());
+      await Deno.remove(target, { recursive: true }).catch(() => {});
     } finally {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
     }
@@ -141,7 +151,7 @@ export async function ensureBroker(broker: CompatBroker): Promise<string> {
   console.error(`compat: building kfake ${await kfakeVersion()} (Go module proxy) into ${dir} (once)`);
   try {
     await Deno.mkdir(tmp, { recursive: true });
-    await runLogged("go", ["build", "-mod=readonly", "-trimpath", "-o", `${tmp}/kfake`, "."], {
+    await runLogged(await tool("go"), ["build", "-mod=readonly", "-trimpath", "-o", `${tmp}/kfake`, "."], {
       cwd: KFAKE_SRC,
     });
     await Deno.rename(tmp, dir);

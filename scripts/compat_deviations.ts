@@ -9,6 +9,22 @@
  * @module
  */
 
+/** The tansu release the tansu lane builds (crates.io). */
+export const TANSU_VERSION = "0.6.0";
+
+/** The kfake lane's Go main, whose go.mod pins kfake. */
+export const KFAKE_SRC: string = new URL("./compat/kfake/", import.meta.url).pathname;
+
+/** The kfake version pinned by scripts/compat/kfake/go.mod. */
+export async function kfakeVersion(): Promise<string> {
+  const mod = await Deno.readTextFile(`${KFAKE_SRC}go.mod`);
+  const m = /github\.com\/twmb\/franz-go\/pkg\/kfake (v\S+)/.exec(mod);
+  if (!m) {
+    throw new Error("compat: scripts/compat/kfake/go.mod does not pin github.com/twmb/franz-go/pkg/kfake");
+  }
+  return m[1];
+}
+
 /** One way a broker differs from Apache Kafka. */
 export interface Deviation {
   /** The compatibility lane (scripts/compat.ts). */
@@ -49,12 +65,6 @@ export const DEVIATIONS = {
     client:
       "UnsupportedVersionError naming the API, before sending (admin_security_test.ts, delegation tokens)",
   },
-  kfakeReplicaAssignment: {
-    broker: "kfake",
-    api: "CreateTopics",
-    behaviour: "ignores explicit replica assignments and places replicas itself",
-    client: "reports the placement the broker made (admin_test.ts, topics)",
-  },
   kfakeConfigDocs: {
     broker: "kfake",
     api: "DescribeConfigs",
@@ -86,6 +96,25 @@ export const DEVIATIONS = {
       "(Kafka 4: converts the group online)",
     client:
       "the consumer fails with BrokerError GROUP_ID_NOT_FOUND naming the group (consumer_group_protocol_test.ts, migration)",
+  },
+  kfakeShareGroupConfigs: {
+    broker: "kfake",
+    api: "IncrementalAlterConfigs (share group)",
+    behaviour: "refuses share.record.lock.duration.ms / share.renew.acknowledge.enable with INVALID_CONFIG",
+    client: "BrokerError INVALID_CONFIG naming the group (share_consumer_test.ts, expired lock)",
+  },
+  kfakeShareGroupDelete: {
+    broker: "kfake",
+    api: "DeleteGroups (share group)",
+    behaviour:
+      "answers GROUP_ID_NOT_FOUND for a share group whose start offsets were deleted (Kafka: deletes it)",
+    client: "BrokerError GROUP_ID_NOT_FOUND (share_consumer_test.ts, share-group admin)",
+  },
+  kfakeShareFetchNullRecords: {
+    broker: "kfake",
+    api: "ShareFetch v1+",
+    behaviour: "null Records for a partition without records (the schema: non-nullable from v1)",
+    client: "read as no records (gen_protocol.ts NULL_AS_EMPTY; messages_runtime_test.ts)",
   },
 } as const satisfies Record<string, Deviation>;
 

@@ -40,13 +40,16 @@ export const EXCLUDED: Readonly<Record<string, string>> = {
 };
 
 /**
- * Non-nullable response arrays that a Kafka-compatible broker sends as null
- * where the only possible meaning is "none": they decode null as empty. The
+ * Non-nullable response arrays (and bytes) that a Kafka-compatible broker sends
+ * as null where the only possible meaning is "none": they decode null as empty. The
  * key is `<struct>.<field>` as in the schema; the value says which broker and
  * why the reading is unambiguous (README, "Compatibility"). Any other null in a
  * non-nullable array is a ProtocolError naming the field.
  */
 export const NULL_AS_EMPTY: Readonly<Record<string, string>> = {
+  "ShareFetchResponsePartitionData.Records":
+    "franz-go's kfake answers ShareFetch v1+ for a partition without records (e.g. acknowledgements only) " +
+    "with null records; no records is the only reading",
   "OffsetFetchResponse.Topics":
     "tansu 0.6 answers OffsetFetch v7 for a group without committed offsets with a null topic list; " +
     "no topics with committed offsets is the only reading (an error would be in ErrorCode)",
@@ -575,7 +578,7 @@ class Gen {
   ): string {
     const v = this.tmp("v");
     if (!f.array) {
-      c.line(`const ${v} = ${this.readValue(f, r, flex, within)};`);
+      c.line(`const ${v} = ${this.readValue(f, r, flex, within, owner)};`);
       return v;
     }
     const n = this.tmp("n");
@@ -615,7 +618,7 @@ class Gen {
   }
 
   /** An expression reading one value (not an array). */
-  readValue(f: Field, r: string, flex: string, within: { lo: number; hi: number }): string {
+  readValue(f: Field, r: string, flex: string, within: { lo: number; hi: number }, owner?: Struct): string {
     if (f.struct) {
       const read = `decode${f.struct.ts}(${r}, version)`;
       return f.nullable ? `(${r}.int8() < 0 ? null : ${read})` : read;
@@ -626,9 +629,16 @@ class Gen {
     const [cn, cln] = p === "string"
       ? ["compactNullableString", "nullableString"]
       : ["compactNullableBytes", "nullableBytes"];
-    const plain = pick(flex, `${r}.${compact}()`, `${r}.${classic}()`);
-    if (!f.nullable) return plain;
+    let plain = pick(flex, `${r}.${compact}()`, `${r}.${classic}()`);
     const nullable = pick(flex, `${r}.${cn}()`, `${r}.${cln}()`);
+    const field = owner ? `${owner.ts}.${f.spec.name}` : "";
+    if (field in NULL_AS_EMPTY) {
+      if (owner!.request || p === "string") throw new Error(`NULL_AS_EMPTY: ${field} is not response bytes`);
+      NULL_AS_EMPTY_USED.add(field);
+      this.ctx.runtime.add("EMPTY_BYTES");
+      plain = `(${nullable} ?? EMPTY_BYTES)`;
+    }
+    if (!f.nullable) return plain;
     const cond = versionCond(f.nullable, within);
     return cond === "" ? nullable : `(${cond} ? ${nullable} : ${plain})`;
   }
@@ -776,7 +786,9 @@ class Gen {
       } else if (!f.array) {
         const v = this.tmp("v");
         c.line(
-          `const ${v} = ${cond} ? ${this.readValue(f, "r", flex, f.versions)} : ${defaultExpr(f, this.ctx)};`,
+          `const ${v} = ${cond} ? ${this.readValue(f, "r", flex, f.versions, s)} : ${
+            defaultExpr(f, this.ctx)
+          };`,
         );
         props.push(`${f.prop}: ${v}`);
       } else {

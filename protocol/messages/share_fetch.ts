@@ -8,7 +8,7 @@
  */
 
 import { type Reader, type TaggedField, type Writer, ZERO_UUID } from "../primitives.ts";
-import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, readArrayLength, readTags, writeArrayLength, writeTags } from "./_runtime.ts";
+import { type GeneratedApi, EMPTY_BYTES, absentField, badDecodeVersion, badEncodeVersion, readArrayLength, readTags, writeArrayLength, writeTags } from "./_runtime.ts";
 
 /** ShareFetchRequest, from ShareFetchRequest.json: versions 1-2, flexible 1-2. */
 export interface ShareFetchRequest {
@@ -413,7 +413,7 @@ function decodeShareFetchResponsePartitionData(r: Reader, version: number): Shar
   const v70 = r.int16();
   const v71 = r.compactNullableString();
   const v72 = decodeShareFetchResponseLeaderIdAndEpoch(r, version);
-  const v73 = r.compactBytes();
+  const v73 = (r.compactNullableBytes() ?? EMPTY_BYTES);
   const n75 = readArrayLength(r, true, "ShareFetchResponsePartitionData.AcquiredRecords");
   const v74: ShareFetchResponseAcquiredRecords[] = [];
   for (let i76 = 0; i76 < n75; i76++) v74.push(decodeShareFetchResponseAcquiredRecords(r, version));

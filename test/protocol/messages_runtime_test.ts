@@ -16,6 +16,12 @@ import {
 import { ProtocolError, Reader, Writer } from "../../protocol/mod.ts";
 import { decodeMetadataResponse } from "../../protocol/messages/metadata.ts";
 import { encodeProduceRequest, encodeProduceResponse } from "../../protocol/messages/produce.ts";
+import {
+  decodeShareFetchResponse,
+  encodeShareFetchResponse,
+  type ShareFetchResponse,
+} from "../../protocol/messages/share_fetch.ts";
+import { ZERO_UUID } from "../../protocol/primitives.ts";
 
 function withRoom(head: Writer, room: number): Reader {
   const h = head.finish();
@@ -90,4 +96,39 @@ Deno.test("readArrayLengthNullAsEmpty() reads null as empty (the fields in gen_p
   assert.equal(readArrayLengthNullAsEmpty(withRoom(new Writer().unsignedVarint(0), 0), true), 0);
   assert.equal(readArrayLengthNullAsEmpty(withRoom(new Writer().unsignedVarint(3), 2), true), 2);
   assert.throws(() => readArrayLengthNullAsEmpty(withRoom(new Writer().int32(-2), 9), false), /Negative/);
+});
+
+Deno.test("ShareFetchResponse: null records (franz-go's kfake, for a partition without records) read as none", () => {
+  const res: ShareFetchResponse = {
+    throttleTimeMs: 0,
+    errorCode: 0,
+    errorMessage: null,
+    acquisitionLockTimeoutMs: 1000,
+    responses: [{
+      topicId: ZERO_UUID,
+      partitions: [{
+        partitionIndex: 0,
+        errorCode: 0,
+        errorMessage: null,
+        acknowledgeErrorCode: 0,
+        acknowledgeErrorMessage: null,
+        currentLeader: { leaderId: 1, leaderEpoch: 0 },
+        records: new Uint8Array([0xab]),
+        acquiredRecords: [],
+      }],
+    }],
+    nodeEndpoints: [],
+  };
+  const w = new Writer();
+  encodeShareFetchResponse(w, res, 2);
+  const bytes = w.finish();
+  // The records are compact bytes: length+1 (2), then 0xab. Null is a length of 0.
+  const at = bytes.findIndex((b, i) => b === 2 && bytes[i + 1] === 0xab);
+  const nulled = new Uint8Array([...bytes.subarray(0, at), 0, ...bytes.subarray(at + 2)]);
+  const got = decodeShareFetchResponse(new Reader(nulled), 2);
+  assert.deepEqual(got.responses[0].partitions[0].records, new Uint8Array(0));
+  assert.deepEqual(
+    decodeShareFetchResponse(new Reader(bytes), 2).responses[0].partitions[0].records,
+    new Uint8Array([0xab]),
+  );
 });
