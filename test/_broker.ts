@@ -41,7 +41,8 @@ export const COMPAT_BROKER: string | null = Deno.env.get("KAFKA_DENO_COMPAT")?.t
  * - `broker-control`: killing or restarting the broker (scripts/kafka.ts);
  * - `secure-broker`: the TLS/SASL broker of scripts/kafka_secure.ts;
  * - `legacy-broker`: the Kafka 3.0.2 broker of scripts/kafka_legacy.ts;
- * - `cluster`: the 3-node cluster of scripts/kafka_cluster.ts.
+ * - `cluster`: the 3-node cluster of scripts/kafka_cluster.ts (scripts/test.ts leaves test/cluster/ out
+ *   of a full run against `KAFKA_BROKERS`, saying so).
  *
  * The project's own brokers provide all of them. A compatibility lane may also
  * declare broker behaviours it lacks ({@linkcode COMPAT_GAPS}).
@@ -81,7 +82,7 @@ const LOCAL_ONLY: Record<Exclude<Requirement, BrokerFeature>, string> = {
 /** Why `need` is not available on this run's cluster, or null when it is. */
 export function missing(need: Requirement): string | null {
   if (need in LOCAL_ONLY) {
-    if (LOCAL_BROKER) return null;
+    if (need === "cluster" ? Deno.env.get("KAFKA_DENO_LOCAL_CLUSTER") === "1" : LOCAL_BROKER) return null;
     const what = LOCAL_ONLY[need as keyof typeof LOCAL_ONLY];
     return COMPAT_BROKER
       ? `${what}: only on the project's own brokers, not the ${COMPAT_BROKER} compatibility lane`
