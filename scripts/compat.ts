@@ -135,6 +135,8 @@ export async function ensureBroker(broker: CompatBroker): Promise<string> {
         "--target-dir",
         target,
       ], {});
+      // A folder left by an earlier, unfinished install (no bin/tansu: checked above) would refuse the rename.
+      await Deno.remove(tansuDir(), { recursive: true }).catch(() => {});
       await Deno.rename(tmp, tansuDir());
       await Deno.remove(target, { recursive: true }).catch(() => {});
     } finally {
