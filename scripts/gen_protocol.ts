@@ -39,6 +39,24 @@ export const EXCLUDED: Readonly<Record<string, string>> = {
     "share-group state API: brokers to the share coordinator (KIP-932), broker to broker",
 };
 
+/**
+ * Non-nullable response arrays (and bytes) that a Kafka-compatible broker sends
+ * as null where the only possible meaning is "none": they decode null as empty. The
+ * key is `<struct>.<field>` as in the schema; the value says which broker and
+ * why the reading is unambiguous (README, "Compatibility"). Any other null in a
+ * non-nullable array is a ProtocolError naming the field.
+ */
+export const NULL_AS_EMPTY: Readonly<Record<string, string>> = {
+  "ShareFetchResponsePartitionData.Records":
+    "franz-go's kfake answers ShareFetch v1+ for a partition without records (e.g. acknowledgements only) " +
+    "with null records; no records is the only reading",
+  "OffsetFetchResponse.Topics":
+    "tansu 0.6 answers OffsetFetch v7 for a group without committed offsets with a null topic list; " +
+    "no topics with committed offsets is the only reading (an error would be in ErrorCode)",
+};
+
+const NULL_AS_EMPTY_USED = new Set<string>();
+
 // ---------------------------------------------------------------------------------------------
 // Schemas
 
@@ -550,22 +568,39 @@ class Gen {
   }
 
   /** Statements reading a field into a new local; returns the local's name. */
-  readField(c: Code, f: Field, r: string, flex: string, within: { lo: number; hi: number }): string {
+  readField(
+    c: Code,
+    f: Field,
+    r: string,
+    flex: string,
+    within: { lo: number; hi: number },
+    owner: Struct,
+  ): string {
     const v = this.tmp("v");
     if (!f.array) {
-      c.line(`const ${v} = ${this.readValue(f, r, flex, within)};`);
+      c.line(`const ${v} = ${this.readValue(f, r, flex, within, owner)};`);
       return v;
     }
     const n = this.tmp("n");
     const i = this.tmp("i");
     const el = { ...f, array: false, nullable: null };
+    const field = `${owner.ts}.${f.spec.name}`;
+    let plain = `readArrayLength(${r}, ${flex}, ${JSON.stringify(field)})`;
+    if (field in NULL_AS_EMPTY) {
+      if (owner.request || f.nullable) {
+        throw new Error(`NULL_AS_EMPTY: ${field} is not a non-nullable response array`);
+      }
+      NULL_AS_EMPTY_USED.add(field);
+      plain = `readArrayLengthNullAsEmpty(${r}, ${flex})`;
+    }
+    const plainFn = plain.slice(0, plain.indexOf("("));
     if (f.nullable) {
       const nullCond = versionCond(f.nullable, within);
       this.ctx.runtime.add("readNullableArrayLength");
-      if (nullCond !== "") this.ctx.runtime.add("readArrayLength");
+      if (nullCond !== "") this.ctx.runtime.add(plainFn);
       const len = nullCond === ""
         ? `readNullableArrayLength(${r}, ${flex})`
-        : `(${nullCond} ? readNullableArrayLength(${r}, ${flex}) : readArrayLength(${r}, ${flex}))`;
+        : `(${nullCond} ? readNullableArrayLength(${r}, ${flex}) : ${plain})`;
       c.line(`const ${n} = ${len};`);
       c.line(`let ${v}: ${elemTs(f)}[] | null = null;`);
       c.open(`if (${n} >= 0) {`);
@@ -574,8 +609,8 @@ class Gen {
       c.line(`${v} = a;`);
       c.close();
     } else {
-      this.ctx.runtime.add("readArrayLength");
-      c.line(`const ${n} = readArrayLength(${r}, ${flex});`);
+      this.ctx.runtime.add(plainFn);
+      c.line(`const ${n} = ${plain};`);
       c.line(`const ${v}: ${elemTs(f)}[] = [];`);
       c.line(`for (let ${i} = 0; ${i} < ${n}; ${i}++) ${v}.push(${this.readValue(el, r, flex, within)});`);
     }
@@ -583,7 +618,7 @@ class Gen {
   }
 
   /** An expression reading one value (not an array). */
-  readValue(f: Field, r: string, flex: string, within: { lo: number; hi: number }): string {
+  readValue(f: Field, r: string, flex: string, within: { lo: number; hi: number }, owner?: Struct): string {
     if (f.struct) {
       const read = `decode${f.struct.ts}(${r}, version)`;
       return f.nullable ? `(${r}.int8() < 0 ? null : ${read})` : read;
@@ -594,9 +629,16 @@ class Gen {
     const [cn, cln] = p === "string"
       ? ["compactNullableString", "nullableString"]
       : ["compactNullableBytes", "nullableBytes"];
-    const plain = pick(flex, `${r}.${compact}()`, `${r}.${classic}()`);
-    if (!f.nullable) return plain;
+    let plain = pick(flex, `${r}.${compact}()`, `${r}.${classic}()`);
     const nullable = pick(flex, `${r}.${cn}()`, `${r}.${cln}()`);
+    const field = owner ? `${owner.ts}.${f.spec.name}` : "";
+    if (field in NULL_AS_EMPTY) {
+      if (owner!.request || p === "string") throw new Error(`NULL_AS_EMPTY: ${field} is not response bytes`);
+      NULL_AS_EMPTY_USED.add(field);
+      this.ctx.runtime.add("EMPTY_BYTES");
+      plain = `(${nullable} ?? EMPTY_BYTES)`;
+    }
+    if (!f.nullable) return plain;
     const cond = versionCond(f.nullable, within);
     return cond === "" ? nullable : `(${cond} ? ${nullable} : ${plain})`;
   }
@@ -740,18 +782,20 @@ class Gen {
       }
       const cond = versionCond(f.versions, s.range);
       if (cond === "") {
-        props.push(`${f.prop}: ${this.readField(c, f, "r", flex, f.versions)}`);
+        props.push(`${f.prop}: ${this.readField(c, f, "r", flex, f.versions, s)}`);
       } else if (!f.array) {
         const v = this.tmp("v");
         c.line(
-          `const ${v} = ${cond} ? ${this.readValue(f, "r", flex, f.versions)} : ${defaultExpr(f, this.ctx)};`,
+          `const ${v} = ${cond} ? ${this.readValue(f, "r", flex, f.versions, s)} : ${
+            defaultExpr(f, this.ctx)
+          };`,
         );
         props.push(`${f.prop}: ${v}`);
       } else {
         const v = this.tmp("v");
         c.line(`let ${v}: ${fieldTs(f)} = ${defaultExpr(f, this.ctx)};`);
         c.open(`if (${cond}) {`);
-        const got = this.readField(c, f, "r", flex, f.versions);
+        const got = this.readField(c, f, "r", flex, f.versions, s);
         c.line(`${v} = ${got};`);
         c.close();
         props.push(`${f.prop}: ${v}`);
@@ -785,7 +829,7 @@ class Gen {
           c.open(`${first ? "" : "} else "}if (tag === ${f.tag}${cond ? ` && ${cond}` : ""}) {`);
           first = false;
           c.line("const t = new Reader(data);");
-          const got = this.readField(c, f, "t", "true", f.tagged!);
+          const got = this.readField(c, f, "t", "true", f.tagged!, s);
           c.line(`o.${f.prop} = ${got};`);
           c.line(`t.done(${JSON.stringify(`tagged field ${f.spec.name} of ${s.ts}`)});`);
           this.code.close("");
@@ -947,7 +991,11 @@ function usesValue(c: Code, cls: string): boolean {
 export function generate(schemas: Schema[] = loadSchemas()): Map<string, string> {
   const { apis, left } = selectApis(schemas);
   const out = new Map<string, string>();
+  NULL_AS_EMPTY_USED.clear();
   for (const api of apis) out.set(fileName(api.name), generateApi(api));
+  for (const field of Object.keys(NULL_AS_EMPTY)) {
+    if (!NULL_AS_EMPTY_USED.has(field)) throw new Error(`NULL_AS_EMPTY: no array ${field} in the schemas`);
+  }
   const mod: string[] = [
     `// generated by scripts/gen_protocol.ts from the schemas of Kafka ${KAFKA_VERSION}; do not edit`,
     "",

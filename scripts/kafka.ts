@@ -123,8 +123,10 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=${p.data}
-num.partitions=1
-auto.create.topics.enable=true
+# Tests create every topic they use with explicit partition counts (they must pass on clusters with
+# auto-creation off, the default on Redpanda and managed services): this broker proves it every run.
+num.partitions=3
+auto.create.topics.enable=false
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=3
 transaction.state.log.replication.factor=1

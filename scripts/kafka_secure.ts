@@ -317,7 +317,7 @@ function serverProperties(p: ReturnType<typeof securePaths>): string {
     "super.users=User:ANONYMOUS",
     `log.dirs=${p.data}`,
     "num.partitions=1",
-    "auto.create.topics.enable=true",
+    "auto.create.topics.enable=false", // the tests create their topics (test/_broker.ts)
     "offsets.topic.replication.factor=1",
     "offsets.topic.num.partitions=3",
     "transaction.state.log.replication.factor=1",

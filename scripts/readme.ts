@@ -11,6 +11,7 @@
  */
 
 import { API_CODECS, GENERATED_APIS } from "../protocol/mod.ts";
+import { DEVIATIONS, kfakeVersion, TANSU_VERSION } from "./compat_deviations.ts";
 
 const README = new URL("../README.md", import.meta.url);
 
@@ -28,6 +29,7 @@ export async function renderReadme(text: string): Promise<string> {
   ]);
   const compat = table(["API", "key", "versions", "flexible"], rows);
   text = replaceBlock(text, "bench", await benchSummary());
+  text = replaceBlock(text, "deviations", await deviationsTable());
   return replaceBlock(
     replaceBlock(text, "quickstart", "```ts\n" + quick.trimEnd() + "\n```"),
     "compat",
@@ -151,6 +153,21 @@ function shortTitle(title: string): string {
 }
 
 /** A markdown table padded the way `deno fmt` pads it. */
+/** The compatibility lanes' deviations from Apache Kafka (scripts/compat_deviations.ts). */
+async function deviationsTable(): Promise<string> {
+  const versions: Record<string, string> = { tansu: TANSU_VERSION, kfake: await kfakeVersion() };
+  const rows = Object.values(DEVIATIONS).map((d) =>
+    [
+      d.broker,
+      versions[d.broker],
+      d.api,
+      d.behaviour,
+      d.client,
+    ].map((c) => c.replaceAll("|", "\\|"))
+  );
+  return table(["broker", "version", "API or behaviour", "the broker", "what the client does (test)"], rows);
+}
+
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(3, h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;

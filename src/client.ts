@@ -124,7 +124,8 @@ export interface MetadataOptions {
  * import { connect } from "./client.ts";
  * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
  * await using client = await connect({ brokers, clientId: "my-app" });
- * const md = await client.metadata({ topics: ["doc-client"] }); // auto-created when the broker allows it
+ * await client.admin().createTopics([{ topic: "doc-client", partitions: 3 }], { ifNotExists: true });
+ * const md = await client.metadata({ topics: ["doc-client"] });
  * console.log(md.brokers, md.topics[0].partitions);
  * ```
  */

@@ -358,6 +358,7 @@ function signalOf(signal: unknown, what: string): AbortSignal | undefined {
  * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
  * await using client = await connect({ brokers });
  * const topic = `doc-consumer-${crypto.randomUUID()}`;
+ * await client.admin().createTopics([{ topic, partitions: 1 }]);
  * await client.producer().send({ topic, messages: [{ key: "1", value: "hello" }] });
  * await using consumer = client.consumer({ groupId: topic, topics: [topic], fromBeginning: true });
  * for await (const record of consumer) {

@@ -46,16 +46,32 @@ function bound(r: Reader, n: number, max: number, what: string): number {
   return n;
 }
 
-/** Reads the length of a non-nullable array (compact when flexible), bounded. */
-export function readArrayLength(r: Reader, flex: boolean): number {
+/**
+ * Reads the length of a non-nullable array (compact when flexible), bounded.
+ * `field` (e.g. `OffsetFetchResponse.Topics`) names the array in the error a
+ * null or negative length gets.
+ */
+export function readArrayLength(r: Reader, flex: boolean, field = "array"): number {
   if (flex) {
     const n = r.unsignedVarint();
-    if (n === 0) throw new ProtocolError("Null in a non-nullable compact array");
+    if (n === 0) throw new ProtocolError(`Null in the non-nullable compact array ${field}`);
     return bound(r, n - 1, MAX_ARRAY_ELEMENTS, "Compact array");
   }
   const n = r.int32();
-  if (n < 0) throw new ProtocolError(`Negative array length ${n}`);
+  if (n === -1) throw new ProtocolError(`Null in the non-nullable array ${field}`);
+  if (n < 0) throw new ProtocolError(`Negative array length ${n} in ${field}`);
   return bound(r, n, MAX_ARRAY_ELEMENTS, "Array");
+}
+
+/**
+ * Reads the length of a non-nullable response array that brokers in the wild
+ * send as null where "none" is the only possible meaning; null reads as 0
+ * (empty). Only the fields listed in scripts/gen_protocol.ts (`NULL_AS_EMPTY`)
+ * use it, each with the broker that needs it.
+ */
+export function readArrayLengthNullAsEmpty(r: Reader, flex: boolean): number {
+  const n = readNullableArrayLength(r, flex);
+  return n < 0 ? 0 : n;
 }
 
 /** Reads the length of a nullable array (compact when flexible), bounded; -1 for null. */

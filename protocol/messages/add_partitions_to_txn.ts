@@ -144,7 +144,7 @@ export function decodeAddPartitionsToTxnRequest(r: Reader, version: number): Add
   const flex = version >= 3;
   let v4: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction[] = [];
   if (version >= 4) {
-    const n6 = readArrayLength(r, flex);
+    const n6 = readArrayLength(r, flex, "AddPartitionsToTxnRequest.Transactions");
     const v5: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction[] = [];
     for (let i7 = 0; i7 < n6; i7++) v5.push(decodeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(r, version));
     v4 = v5;
@@ -154,7 +154,7 @@ export function decodeAddPartitionsToTxnRequest(r: Reader, version: number): Add
   const v10 = version <= 3 ? r.int16() : 0;
   let v11: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = [];
   if (version <= 3) {
-    const n13 = readArrayLength(r, flex);
+    const n13 = readArrayLength(r, flex, "AddPartitionsToTxnRequest.V3AndBelowTopics");
     const v12: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = [];
     for (let i14 = 0; i14 < n13; i14++) v12.push(decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(r, version));
     v11 = v12;
@@ -187,7 +187,7 @@ function decodeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(r: Reader,
   const v18 = r.int64();
   const v19 = r.int16();
   const v20 = r.boolean();
-  const n22 = readArrayLength(r, true);
+  const n22 = readArrayLength(r, true, "AddPartitionsToTxnRequestAddPartitionsToTxnTransaction.Topics");
   const v21: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = [];
   for (let i23 = 0; i23 < n22; i23++) v21.push(decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(r, version));
   const o: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction = { transactionalId: v17, producerId: v18, producerEpoch: v19, verifyOnly: v20, topics: v21 };
@@ -215,7 +215,7 @@ function encodeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w: Writer, m: Ad
 function decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(r: Reader, version: number): AddPartitionsToTxnRequestAddPartitionsToTxnTopic {
   const flex = version >= 3;
   const v26 = (flex ? r.compactString() : r.string());
-  const n28 = readArrayLength(r, flex);
+  const n28 = readArrayLength(r, flex, "AddPartitionsToTxnRequestAddPartitionsToTxnTopic.Partitions");
   const v27: number[] = [];
   for (let i29 = 0; i29 < n28; i29++) v27.push(r.int32());
   const o: AddPartitionsToTxnRequestAddPartitionsToTxnTopic = { name: v26, partitions: v27 };
@@ -267,14 +267,14 @@ export function decodeAddPartitionsToTxnResponse(r: Reader, version: number): Ad
   const v35 = version >= 4 ? r.int16() : 0;
   let v36: AddPartitionsToTxnResponseAddPartitionsToTxnResult[] = [];
   if (version >= 4) {
-    const n38 = readArrayLength(r, flex);
+    const n38 = readArrayLength(r, flex, "AddPartitionsToTxnResponse.ResultsByTransaction");
     const v37: AddPartitionsToTxnResponseAddPartitionsToTxnResult[] = [];
     for (let i39 = 0; i39 < n38; i39++) v37.push(decodeAddPartitionsToTxnResponseAddPartitionsToTxnResult(r, version));
     v36 = v37;
   }
   let v40: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = [];
   if (version <= 3) {
-    const n42 = readArrayLength(r, flex);
+    const n42 = readArrayLength(r, flex, "AddPartitionsToTxnResponse.ResultsByTopicV3AndBelow");
     const v41: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = [];
     for (let i43 = 0; i43 < n42; i43++) v41.push(decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(r, version));
     v40 = v41;
@@ -301,7 +301,7 @@ function encodeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w: Writer, m: 
 
 function decodeAddPartitionsToTxnResponseAddPartitionsToTxnResult(r: Reader, version: number): AddPartitionsToTxnResponseAddPartitionsToTxnResult {
   const v46 = r.compactString();
-  const n48 = readArrayLength(r, true);
+  const n48 = readArrayLength(r, true, "AddPartitionsToTxnResponseAddPartitionsToTxnResult.TopicResults");
   const v47: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = [];
   for (let i49 = 0; i49 < n48; i49++) v47.push(decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(r, version));
   const o: AddPartitionsToTxnResponseAddPartitionsToTxnResult = { transactionalId: v46, topicResults: v47 };
@@ -329,7 +329,7 @@ function encodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w: Writer
 function decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(r: Reader, version: number): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
   const flex = version >= 3;
   const v52 = (flex ? r.compactString() : r.string());
-  const n54 = readArrayLength(r, flex);
+  const n54 = readArrayLength(r, flex, "AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult.ResultsByPartition");
   const v53: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[] = [];
   for (let i55 = 0; i55 < n54; i55++) v53.push(decodeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(r, version));
   const o: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult = { name: v52, resultsByPartition: v53 };

@@ -80,7 +80,7 @@ export function decodeAddRaftVoterRequest(r: Reader, version: number): AddRaftVo
   const v3 = r.int32();
   const v4 = r.int32();
   const v5 = r.uuid();
-  const n7 = readArrayLength(r, true);
+  const n7 = readArrayLength(r, true, "AddRaftVoterRequest.Listeners");
   const v6: AddRaftVoterRequestListener[] = [];
   for (let i8 = 0; i8 < n7; i8++) v6.push(decodeAddRaftVoterRequestListener(r, version));
   const v9 = version >= 1 ? r.boolean() : true;

@@ -105,7 +105,7 @@ export function encodeAlterClientQuotasRequest(w: Writer, m: AlterClientQuotasRe
 export function decodeAlterClientQuotasRequest(r: Reader, version: number): AlterClientQuotasRequest {
   if (version < 0 || version > 1) badDecodeVersion("AlterClientQuotasRequest", version, 0, 1);
   const flex = version >= 1;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "AlterClientQuotasRequest.Entries");
   const v2: AlterClientQuotasRequestEntryData[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeAlterClientQuotasRequestEntryData(r, version));
   const v5 = r.boolean();
@@ -140,10 +140,10 @@ function encodeAlterClientQuotasRequestEntryData(w: Writer, m: AlterClientQuotas
 
 function decodeAlterClientQuotasRequestEntryData(r: Reader, version: number): AlterClientQuotasRequestEntryData {
   const flex = version >= 1;
-  const n11 = readArrayLength(r, flex);
+  const n11 = readArrayLength(r, flex, "AlterClientQuotasRequestEntryData.Entity");
   const v10: AlterClientQuotasRequestEntityData[] = [];
   for (let i12 = 0; i12 < n11; i12++) v10.push(decodeAlterClientQuotasRequestEntityData(r, version));
-  const n14 = readArrayLength(r, flex);
+  const n14 = readArrayLength(r, flex, "AlterClientQuotasRequestEntryData.Ops");
   const v13: AlterClientQuotasRequestOpData[] = [];
   for (let i15 = 0; i15 < n14; i15++) v13.push(decodeAlterClientQuotasRequestOpData(r, version));
   const o: AlterClientQuotasRequestEntryData = { entity: v10, ops: v13 };
@@ -223,7 +223,7 @@ export function decodeAlterClientQuotasResponse(r: Reader, version: number): Alt
   if (version < 0 || version > 1) badDecodeVersion("AlterClientQuotasResponse", version, 0, 1);
   const flex = version >= 1;
   const v23 = r.int32();
-  const n25 = readArrayLength(r, flex);
+  const n25 = readArrayLength(r, flex, "AlterClientQuotasResponse.Entries");
   const v24: AlterClientQuotasResponseEntryData[] = [];
   for (let i26 = 0; i26 < n25; i26++) v24.push(decodeAlterClientQuotasResponseEntryData(r, version));
   const o: AlterClientQuotasResponse = { throttleTimeMs: v23, entries: v24 };
@@ -255,7 +255,7 @@ function decodeAlterClientQuotasResponseEntryData(r: Reader, version: number): A
   const flex = version >= 1;
   const v29 = r.int16();
   const v30 = (flex ? r.compactNullableString() : r.nullableString());
-  const n32 = readArrayLength(r, flex);
+  const n32 = readArrayLength(r, flex, "AlterClientQuotasResponseEntryData.Entity");
   const v31: AlterClientQuotasResponseEntityData[] = [];
   for (let i33 = 0; i33 < n32; i33++) v31.push(decodeAlterClientQuotasResponseEntityData(r, version));
   const o: AlterClientQuotasResponseEntryData = { errorCode: v29, errorMessage: v30, entity: v31 };

@@ -87,7 +87,7 @@ export function encodeAlterConfigsRequest(w: Writer, m: AlterConfigsRequest, ver
 export function decodeAlterConfigsRequest(r: Reader, version: number): AlterConfigsRequest {
   if (version < 0 || version > 2) badDecodeVersion("AlterConfigsRequest", version, 0, 2);
   const flex = version >= 2;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "AlterConfigsRequest.Resources");
   const v2: AlterConfigsRequestAlterConfigsResource[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeAlterConfigsRequestAlterConfigsResource(r, version));
   const v5 = r.boolean();
@@ -120,7 +120,7 @@ function decodeAlterConfigsRequestAlterConfigsResource(r: Reader, version: numbe
   const flex = version >= 2;
   const v8 = r.int8();
   const v9 = (flex ? r.compactString() : r.string());
-  const n11 = readArrayLength(r, flex);
+  const n11 = readArrayLength(r, flex, "AlterConfigsRequestAlterConfigsResource.Configs");
   const v10: AlterConfigsRequestAlterableConfig[] = [];
   for (let i12 = 0; i12 < n11; i12++) v10.push(decodeAlterConfigsRequestAlterableConfig(r, version));
   const o: AlterConfigsRequestAlterConfigsResource = { resourceType: v8, resourceName: v9, configs: v10 };
@@ -176,7 +176,7 @@ export function decodeAlterConfigsResponse(r: Reader, version: number): AlterCon
   if (version < 0 || version > 2) badDecodeVersion("AlterConfigsResponse", version, 0, 2);
   const flex = version >= 2;
   const v17 = r.int32();
-  const n19 = readArrayLength(r, flex);
+  const n19 = readArrayLength(r, flex, "AlterConfigsResponse.Responses");
   const v18: AlterConfigsResponseAlterConfigsResourceResponse[] = [];
   for (let i20 = 0; i20 < n19; i20++) v18.push(decodeAlterConfigsResponseAlterConfigsResourceResponse(r, version));
   const o: AlterConfigsResponse = { throttleTimeMs: v17, responses: v18 };

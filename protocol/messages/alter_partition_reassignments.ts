@@ -103,7 +103,7 @@ export function decodeAlterPartitionReassignmentsRequest(r: Reader, version: num
   if (version < 0 || version > 1) badDecodeVersion("AlterPartitionReassignmentsRequest", version, 0, 1);
   const v2 = r.int32();
   const v3 = version >= 1 ? r.boolean() : true;
-  const n5 = readArrayLength(r, true);
+  const n5 = readArrayLength(r, true, "AlterPartitionReassignmentsRequest.Topics");
   const v4: AlterPartitionReassignmentsRequestReassignableTopic[] = [];
   for (let i6 = 0; i6 < n5; i6++) v4.push(decodeAlterPartitionReassignmentsRequestReassignableTopic(r, version));
   const o: AlterPartitionReassignmentsRequest = { timeoutMs: v2, allowReplicationFactorChange: v3, topics: v4 };
@@ -126,7 +126,7 @@ function encodeAlterPartitionReassignmentsRequestReassignableTopic(w: Writer, m:
 
 function decodeAlterPartitionReassignmentsRequestReassignableTopic(r: Reader, version: number): AlterPartitionReassignmentsRequestReassignableTopic {
   const v9 = r.compactString();
-  const n11 = readArrayLength(r, true);
+  const n11 = readArrayLength(r, true, "AlterPartitionReassignmentsRequestReassignableTopic.Partitions");
   const v10: AlterPartitionReassignmentsRequestReassignablePartition[] = [];
   for (let i12 = 0; i12 < n11; i12++) v10.push(decodeAlterPartitionReassignmentsRequestReassignablePartition(r, version));
   const o: AlterPartitionReassignmentsRequestReassignableTopic = { name: v9, partitions: v10 };
@@ -191,7 +191,7 @@ export function decodeAlterPartitionReassignmentsResponse(r: Reader, version: nu
   const v22 = version >= 1 ? r.boolean() : true;
   const v23 = r.int16();
   const v24 = r.compactNullableString();
-  const n26 = readArrayLength(r, true);
+  const n26 = readArrayLength(r, true, "AlterPartitionReassignmentsResponse.Responses");
   const v25: AlterPartitionReassignmentsResponseReassignableTopicResponse[] = [];
   for (let i27 = 0; i27 < n26; i27++) v25.push(decodeAlterPartitionReassignmentsResponseReassignableTopicResponse(r, version));
   const o: AlterPartitionReassignmentsResponse = { throttleTimeMs: v21, allowReplicationFactorChange: v22, errorCode: v23, errorMessage: v24, responses: v25 };
@@ -214,7 +214,7 @@ function encodeAlterPartitionReassignmentsResponseReassignableTopicResponse(w: W
 
 function decodeAlterPartitionReassignmentsResponseReassignableTopicResponse(r: Reader, version: number): AlterPartitionReassignmentsResponseReassignableTopicResponse {
   const v30 = r.compactString();
-  const n32 = readArrayLength(r, true);
+  const n32 = readArrayLength(r, true, "AlterPartitionReassignmentsResponseReassignableTopicResponse.Partitions");
   const v31: AlterPartitionReassignmentsResponseReassignablePartitionResponse[] = [];
   for (let i33 = 0; i33 < n32; i33++) v31.push(decodeAlterPartitionReassignmentsResponseReassignablePartitionResponse(r, version));
   const o: AlterPartitionReassignmentsResponseReassignableTopicResponse = { name: v30, partitions: v31 };

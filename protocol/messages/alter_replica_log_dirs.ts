@@ -88,7 +88,7 @@ export function encodeAlterReplicaLogDirsRequest(w: Writer, m: AlterReplicaLogDi
 export function decodeAlterReplicaLogDirsRequest(r: Reader, version: number): AlterReplicaLogDirsRequest {
   if (version < 1 || version > 2) badDecodeVersion("AlterReplicaLogDirsRequest", version, 1, 2);
   const flex = version >= 2;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "AlterReplicaLogDirsRequest.Dirs");
   const v2: AlterReplicaLogDirsRequestAlterReplicaLogDir[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeAlterReplicaLogDirsRequestAlterReplicaLogDir(r, version));
   const o: AlterReplicaLogDirsRequest = { dirs: v2 };
@@ -118,7 +118,7 @@ function encodeAlterReplicaLogDirsRequestAlterReplicaLogDir(w: Writer, m: AlterR
 function decodeAlterReplicaLogDirsRequestAlterReplicaLogDir(r: Reader, version: number): AlterReplicaLogDirsRequestAlterReplicaLogDir {
   const flex = version >= 2;
   const v7 = (flex ? r.compactString() : r.string());
-  const n9 = readArrayLength(r, flex);
+  const n9 = readArrayLength(r, flex, "AlterReplicaLogDirsRequestAlterReplicaLogDir.Topics");
   const v8: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[] = [];
   for (let i10 = 0; i10 < n9; i10++) v8.push(decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(r, version));
   const o: AlterReplicaLogDirsRequestAlterReplicaLogDir = { path: v7, topics: v8 };
@@ -148,7 +148,7 @@ function encodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(w: Writer, m: A
 function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(r: Reader, version: number): AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
   const flex = version >= 2;
   const v13 = (flex ? r.compactString() : r.string());
-  const n15 = readArrayLength(r, flex);
+  const n15 = readArrayLength(r, flex, "AlterReplicaLogDirsRequestAlterReplicaLogDirTopic.Partitions");
   const v14: number[] = [];
   for (let i16 = 0; i16 < n15; i16++) v14.push(r.int32());
   const o: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic = { name: v13, partitions: v14 };
@@ -181,7 +181,7 @@ export function decodeAlterReplicaLogDirsResponse(r: Reader, version: number): A
   if (version < 1 || version > 2) badDecodeVersion("AlterReplicaLogDirsResponse", version, 1, 2);
   const flex = version >= 2;
   const v19 = r.int32();
-  const n21 = readArrayLength(r, flex);
+  const n21 = readArrayLength(r, flex, "AlterReplicaLogDirsResponse.Results");
   const v20: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[] = [];
   for (let i22 = 0; i22 < n21; i22++) v20.push(decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(r, version));
   const o: AlterReplicaLogDirsResponse = { throttleTimeMs: v19, results: v20 };
@@ -211,7 +211,7 @@ function encodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(w: Write
 function decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(r: Reader, version: number): AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult {
   const flex = version >= 2;
   const v25 = (flex ? r.compactString() : r.string());
-  const n27 = readArrayLength(r, flex);
+  const n27 = readArrayLength(r, flex, "AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult.Partitions");
   const v26: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[] = [];
   for (let i28 = 0; i28 < n27; i28++) v26.push(decodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(r, version));
   const o: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult = { topicName: v25, partitions: v26 };

@@ -96,7 +96,7 @@ export function encodeAlterShareGroupOffsetsRequest(w: Writer, m: AlterShareGrou
 export function decodeAlterShareGroupOffsetsRequest(r: Reader, version: number): AlterShareGroupOffsetsRequest {
   if (version < 0 || version > 0) badDecodeVersion("AlterShareGroupOffsetsRequest", version, 0, 0);
   const v2 = r.compactString();
-  const n4 = readArrayLength(r, true);
+  const n4 = readArrayLength(r, true, "AlterShareGroupOffsetsRequest.Topics");
   const v3: AlterShareGroupOffsetsRequestTopic[] = [];
   for (let i5 = 0; i5 < n4; i5++) v3.push(decodeAlterShareGroupOffsetsRequestTopic(r, version));
   const o: AlterShareGroupOffsetsRequest = { groupId: v2, topics: v3 };
@@ -119,7 +119,7 @@ function encodeAlterShareGroupOffsetsRequestTopic(w: Writer, m: AlterShareGroupO
 
 function decodeAlterShareGroupOffsetsRequestTopic(r: Reader, version: number): AlterShareGroupOffsetsRequestTopic {
   const v8 = r.compactString();
-  const n10 = readArrayLength(r, true);
+  const n10 = readArrayLength(r, true, "AlterShareGroupOffsetsRequestTopic.Partitions");
   const v9: AlterShareGroupOffsetsRequestPartition[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(decodeAlterShareGroupOffsetsRequestPartition(r, version));
   const o: AlterShareGroupOffsetsRequestTopic = { topicName: v8, partitions: v9 };
@@ -165,7 +165,7 @@ export function decodeAlterShareGroupOffsetsResponse(r: Reader, version: number)
   const v16 = r.int32();
   const v17 = r.int16();
   const v18 = r.compactNullableString();
-  const n20 = readArrayLength(r, true);
+  const n20 = readArrayLength(r, true, "AlterShareGroupOffsetsResponse.Responses");
   const v19: AlterShareGroupOffsetsResponseTopic[] = [];
   for (let i21 = 0; i21 < n20; i21++) v19.push(decodeAlterShareGroupOffsetsResponseTopic(r, version));
   const o: AlterShareGroupOffsetsResponse = { throttleTimeMs: v16, errorCode: v17, errorMessage: v18, responses: v19 };
@@ -190,7 +190,7 @@ function encodeAlterShareGroupOffsetsResponseTopic(w: Writer, m: AlterShareGroup
 function decodeAlterShareGroupOffsetsResponseTopic(r: Reader, version: number): AlterShareGroupOffsetsResponseTopic {
   const v24 = r.compactString();
   const v25 = r.uuid();
-  const n27 = readArrayLength(r, true);
+  const n27 = readArrayLength(r, true, "AlterShareGroupOffsetsResponseTopic.Partitions");
   const v26: AlterShareGroupOffsetsResponsePartition[] = [];
   for (let i28 = 0; i28 < n27; i28++) v26.push(decodeAlterShareGroupOffsetsResponsePartition(r, version));
   const o: AlterShareGroupOffsetsResponseTopic = { topicName: v24, topicId: v25, partitions: v26 };

@@ -91,10 +91,10 @@ export function encodeAlterUserScramCredentialsRequest(w: Writer, m: AlterUserSc
 /** Reads a AlterUserScramCredentialsRequest body (AlterUserScramCredentialsRequest.json), versions 0. */
 export function decodeAlterUserScramCredentialsRequest(r: Reader, version: number): AlterUserScramCredentialsRequest {
   if (version < 0 || version > 0) badDecodeVersion("AlterUserScramCredentialsRequest", version, 0, 0);
-  const n5 = readArrayLength(r, true);
+  const n5 = readArrayLength(r, true, "AlterUserScramCredentialsRequest.Deletions");
   const v4: AlterUserScramCredentialsRequestScramCredentialDeletion[] = [];
   for (let i6 = 0; i6 < n5; i6++) v4.push(decodeAlterUserScramCredentialsRequestScramCredentialDeletion(r, version));
-  const n8 = readArrayLength(r, true);
+  const n8 = readArrayLength(r, true, "AlterUserScramCredentialsRequest.Upsertions");
   const v7: AlterUserScramCredentialsRequestScramCredentialUpsertion[] = [];
   for (let i9 = 0; i9 < n8; i9++) v7.push(decodeAlterUserScramCredentialsRequestScramCredentialUpsertion(r, version));
   const o: AlterUserScramCredentialsRequest = { deletions: v4, upsertions: v7 };
@@ -157,7 +157,7 @@ export function encodeAlterUserScramCredentialsResponse(w: Writer, m: AlterUserS
 export function decodeAlterUserScramCredentialsResponse(r: Reader, version: number): AlterUserScramCredentialsResponse {
   if (version < 0 || version > 0) badDecodeVersion("AlterUserScramCredentialsResponse", version, 0, 0);
   const v19 = r.int32();
-  const n21 = readArrayLength(r, true);
+  const n21 = readArrayLength(r, true, "AlterUserScramCredentialsResponse.Results");
   const v20: AlterUserScramCredentialsResponseAlterUserScramCredentialsResult[] = [];
   for (let i22 = 0; i22 < n21; i22++) v20.push(decodeAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(r, version));
   const o: AlterUserScramCredentialsResponse = { throttleTimeMs: v19, results: v20 };

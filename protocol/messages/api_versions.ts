@@ -178,7 +178,7 @@ export function decodeApiVersionsResponse(r: Reader, version: number): ApiVersio
   if (version < 0 || version > 4) badDecodeVersion("ApiVersionsResponse", version, 0, 4);
   const flex = version >= 3;
   const v16 = r.int16();
-  const n18 = readArrayLength(r, flex);
+  const n18 = readArrayLength(r, flex, "ApiVersionsResponse.ApiKeys");
   const v17: ApiVersionsResponseApiVersion[] = [];
   for (let i19 = 0; i19 < n18; i19++) v17.push(decodeApiVersionsResponseApiVersion(r, version));
   const v20 = version >= 1 ? r.int32() : 0;
@@ -193,7 +193,7 @@ export function decodeApiVersionsResponse(r: Reader, version: number): ApiVersio
       const data = r.raw(r.unsignedVarint());
       if (tag === 0 && version >= 3) {
         const t = new Reader(data);
-        const n22 = readArrayLength(t, true);
+        const n22 = readArrayLength(t, true, "ApiVersionsResponse.SupportedFeatures");
         const v21: ApiVersionsResponseSupportedFeatureKey[] = [];
         for (let i23 = 0; i23 < n22; i23++) v21.push(decodeApiVersionsResponseSupportedFeatureKey(t, version));
         o.supportedFeatures = v21;
@@ -205,7 +205,7 @@ export function decodeApiVersionsResponse(r: Reader, version: number): ApiVersio
         t.done("tagged field FinalizedFeaturesEpoch of ApiVersionsResponse");
       } else if (tag === 2 && version >= 3) {
         const t = new Reader(data);
-        const n26 = readArrayLength(t, true);
+        const n26 = readArrayLength(t, true, "ApiVersionsResponse.FinalizedFeatures");
         const v25: ApiVersionsResponseFinalizedFeatureKey[] = [];
         for (let i27 = 0; i27 < n26; i27++) v25.push(decodeApiVersionsResponseFinalizedFeatureKey(t, version));
         o.finalizedFeatures = v25;

@@ -119,7 +119,7 @@ export function encodeConsumerGroupDescribeRequest(w: Writer, m: ConsumerGroupDe
 /** Reads a ConsumerGroupDescribeRequest body (ConsumerGroupDescribeRequest.json), versions 0-1. */
 export function decodeConsumerGroupDescribeRequest(r: Reader, version: number): ConsumerGroupDescribeRequest {
   if (version < 0 || version > 1) badDecodeVersion("ConsumerGroupDescribeRequest", version, 0, 1);
-  const n3 = readArrayLength(r, true);
+  const n3 = readArrayLength(r, true, "ConsumerGroupDescribeRequest.GroupIds");
   const v2: string[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(r.compactString());
   const v5 = r.boolean();
@@ -147,7 +147,7 @@ export function encodeConsumerGroupDescribeResponse(w: Writer, m: ConsumerGroupD
 export function decodeConsumerGroupDescribeResponse(r: Reader, version: number): ConsumerGroupDescribeResponse {
   if (version < 0 || version > 1) badDecodeVersion("ConsumerGroupDescribeResponse", version, 0, 1);
   const v8 = r.int32();
-  const n10 = readArrayLength(r, true);
+  const n10 = readArrayLength(r, true, "ConsumerGroupDescribeResponse.Groups");
   const v9: ConsumerGroupDescribeResponseDescribedGroup[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(decodeConsumerGroupDescribeResponseDescribedGroup(r, version));
   const o: ConsumerGroupDescribeResponse = { throttleTimeMs: v8, groups: v9 };
@@ -183,7 +183,7 @@ function decodeConsumerGroupDescribeResponseDescribedGroup(r: Reader, version: n
   const v18 = r.int32();
   const v19 = r.int32();
   const v20 = r.compactString();
-  const n22 = readArrayLength(r, true);
+  const n22 = readArrayLength(r, true, "ConsumerGroupDescribeResponseDescribedGroup.Members");
   const v21: ConsumerGroupDescribeResponseMember[] = [];
   for (let i23 = 0; i23 < n22; i23++) v21.push(decodeConsumerGroupDescribeResponseMember(r, version));
   const v24 = r.int32();
@@ -223,7 +223,7 @@ function decodeConsumerGroupDescribeResponseMember(r: Reader, version: number): 
   const v30 = r.int32();
   const v31 = r.compactString();
   const v32 = r.compactString();
-  const n34 = readArrayLength(r, true);
+  const n34 = readArrayLength(r, true, "ConsumerGroupDescribeResponseMember.SubscribedTopicNames");
   const v33: string[] = [];
   for (let i35 = 0; i35 < n34; i35++) v33.push(r.compactString());
   const v36 = r.compactNullableString();
@@ -248,7 +248,7 @@ function encodeConsumerGroupDescribeResponseAssignment(w: Writer, m: ConsumerGro
 }
 
 function decodeConsumerGroupDescribeResponseAssignment(r: Reader, version: number): ConsumerGroupDescribeResponseAssignment {
-  const n43 = readArrayLength(r, true);
+  const n43 = readArrayLength(r, true, "ConsumerGroupDescribeResponseAssignment.TopicPartitions");
   const v42: ConsumerGroupDescribeResponseTopicPartitions[] = [];
   for (let i44 = 0; i44 < n43; i44++) v42.push(decodeConsumerGroupDescribeResponseTopicPartitions(r, version));
   const o: ConsumerGroupDescribeResponseAssignment = { topicPartitions: v42 };
@@ -273,7 +273,7 @@ function encodeConsumerGroupDescribeResponseTopicPartitions(w: Writer, m: Consum
 function decodeConsumerGroupDescribeResponseTopicPartitions(r: Reader, _version: number): ConsumerGroupDescribeResponseTopicPartitions {
   const v47 = r.uuid();
   const v48 = r.compactString();
-  const n50 = readArrayLength(r, true);
+  const n50 = readArrayLength(r, true, "ConsumerGroupDescribeResponseTopicPartitions.Partitions");
   const v49: number[] = [];
   for (let i51 = 0; i51 < n50; i51++) v49.push(r.int32());
   const o: ConsumerGroupDescribeResponseTopicPartitions = { topicId: v47, topicName: v48, partitions: v49 };

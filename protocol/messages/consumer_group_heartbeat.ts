@@ -166,7 +166,7 @@ function encodeConsumerGroupHeartbeatRequestTopicPartitions(w: Writer, m: Consum
 
 function decodeConsumerGroupHeartbeatRequestTopicPartitions(r: Reader, _version: number): ConsumerGroupHeartbeatRequestTopicPartitions {
   const v20 = r.uuid();
-  const n22 = readArrayLength(r, true);
+  const n22 = readArrayLength(r, true, "ConsumerGroupHeartbeatRequestTopicPartitions.Partitions");
   const v21: number[] = [];
   for (let i23 = 0; i23 < n22; i23++) v21.push(r.int32());
   const o: ConsumerGroupHeartbeatRequestTopicPartitions = { topicId: v20, partitions: v21 };
@@ -218,7 +218,7 @@ function encodeConsumerGroupHeartbeatResponseAssignment(w: Writer, m: ConsumerGr
 }
 
 function decodeConsumerGroupHeartbeatResponseAssignment(r: Reader, version: number): ConsumerGroupHeartbeatResponseAssignment {
-  const n35 = readArrayLength(r, true);
+  const n35 = readArrayLength(r, true, "ConsumerGroupHeartbeatResponseAssignment.TopicPartitions");
   const v34: ConsumerGroupHeartbeatResponseTopicPartitions[] = [];
   for (let i36 = 0; i36 < n35; i36++) v34.push(decodeConsumerGroupHeartbeatResponseTopicPartitions(r, version));
   const o: ConsumerGroupHeartbeatResponseAssignment = { topicPartitions: v34 };
@@ -241,7 +241,7 @@ function encodeConsumerGroupHeartbeatResponseTopicPartitions(w: Writer, m: Consu
 
 function decodeConsumerGroupHeartbeatResponseTopicPartitions(r: Reader, _version: number): ConsumerGroupHeartbeatResponseTopicPartitions {
   const v39 = r.uuid();
-  const n41 = readArrayLength(r, true);
+  const n41 = readArrayLength(r, true, "ConsumerGroupHeartbeatResponseTopicPartitions.Partitions");
   const v40: number[] = [];
   for (let i42 = 0; i42 < n41; i42++) v40.push(r.int32());
   const o: ConsumerGroupHeartbeatResponseTopicPartitions = { topicId: v39, partitions: v40 };

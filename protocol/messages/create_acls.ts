@@ -78,7 +78,7 @@ export function encodeCreateAclsRequest(w: Writer, m: CreateAclsRequest, version
 export function decodeCreateAclsRequest(r: Reader, version: number): CreateAclsRequest {
   if (version < 1 || version > 3) badDecodeVersion("CreateAclsRequest", version, 1, 3);
   const flex = version >= 2;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "CreateAclsRequest.Creations");
   const v2: CreateAclsRequestAclCreation[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeCreateAclsRequestAclCreation(r, version));
   const o: CreateAclsRequest = { creations: v2 };
@@ -145,7 +145,7 @@ export function decodeCreateAclsResponse(r: Reader, version: number): CreateAcls
   if (version < 1 || version > 3) badDecodeVersion("CreateAclsResponse", version, 1, 3);
   const flex = version >= 2;
   const v14 = r.int32();
-  const n16 = readArrayLength(r, flex);
+  const n16 = readArrayLength(r, flex, "CreateAclsResponse.Results");
   const v15: CreateAclsResponseAclCreationResult[] = [];
   for (let i17 = 0; i17 < n16; i17++) v15.push(decodeCreateAclsResponseAclCreationResult(r, version));
   const o: CreateAclsResponse = { throttleTimeMs: v14, results: v15 };

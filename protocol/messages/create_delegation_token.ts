@@ -95,7 +95,7 @@ export function decodeCreateDelegationTokenRequest(r: Reader, version: number): 
   const flex = version >= 2;
   const v2 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v3 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
-  const n5 = readArrayLength(r, flex);
+  const n5 = readArrayLength(r, flex, "CreateDelegationTokenRequest.Renewers");
   const v4: CreateDelegationTokenRequestCreatableRenewers[] = [];
   for (let i6 = 0; i6 < n5; i6++) v4.push(decodeCreateDelegationTokenRequestCreatableRenewers(r, version));
   const v7 = r.int64();

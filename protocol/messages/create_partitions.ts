@@ -86,7 +86,7 @@ export function encodeCreatePartitionsRequest(w: Writer, m: CreatePartitionsRequ
 export function decodeCreatePartitionsRequest(r: Reader, version: number): CreatePartitionsRequest {
   if (version < 0 || version > 3) badDecodeVersion("CreatePartitionsRequest", version, 0, 3);
   const flex = version >= 2;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "CreatePartitionsRequest.Topics");
   const v2: CreatePartitionsRequestCreatePartitionsTopic[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeCreatePartitionsRequestCreatePartitionsTopic(r, version));
   const v5 = r.int32();
@@ -154,7 +154,7 @@ function encodeCreatePartitionsRequestCreatePartitionsAssignment(w: Writer, m: C
 
 function decodeCreatePartitionsRequestCreatePartitionsAssignment(r: Reader, version: number): CreatePartitionsRequestCreatePartitionsAssignment {
   const flex = version >= 2;
-  const n17 = readArrayLength(r, flex);
+  const n17 = readArrayLength(r, flex, "CreatePartitionsRequestCreatePartitionsAssignment.BrokerIds");
   const v16: number[] = [];
   for (let i18 = 0; i18 < n17; i18++) v16.push(r.int32());
   const o: CreatePartitionsRequestCreatePartitionsAssignment = { brokerIds: v16 };
@@ -187,7 +187,7 @@ export function decodeCreatePartitionsResponse(r: Reader, version: number): Crea
   if (version < 0 || version > 3) badDecodeVersion("CreatePartitionsResponse", version, 0, 3);
   const flex = version >= 2;
   const v21 = r.int32();
-  const n23 = readArrayLength(r, flex);
+  const n23 = readArrayLength(r, flex, "CreatePartitionsResponse.Results");
   const v22: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
   for (let i24 = 0; i24 < n23; i24++) v22.push(decodeCreatePartitionsResponseCreatePartitionsTopicResult(r, version));
   const o: CreatePartitionsResponse = { throttleTimeMs: v21, results: v22 };

@@ -129,7 +129,7 @@ export function encodeCreateTopicsRequest(w: Writer, m: CreateTopicsRequest, ver
 export function decodeCreateTopicsRequest(r: Reader, version: number): CreateTopicsRequest {
   if (version < 2 || version > 7) badDecodeVersion("CreateTopicsRequest", version, 2, 7);
   const flex = version >= 5;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "CreateTopicsRequest.Topics");
   const v2: CreateTopicsRequestCreatableTopic[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeCreateTopicsRequestCreatableTopic(r, version));
   const v5 = r.int32();
@@ -172,10 +172,10 @@ function decodeCreateTopicsRequestCreatableTopic(r: Reader, version: number): Cr
   const v11 = (flex ? r.compactString() : r.string());
   const v12 = r.int32();
   const v13 = r.int16();
-  const n15 = readArrayLength(r, flex);
+  const n15 = readArrayLength(r, flex, "CreateTopicsRequestCreatableTopic.Assignments");
   const v14: CreateTopicsRequestCreatableReplicaAssignment[] = [];
   for (let i16 = 0; i16 < n15; i16++) v14.push(decodeCreateTopicsRequestCreatableReplicaAssignment(r, version));
-  const n18 = readArrayLength(r, flex);
+  const n18 = readArrayLength(r, flex, "CreateTopicsRequestCreatableTopic.Configs");
   const v17: CreateTopicsRequestCreatableTopicConfig[] = [];
   for (let i19 = 0; i19 < n18; i19++) v17.push(decodeCreateTopicsRequestCreatableTopicConfig(r, version));
   const o: CreateTopicsRequestCreatableTopic = { name: v11, numPartitions: v12, replicationFactor: v13, assignments: v14, configs: v17 };
@@ -204,7 +204,7 @@ function encodeCreateTopicsRequestCreatableReplicaAssignment(w: Writer, m: Creat
 function decodeCreateTopicsRequestCreatableReplicaAssignment(r: Reader, version: number): CreateTopicsRequestCreatableReplicaAssignment {
   const flex = version >= 5;
   const v22 = r.int32();
-  const n24 = readArrayLength(r, flex);
+  const n24 = readArrayLength(r, flex, "CreateTopicsRequestCreatableReplicaAssignment.BrokerIds");
   const v23: number[] = [];
   for (let i25 = 0; i25 < n24; i25++) v23.push(r.int32());
   const o: CreateTopicsRequestCreatableReplicaAssignment = { partitionIndex: v22, brokerIds: v23 };
@@ -260,7 +260,7 @@ export function decodeCreateTopicsResponse(r: Reader, version: number): CreateTo
   if (version < 2 || version > 7) badDecodeVersion("CreateTopicsResponse", version, 2, 7);
   const flex = version >= 5;
   const v30 = r.int32();
-  const n32 = readArrayLength(r, flex);
+  const n32 = readArrayLength(r, flex, "CreateTopicsResponse.Topics");
   const v31: CreateTopicsResponseCreatableTopicResult[] = [];
   for (let i33 = 0; i33 < n32; i33++) v31.push(decodeCreateTopicsResponseCreatableTopicResult(r, version));
   const o: CreateTopicsResponse = { throttleTimeMs: v30, topics: v31 };

@@ -104,7 +104,7 @@ export function encodeDeleteAclsRequest(w: Writer, m: DeleteAclsRequest, version
 export function decodeDeleteAclsRequest(r: Reader, version: number): DeleteAclsRequest {
   if (version < 1 || version > 3) badDecodeVersion("DeleteAclsRequest", version, 1, 3);
   const flex = version >= 2;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "DeleteAclsRequest.Filters");
   const v2: DeleteAclsRequestDeleteAclsFilter[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeDeleteAclsRequestDeleteAclsFilter(r, version));
   const o: DeleteAclsRequest = { filters: v2 };
@@ -171,7 +171,7 @@ export function decodeDeleteAclsResponse(r: Reader, version: number): DeleteAcls
   if (version < 1 || version > 3) badDecodeVersion("DeleteAclsResponse", version, 1, 3);
   const flex = version >= 2;
   const v14 = r.int32();
-  const n16 = readArrayLength(r, flex);
+  const n16 = readArrayLength(r, flex, "DeleteAclsResponse.FilterResults");
   const v15: DeleteAclsResponseDeleteAclsFilterResult[] = [];
   for (let i17 = 0; i17 < n16; i17++) v15.push(decodeDeleteAclsResponseDeleteAclsFilterResult(r, version));
   const o: DeleteAclsResponse = { throttleTimeMs: v14, filterResults: v15 };
@@ -203,7 +203,7 @@ function decodeDeleteAclsResponseDeleteAclsFilterResult(r: Reader, version: numb
   const flex = version >= 2;
   const v20 = r.int16();
   const v21 = (flex ? r.compactNullableString() : r.nullableString());
-  const n23 = readArrayLength(r, flex);
+  const n23 = readArrayLength(r, flex, "DeleteAclsResponseDeleteAclsFilterResult.MatchingAcls");
   const v22: DeleteAclsResponseDeleteAclsMatchingAcl[] = [];
   for (let i24 = 0; i24 < n23; i24++) v22.push(decodeDeleteAclsResponseDeleteAclsMatchingAcl(r, version));
   const o: DeleteAclsResponseDeleteAclsFilterResult = { errorCode: v20, errorMessage: v21, matchingAcls: v22 };

@@ -59,7 +59,7 @@ export function encodeDeleteGroupsRequest(w: Writer, m: DeleteGroupsRequest, ver
 export function decodeDeleteGroupsRequest(r: Reader, version: number): DeleteGroupsRequest {
   if (version < 0 || version > 2) badDecodeVersion("DeleteGroupsRequest", version, 0, 2);
   const flex = version >= 2;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "DeleteGroupsRequest.GroupsNames");
   const v2: string[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push((flex ? r.compactString() : r.string()));
   const o: DeleteGroupsRequest = { groupsNames: v2 };
@@ -92,7 +92,7 @@ export function decodeDeleteGroupsResponse(r: Reader, version: number): DeleteGr
   if (version < 0 || version > 2) badDecodeVersion("DeleteGroupsResponse", version, 0, 2);
   const flex = version >= 2;
   const v7 = r.int32();
-  const n9 = readArrayLength(r, flex);
+  const n9 = readArrayLength(r, flex, "DeleteGroupsResponse.Results");
   const v8: DeleteGroupsResponseDeletableGroupResult[] = [];
   for (let i10 = 0; i10 < n9; i10++) v8.push(decodeDeleteGroupsResponseDeletableGroupResult(r, version));
   const o: DeleteGroupsResponse = { throttleTimeMs: v7, results: v8 };

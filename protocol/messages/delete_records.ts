@@ -93,7 +93,7 @@ export function encodeDeleteRecordsRequest(w: Writer, m: DeleteRecordsRequest, v
 export function decodeDeleteRecordsRequest(r: Reader, version: number): DeleteRecordsRequest {
   if (version < 0 || version > 2) badDecodeVersion("DeleteRecordsRequest", version, 0, 2);
   const flex = version >= 2;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "DeleteRecordsRequest.Topics");
   const v2: DeleteRecordsRequestDeleteRecordsTopic[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeDeleteRecordsRequestDeleteRecordsTopic(r, version));
   const v5 = r.int32();
@@ -124,7 +124,7 @@ function encodeDeleteRecordsRequestDeleteRecordsTopic(w: Writer, m: DeleteRecord
 function decodeDeleteRecordsRequestDeleteRecordsTopic(r: Reader, version: number): DeleteRecordsRequestDeleteRecordsTopic {
   const flex = version >= 2;
   const v8 = (flex ? r.compactString() : r.string());
-  const n10 = readArrayLength(r, flex);
+  const n10 = readArrayLength(r, flex, "DeleteRecordsRequestDeleteRecordsTopic.Partitions");
   const v9: DeleteRecordsRequestDeleteRecordsPartition[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(decodeDeleteRecordsRequestDeleteRecordsPartition(r, version));
   const o: DeleteRecordsRequestDeleteRecordsTopic = { name: v8, partitions: v9 };
@@ -178,7 +178,7 @@ export function decodeDeleteRecordsResponse(r: Reader, version: number): DeleteR
   if (version < 0 || version > 2) badDecodeVersion("DeleteRecordsResponse", version, 0, 2);
   const flex = version >= 2;
   const v16 = r.int32();
-  const n18 = readArrayLength(r, flex);
+  const n18 = readArrayLength(r, flex, "DeleteRecordsResponse.Topics");
   const v17: DeleteRecordsResponseDeleteRecordsTopicResult[] = [];
   for (let i19 = 0; i19 < n18; i19++) v17.push(decodeDeleteRecordsResponseDeleteRecordsTopicResult(r, version));
   const o: DeleteRecordsResponse = { throttleTimeMs: v16, topics: v17 };
@@ -208,7 +208,7 @@ function encodeDeleteRecordsResponseDeleteRecordsTopicResult(w: Writer, m: Delet
 function decodeDeleteRecordsResponseDeleteRecordsTopicResult(r: Reader, version: number): DeleteRecordsResponseDeleteRecordsTopicResult {
   const flex = version >= 2;
   const v22 = (flex ? r.compactString() : r.string());
-  const n24 = readArrayLength(r, flex);
+  const n24 = readArrayLength(r, flex, "DeleteRecordsResponseDeleteRecordsTopicResult.Partitions");
   const v23: DeleteRecordsResponseDeleteRecordsPartitionResult[] = [];
   for (let i25 = 0; i25 < n24; i25++) v23.push(decodeDeleteRecordsResponseDeleteRecordsPartitionResult(r, version));
   const o: DeleteRecordsResponseDeleteRecordsTopicResult = { name: v22, partitions: v23 };

@@ -74,7 +74,7 @@ export function encodeDeleteShareGroupOffsetsRequest(w: Writer, m: DeleteShareGr
 export function decodeDeleteShareGroupOffsetsRequest(r: Reader, version: number): DeleteShareGroupOffsetsRequest {
   if (version < 0 || version > 0) badDecodeVersion("DeleteShareGroupOffsetsRequest", version, 0, 0);
   const v2 = r.compactString();
-  const n4 = readArrayLength(r, true);
+  const n4 = readArrayLength(r, true, "DeleteShareGroupOffsetsRequest.Topics");
   const v3: DeleteShareGroupOffsetsRequestTopic[] = [];
   for (let i5 = 0; i5 < n4; i5++) v3.push(decodeDeleteShareGroupOffsetsRequestTopic(r, version));
   const o: DeleteShareGroupOffsetsRequest = { groupId: v2, topics: v3 };
@@ -118,7 +118,7 @@ export function decodeDeleteShareGroupOffsetsResponse(r: Reader, version: number
   const v9 = r.int32();
   const v10 = r.int16();
   const v11 = r.compactNullableString();
-  const n13 = readArrayLength(r, true);
+  const n13 = readArrayLength(r, true, "DeleteShareGroupOffsetsResponse.Responses");
   const v12: DeleteShareGroupOffsetsResponseTopic[] = [];
   for (let i14 = 0; i14 < n13; i14++) v12.push(decodeDeleteShareGroupOffsetsResponseTopic(r, version));
   const o: DeleteShareGroupOffsetsResponse = { throttleTimeMs: v9, errorCode: v10, errorMessage: v11, responses: v12 };

@@ -92,14 +92,14 @@ export function decodeDeleteTopicsRequest(r: Reader, version: number): DeleteTop
   const flex = version >= 4;
   let v4: DeleteTopicsRequestDeleteTopicState[] = [];
   if (version >= 6) {
-    const n6 = readArrayLength(r, flex);
+    const n6 = readArrayLength(r, flex, "DeleteTopicsRequest.Topics");
     const v5: DeleteTopicsRequestDeleteTopicState[] = [];
     for (let i7 = 0; i7 < n6; i7++) v5.push(decodeDeleteTopicsRequestDeleteTopicState(r, version));
     v4 = v5;
   }
   let v8: string[] = [];
   if (version <= 5) {
-    const n10 = readArrayLength(r, flex);
+    const n10 = readArrayLength(r, flex, "DeleteTopicsRequest.TopicNames");
     const v9: string[] = [];
     for (let i11 = 0; i11 < n10; i11++) v9.push((flex ? r.compactString() : r.string()));
     v8 = v9;
@@ -150,7 +150,7 @@ export function decodeDeleteTopicsResponse(r: Reader, version: number): DeleteTo
   if (version < 1 || version > 6) badDecodeVersion("DeleteTopicsResponse", version, 1, 6);
   const flex = version >= 4;
   const v17 = r.int32();
-  const n19 = readArrayLength(r, flex);
+  const n19 = readArrayLength(r, flex, "DeleteTopicsResponse.Responses");
   const v18: DeleteTopicsResponseDeletableTopicResult[] = [];
   for (let i20 = 0; i20 < n19; i20++) v18.push(decodeDeleteTopicsResponseDeletableTopicResult(r, version));
   const o: DeleteTopicsResponse = { throttleTimeMs: v17, responses: v18 };

@@ -137,7 +137,7 @@ export function decodeDescribeAclsResponse(r: Reader, version: number): Describe
   const v9 = r.int32();
   const v10 = r.int16();
   const v11 = (flex ? r.compactNullableString() : r.nullableString());
-  const n13 = readArrayLength(r, flex);
+  const n13 = readArrayLength(r, flex, "DescribeAclsResponse.Resources");
   const v12: DescribeAclsResponseDescribeAclsResource[] = [];
   for (let i14 = 0; i14 < n13; i14++) v12.push(decodeDescribeAclsResponseDescribeAclsResource(r, version));
   const o: DescribeAclsResponse = { throttleTimeMs: v9, errorCode: v10, errorMessage: v11, resources: v12 };
@@ -171,7 +171,7 @@ function decodeDescribeAclsResponseDescribeAclsResource(r: Reader, version: numb
   const v17 = r.int8();
   const v18 = (flex ? r.compactString() : r.string());
   const v19 = r.int8();
-  const n21 = readArrayLength(r, flex);
+  const n21 = readArrayLength(r, flex, "DescribeAclsResponseDescribeAclsResource.Acls");
   const v20: DescribeAclsResponseAclDescription[] = [];
   for (let i22 = 0; i22 < n21; i22++) v20.push(decodeDescribeAclsResponseAclDescription(r, version));
   const o: DescribeAclsResponseDescribeAclsResource = { resourceType: v17, resourceName: v18, patternType: v19, acls: v20 };

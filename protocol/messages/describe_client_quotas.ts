@@ -97,7 +97,7 @@ export function encodeDescribeClientQuotasRequest(w: Writer, m: DescribeClientQu
 export function decodeDescribeClientQuotasRequest(r: Reader, version: number): DescribeClientQuotasRequest {
   if (version < 0 || version > 1) badDecodeVersion("DescribeClientQuotasRequest", version, 0, 1);
   const flex = version >= 1;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "DescribeClientQuotasRequest.Components");
   const v2: DescribeClientQuotasRequestComponentData[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeDescribeClientQuotasRequestComponentData(r, version));
   const v5 = r.boolean();
@@ -202,10 +202,10 @@ function encodeDescribeClientQuotasResponseEntryData(w: Writer, m: DescribeClien
 
 function decodeDescribeClientQuotasResponseEntryData(r: Reader, version: number): DescribeClientQuotasResponseEntryData {
   const flex = version >= 1;
-  const n22 = readArrayLength(r, flex);
+  const n22 = readArrayLength(r, flex, "DescribeClientQuotasResponseEntryData.Entity");
   const v21: DescribeClientQuotasResponseEntityData[] = [];
   for (let i23 = 0; i23 < n22; i23++) v21.push(decodeDescribeClientQuotasResponseEntityData(r, version));
-  const n25 = readArrayLength(r, flex);
+  const n25 = readArrayLength(r, flex, "DescribeClientQuotasResponseEntryData.Values");
   const v24: DescribeClientQuotasResponseValueData[] = [];
   for (let i26 = 0; i26 < n25; i26++) v24.push(decodeDescribeClientQuotasResponseValueData(r, version));
   const o: DescribeClientQuotasResponseEntryData = { entity: v21, values: v24 };

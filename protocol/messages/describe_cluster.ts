@@ -119,7 +119,7 @@ export function decodeDescribeClusterResponse(r: Reader, version: number): Descr
   const v8 = version >= 1 ? r.int8() : 1;
   const v9 = r.compactString();
   const v10 = r.int32();
-  const n12 = readArrayLength(r, true);
+  const n12 = readArrayLength(r, true, "DescribeClusterResponse.Brokers");
   const v11: DescribeClusterResponseDescribeClusterBroker[] = [];
   for (let i13 = 0; i13 < n12; i13++) v11.push(decodeDescribeClusterResponseDescribeClusterBroker(r, version));
   const v14 = r.int32();

@@ -119,7 +119,7 @@ export function encodeDescribeConfigsRequest(w: Writer, m: DescribeConfigsReques
 export function decodeDescribeConfigsRequest(r: Reader, version: number): DescribeConfigsRequest {
   if (version < 1 || version > 4) badDecodeVersion("DescribeConfigsRequest", version, 1, 4);
   const flex = version >= 4;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "DescribeConfigsRequest.Resources");
   const v2: DescribeConfigsRequestDescribeConfigsResource[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeDescribeConfigsRequestDescribeConfigsResource(r, version));
   const v5 = r.boolean();
@@ -194,7 +194,7 @@ export function decodeDescribeConfigsResponse(r: Reader, version: number): Descr
   if (version < 1 || version > 4) badDecodeVersion("DescribeConfigsResponse", version, 1, 4);
   const flex = version >= 4;
   const v16 = r.int32();
-  const n18 = readArrayLength(r, flex);
+  const n18 = readArrayLength(r, flex, "DescribeConfigsResponse.Results");
   const v17: DescribeConfigsResponseDescribeConfigsResult[] = [];
   for (let i19 = 0; i19 < n18; i19++) v17.push(decodeDescribeConfigsResponseDescribeConfigsResult(r, version));
   const o: DescribeConfigsResponse = { throttleTimeMs: v16, results: v17 };
@@ -231,7 +231,7 @@ function decodeDescribeConfigsResponseDescribeConfigsResult(r: Reader, version: 
   const v23 = (flex ? r.compactNullableString() : r.nullableString());
   const v24 = r.int8();
   const v25 = (flex ? r.compactString() : r.string());
-  const n27 = readArrayLength(r, flex);
+  const n27 = readArrayLength(r, flex, "DescribeConfigsResponseDescribeConfigsResult.Configs");
   const v26: DescribeConfigsResponseDescribeConfigsResourceResult[] = [];
   for (let i28 = 0; i28 < n27; i28++) v26.push(decodeDescribeConfigsResponseDescribeConfigsResourceResult(r, version));
   const o: DescribeConfigsResponseDescribeConfigsResult = { errorCode: v22, errorMessage: v23, resourceType: v24, resourceName: v25, configs: v26 };
@@ -277,7 +277,7 @@ function decodeDescribeConfigsResponseDescribeConfigsResourceResult(r: Reader, v
   const v33 = r.boolean();
   const v34 = r.int8();
   const v35 = r.boolean();
-  const n37 = readArrayLength(r, flex);
+  const n37 = readArrayLength(r, flex, "DescribeConfigsResponseDescribeConfigsResourceResult.Synonyms");
   const v36: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
   for (let i38 = 0; i38 < n37; i38++) v36.push(decodeDescribeConfigsResponseDescribeConfigsSynonym(r, version));
   const v39 = version >= 3 ? r.int8() : 0;

@@ -160,7 +160,7 @@ export function decodeDescribeDelegationTokenResponse(r: Reader, version: number
   if (version < 1 || version > 3) badDecodeVersion("DescribeDelegationTokenResponse", version, 1, 3);
   const flex = version >= 2;
   const v9 = r.int16();
-  const n11 = readArrayLength(r, flex);
+  const n11 = readArrayLength(r, flex, "DescribeDelegationTokenResponse.Tokens");
   const v10: DescribeDelegationTokenResponseDescribedDelegationToken[] = [];
   for (let i12 = 0; i12 < n11; i12++) v10.push(decodeDescribeDelegationTokenResponseDescribedDelegationToken(r, version));
   const v13 = r.int32();
@@ -218,7 +218,7 @@ function decodeDescribeDelegationTokenResponseDescribedDelegationToken(r: Reader
   const v22 = r.int64();
   const v23 = (flex ? r.compactString() : r.string());
   const v24 = (flex ? r.compactBytes() : r.bytes());
-  const n26 = readArrayLength(r, flex);
+  const n26 = readArrayLength(r, flex, "DescribeDelegationTokenResponseDescribedDelegationToken.Renewers");
   const v25: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[] = [];
   for (let i27 = 0; i27 < n26; i27++) v25.push(decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(r, version));
   const o: DescribeDelegationTokenResponseDescribedDelegationToken = { principalType: v16, principalName: v17, tokenRequesterPrincipalType: v18, tokenRequesterPrincipalName: v19, issueTimestamp: v20, expiryTimestamp: v21, maxTimestamp: v22, tokenId: v23, hmac: v24, renewers: v25 };

@@ -95,7 +95,7 @@ export function encodeDescribeGroupsRequest(w: Writer, m: DescribeGroupsRequest,
 export function decodeDescribeGroupsRequest(r: Reader, version: number): DescribeGroupsRequest {
   if (version < 0 || version > 6) badDecodeVersion("DescribeGroupsRequest", version, 0, 6);
   const flex = version >= 5;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "DescribeGroupsRequest.Groups");
   const v2: string[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push((flex ? r.compactString() : r.string()));
   const v5 = version >= 3 ? r.boolean() : false;
@@ -131,7 +131,7 @@ export function decodeDescribeGroupsResponse(r: Reader, version: number): Descri
   if (version < 0 || version > 6) badDecodeVersion("DescribeGroupsResponse", version, 0, 6);
   const flex = version >= 5;
   const v8 = version >= 1 ? r.int32() : 0;
-  const n10 = readArrayLength(r, flex);
+  const n10 = readArrayLength(r, flex, "DescribeGroupsResponse.Groups");
   const v9: DescribeGroupsResponseDescribedGroup[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(decodeDescribeGroupsResponseDescribedGroup(r, version));
   const o: DescribeGroupsResponse = { throttleTimeMs: v8, groups: v9 };
@@ -182,7 +182,7 @@ function decodeDescribeGroupsResponseDescribedGroup(r: Reader, version: number):
   const v17 = (flex ? r.compactString() : r.string());
   const v18 = (flex ? r.compactString() : r.string());
   const v19 = (flex ? r.compactString() : r.string());
-  const n21 = readArrayLength(r, flex);
+  const n21 = readArrayLength(r, flex, "DescribeGroupsResponseDescribedGroup.Members");
   const v20: DescribeGroupsResponseDescribedGroupMember[] = [];
   for (let i22 = 0; i22 < n21; i22++) v20.push(decodeDescribeGroupsResponseDescribedGroupMember(r, version));
   const v23 = version >= 3 ? r.int32() : -2147483648;

@@ -139,7 +139,7 @@ function encodeDescribeLogDirsRequestDescribableLogDirTopic(w: Writer, m: Descri
 function decodeDescribeLogDirsRequestDescribableLogDirTopic(r: Reader, version: number): DescribeLogDirsRequestDescribableLogDirTopic {
   const flex = version >= 2;
   const v7 = (flex ? r.compactString() : r.string());
-  const n9 = readArrayLength(r, flex);
+  const n9 = readArrayLength(r, flex, "DescribeLogDirsRequestDescribableLogDirTopic.Partitions");
   const v8: number[] = [];
   for (let i10 = 0; i10 < n9; i10++) v8.push(r.int32());
   const o: DescribeLogDirsRequestDescribableLogDirTopic = { topic: v7, partitions: v8 };
@@ -176,7 +176,7 @@ export function decodeDescribeLogDirsResponse(r: Reader, version: number): Descr
   const flex = version >= 2;
   const v13 = r.int32();
   const v14 = version >= 3 ? r.int16() : 0;
-  const n16 = readArrayLength(r, flex);
+  const n16 = readArrayLength(r, flex, "DescribeLogDirsResponse.Results");
   const v15: DescribeLogDirsResponseDescribeLogDirsResult[] = [];
   for (let i17 = 0; i17 < n16; i17++) v15.push(decodeDescribeLogDirsResponseDescribeLogDirsResult(r, version));
   const o: DescribeLogDirsResponse = { throttleTimeMs: v13, errorCode: v14, results: v15 };
@@ -217,7 +217,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsResult(r: Reader, version: 
   const flex = version >= 2;
   const v20 = r.int16();
   const v21 = (flex ? r.compactString() : r.string());
-  const n23 = readArrayLength(r, flex);
+  const n23 = readArrayLength(r, flex, "DescribeLogDirsResponseDescribeLogDirsResult.Topics");
   const v22: DescribeLogDirsResponseDescribeLogDirsTopic[] = [];
   for (let i24 = 0; i24 < n23; i24++) v22.push(decodeDescribeLogDirsResponseDescribeLogDirsTopic(r, version));
   const v25 = version >= 4 ? r.int64() : -1n;
@@ -250,7 +250,7 @@ function encodeDescribeLogDirsResponseDescribeLogDirsTopic(w: Writer, m: Describ
 function decodeDescribeLogDirsResponseDescribeLogDirsTopic(r: Reader, version: number): DescribeLogDirsResponseDescribeLogDirsTopic {
   const flex = version >= 2;
   const v30 = (flex ? r.compactString() : r.string());
-  const n32 = readArrayLength(r, flex);
+  const n32 = readArrayLength(r, flex, "DescribeLogDirsResponseDescribeLogDirsTopic.Partitions");
   const v31: DescribeLogDirsResponseDescribeLogDirsPartition[] = [];
   for (let i33 = 0; i33 < n32; i33++) v31.push(decodeDescribeLogDirsResponseDescribeLogDirsPartition(r, version));
   const o: DescribeLogDirsResponseDescribeLogDirsTopic = { name: v30, partitions: v31 };

@@ -96,7 +96,7 @@ export function encodeDescribeProducersRequest(w: Writer, m: DescribeProducersRe
 /** Reads a DescribeProducersRequest body (DescribeProducersRequest.json), versions 0. */
 export function decodeDescribeProducersRequest(r: Reader, version: number): DescribeProducersRequest {
   if (version < 0 || version > 0) badDecodeVersion("DescribeProducersRequest", version, 0, 0);
-  const n3 = readArrayLength(r, true);
+  const n3 = readArrayLength(r, true, "DescribeProducersRequest.Topics");
   const v2: DescribeProducersRequestTopicRequest[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeDescribeProducersRequestTopicRequest(r, version));
   const o: DescribeProducersRequest = { topics: v2 };
@@ -119,7 +119,7 @@ function encodeDescribeProducersRequestTopicRequest(w: Writer, m: DescribeProduc
 
 function decodeDescribeProducersRequestTopicRequest(r: Reader, _version: number): DescribeProducersRequestTopicRequest {
   const v7 = r.compactString();
-  const n9 = readArrayLength(r, true);
+  const n9 = readArrayLength(r, true, "DescribeProducersRequestTopicRequest.PartitionIndexes");
   const v8: number[] = [];
   for (let i10 = 0; i10 < n9; i10++) v8.push(r.int32());
   const o: DescribeProducersRequestTopicRequest = { name: v7, partitionIndexes: v8 };
@@ -146,7 +146,7 @@ export function encodeDescribeProducersResponse(w: Writer, m: DescribeProducersR
 export function decodeDescribeProducersResponse(r: Reader, version: number): DescribeProducersResponse {
   if (version < 0 || version > 0) badDecodeVersion("DescribeProducersResponse", version, 0, 0);
   const v13 = r.int32();
-  const n15 = readArrayLength(r, true);
+  const n15 = readArrayLength(r, true, "DescribeProducersResponse.Topics");
   const v14: DescribeProducersResponseTopicResponse[] = [];
   for (let i16 = 0; i16 < n15; i16++) v14.push(decodeDescribeProducersResponseTopicResponse(r, version));
   const o: DescribeProducersResponse = { throttleTimeMs: v13, topics: v14 };
@@ -169,7 +169,7 @@ function encodeDescribeProducersResponseTopicResponse(w: Writer, m: DescribeProd
 
 function decodeDescribeProducersResponseTopicResponse(r: Reader, version: number): DescribeProducersResponseTopicResponse {
   const v19 = r.compactString();
-  const n21 = readArrayLength(r, true);
+  const n21 = readArrayLength(r, true, "DescribeProducersResponseTopicResponse.Partitions");
   const v20: DescribeProducersResponsePartitionResponse[] = [];
   for (let i22 = 0; i22 < n21; i22++) v20.push(decodeDescribeProducersResponsePartitionResponse(r, version));
   const o: DescribeProducersResponseTopicResponse = { name: v19, partitions: v20 };
@@ -196,7 +196,7 @@ function decodeDescribeProducersResponsePartitionResponse(r: Reader, version: nu
   const v25 = r.int32();
   const v26 = r.int16();
   const v27 = r.compactNullableString();
-  const n29 = readArrayLength(r, true);
+  const n29 = readArrayLength(r, true, "DescribeProducersResponsePartitionResponse.ActiveProducers");
   const v28: DescribeProducersResponseProducerState[] = [];
   for (let i30 = 0; i30 < n29; i30++) v28.push(decodeDescribeProducersResponseProducerState(r, version));
   const o: DescribeProducersResponsePartitionResponse = { partitionIndex: v25, errorCode: v26, errorMessage: v27, activeProducers: v28 };

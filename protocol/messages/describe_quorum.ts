@@ -136,7 +136,7 @@ export function encodeDescribeQuorumRequest(w: Writer, m: DescribeQuorumRequest,
 /** Reads a DescribeQuorumRequest body (DescribeQuorumRequest.json), versions 0-2. */
 export function decodeDescribeQuorumRequest(r: Reader, version: number): DescribeQuorumRequest {
   if (version < 0 || version > 2) badDecodeVersion("DescribeQuorumRequest", version, 0, 2);
-  const n3 = readArrayLength(r, true);
+  const n3 = readArrayLength(r, true, "DescribeQuorumRequest.Topics");
   const v2: DescribeQuorumRequestTopicData[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeDescribeQuorumRequestTopicData(r, version));
   const o: DescribeQuorumRequest = { topics: v2 };
@@ -159,7 +159,7 @@ function encodeDescribeQuorumRequestTopicData(w: Writer, m: DescribeQuorumReques
 
 function decodeDescribeQuorumRequestTopicData(r: Reader, version: number): DescribeQuorumRequestTopicData {
   const v7 = r.compactString();
-  const n9 = readArrayLength(r, true);
+  const n9 = readArrayLength(r, true, "DescribeQuorumRequestTopicData.Partitions");
   const v8: DescribeQuorumRequestPartitionData[] = [];
   for (let i10 = 0; i10 < n9; i10++) v8.push(decodeDescribeQuorumRequestPartitionData(r, version));
   const o: DescribeQuorumRequestTopicData = { topicName: v7, partitions: v8 };
@@ -213,12 +213,12 @@ export function decodeDescribeQuorumResponse(r: Reader, version: number): Descri
   if (version < 0 || version > 2) badDecodeVersion("DescribeQuorumResponse", version, 0, 2);
   const v16 = r.int16();
   const v17 = version >= 2 ? r.compactNullableString() : null;
-  const n19 = readArrayLength(r, true);
+  const n19 = readArrayLength(r, true, "DescribeQuorumResponse.Topics");
   const v18: DescribeQuorumResponseTopicData[] = [];
   for (let i20 = 0; i20 < n19; i20++) v18.push(decodeDescribeQuorumResponseTopicData(r, version));
   let v21: DescribeQuorumResponseNode[] = [];
   if (version >= 2) {
-    const n23 = readArrayLength(r, true);
+    const n23 = readArrayLength(r, true, "DescribeQuorumResponse.Nodes");
     const v22: DescribeQuorumResponseNode[] = [];
     for (let i24 = 0; i24 < n23; i24++) v22.push(decodeDescribeQuorumResponseNode(r, version));
     v21 = v22;
@@ -243,7 +243,7 @@ function encodeDescribeQuorumResponseTopicData(w: Writer, m: DescribeQuorumRespo
 
 function decodeDescribeQuorumResponseTopicData(r: Reader, version: number): DescribeQuorumResponseTopicData {
   const v27 = r.compactString();
-  const n29 = readArrayLength(r, true);
+  const n29 = readArrayLength(r, true, "DescribeQuorumResponseTopicData.Partitions");
   const v28: DescribeQuorumResponsePartitionData[] = [];
   for (let i30 = 0; i30 < n29; i30++) v28.push(decodeDescribeQuorumResponsePartitionData(r, version));
   const o: DescribeQuorumResponseTopicData = { topicName: v27, partitions: v28 };
@@ -285,10 +285,10 @@ function decodeDescribeQuorumResponsePartitionData(r: Reader, version: number): 
   const v38 = r.int32();
   const v39 = r.int32();
   const v40 = r.int64();
-  const n42 = readArrayLength(r, true);
+  const n42 = readArrayLength(r, true, "DescribeQuorumResponsePartitionData.CurrentVoters");
   const v41: DescribeQuorumResponseReplicaState[] = [];
   for (let i43 = 0; i43 < n42; i43++) v41.push(decodeDescribeQuorumResponseReplicaState(r, version));
-  const n45 = readArrayLength(r, true);
+  const n45 = readArrayLength(r, true, "DescribeQuorumResponsePartitionData.Observers");
   const v44: DescribeQuorumResponseReplicaState[] = [];
   for (let i46 = 0; i46 < n45; i46++) v44.push(decodeDescribeQuorumResponseReplicaState(r, version));
   const o: DescribeQuorumResponsePartitionData = { partitionIndex: v35, errorCode: v36, errorMessage: v37, leaderId: v38, leaderEpoch: v39, highWatermark: v40, currentVoters: v41, observers: v44 };
@@ -339,7 +339,7 @@ function encodeDescribeQuorumResponseNode(w: Writer, m: DescribeQuorumResponseNo
 
 function decodeDescribeQuorumResponseNode(r: Reader, version: number): DescribeQuorumResponseNode {
   const v54 = r.int32();
-  const n56 = readArrayLength(r, true);
+  const n56 = readArrayLength(r, true, "DescribeQuorumResponseNode.Listeners");
   const v55: DescribeQuorumResponseListener[] = [];
   for (let i57 = 0; i57 < n56; i57++) v55.push(decodeDescribeQuorumResponseListener(r, version));
   const o: DescribeQuorumResponseNode = { nodeId: v54, listeners: v55 };

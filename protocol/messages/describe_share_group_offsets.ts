@@ -108,7 +108,7 @@ export function encodeDescribeShareGroupOffsetsRequest(w: Writer, m: DescribeSha
 /** Reads a DescribeShareGroupOffsetsRequest body (DescribeShareGroupOffsetsRequest.json), versions 0-1. */
 export function decodeDescribeShareGroupOffsetsRequest(r: Reader, version: number): DescribeShareGroupOffsetsRequest {
   if (version < 0 || version > 1) badDecodeVersion("DescribeShareGroupOffsetsRequest", version, 0, 1);
-  const n3 = readArrayLength(r, true);
+  const n3 = readArrayLength(r, true, "DescribeShareGroupOffsetsRequest.Groups");
   const v2: DescribeShareGroupOffsetsRequestGroup[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeDescribeShareGroupOffsetsRequestGroup(r, version));
   const o: DescribeShareGroupOffsetsRequest = { groups: v2 };
@@ -161,7 +161,7 @@ function encodeDescribeShareGroupOffsetsRequestTopic(w: Writer, m: DescribeShare
 
 function decodeDescribeShareGroupOffsetsRequestTopic(r: Reader, _version: number): DescribeShareGroupOffsetsRequestTopic {
   const v13 = r.compactString();
-  const n15 = readArrayLength(r, true);
+  const n15 = readArrayLength(r, true, "DescribeShareGroupOffsetsRequestTopic.Partitions");
   const v14: number[] = [];
   for (let i16 = 0; i16 < n15; i16++) v14.push(r.int32());
   const o: DescribeShareGroupOffsetsRequestTopic = { topicName: v13, partitions: v14 };
@@ -188,7 +188,7 @@ export function encodeDescribeShareGroupOffsetsResponse(w: Writer, m: DescribeSh
 export function decodeDescribeShareGroupOffsetsResponse(r: Reader, version: number): DescribeShareGroupOffsetsResponse {
   if (version < 0 || version > 1) badDecodeVersion("DescribeShareGroupOffsetsResponse", version, 0, 1);
   const v19 = r.int32();
-  const n21 = readArrayLength(r, true);
+  const n21 = readArrayLength(r, true, "DescribeShareGroupOffsetsResponse.Groups");
   const v20: DescribeShareGroupOffsetsResponseGroup[] = [];
   for (let i22 = 0; i22 < n21; i22++) v20.push(decodeDescribeShareGroupOffsetsResponseGroup(r, version));
   const o: DescribeShareGroupOffsetsResponse = { throttleTimeMs: v19, groups: v20 };
@@ -213,7 +213,7 @@ function encodeDescribeShareGroupOffsetsResponseGroup(w: Writer, m: DescribeShar
 
 function decodeDescribeShareGroupOffsetsResponseGroup(r: Reader, version: number): DescribeShareGroupOffsetsResponseGroup {
   const v25 = r.compactString();
-  const n27 = readArrayLength(r, true);
+  const n27 = readArrayLength(r, true, "DescribeShareGroupOffsetsResponseGroup.Topics");
   const v26: DescribeShareGroupOffsetsResponseTopic[] = [];
   for (let i28 = 0; i28 < n27; i28++) v26.push(decodeDescribeShareGroupOffsetsResponseTopic(r, version));
   const v29 = r.int16();
@@ -240,7 +240,7 @@ function encodeDescribeShareGroupOffsetsResponseTopic(w: Writer, m: DescribeShar
 function decodeDescribeShareGroupOffsetsResponseTopic(r: Reader, version: number): DescribeShareGroupOffsetsResponseTopic {
   const v33 = r.compactString();
   const v34 = r.uuid();
-  const n36 = readArrayLength(r, true);
+  const n36 = readArrayLength(r, true, "DescribeShareGroupOffsetsResponseTopic.Partitions");
   const v35: DescribeShareGroupOffsetsResponsePartition[] = [];
   for (let i37 = 0; i37 < n36; i37++) v35.push(decodeDescribeShareGroupOffsetsResponsePartition(r, version));
   const o: DescribeShareGroupOffsetsResponseTopic = { topicName: v33, topicId: v34, partitions: v35 };

@@ -124,7 +124,7 @@ export function encodeDescribeTopicPartitionsRequest(w: Writer, m: DescribeTopic
 /** Reads a DescribeTopicPartitionsRequest body (DescribeTopicPartitionsRequest.json), versions 0. */
 export function decodeDescribeTopicPartitionsRequest(r: Reader, version: number): DescribeTopicPartitionsRequest {
   if (version < 0 || version > 0) badDecodeVersion("DescribeTopicPartitionsRequest", version, 0, 0);
-  const n4 = readArrayLength(r, true);
+  const n4 = readArrayLength(r, true, "DescribeTopicPartitionsRequest.Topics");
   const v3: DescribeTopicPartitionsRequestTopicRequest[] = [];
   for (let i5 = 0; i5 < n4; i5++) v3.push(decodeDescribeTopicPartitionsRequestTopicRequest(r, version));
   const v6 = r.int32();
@@ -184,7 +184,7 @@ export function encodeDescribeTopicPartitionsResponse(w: Writer, m: DescribeTopi
 export function decodeDescribeTopicPartitionsResponse(r: Reader, version: number): DescribeTopicPartitionsResponse {
   if (version < 0 || version > 0) badDecodeVersion("DescribeTopicPartitionsResponse", version, 0, 0);
   const v14 = r.int32();
-  const n16 = readArrayLength(r, true);
+  const n16 = readArrayLength(r, true, "DescribeTopicPartitionsResponse.Topics");
   const v15: DescribeTopicPartitionsResponseTopic[] = [];
   for (let i17 = 0; i17 < n16; i17++) v15.push(decodeDescribeTopicPartitionsResponseTopic(r, version));
   const v18 = (r.int8() < 0 ? null : decodeDescribeTopicPartitionsResponseCursor(r, version));
@@ -215,7 +215,7 @@ function decodeDescribeTopicPartitionsResponseTopic(r: Reader, version: number):
   const v22 = r.compactNullableString();
   const v23 = r.uuid();
   const v24 = r.boolean();
-  const n26 = readArrayLength(r, true);
+  const n26 = readArrayLength(r, true, "DescribeTopicPartitionsResponseTopic.Partitions");
   const v25: DescribeTopicPartitionsResponsePartition[] = [];
   for (let i27 = 0; i27 < n26; i27++) v25.push(decodeDescribeTopicPartitionsResponsePartition(r, version));
   const v28 = r.int32();
@@ -279,10 +279,10 @@ function decodeDescribeTopicPartitionsResponsePartition(r: Reader, _version: num
   const v40 = r.int32();
   const v41 = r.int32();
   const v42 = r.int32();
-  const n44 = readArrayLength(r, true);
+  const n44 = readArrayLength(r, true, "DescribeTopicPartitionsResponsePartition.ReplicaNodes");
   const v43: number[] = [];
   for (let i45 = 0; i45 < n44; i45++) v43.push(r.int32());
-  const n47 = readArrayLength(r, true);
+  const n47 = readArrayLength(r, true, "DescribeTopicPartitionsResponsePartition.IsrNodes");
   const v46: number[] = [];
   for (let i48 = 0; i48 < n47; i48++) v46.push(r.int32());
   const n50 = readNullableArrayLength(r, true);
@@ -299,7 +299,7 @@ function decodeDescribeTopicPartitionsResponsePartition(r: Reader, _version: num
     for (let i54 = 0; i54 < n53; i54++) a.push(r.int32());
     v52 = a;
   }
-  const n56 = readArrayLength(r, true);
+  const n56 = readArrayLength(r, true, "DescribeTopicPartitionsResponsePartition.OfflineReplicas");
   const v55: number[] = [];
   for (let i57 = 0; i57 < n56; i57++) v55.push(r.int32());
   const o: DescribeTopicPartitionsResponsePartition = { errorCode: v39, partitionIndex: v40, leaderId: v41, leaderEpoch: v42, replicaNodes: v43, isrNodes: v46, eligibleLeaderReplicas: v49, lastKnownElr: v52, offlineReplicas: v55 };

@@ -76,7 +76,7 @@ export function encodeDescribeTransactionsRequest(w: Writer, m: DescribeTransact
 /** Reads a DescribeTransactionsRequest body (DescribeTransactionsRequest.json), versions 0. */
 export function decodeDescribeTransactionsRequest(r: Reader, version: number): DescribeTransactionsRequest {
   if (version < 0 || version > 0) badDecodeVersion("DescribeTransactionsRequest", version, 0, 0);
-  const n3 = readArrayLength(r, true);
+  const n3 = readArrayLength(r, true, "DescribeTransactionsRequest.TransactionalIds");
   const v2: string[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(r.compactString());
   const o: DescribeTransactionsRequest = { transactionalIds: v2 };
@@ -103,7 +103,7 @@ export function encodeDescribeTransactionsResponse(w: Writer, m: DescribeTransac
 export function decodeDescribeTransactionsResponse(r: Reader, version: number): DescribeTransactionsResponse {
   if (version < 0 || version > 0) badDecodeVersion("DescribeTransactionsResponse", version, 0, 0);
   const v7 = r.int32();
-  const n9 = readArrayLength(r, true);
+  const n9 = readArrayLength(r, true, "DescribeTransactionsResponse.TransactionStates");
   const v8: DescribeTransactionsResponseTransactionState[] = [];
   for (let i10 = 0; i10 < n9; i10++) v8.push(decodeDescribeTransactionsResponseTransactionState(r, version));
   const o: DescribeTransactionsResponse = { throttleTimeMs: v7, transactionStates: v8 };
@@ -138,7 +138,7 @@ function decodeDescribeTransactionsResponseTransactionState(r: Reader, version: 
   const v17 = r.int64();
   const v18 = r.int64();
   const v19 = r.int16();
-  const n21 = readArrayLength(r, true);
+  const n21 = readArrayLength(r, true, "DescribeTransactionsResponseTransactionState.Topics");
   const v20: DescribeTransactionsResponseTopicData[] = [];
   for (let i22 = 0; i22 < n21; i22++) v20.push(decodeDescribeTransactionsResponseTopicData(r, version));
   const o: DescribeTransactionsResponseTransactionState = { errorCode: v13, transactionalId: v14, transactionState: v15, transactionTimeoutMs: v16, transactionStartTimeMs: v17, producerId: v18, producerEpoch: v19, topics: v20 };
@@ -161,7 +161,7 @@ function encodeDescribeTransactionsResponseTopicData(w: Writer, m: DescribeTrans
 
 function decodeDescribeTransactionsResponseTopicData(r: Reader, _version: number): DescribeTransactionsResponseTopicData {
   const v25 = r.compactString();
-  const n27 = readArrayLength(r, true);
+  const n27 = readArrayLength(r, true, "DescribeTransactionsResponseTopicData.Partitions");
   const v26: number[] = [];
   for (let i28 = 0; i28 < n27; i28++) v26.push(r.int32());
   const o: DescribeTransactionsResponseTopicData = { topic: v25, partitions: v26 };

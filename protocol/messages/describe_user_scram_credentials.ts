@@ -131,7 +131,7 @@ export function decodeDescribeUserScramCredentialsResponse(r: Reader, version: n
   const v8 = r.int32();
   const v9 = r.int16();
   const v10 = r.compactNullableString();
-  const n12 = readArrayLength(r, true);
+  const n12 = readArrayLength(r, true, "DescribeUserScramCredentialsResponse.Results");
   const v11: DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult[] = [];
   for (let i13 = 0; i13 < n12; i13++) v11.push(decodeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(r, version));
   const o: DescribeUserScramCredentialsResponse = { throttleTimeMs: v8, errorCode: v9, errorMessage: v10, results: v11 };
@@ -158,7 +158,7 @@ function decodeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsR
   const v16 = r.compactString();
   const v17 = r.int16();
   const v18 = r.compactNullableString();
-  const n20 = readArrayLength(r, true);
+  const n20 = readArrayLength(r, true, "DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult.CredentialInfos");
   const v19: DescribeUserScramCredentialsResponseCredentialInfo[] = [];
   for (let i21 = 0; i21 < n20; i21++) v19.push(decodeDescribeUserScramCredentialsResponseCredentialInfo(r, version));
   const o: DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult = { user: v16, errorCode: v17, errorMessage: v18, credentialInfos: v19 };

@@ -130,7 +130,7 @@ function encodeElectLeadersRequestTopicPartitions(w: Writer, m: ElectLeadersRequ
 function decodeElectLeadersRequestTopicPartitions(r: Reader, version: number): ElectLeadersRequestTopicPartitions {
   const flex = version >= 2;
   const v9 = (flex ? r.compactString() : r.string());
-  const n11 = readArrayLength(r, flex);
+  const n11 = readArrayLength(r, flex, "ElectLeadersRequestTopicPartitions.Partitions");
   const v10: number[] = [];
   for (let i12 = 0; i12 < n11; i12++) v10.push(r.int32());
   const o: ElectLeadersRequestTopicPartitions = { topic: v9, partitions: v10 };
@@ -168,7 +168,7 @@ export function decodeElectLeadersResponse(r: Reader, version: number): ElectLea
   const flex = version >= 2;
   const v15 = r.int32();
   const v16 = version >= 1 ? r.int16() : 0;
-  const n18 = readArrayLength(r, flex);
+  const n18 = readArrayLength(r, flex, "ElectLeadersResponse.ReplicaElectionResults");
   const v17: ElectLeadersResponseReplicaElectionResult[] = [];
   for (let i19 = 0; i19 < n18; i19++) v17.push(decodeElectLeadersResponseReplicaElectionResult(r, version));
   const o: ElectLeadersResponse = { throttleTimeMs: v15, errorCode: v16, replicaElectionResults: v17 };
@@ -198,7 +198,7 @@ function encodeElectLeadersResponseReplicaElectionResult(w: Writer, m: ElectLead
 function decodeElectLeadersResponseReplicaElectionResult(r: Reader, version: number): ElectLeadersResponseReplicaElectionResult {
   const flex = version >= 2;
   const v22 = (flex ? r.compactString() : r.string());
-  const n24 = readArrayLength(r, flex);
+  const n24 = readArrayLength(r, flex, "ElectLeadersResponseReplicaElectionResult.PartitionResult");
   const v23: ElectLeadersResponsePartitionResult[] = [];
   for (let i25 = 0; i25 < n24; i25++) v23.push(decodeElectLeadersResponsePartitionResult(r, version));
   const o: ElectLeadersResponseReplicaElectionResult = { topic: v22, partitionResult: v23 };

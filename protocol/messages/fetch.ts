@@ -280,12 +280,12 @@ export function decodeFetchRequest(r: Reader, version: number): FetchRequest {
   const v12 = r.int8();
   const v13 = version >= 7 ? r.int32() : 0;
   const v14 = version >= 7 ? r.int32() : -1;
-  const n16 = readArrayLength(r, flex);
+  const n16 = readArrayLength(r, flex, "FetchRequest.Topics");
   const v15: FetchRequestFetchTopic[] = [];
   for (let i17 = 0; i17 < n16; i17++) v15.push(decodeFetchRequestFetchTopic(r, version));
   let v18: FetchRequestForgottenTopic[] = [];
   if (version >= 7) {
-    const n20 = readArrayLength(r, flex);
+    const n20 = readArrayLength(r, flex, "FetchRequest.ForgottenTopicsData");
     const v19: FetchRequestForgottenTopic[] = [];
     for (let i21 = 0; i21 < n20; i21++) v19.push(decodeFetchRequestForgottenTopic(r, version));
     v18 = v19;
@@ -356,7 +356,7 @@ function decodeFetchRequestFetchTopic(r: Reader, version: number): FetchRequestF
   const flex = version >= 12;
   const v29 = version <= 12 ? (flex ? r.compactString() : r.string()) : "";
   const v30 = version >= 13 ? r.uuid() : ZERO_UUID;
-  const n32 = readArrayLength(r, flex);
+  const n32 = readArrayLength(r, flex, "FetchRequestFetchTopic.Partitions");
   const v31: FetchRequestFetchPartition[] = [];
   for (let i33 = 0; i33 < n32; i33++) v31.push(decodeFetchRequestFetchPartition(r, version));
   const o: FetchRequestFetchTopic = { topic: v29, topicId: v30, partitions: v31 };
@@ -462,7 +462,7 @@ function decodeFetchRequestForgottenTopic(r: Reader, version: number): FetchRequ
   const flex = version >= 12;
   const v48 = version <= 12 ? (flex ? r.compactString() : r.string()) : "";
   const v49 = version >= 13 ? r.uuid() : ZERO_UUID;
-  const n51 = readArrayLength(r, flex);
+  const n51 = readArrayLength(r, flex, "FetchRequestForgottenTopic.Partitions");
   const v50: number[] = [];
   for (let i52 = 0; i52 < n51; i52++) v50.push(r.int32());
   const o: FetchRequestForgottenTopic = { topic: v48, topicId: v49, partitions: v50 };
@@ -520,7 +520,7 @@ export function decodeFetchResponse(r: Reader, version: number): FetchResponse {
   const v59 = r.int32();
   const v60 = version >= 7 ? r.int16() : 0;
   const v61 = version >= 7 ? r.int32() : 0;
-  const n63 = readArrayLength(r, flex);
+  const n63 = readArrayLength(r, flex, "FetchResponse.Responses");
   const v62: FetchResponseFetchableTopicResponse[] = [];
   for (let i64 = 0; i64 < n63; i64++) v62.push(decodeFetchResponseFetchableTopicResponse(r, version));
   const o: FetchResponse = { throttleTimeMs: v59, errorCode: v60, sessionId: v61, responses: v62, nodeEndpoints: [] };
@@ -534,7 +534,7 @@ export function decodeFetchResponse(r: Reader, version: number): FetchResponse {
       const data = r.raw(r.unsignedVarint());
       if (tag === 0 && version >= 16) {
         const t = new Reader(data);
-        const n66 = readArrayLength(t, true);
+        const n66 = readArrayLength(t, true, "FetchResponse.NodeEndpoints");
         const v65: FetchResponseNodeEndpoint[] = [];
         for (let i67 = 0; i67 < n66; i67++) v65.push(decodeFetchResponseNodeEndpoint(t, version));
         o.nodeEndpoints = v65;
@@ -570,7 +570,7 @@ function decodeFetchResponseFetchableTopicResponse(r: Reader, version: number): 
   const flex = version >= 12;
   const v70 = version <= 12 ? (flex ? r.compactString() : r.string()) : "";
   const v71 = version >= 13 ? r.uuid() : ZERO_UUID;
-  const n73 = readArrayLength(r, flex);
+  const n73 = readArrayLength(r, flex, "FetchResponseFetchableTopicResponse.Partitions");
   const v72: FetchResponsePartitionData[] = [];
   for (let i74 = 0; i74 < n73; i74++) v72.push(decodeFetchResponsePartitionData(r, version));
   const o: FetchResponseFetchableTopicResponse = { topic: v70, topicId: v71, partitions: v72 };

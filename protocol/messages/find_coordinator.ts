@@ -97,7 +97,7 @@ export function decodeFindCoordinatorRequest(r: Reader, version: number): FindCo
   const v3 = version >= 1 ? r.int8() : 0;
   let v4: string[] = [];
   if (version >= 4) {
-    const n6 = readArrayLength(r, flex);
+    const n6 = readArrayLength(r, flex, "FindCoordinatorRequest.CoordinatorKeys");
     const v5: string[] = [];
     for (let i7 = 0; i7 < n6; i7++) v5.push((flex ? r.compactString() : r.string()));
     v4 = v5;
@@ -165,7 +165,7 @@ export function decodeFindCoordinatorResponse(r: Reader, version: number): FindC
   const v15 = version <= 3 ? r.int32() : 0;
   let v16: FindCoordinatorResponseCoordinator[] = [];
   if (version >= 4) {
-    const n18 = readArrayLength(r, flex);
+    const n18 = readArrayLength(r, flex, "FindCoordinatorResponse.Coordinators");
     const v17: FindCoordinatorResponseCoordinator[] = [];
     for (let i19 = 0; i19 < n18; i19++) v17.push(decodeFindCoordinatorResponseCoordinator(r, version));
     v16 = v17;

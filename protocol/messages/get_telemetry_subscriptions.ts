@@ -93,13 +93,13 @@ export function decodeGetTelemetrySubscriptionsResponse(r: Reader, version: numb
   const v6 = r.int16();
   const v7 = r.uuid();
   const v8 = r.int32();
-  const n10 = readArrayLength(r, true);
+  const n10 = readArrayLength(r, true, "GetTelemetrySubscriptionsResponse.AcceptedCompressionTypes");
   const v9: number[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(r.int8());
   const v12 = r.int32();
   const v13 = r.int32();
   const v14 = r.boolean();
-  const n16 = readArrayLength(r, true);
+  const n16 = readArrayLength(r, true, "GetTelemetrySubscriptionsResponse.RequestedMetrics");
   const v15: string[] = [];
   for (let i17 = 0; i17 < n16; i17++) v15.push(r.compactString());
   const o: GetTelemetrySubscriptionsResponse = { throttleTimeMs: v5, errorCode: v6, clientInstanceId: v7, subscriptionId: v8, acceptedCompressionTypes: v9, pushIntervalMs: v12, telemetryMaxBytes: v13, deltaTemporality: v14, requestedMetrics: v15 };

@@ -89,7 +89,7 @@ export function encodeIncrementalAlterConfigsRequest(w: Writer, m: IncrementalAl
 export function decodeIncrementalAlterConfigsRequest(r: Reader, version: number): IncrementalAlterConfigsRequest {
   if (version < 0 || version > 1) badDecodeVersion("IncrementalAlterConfigsRequest", version, 0, 1);
   const flex = version >= 1;
-  const n3 = readArrayLength(r, flex);
+  const n3 = readArrayLength(r, flex, "IncrementalAlterConfigsRequest.Resources");
   const v2: IncrementalAlterConfigsRequestAlterConfigsResource[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeIncrementalAlterConfigsRequestAlterConfigsResource(r, version));
   const v5 = r.boolean();
@@ -122,7 +122,7 @@ function decodeIncrementalAlterConfigsRequestAlterConfigsResource(r: Reader, ver
   const flex = version >= 1;
   const v8 = r.int8();
   const v9 = (flex ? r.compactString() : r.string());
-  const n11 = readArrayLength(r, flex);
+  const n11 = readArrayLength(r, flex, "IncrementalAlterConfigsRequestAlterConfigsResource.Configs");
   const v10: IncrementalAlterConfigsRequestAlterableConfig[] = [];
   for (let i12 = 0; i12 < n11; i12++) v10.push(decodeIncrementalAlterConfigsRequestAlterableConfig(r, version));
   const o: IncrementalAlterConfigsRequestAlterConfigsResource = { resourceType: v8, resourceName: v9, configs: v10 };
@@ -180,7 +180,7 @@ export function decodeIncrementalAlterConfigsResponse(r: Reader, version: number
   if (version < 0 || version > 1) badDecodeVersion("IncrementalAlterConfigsResponse", version, 0, 1);
   const flex = version >= 1;
   const v18 = r.int32();
-  const n20 = readArrayLength(r, flex);
+  const n20 = readArrayLength(r, flex, "IncrementalAlterConfigsResponse.Responses");
   const v19: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = [];
   for (let i21 = 0; i21 < n20; i21++) v19.push(decodeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(r, version));
   const o: IncrementalAlterConfigsResponse = { throttleTimeMs: v18, responses: v19 };

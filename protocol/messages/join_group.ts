@@ -123,7 +123,7 @@ export function decodeJoinGroupRequest(r: Reader, version: number): JoinGroupReq
   const v5 = (flex ? r.compactString() : r.string());
   const v6 = version >= 5 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v7 = (flex ? r.compactString() : r.string());
-  const n9 = readArrayLength(r, flex);
+  const n9 = readArrayLength(r, flex, "JoinGroupRequest.Protocols");
   const v8: JoinGroupRequestProtocol[] = [];
   for (let i10 = 0; i10 < n9; i10++) v8.push(decodeJoinGroupRequestProtocol(r, version));
   const v11 = version >= 8 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
@@ -211,7 +211,7 @@ export function decodeJoinGroupResponse(r: Reader, version: number): JoinGroupRe
   const v21 = (flex ? r.compactString() : r.string());
   const v22 = version >= 9 ? r.boolean() : false;
   const v23 = (flex ? r.compactString() : r.string());
-  const n25 = readArrayLength(r, flex);
+  const n25 = readArrayLength(r, flex, "JoinGroupResponse.Members");
   const v24: JoinGroupResponseMember[] = [];
   for (let i26 = 0; i26 < n25; i26++) v24.push(decodeJoinGroupResponseMember(r, version));
   const o: JoinGroupResponse = { throttleTimeMs: v16, errorCode: v17, generationId: v18, protocolType: v19, protocolName: v20, leader: v21, skipAssignment: v22, memberId: v23, members: v24 };

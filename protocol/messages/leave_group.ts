@@ -92,7 +92,7 @@ export function decodeLeaveGroupRequest(r: Reader, version: number): LeaveGroupR
   const v3 = version <= 2 ? (flex ? r.compactString() : r.string()) : "";
   let v4: LeaveGroupRequestMemberIdentity[] = [];
   if (version >= 3) {
-    const n6 = readArrayLength(r, flex);
+    const n6 = readArrayLength(r, flex, "LeaveGroupRequest.Members");
     const v5: LeaveGroupRequestMemberIdentity[] = [];
     for (let i7 = 0; i7 < n6; i7++) v5.push(decodeLeaveGroupRequestMemberIdentity(r, version));
     v4 = v5;
@@ -164,7 +164,7 @@ export function decodeLeaveGroupResponse(r: Reader, version: number): LeaveGroup
   const v14 = r.int16();
   let v15: LeaveGroupResponseMemberResponse[] = [];
   if (version >= 3) {
-    const n17 = readArrayLength(r, flex);
+    const n17 = readArrayLength(r, flex, "LeaveGroupResponse.Members");
     const v16: LeaveGroupResponseMemberResponse[] = [];
     for (let i18 = 0; i18 < n17; i18++) v16.push(decodeLeaveGroupResponseMemberResponse(r, version));
     v15 = v16;

@@ -61,7 +61,7 @@ export function decodeListConfigResourcesRequest(r: Reader, version: number): Li
   if (version < 0 || version > 1) badDecodeVersion("ListConfigResourcesRequest", version, 0, 1);
   let v2: number[] = [];
   if (version >= 1) {
-    const n4 = readArrayLength(r, true);
+    const n4 = readArrayLength(r, true, "ListConfigResourcesRequest.ResourceTypes");
     const v3: number[] = [];
     for (let i5 = 0; i5 < n4; i5++) v3.push(r.int8());
     v2 = v3;
@@ -92,7 +92,7 @@ export function decodeListConfigResourcesResponse(r: Reader, version: number): L
   if (version < 0 || version > 1) badDecodeVersion("ListConfigResourcesResponse", version, 0, 1);
   const v8 = r.int32();
   const v9 = r.int16();
-  const n11 = readArrayLength(r, true);
+  const n11 = readArrayLength(r, true, "ListConfigResourcesResponse.ConfigResources");
   const v10: ListConfigResourcesResponseConfigResource[] = [];
   for (let i12 = 0; i12 < n11; i12++) v10.push(decodeListConfigResourcesResponseConfigResource(r, version));
   const o: ListConfigResourcesResponse = { throttleTimeMs: v8, errorCode: v9, configResources: v10 };

@@ -83,14 +83,14 @@ export function decodeListGroupsRequest(r: Reader, version: number): ListGroupsR
   const flex = version >= 3;
   let v4: string[] = [];
   if (version >= 4) {
-    const n6 = readArrayLength(r, flex);
+    const n6 = readArrayLength(r, flex, "ListGroupsRequest.StatesFilter");
     const v5: string[] = [];
     for (let i7 = 0; i7 < n6; i7++) v5.push((flex ? r.compactString() : r.string()));
     v4 = v5;
   }
   let v8: string[] = [];
   if (version >= 5) {
-    const n10 = readArrayLength(r, flex);
+    const n10 = readArrayLength(r, flex, "ListGroupsRequest.TypesFilter");
     const v9: string[] = [];
     for (let i11 = 0; i11 < n10; i11++) v9.push((flex ? r.compactString() : r.string()));
     v8 = v9;
@@ -129,7 +129,7 @@ export function decodeListGroupsResponse(r: Reader, version: number): ListGroups
   const flex = version >= 3;
   const v14 = version >= 1 ? r.int32() : 0;
   const v15 = r.int16();
-  const n17 = readArrayLength(r, flex);
+  const n17 = readArrayLength(r, flex, "ListGroupsResponse.Groups");
   const v16: ListGroupsResponseListedGroup[] = [];
   for (let i18 = 0; i18 < n17; i18++) v16.push(decodeListGroupsResponseListedGroup(r, version));
   const o: ListGroupsResponse = { throttleTimeMs: v14, errorCode: v15, groups: v16 };

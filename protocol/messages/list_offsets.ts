@@ -112,7 +112,7 @@ export function decodeListOffsetsRequest(r: Reader, version: number): ListOffset
   const flex = version >= 6;
   const v2 = r.int32();
   const v3 = version >= 2 ? r.int8() : 0;
-  const n5 = readArrayLength(r, flex);
+  const n5 = readArrayLength(r, flex, "ListOffsetsRequest.Topics");
   const v4: ListOffsetsRequestListOffsetsTopic[] = [];
   for (let i6 = 0; i6 < n5; i6++) v4.push(decodeListOffsetsRequestListOffsetsTopic(r, version));
   const v7 = version >= 10 ? r.int32() : 0;
@@ -143,7 +143,7 @@ function encodeListOffsetsRequestListOffsetsTopic(w: Writer, m: ListOffsetsReque
 function decodeListOffsetsRequestListOffsetsTopic(r: Reader, version: number): ListOffsetsRequestListOffsetsTopic {
   const flex = version >= 6;
   const v10 = (flex ? r.compactString() : r.string());
-  const n12 = readArrayLength(r, flex);
+  const n12 = readArrayLength(r, flex, "ListOffsetsRequestListOffsetsTopic.Partitions");
   const v11: ListOffsetsRequestListOffsetsPartition[] = [];
   for (let i13 = 0; i13 < n12; i13++) v11.push(decodeListOffsetsRequestListOffsetsPartition(r, version));
   const o: ListOffsetsRequestListOffsetsTopic = { name: v10, partitions: v11 };
@@ -203,7 +203,7 @@ export function decodeListOffsetsResponse(r: Reader, version: number): ListOffse
   if (version < 1 || version > 11) badDecodeVersion("ListOffsetsResponse", version, 1, 11);
   const flex = version >= 6;
   const v19 = version >= 2 ? r.int32() : 0;
-  const n21 = readArrayLength(r, flex);
+  const n21 = readArrayLength(r, flex, "ListOffsetsResponse.Topics");
   const v20: ListOffsetsResponseListOffsetsTopicResponse[] = [];
   for (let i22 = 0; i22 < n21; i22++) v20.push(decodeListOffsetsResponseListOffsetsTopicResponse(r, version));
   const o: ListOffsetsResponse = { throttleTimeMs: v19, topics: v20 };
@@ -233,7 +233,7 @@ function encodeListOffsetsResponseListOffsetsTopicResponse(w: Writer, m: ListOff
 function decodeListOffsetsResponseListOffsetsTopicResponse(r: Reader, version: number): ListOffsetsResponseListOffsetsTopicResponse {
   const flex = version >= 6;
   const v25 = (flex ? r.compactString() : r.string());
-  const n27 = readArrayLength(r, flex);
+  const n27 = readArrayLength(r, flex, "ListOffsetsResponseListOffsetsTopicResponse.Partitions");
   const v26: ListOffsetsResponseListOffsetsPartitionResponse[] = [];
   for (let i28 = 0; i28 < n27; i28++) v26.push(decodeListOffsetsResponseListOffsetsPartitionResponse(r, version));
   const o: ListOffsetsResponseListOffsetsTopicResponse = { name: v25, partitions: v26 };

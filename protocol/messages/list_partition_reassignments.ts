@@ -116,7 +116,7 @@ function encodeListPartitionReassignmentsRequestListPartitionReassignmentsTopics
 
 function decodeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(r: Reader, _version: number): ListPartitionReassignmentsRequestListPartitionReassignmentsTopics {
   const v8 = r.compactString();
-  const n10 = readArrayLength(r, true);
+  const n10 = readArrayLength(r, true, "ListPartitionReassignmentsRequestListPartitionReassignmentsTopics.PartitionIndexes");
   const v9: number[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(r.int32());
   const o: ListPartitionReassignmentsRequestListPartitionReassignmentsTopics = { name: v8, partitionIndexes: v9 };
@@ -147,7 +147,7 @@ export function decodeListPartitionReassignmentsResponse(r: Reader, version: num
   const v14 = r.int32();
   const v15 = r.int16();
   const v16 = r.compactNullableString();
-  const n18 = readArrayLength(r, true);
+  const n18 = readArrayLength(r, true, "ListPartitionReassignmentsResponse.Topics");
   const v17: ListPartitionReassignmentsResponseOngoingTopicReassignment[] = [];
   for (let i19 = 0; i19 < n18; i19++) v17.push(decodeListPartitionReassignmentsResponseOngoingTopicReassignment(r, version));
   const o: ListPartitionReassignmentsResponse = { throttleTimeMs: v14, errorCode: v15, errorMessage: v16, topics: v17 };
@@ -170,7 +170,7 @@ function encodeListPartitionReassignmentsResponseOngoingTopicReassignment(w: Wri
 
 function decodeListPartitionReassignmentsResponseOngoingTopicReassignment(r: Reader, version: number): ListPartitionReassignmentsResponseOngoingTopicReassignment {
   const v22 = r.compactString();
-  const n24 = readArrayLength(r, true);
+  const n24 = readArrayLength(r, true, "ListPartitionReassignmentsResponseOngoingTopicReassignment.Partitions");
   const v23: ListPartitionReassignmentsResponseOngoingPartitionReassignment[] = [];
   for (let i25 = 0; i25 < n24; i25++) v23.push(decodeListPartitionReassignmentsResponseOngoingPartitionReassignment(r, version));
   const o: ListPartitionReassignmentsResponseOngoingTopicReassignment = { name: v22, partitions: v23 };
@@ -207,13 +207,13 @@ function encodeListPartitionReassignmentsResponseOngoingPartitionReassignment(w:
 
 function decodeListPartitionReassignmentsResponseOngoingPartitionReassignment(r: Reader, _version: number): ListPartitionReassignmentsResponseOngoingPartitionReassignment {
   const v32 = r.int32();
-  const n34 = readArrayLength(r, true);
+  const n34 = readArrayLength(r, true, "ListPartitionReassignmentsResponseOngoingPartitionReassignment.Replicas");
   const v33: number[] = [];
   for (let i35 = 0; i35 < n34; i35++) v33.push(r.int32());
-  const n37 = readArrayLength(r, true);
+  const n37 = readArrayLength(r, true, "ListPartitionReassignmentsResponseOngoingPartitionReassignment.AddingReplicas");
   const v36: number[] = [];
   for (let i38 = 0; i38 < n37; i38++) v36.push(r.int32());
-  const n40 = readArrayLength(r, true);
+  const n40 = readArrayLength(r, true, "ListPartitionReassignmentsResponseOngoingPartitionReassignment.RemovingReplicas");
   const v39: number[] = [];
   for (let i41 = 0; i41 < n40; i41++) v39.push(r.int32());
   const o: ListPartitionReassignmentsResponseOngoingPartitionReassignment = { partitionIndex: v32, replicas: v33, addingReplicas: v36, removingReplicas: v39 };

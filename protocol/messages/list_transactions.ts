@@ -81,10 +81,10 @@ export function encodeListTransactionsRequest(w: Writer, m: ListTransactionsRequ
 /** Reads a ListTransactionsRequest body (ListTransactionsRequest.json), versions 0-2. */
 export function decodeListTransactionsRequest(r: Reader, version: number): ListTransactionsRequest {
   if (version < 0 || version > 2) badDecodeVersion("ListTransactionsRequest", version, 0, 2);
-  const n5 = readArrayLength(r, true);
+  const n5 = readArrayLength(r, true, "ListTransactionsRequest.StateFilters");
   const v4: string[] = [];
   for (let i6 = 0; i6 < n5; i6++) v4.push(r.compactString());
-  const n8 = readArrayLength(r, true);
+  const n8 = readArrayLength(r, true, "ListTransactionsRequest.ProducerIdFilters");
   const v7: bigint[] = [];
   for (let i9 = 0; i9 < n8; i9++) v7.push(r.int64());
   const v10 = version >= 1 ? r.int64() : -1n;
@@ -122,10 +122,10 @@ export function decodeListTransactionsResponse(r: Reader, version: number): List
   if (version < 0 || version > 2) badDecodeVersion("ListTransactionsResponse", version, 0, 2);
   const v16 = r.int32();
   const v17 = r.int16();
-  const n19 = readArrayLength(r, true);
+  const n19 = readArrayLength(r, true, "ListTransactionsResponse.UnknownStateFilters");
   const v18: string[] = [];
   for (let i20 = 0; i20 < n19; i20++) v18.push(r.compactString());
-  const n22 = readArrayLength(r, true);
+  const n22 = readArrayLength(r, true, "ListTransactionsResponse.TransactionStates");
   const v21: ListTransactionsResponseTransactionState[] = [];
   for (let i23 = 0; i23 < n22; i23++) v21.push(decodeListTransactionsResponseTransactionState(r, version));
   const o: ListTransactionsResponse = { throttleTimeMs: v16, errorCode: v17, unknownStateFilters: v18, transactionStates: v21 };

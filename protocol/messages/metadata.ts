@@ -142,7 +142,7 @@ export function encodeMetadataRequest(w: Writer, m: MetadataRequest, version: nu
 export function decodeMetadataRequest(r: Reader, version: number): MetadataRequest {
   if (version < 0 || version > 13) badDecodeVersion("MetadataRequest", version, 0, 13);
   const flex = version >= 9;
-  const n3 = (version >= 1 ? readNullableArrayLength(r, flex) : readArrayLength(r, flex));
+  const n3 = (version >= 1 ? readNullableArrayLength(r, flex) : readArrayLength(r, flex, "MetadataRequest.Topics"));
   let v2: MetadataRequestTopic[] | null = null;
   if (n3 >= 0) {
     const a: MetadataRequestTopic[] = [];
@@ -235,12 +235,12 @@ export function decodeMetadataResponse(r: Reader, version: number): MetadataResp
   if (version < 0 || version > 13) badDecodeVersion("MetadataResponse", version, 0, 13);
   const flex = version >= 9;
   const v14 = version >= 3 ? r.int32() : 0;
-  const n16 = readArrayLength(r, flex);
+  const n16 = readArrayLength(r, flex, "MetadataResponse.Brokers");
   const v15: MetadataResponseBroker[] = [];
   for (let i17 = 0; i17 < n16; i17++) v15.push(decodeMetadataResponseBroker(r, version));
   const v18 = version >= 2 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v19 = version >= 1 ? r.int32() : -1;
-  const n21 = readArrayLength(r, flex);
+  const n21 = readArrayLength(r, flex, "MetadataResponse.Topics");
   const v20: MetadataResponseTopic[] = [];
   for (let i22 = 0; i22 < n21; i22++) v20.push(decodeMetadataResponseTopic(r, version));
   const v23 = version >= 8 && version <= 10 ? r.int32() : -2147483648;
@@ -321,7 +321,7 @@ function decodeMetadataResponseTopic(r: Reader, version: number): MetadataRespon
   const v32 = (version >= 12 ? (flex ? r.compactNullableString() : r.nullableString()) : (flex ? r.compactString() : r.string()));
   const v33 = version >= 10 ? r.uuid() : ZERO_UUID;
   const v34 = version >= 1 ? r.boolean() : false;
-  const n36 = readArrayLength(r, flex);
+  const n36 = readArrayLength(r, flex, "MetadataResponseTopic.Partitions");
   const v35: MetadataResponsePartition[] = [];
   for (let i37 = 0; i37 < n36; i37++) v35.push(decodeMetadataResponsePartition(r, version));
   const v38 = version >= 8 ? r.int32() : -2147483648;
@@ -375,15 +375,15 @@ function decodeMetadataResponsePartition(r: Reader, version: number): MetadataRe
   const v46 = r.int32();
   const v47 = r.int32();
   const v48 = version >= 7 ? r.int32() : -1;
-  const n50 = readArrayLength(r, flex);
+  const n50 = readArrayLength(r, flex, "MetadataResponsePartition.ReplicaNodes");
   const v49: number[] = [];
   for (let i51 = 0; i51 < n50; i51++) v49.push(r.int32());
-  const n53 = readArrayLength(r, flex);
+  const n53 = readArrayLength(r, flex, "MetadataResponsePartition.IsrNodes");
   const v52: number[] = [];
   for (let i54 = 0; i54 < n53; i54++) v52.push(r.int32());
   let v55: number[] = [];
   if (version >= 5) {
-    const n57 = readArrayLength(r, flex);
+    const n57 = readArrayLength(r, flex, "MetadataResponsePartition.OfflineReplicas");
     const v56: number[] = [];
     for (let i58 = 0; i58 < n57; i58++) v56.push(r.int32());
     v55 = v56;

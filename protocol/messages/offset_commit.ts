@@ -124,7 +124,7 @@ export function decodeOffsetCommitRequest(r: Reader, version: number): OffsetCom
   const v4 = (flex ? r.compactString() : r.string());
   const v5 = version >= 7 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v6 = version <= 4 ? r.int64() : -1n;
-  const n8 = readArrayLength(r, flex);
+  const n8 = readArrayLength(r, flex, "OffsetCommitRequest.Topics");
   const v7: OffsetCommitRequestTopic[] = [];
   for (let i9 = 0; i9 < n8; i9++) v7.push(decodeOffsetCommitRequestTopic(r, version));
   const o: OffsetCommitRequest = { groupId: v2, generationIdOrMemberEpoch: v3, memberId: v4, groupInstanceId: v5, retentionTimeMs: v6, topics: v7 };
@@ -160,7 +160,7 @@ function decodeOffsetCommitRequestTopic(r: Reader, version: number): OffsetCommi
   const flex = version >= 8;
   const v12 = version <= 9 ? (flex ? r.compactString() : r.string()) : "";
   const v13 = version >= 10 ? r.uuid() : ZERO_UUID;
-  const n15 = readArrayLength(r, flex);
+  const n15 = readArrayLength(r, flex, "OffsetCommitRequestTopic.Partitions");
   const v14: OffsetCommitRequestPartition[] = [];
   for (let i16 = 0; i16 < n15; i16++) v14.push(decodeOffsetCommitRequestPartition(r, version));
   const o: OffsetCommitRequestTopic = { name: v12, topicId: v13, partitions: v14 };
@@ -223,7 +223,7 @@ export function decodeOffsetCommitResponse(r: Reader, version: number): OffsetCo
   if (version < 2 || version > 10) badDecodeVersion("OffsetCommitResponse", version, 2, 10);
   const flex = version >= 8;
   const v23 = version >= 3 ? r.int32() : 0;
-  const n25 = readArrayLength(r, flex);
+  const n25 = readArrayLength(r, flex, "OffsetCommitResponse.Topics");
   const v24: OffsetCommitResponseTopic[] = [];
   for (let i26 = 0; i26 < n25; i26++) v24.push(decodeOffsetCommitResponseTopic(r, version));
   const o: OffsetCommitResponse = { throttleTimeMs: v23, topics: v24 };
@@ -259,7 +259,7 @@ function decodeOffsetCommitResponseTopic(r: Reader, version: number): OffsetComm
   const flex = version >= 8;
   const v29 = version <= 9 ? (flex ? r.compactString() : r.string()) : "";
   const v30 = version >= 10 ? r.uuid() : ZERO_UUID;
-  const n32 = readArrayLength(r, flex);
+  const n32 = readArrayLength(r, flex, "OffsetCommitResponseTopic.Partitions");
   const v31: OffsetCommitResponsePartition[] = [];
   for (let i33 = 0; i33 < n32; i33++) v31.push(decodeOffsetCommitResponsePartition(r, version));
   const o: OffsetCommitResponseTopic = { name: v29, topicId: v30, partitions: v31 };

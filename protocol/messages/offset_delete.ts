@@ -75,7 +75,7 @@ export function encodeOffsetDeleteRequest(w: Writer, m: OffsetDeleteRequest, ver
 export function decodeOffsetDeleteRequest(r: Reader, version: number): OffsetDeleteRequest {
   if (version < 0 || version > 0) badDecodeVersion("OffsetDeleteRequest", version, 0, 0);
   const v2 = r.string();
-  const n4 = readArrayLength(r, false);
+  const n4 = readArrayLength(r, false, "OffsetDeleteRequest.Topics");
   const v3: OffsetDeleteRequestTopic[] = [];
   for (let i5 = 0; i5 < n4; i5++) v3.push(decodeOffsetDeleteRequestTopic(r, version));
   const o: OffsetDeleteRequest = { groupId: v2, topics: v3 };
@@ -95,7 +95,7 @@ function encodeOffsetDeleteRequestTopic(w: Writer, m: OffsetDeleteRequestTopic, 
 
 function decodeOffsetDeleteRequestTopic(r: Reader, version: number): OffsetDeleteRequestTopic {
   const v8 = r.string();
-  const n10 = readArrayLength(r, false);
+  const n10 = readArrayLength(r, false, "OffsetDeleteRequestTopic.Partitions");
   const v9: OffsetDeleteRequestPartition[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(decodeOffsetDeleteRequestPartition(r, version));
   const o: OffsetDeleteRequestTopic = { name: v8, partitions: v9 };
@@ -131,7 +131,7 @@ export function decodeOffsetDeleteResponse(r: Reader, version: number): OffsetDe
   if (version < 0 || version > 0) badDecodeVersion("OffsetDeleteResponse", version, 0, 0);
   const v15 = r.int16();
   const v16 = r.int32();
-  const n18 = readArrayLength(r, false);
+  const n18 = readArrayLength(r, false, "OffsetDeleteResponse.Topics");
   const v17: OffsetDeleteResponseTopic[] = [];
   for (let i19 = 0; i19 < n18; i19++) v17.push(decodeOffsetDeleteResponseTopic(r, version));
   const o: OffsetDeleteResponse = { errorCode: v15, throttleTimeMs: v16, topics: v17 };
@@ -151,7 +151,7 @@ function encodeOffsetDeleteResponseTopic(w: Writer, m: OffsetDeleteResponseTopic
 
 function decodeOffsetDeleteResponseTopic(r: Reader, version: number): OffsetDeleteResponseTopic {
   const v22 = r.string();
-  const n24 = readArrayLength(r, false);
+  const n24 = readArrayLength(r, false, "OffsetDeleteResponseTopic.Partitions");
   const v23: OffsetDeleteResponsePartition[] = [];
   for (let i25 = 0; i25 < n24; i25++) v23.push(decodeOffsetDeleteResponsePartition(r, version));
   const o: OffsetDeleteResponseTopic = { name: v22, partitions: v23 };

@@ -8,7 +8,7 @@
  */
 
 import { type Reader, type TaggedField, type Writer, ZERO_UUID } from "../primitives.ts";
-import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, noTags, notNull, readArrayLength, readNullableArrayLength, readTags, writeArrayLength, writeNullArray, writeTags } from "./_runtime.ts";
+import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, noTags, notNull, readArrayLength, readArrayLengthNullAsEmpty, readNullableArrayLength, readTags, writeArrayLength, writeNullArray, writeTags } from "./_runtime.ts";
 
 /** OffsetFetchRequest, from OffsetFetchRequest.json: versions 1-10, flexible 6-10. */
 export interface OffsetFetchRequest {
@@ -189,7 +189,7 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
   const v4 = version <= 7 ? (flex ? r.compactString() : r.string()) : "";
   let v5: OffsetFetchRequestTopic[] | null = [];
   if (version <= 7) {
-    const n7 = (version >= 2 ? readNullableArrayLength(r, flex) : readArrayLength(r, flex));
+    const n7 = (version >= 2 ? readNullableArrayLength(r, flex) : readArrayLength(r, flex, "OffsetFetchRequest.Topics"));
     let v6: OffsetFetchRequestTopic[] | null = null;
     if (n7 >= 0) {
       const a: OffsetFetchRequestTopic[] = [];
@@ -200,7 +200,7 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
   }
   let v9: OffsetFetchRequestGroup[] = [];
   if (version >= 8) {
-    const n11 = readArrayLength(r, flex);
+    const n11 = readArrayLength(r, flex, "OffsetFetchRequest.Groups");
     const v10: OffsetFetchRequestGroup[] = [];
     for (let i12 = 0; i12 < n11; i12++) v10.push(decodeOffsetFetchRequestGroup(r, version));
     v9 = v10;
@@ -233,7 +233,7 @@ function encodeOffsetFetchRequestTopic(w: Writer, m: OffsetFetchRequestTopic, ve
 function decodeOffsetFetchRequestTopic(r: Reader, version: number): OffsetFetchRequestTopic {
   const flex = version >= 6;
   const v16 = (flex ? r.compactString() : r.string());
-  const n18 = readArrayLength(r, flex);
+  const n18 = readArrayLength(r, flex, "OffsetFetchRequestTopic.PartitionIndexes");
   const v17: number[] = [];
   for (let i19 = 0; i19 < n18; i19++) v17.push(r.int32());
   const o: OffsetFetchRequestTopic = { name: v16, partitionIndexes: v17 };
@@ -302,7 +302,7 @@ function encodeOffsetFetchRequestTopics(w: Writer, m: OffsetFetchRequestTopics, 
 function decodeOffsetFetchRequestTopics(r: Reader, version: number): OffsetFetchRequestTopics {
   const v30 = version <= 9 ? r.compactString() : "";
   const v31 = version >= 10 ? r.uuid() : ZERO_UUID;
-  const n33 = readArrayLength(r, true);
+  const n33 = readArrayLength(r, true, "OffsetFetchRequestTopics.PartitionIndexes");
   const v32: number[] = [];
   for (let i34 = 0; i34 < n33; i34++) v32.push(r.int32());
   const o: OffsetFetchRequestTopics = { name: v30, topicId: v31, partitionIndexes: v32 };
@@ -353,7 +353,7 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
   const v39 = version >= 3 ? r.int32() : 0;
   let v40: OffsetFetchResponseTopic[] = [];
   if (version <= 7) {
-    const n42 = readArrayLength(r, flex);
+    const n42 = readArrayLengthNullAsEmpty(r, flex);
     const v41: OffsetFetchResponseTopic[] = [];
     for (let i43 = 0; i43 < n42; i43++) v41.push(decodeOffsetFetchResponseTopic(r, version));
     v40 = v41;
@@ -361,7 +361,7 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
   const v44 = version >= 2 && version <= 7 ? r.int16() : 0;
   let v45: OffsetFetchResponseGroup[] = [];
   if (version >= 8) {
-    const n47 = readArrayLength(r, flex);
+    const n47 = readArrayLength(r, flex, "OffsetFetchResponse.Groups");
     const v46: OffsetFetchResponseGroup[] = [];
     for (let i48 = 0; i48 < n47; i48++) v46.push(decodeOffsetFetchResponseGroup(r, version));
     v45 = v46;
@@ -393,7 +393,7 @@ function encodeOffsetFetchResponseTopic(w: Writer, m: OffsetFetchResponseTopic, 
 function decodeOffsetFetchResponseTopic(r: Reader, version: number): OffsetFetchResponseTopic {
   const flex = version >= 6;
   const v51 = (flex ? r.compactString() : r.string());
-  const n53 = readArrayLength(r, flex);
+  const n53 = readArrayLength(r, flex, "OffsetFetchResponseTopic.Partitions");
   const v52: OffsetFetchResponsePartition[] = [];
   for (let i54 = 0; i54 < n53; i54++) v52.push(decodeOffsetFetchResponsePartition(r, version));
   const o: OffsetFetchResponseTopic = { name: v51, partitions: v52 };
@@ -449,7 +449,7 @@ function encodeOffsetFetchResponseGroup(w: Writer, m: OffsetFetchResponseGroup, 
 
 function decodeOffsetFetchResponseGroup(r: Reader, version: number): OffsetFetchResponseGroup {
   const v62 = r.compactString();
-  const n64 = readArrayLength(r, true);
+  const n64 = readArrayLength(r, true, "OffsetFetchResponseGroup.Topics");
   const v63: OffsetFetchResponseTopics[] = [];
   for (let i65 = 0; i65 < n64; i65++) v63.push(decodeOffsetFetchResponseTopics(r, version));
   const v66 = r.int16();
@@ -479,7 +479,7 @@ function encodeOffsetFetchResponseTopics(w: Writer, m: OffsetFetchResponseTopics
 function decodeOffsetFetchResponseTopics(r: Reader, version: number): OffsetFetchResponseTopics {
   const v69 = version <= 9 ? r.compactString() : "";
   const v70 = version >= 10 ? r.uuid() : ZERO_UUID;
-  const n72 = readArrayLength(r, true);
+  const n72 = readArrayLength(r, true, "OffsetFetchResponseTopics.Partitions");
   const v71: OffsetFetchResponsePartitions[] = [];
   for (let i73 = 0; i73 < n72; i73++) v71.push(decodeOffsetFetchResponsePartitions(r, version));
   const o: OffsetFetchResponseTopics = { name: v69, topicId: v70, partitions: v71 };

@@ -100,7 +100,7 @@ export function decodeOffsetForLeaderEpochRequest(r: Reader, version: number): O
   if (version < 2 || version > 4) badDecodeVersion("OffsetForLeaderEpochRequest", version, 2, 4);
   const flex = version >= 4;
   const v2 = version >= 3 ? r.int32() : -2;
-  const n4 = readArrayLength(r, flex);
+  const n4 = readArrayLength(r, flex, "OffsetForLeaderEpochRequest.Topics");
   const v3: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = [];
   for (let i5 = 0; i5 < n4; i5++) v3.push(decodeOffsetForLeaderEpochRequestOffsetForLeaderTopic(r, version));
   const o: OffsetForLeaderEpochRequest = { replicaId: v2, topics: v3 };
@@ -130,7 +130,7 @@ function encodeOffsetForLeaderEpochRequestOffsetForLeaderTopic(w: Writer, m: Off
 function decodeOffsetForLeaderEpochRequestOffsetForLeaderTopic(r: Reader, version: number): OffsetForLeaderEpochRequestOffsetForLeaderTopic {
   const flex = version >= 4;
   const v8 = (flex ? r.compactString() : r.string());
-  const n10 = readArrayLength(r, flex);
+  const n10 = readArrayLength(r, flex, "OffsetForLeaderEpochRequestOffsetForLeaderTopic.Partitions");
   const v9: OffsetForLeaderEpochRequestOffsetForLeaderPartition[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(decodeOffsetForLeaderEpochRequestOffsetForLeaderPartition(r, version));
   const o: OffsetForLeaderEpochRequestOffsetForLeaderTopic = { topic: v8, partitions: v9 };
@@ -186,7 +186,7 @@ export function decodeOffsetForLeaderEpochResponse(r: Reader, version: number): 
   if (version < 2 || version > 4) badDecodeVersion("OffsetForLeaderEpochResponse", version, 2, 4);
   const flex = version >= 4;
   const v17 = r.int32();
-  const n19 = readArrayLength(r, flex);
+  const n19 = readArrayLength(r, flex, "OffsetForLeaderEpochResponse.Topics");
   const v18: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = [];
   for (let i20 = 0; i20 < n19; i20++) v18.push(decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(r, version));
   const o: OffsetForLeaderEpochResponse = { throttleTimeMs: v17, topics: v18 };
@@ -216,7 +216,7 @@ function encodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(w: Writer,
 function decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(r: Reader, version: number): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
   const flex = version >= 4;
   const v23 = (flex ? r.compactString() : r.string());
-  const n25 = readArrayLength(r, flex);
+  const n25 = readArrayLength(r, flex, "OffsetForLeaderEpochResponseOffsetForLeaderTopicResult.Partitions");
   const v24: OffsetForLeaderEpochResponseEpochEndOffset[] = [];
   for (let i26 = 0; i26 < n25; i26++) v24.push(decodeOffsetForLeaderEpochResponseEpochEndOffset(r, version));
   const o: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult = { topic: v23, partitions: v24 };

@@ -154,7 +154,7 @@ export function decodeProduceRequest(r: Reader, version: number): ProduceRequest
   const v2 = (flex ? r.compactNullableString() : r.nullableString());
   const v3 = r.int16();
   const v4 = r.int32();
-  const n6 = readArrayLength(r, flex);
+  const n6 = readArrayLength(r, flex, "ProduceRequest.TopicData");
   const v5: ProduceRequestTopicProduceData[] = [];
   for (let i7 = 0; i7 < n6; i7++) v5.push(decodeProduceRequestTopicProduceData(r, version));
   const o: ProduceRequest = { transactionalId: v2, acks: v3, timeoutMs: v4, topicData: v5 };
@@ -190,7 +190,7 @@ function decodeProduceRequestTopicProduceData(r: Reader, version: number): Produ
   const flex = version >= 9;
   const v10 = version <= 12 ? (flex ? r.compactString() : r.string()) : "";
   const v11 = version >= 13 ? r.uuid() : ZERO_UUID;
-  const n13 = readArrayLength(r, flex);
+  const n13 = readArrayLength(r, flex, "ProduceRequestTopicProduceData.PartitionData");
   const v12: ProduceRequestPartitionProduceData[] = [];
   for (let i14 = 0; i14 < n13; i14++) v12.push(decodeProduceRequestPartitionProduceData(r, version));
   const o: ProduceRequestTopicProduceData = { name: v10, topicId: v11, partitionData: v12 };
@@ -260,7 +260,7 @@ export function encodeProduceResponse(w: Writer, m: ProduceResponse, version: nu
 export function decodeProduceResponse(r: Reader, version: number): ProduceResponse {
   if (version < 3 || version > 13) badDecodeVersion("ProduceResponse", version, 3, 13);
   const flex = version >= 9;
-  const n24 = readArrayLength(r, flex);
+  const n24 = readArrayLength(r, flex, "ProduceResponse.Responses");
   const v23: ProduceResponseTopicProduceResponse[] = [];
   for (let i25 = 0; i25 < n24; i25++) v23.push(decodeProduceResponseTopicProduceResponse(r, version));
   const v26 = r.int32();
@@ -275,7 +275,7 @@ export function decodeProduceResponse(r: Reader, version: number): ProduceRespon
       const data = r.raw(r.unsignedVarint());
       if (tag === 0 && version >= 10) {
         const t = new Reader(data);
-        const n28 = readArrayLength(t, true);
+        const n28 = readArrayLength(t, true, "ProduceResponse.NodeEndpoints");
         const v27: ProduceResponseNodeEndpoint[] = [];
         for (let i29 = 0; i29 < n28; i29++) v27.push(decodeProduceResponseNodeEndpoint(t, version));
         o.nodeEndpoints = v27;
@@ -311,7 +311,7 @@ function decodeProduceResponseTopicProduceResponse(r: Reader, version: number): 
   const flex = version >= 9;
   const v32 = version <= 12 ? (flex ? r.compactString() : r.string()) : "";
   const v33 = version >= 13 ? r.uuid() : ZERO_UUID;
-  const n35 = readArrayLength(r, flex);
+  const n35 = readArrayLength(r, flex, "ProduceResponseTopicProduceResponse.PartitionResponses");
   const v34: ProduceResponsePartitionProduceResponse[] = [];
   for (let i36 = 0; i36 < n35; i36++) v34.push(decodeProduceResponsePartitionProduceResponse(r, version));
   const o: ProduceResponseTopicProduceResponse = { name: v32, topicId: v33, partitionResponses: v34 };
@@ -368,7 +368,7 @@ function decodeProduceResponsePartitionProduceResponse(r: Reader, version: numbe
   const v45 = version >= 5 ? r.int64() : -1n;
   let v46: ProduceResponseBatchIndexAndErrorMessage[] = [];
   if (version >= 8) {
-    const n48 = readArrayLength(r, flex);
+    const n48 = readArrayLength(r, flex, "ProduceResponsePartitionProduceResponse.RecordErrors");
     const v47: ProduceResponseBatchIndexAndErrorMessage[] = [];
     for (let i49 = 0; i49 < n48; i49++) v47.push(decodeProduceResponseBatchIndexAndErrorMessage(r, version));
     v46 = v47;

@@ -55,7 +55,7 @@ export function encodeSaslHandshakeResponse(w: Writer, m: SaslHandshakeResponse,
 export function decodeSaslHandshakeResponse(r: Reader, version: number): SaslHandshakeResponse {
   if (version < 0 || version > 1) badDecodeVersion("SaslHandshakeResponse", version, 0, 1);
   const v3 = r.int16();
-  const n5 = readArrayLength(r, false);
+  const n5 = readArrayLength(r, false, "SaslHandshakeResponse.Mechanisms");
   const v4: string[] = [];
   for (let i6 = 0; i6 < n5; i6++) v4.push(r.string());
   const o: SaslHandshakeResponse = { errorCode: v3, mechanisms: v4 };

@@ -151,7 +151,7 @@ export function decodeShareAcknowledgeRequest(r: Reader, version: number): Share
   const v3 = r.compactNullableString();
   const v4 = r.int32();
   const v5 = version >= 2 ? r.boolean() : false;
-  const n7 = readArrayLength(r, true);
+  const n7 = readArrayLength(r, true, "ShareAcknowledgeRequest.Topics");
   const v6: ShareAcknowledgeRequestAcknowledgeTopic[] = [];
   for (let i8 = 0; i8 < n7; i8++) v6.push(decodeShareAcknowledgeRequestAcknowledgeTopic(r, version));
   const o: ShareAcknowledgeRequest = { groupId: v2, memberId: v3, shareSessionEpoch: v4, isRenewAck: v5, topics: v6 };
@@ -174,7 +174,7 @@ function encodeShareAcknowledgeRequestAcknowledgeTopic(w: Writer, m: ShareAcknow
 
 function decodeShareAcknowledgeRequestAcknowledgeTopic(r: Reader, version: number): ShareAcknowledgeRequestAcknowledgeTopic {
   const v11 = r.uuid();
-  const n13 = readArrayLength(r, true);
+  const n13 = readArrayLength(r, true, "ShareAcknowledgeRequestAcknowledgeTopic.Partitions");
   const v12: ShareAcknowledgeRequestAcknowledgePartition[] = [];
   for (let i14 = 0; i14 < n13; i14++) v12.push(decodeShareAcknowledgeRequestAcknowledgePartition(r, version));
   const o: ShareAcknowledgeRequestAcknowledgeTopic = { topicId: v11, partitions: v12 };
@@ -197,7 +197,7 @@ function encodeShareAcknowledgeRequestAcknowledgePartition(w: Writer, m: ShareAc
 
 function decodeShareAcknowledgeRequestAcknowledgePartition(r: Reader, version: number): ShareAcknowledgeRequestAcknowledgePartition {
   const v17 = r.int32();
-  const n19 = readArrayLength(r, true);
+  const n19 = readArrayLength(r, true, "ShareAcknowledgeRequestAcknowledgePartition.AcknowledgementBatches");
   const v18: ShareAcknowledgeRequestAcknowledgementBatch[] = [];
   for (let i20 = 0; i20 < n19; i20++) v18.push(decodeShareAcknowledgeRequestAcknowledgementBatch(r, version));
   const o: ShareAcknowledgeRequestAcknowledgePartition = { partitionIndex: v17, acknowledgementBatches: v18 };
@@ -222,7 +222,7 @@ function encodeShareAcknowledgeRequestAcknowledgementBatch(w: Writer, m: ShareAc
 function decodeShareAcknowledgeRequestAcknowledgementBatch(r: Reader, _version: number): ShareAcknowledgeRequestAcknowledgementBatch {
   const v23 = r.int64();
   const v24 = r.int64();
-  const n26 = readArrayLength(r, true);
+  const n26 = readArrayLength(r, true, "ShareAcknowledgeRequestAcknowledgementBatch.AcknowledgeTypes");
   const v25: number[] = [];
   for (let i27 = 0; i27 < n26; i27++) v25.push(r.int8());
   const o: ShareAcknowledgeRequestAcknowledgementBatch = { firstOffset: v23, lastOffset: v24, acknowledgeTypes: v25 };
@@ -264,10 +264,10 @@ export function decodeShareAcknowledgeResponse(r: Reader, version: number): Shar
   const v33 = r.int16();
   const v34 = r.compactNullableString();
   const v35 = version >= 2 ? r.int32() : 0;
-  const n37 = readArrayLength(r, true);
+  const n37 = readArrayLength(r, true, "ShareAcknowledgeResponse.Responses");
   const v36: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = [];
   for (let i38 = 0; i38 < n37; i38++) v36.push(decodeShareAcknowledgeResponseShareAcknowledgeTopicResponse(r, version));
-  const n40 = readArrayLength(r, true);
+  const n40 = readArrayLength(r, true, "ShareAcknowledgeResponse.NodeEndpoints");
   const v39: ShareAcknowledgeResponseNodeEndpoint[] = [];
   for (let i41 = 0; i41 < n40; i41++) v39.push(decodeShareAcknowledgeResponseNodeEndpoint(r, version));
   const o: ShareAcknowledgeResponse = { throttleTimeMs: v32, errorCode: v33, errorMessage: v34, acquisitionLockTimeoutMs: v35, responses: v36, nodeEndpoints: v39 };
@@ -290,7 +290,7 @@ function encodeShareAcknowledgeResponseShareAcknowledgeTopicResponse(w: Writer, 
 
 function decodeShareAcknowledgeResponseShareAcknowledgeTopicResponse(r: Reader, version: number): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
   const v44 = r.uuid();
-  const n46 = readArrayLength(r, true);
+  const n46 = readArrayLength(r, true, "ShareAcknowledgeResponseShareAcknowledgeTopicResponse.Partitions");
   const v45: ShareAcknowledgeResponsePartitionData[] = [];
   for (let i47 = 0; i47 < n46; i47++) v45.push(decodeShareAcknowledgeResponsePartitionData(r, version));
   const o: ShareAcknowledgeResponseShareAcknowledgeTopicResponse = { topicId: v44, partitions: v45 };

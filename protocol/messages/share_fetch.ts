@@ -8,7 +8,7 @@
  */
 
 import { type Reader, type TaggedField, type Writer, ZERO_UUID } from "../primitives.ts";
-import { type GeneratedApi, absentField, badDecodeVersion, badEncodeVersion, readArrayLength, readTags, writeArrayLength, writeTags } from "./_runtime.ts";
+import { type GeneratedApi, EMPTY_BYTES, absentField, badDecodeVersion, badEncodeVersion, readArrayLength, readTags, writeArrayLength, writeTags } from "./_runtime.ts";
 
 /** ShareFetchRequest, from ShareFetchRequest.json: versions 1-2, flexible 1-2. */
 export interface ShareFetchRequest {
@@ -216,10 +216,10 @@ export function decodeShareFetchRequest(r: Reader, version: number): ShareFetchR
   const v11 = r.int32();
   const v12 = version >= 2 ? r.int8() : 0;
   const v13 = version >= 2 ? r.boolean() : false;
-  const n15 = readArrayLength(r, true);
+  const n15 = readArrayLength(r, true, "ShareFetchRequest.Topics");
   const v14: ShareFetchRequestFetchTopic[] = [];
   for (let i16 = 0; i16 < n15; i16++) v14.push(decodeShareFetchRequestFetchTopic(r, version));
-  const n18 = readArrayLength(r, true);
+  const n18 = readArrayLength(r, true, "ShareFetchRequest.ForgottenTopicsData");
   const v17: ShareFetchRequestForgottenTopic[] = [];
   for (let i19 = 0; i19 < n18; i19++) v17.push(decodeShareFetchRequestForgottenTopic(r, version));
   const o: ShareFetchRequest = { groupId: v4, memberId: v5, shareSessionEpoch: v6, maxWaitMs: v7, minBytes: v8, maxBytes: v9, maxRecords: v10, batchSize: v11, shareAcquireMode: v12, isRenewAck: v13, topics: v14, forgottenTopicsData: v17 };
@@ -242,7 +242,7 @@ function encodeShareFetchRequestFetchTopic(w: Writer, m: ShareFetchRequestFetchT
 
 function decodeShareFetchRequestFetchTopic(r: Reader, version: number): ShareFetchRequestFetchTopic {
   const v22 = r.uuid();
-  const n24 = readArrayLength(r, true);
+  const n24 = readArrayLength(r, true, "ShareFetchRequestFetchTopic.Partitions");
   const v23: ShareFetchRequestFetchPartition[] = [];
   for (let i25 = 0; i25 < n24; i25++) v23.push(decodeShareFetchRequestFetchPartition(r, version));
   const o: ShareFetchRequestFetchTopic = { topicId: v22, partitions: v23 };
@@ -265,7 +265,7 @@ function encodeShareFetchRequestFetchPartition(w: Writer, m: ShareFetchRequestFe
 
 function decodeShareFetchRequestFetchPartition(r: Reader, version: number): ShareFetchRequestFetchPartition {
   const v28 = r.int32();
-  const n30 = readArrayLength(r, true);
+  const n30 = readArrayLength(r, true, "ShareFetchRequestFetchPartition.AcknowledgementBatches");
   const v29: ShareFetchRequestAcknowledgementBatch[] = [];
   for (let i31 = 0; i31 < n30; i31++) v29.push(decodeShareFetchRequestAcknowledgementBatch(r, version));
   const o: ShareFetchRequestFetchPartition = { partitionIndex: v28, acknowledgementBatches: v29 };
@@ -290,7 +290,7 @@ function encodeShareFetchRequestAcknowledgementBatch(w: Writer, m: ShareFetchReq
 function decodeShareFetchRequestAcknowledgementBatch(r: Reader, _version: number): ShareFetchRequestAcknowledgementBatch {
   const v34 = r.int64();
   const v35 = r.int64();
-  const n37 = readArrayLength(r, true);
+  const n37 = readArrayLength(r, true, "ShareFetchRequestAcknowledgementBatch.AcknowledgeTypes");
   const v36: number[] = [];
   for (let i38 = 0; i38 < n37; i38++) v36.push(r.int8());
   const o: ShareFetchRequestAcknowledgementBatch = { firstOffset: v34, lastOffset: v35, acknowledgeTypes: v36 };
@@ -313,7 +313,7 @@ function encodeShareFetchRequestForgottenTopic(w: Writer, m: ShareFetchRequestFo
 
 function decodeShareFetchRequestForgottenTopic(r: Reader, _version: number): ShareFetchRequestForgottenTopic {
   const v41 = r.uuid();
-  const n43 = readArrayLength(r, true);
+  const n43 = readArrayLength(r, true, "ShareFetchRequestForgottenTopic.Partitions");
   const v42: number[] = [];
   for (let i44 = 0; i44 < n43; i44++) v42.push(r.int32());
   const o: ShareFetchRequestForgottenTopic = { topicId: v41, partitions: v42 };
@@ -353,10 +353,10 @@ export function decodeShareFetchResponse(r: Reader, version: number): ShareFetch
   const v50 = r.int16();
   const v51 = r.compactNullableString();
   const v52 = r.int32();
-  const n54 = readArrayLength(r, true);
+  const n54 = readArrayLength(r, true, "ShareFetchResponse.Responses");
   const v53: ShareFetchResponseShareFetchableTopicResponse[] = [];
   for (let i55 = 0; i55 < n54; i55++) v53.push(decodeShareFetchResponseShareFetchableTopicResponse(r, version));
-  const n57 = readArrayLength(r, true);
+  const n57 = readArrayLength(r, true, "ShareFetchResponse.NodeEndpoints");
   const v56: ShareFetchResponseNodeEndpoint[] = [];
   for (let i58 = 0; i58 < n57; i58++) v56.push(decodeShareFetchResponseNodeEndpoint(r, version));
   const o: ShareFetchResponse = { throttleTimeMs: v49, errorCode: v50, errorMessage: v51, acquisitionLockTimeoutMs: v52, responses: v53, nodeEndpoints: v56 };
@@ -379,7 +379,7 @@ function encodeShareFetchResponseShareFetchableTopicResponse(w: Writer, m: Share
 
 function decodeShareFetchResponseShareFetchableTopicResponse(r: Reader, version: number): ShareFetchResponseShareFetchableTopicResponse {
   const v61 = r.uuid();
-  const n63 = readArrayLength(r, true);
+  const n63 = readArrayLength(r, true, "ShareFetchResponseShareFetchableTopicResponse.Partitions");
   const v62: ShareFetchResponsePartitionData[] = [];
   for (let i64 = 0; i64 < n63; i64++) v62.push(decodeShareFetchResponsePartitionData(r, version));
   const o: ShareFetchResponseShareFetchableTopicResponse = { topicId: v61, partitions: v62 };
@@ -413,8 +413,8 @@ function decodeShareFetchResponsePartitionData(r: Reader, version: number): Shar
   const v70 = r.int16();
   const v71 = r.compactNullableString();
   const v72 = decodeShareFetchResponseLeaderIdAndEpoch(r, version);
-  const v73 = r.compactBytes();
-  const n75 = readArrayLength(r, true);
+  const v73 = (r.compactNullableBytes() ?? EMPTY_BYTES);
+  const n75 = readArrayLength(r, true, "ShareFetchResponsePartitionData.AcquiredRecords");
   const v74: ShareFetchResponseAcquiredRecords[] = [];
   for (let i76 = 0; i76 < n75; i76++) v74.push(decodeShareFetchResponseAcquiredRecords(r, version));
   const o: ShareFetchResponsePartitionData = { partitionIndex: v67, errorCode: v68, errorMessage: v69, acknowledgeErrorCode: v70, acknowledgeErrorMessage: v71, currentLeader: v72, records: v73, acquiredRecords: v74 };

@@ -111,7 +111,7 @@ export function encodeShareGroupDescribeRequest(w: Writer, m: ShareGroupDescribe
 /** Reads a ShareGroupDescribeRequest body (ShareGroupDescribeRequest.json), versions 1. */
 export function decodeShareGroupDescribeRequest(r: Reader, version: number): ShareGroupDescribeRequest {
   if (version < 1 || version > 1) badDecodeVersion("ShareGroupDescribeRequest", version, 1, 1);
-  const n3 = readArrayLength(r, true);
+  const n3 = readArrayLength(r, true, "ShareGroupDescribeRequest.GroupIds");
   const v2: string[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(r.compactString());
   const v5 = r.boolean();
@@ -139,7 +139,7 @@ export function encodeShareGroupDescribeResponse(w: Writer, m: ShareGroupDescrib
 export function decodeShareGroupDescribeResponse(r: Reader, version: number): ShareGroupDescribeResponse {
   if (version < 1 || version > 1) badDecodeVersion("ShareGroupDescribeResponse", version, 1, 1);
   const v8 = r.int32();
-  const n10 = readArrayLength(r, true);
+  const n10 = readArrayLength(r, true, "ShareGroupDescribeResponse.Groups");
   const v9: ShareGroupDescribeResponseDescribedGroup[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(decodeShareGroupDescribeResponseDescribedGroup(r, version));
   const o: ShareGroupDescribeResponse = { throttleTimeMs: v8, groups: v9 };
@@ -175,7 +175,7 @@ function decodeShareGroupDescribeResponseDescribedGroup(r: Reader, version: numb
   const v18 = r.int32();
   const v19 = r.int32();
   const v20 = r.compactString();
-  const n22 = readArrayLength(r, true);
+  const n22 = readArrayLength(r, true, "ShareGroupDescribeResponseDescribedGroup.Members");
   const v21: ShareGroupDescribeResponseMember[] = [];
   for (let i23 = 0; i23 < n22; i23++) v21.push(decodeShareGroupDescribeResponseMember(r, version));
   const v24 = r.int32();
@@ -208,7 +208,7 @@ function decodeShareGroupDescribeResponseMember(r: Reader, version: number): Sha
   const v29 = r.int32();
   const v30 = r.compactString();
   const v31 = r.compactString();
-  const n33 = readArrayLength(r, true);
+  const n33 = readArrayLength(r, true, "ShareGroupDescribeResponseMember.SubscribedTopicNames");
   const v32: string[] = [];
   for (let i34 = 0; i34 < n33; i34++) v32.push(r.compactString());
   const v35 = decodeShareGroupDescribeResponseAssignment(r, version);
@@ -230,7 +230,7 @@ function encodeShareGroupDescribeResponseAssignment(w: Writer, m: ShareGroupDesc
 }
 
 function decodeShareGroupDescribeResponseAssignment(r: Reader, version: number): ShareGroupDescribeResponseAssignment {
-  const n39 = readArrayLength(r, true);
+  const n39 = readArrayLength(r, true, "ShareGroupDescribeResponseAssignment.TopicPartitions");
   const v38: ShareGroupDescribeResponseTopicPartitions[] = [];
   for (let i40 = 0; i40 < n39; i40++) v38.push(decodeShareGroupDescribeResponseTopicPartitions(r, version));
   const o: ShareGroupDescribeResponseAssignment = { topicPartitions: v38 };
@@ -255,7 +255,7 @@ function encodeShareGroupDescribeResponseTopicPartitions(w: Writer, m: ShareGrou
 function decodeShareGroupDescribeResponseTopicPartitions(r: Reader, _version: number): ShareGroupDescribeResponseTopicPartitions {
   const v43 = r.uuid();
   const v44 = r.compactString();
-  const n46 = readArrayLength(r, true);
+  const n46 = readArrayLength(r, true, "ShareGroupDescribeResponseTopicPartitions.Partitions");
   const v45: number[] = [];
   for (let i47 = 0; i47 < n46; i47++) v45.push(r.int32());
   const o: ShareGroupDescribeResponseTopicPartitions = { topicId: v43, topicName: v44, partitions: v45 };

@@ -147,7 +147,7 @@ function encodeShareGroupHeartbeatResponseAssignment(w: Writer, m: ShareGroupHea
 }
 
 function decodeShareGroupHeartbeatResponseAssignment(r: Reader, version: number): ShareGroupHeartbeatResponseAssignment {
-  const n20 = readArrayLength(r, true);
+  const n20 = readArrayLength(r, true, "ShareGroupHeartbeatResponseAssignment.TopicPartitions");
   const v19: ShareGroupHeartbeatResponseTopicPartitions[] = [];
   for (let i21 = 0; i21 < n20; i21++) v19.push(decodeShareGroupHeartbeatResponseTopicPartitions(r, version));
   const o: ShareGroupHeartbeatResponseAssignment = { topicPartitions: v19 };
@@ -170,7 +170,7 @@ function encodeShareGroupHeartbeatResponseTopicPartitions(w: Writer, m: ShareGro
 
 function decodeShareGroupHeartbeatResponseTopicPartitions(r: Reader, _version: number): ShareGroupHeartbeatResponseTopicPartitions {
   const v24 = r.uuid();
-  const n26 = readArrayLength(r, true);
+  const n26 = readArrayLength(r, true, "ShareGroupHeartbeatResponseTopicPartitions.Partitions");
   const v25: number[] = [];
   for (let i27 = 0; i27 < n26; i27++) v25.push(r.int32());
   const o: ShareGroupHeartbeatResponseTopicPartitions = { topicId: v24, partitions: v25 };

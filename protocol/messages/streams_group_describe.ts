@@ -201,7 +201,7 @@ export function encodeStreamsGroupDescribeRequest(w: Writer, m: StreamsGroupDesc
 /** Reads a StreamsGroupDescribeRequest body (StreamsGroupDescribeRequest.json), versions 0. */
 export function decodeStreamsGroupDescribeRequest(r: Reader, version: number): StreamsGroupDescribeRequest {
   if (version < 0 || version > 0) badDecodeVersion("StreamsGroupDescribeRequest", version, 0, 0);
-  const n3 = readArrayLength(r, true);
+  const n3 = readArrayLength(r, true, "StreamsGroupDescribeRequest.GroupIds");
   const v2: string[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(r.compactString());
   const v5 = r.boolean();
@@ -229,7 +229,7 @@ export function encodeStreamsGroupDescribeResponse(w: Writer, m: StreamsGroupDes
 export function decodeStreamsGroupDescribeResponse(r: Reader, version: number): StreamsGroupDescribeResponse {
   if (version < 0 || version > 0) badDecodeVersion("StreamsGroupDescribeResponse", version, 0, 0);
   const v8 = r.int32();
-  const n10 = readArrayLength(r, true);
+  const n10 = readArrayLength(r, true, "StreamsGroupDescribeResponse.Groups");
   const v9: StreamsGroupDescribeResponseDescribedGroup[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(decodeStreamsGroupDescribeResponseDescribedGroup(r, version));
   const o: StreamsGroupDescribeResponse = { throttleTimeMs: v8, groups: v9 };
@@ -267,7 +267,7 @@ function decodeStreamsGroupDescribeResponseDescribedGroup(r: Reader, version: nu
   const v19 = r.int32();
   const v20 = r.int32();
   const v21 = (r.int8() < 0 ? null : decodeStreamsGroupDescribeResponseTopology(r, version));
-  const n23 = readArrayLength(r, true);
+  const n23 = readArrayLength(r, true, "StreamsGroupDescribeResponseDescribedGroup.Members");
   const v22: StreamsGroupDescribeResponseMember[] = [];
   for (let i24 = 0; i24 < n23; i24++) v22.push(decodeStreamsGroupDescribeResponseMember(r, version));
   const v25 = r.int32();
@@ -342,16 +342,16 @@ function encodeStreamsGroupDescribeResponseSubtopology(w: Writer, m: StreamsGrou
 
 function decodeStreamsGroupDescribeResponseSubtopology(r: Reader, version: number): StreamsGroupDescribeResponseSubtopology {
   const v40 = r.compactString();
-  const n42 = readArrayLength(r, true);
+  const n42 = readArrayLength(r, true, "StreamsGroupDescribeResponseSubtopology.SourceTopics");
   const v41: string[] = [];
   for (let i43 = 0; i43 < n42; i43++) v41.push(r.compactString());
-  const n45 = readArrayLength(r, true);
+  const n45 = readArrayLength(r, true, "StreamsGroupDescribeResponseSubtopology.RepartitionSinkTopics");
   const v44: string[] = [];
   for (let i46 = 0; i46 < n45; i46++) v44.push(r.compactString());
-  const n48 = readArrayLength(r, true);
+  const n48 = readArrayLength(r, true, "StreamsGroupDescribeResponseSubtopology.StateChangelogTopics");
   const v47: StreamsGroupDescribeResponseTopicInfo[] = [];
   for (let i49 = 0; i49 < n48; i49++) v47.push(decodeStreamsGroupDescribeResponseTopicInfo(r, version));
-  const n51 = readArrayLength(r, true);
+  const n51 = readArrayLength(r, true, "StreamsGroupDescribeResponseSubtopology.RepartitionSourceTopics");
   const v50: StreamsGroupDescribeResponseTopicInfo[] = [];
   for (let i52 = 0; i52 < n51; i52++) v50.push(decodeStreamsGroupDescribeResponseTopicInfo(r, version));
   const o: StreamsGroupDescribeResponseSubtopology = { subtopologyId: v40, sourceTopics: v41, repartitionSinkTopics: v44, stateChangelogTopics: v47, repartitionSourceTopics: v50 };
@@ -378,7 +378,7 @@ function decodeStreamsGroupDescribeResponseTopicInfo(r: Reader, version: number)
   const v55 = r.compactString();
   const v56 = r.int32();
   const v57 = r.int16();
-  const n59 = readArrayLength(r, true);
+  const n59 = readArrayLength(r, true, "StreamsGroupDescribeResponseTopicInfo.TopicConfigs");
   const v58: StreamsGroupDescribeResponseKeyValue[] = [];
   for (let i60 = 0; i60 < n59; i60++) v58.push(decodeStreamsGroupDescribeResponseKeyValue(r, version));
   const o: StreamsGroupDescribeResponseTopicInfo = { name: v55, partitions: v56, replicationFactor: v57, topicConfigs: v58 };
@@ -451,13 +451,13 @@ function decodeStreamsGroupDescribeResponseMember(r: Reader, version: number): S
   const v76 = r.int32();
   const v77 = r.compactString();
   const v78 = (r.int8() < 0 ? null : decodeStreamsGroupDescribeResponseEndpoint(r, version));
-  const n80 = readArrayLength(r, true);
+  const n80 = readArrayLength(r, true, "StreamsGroupDescribeResponseMember.ClientTags");
   const v79: StreamsGroupDescribeResponseKeyValue[] = [];
   for (let i81 = 0; i81 < n80; i81++) v79.push(decodeStreamsGroupDescribeResponseKeyValue(r, version));
-  const n83 = readArrayLength(r, true);
+  const n83 = readArrayLength(r, true, "StreamsGroupDescribeResponseMember.TaskOffsets");
   const v82: StreamsGroupDescribeResponseTaskOffset[] = [];
   for (let i84 = 0; i84 < n83; i84++) v82.push(decodeStreamsGroupDescribeResponseTaskOffset(r, version));
-  const n86 = readArrayLength(r, true);
+  const n86 = readArrayLength(r, true, "StreamsGroupDescribeResponseMember.TaskEndOffsets");
   const v85: StreamsGroupDescribeResponseTaskOffset[] = [];
   for (let i87 = 0; i87 < n86; i87++) v85.push(decodeStreamsGroupDescribeResponseTaskOffset(r, version));
   const v88 = decodeStreamsGroupDescribeResponseAssignment(r, version);
@@ -527,13 +527,13 @@ function encodeStreamsGroupDescribeResponseAssignment(w: Writer, m: StreamsGroup
 }
 
 function decodeStreamsGroupDescribeResponseAssignment(r: Reader, version: number): StreamsGroupDescribeResponseAssignment {
-  const n103 = readArrayLength(r, true);
+  const n103 = readArrayLength(r, true, "StreamsGroupDescribeResponseAssignment.ActiveTasks");
   const v102: StreamsGroupDescribeResponseTaskIds[] = [];
   for (let i104 = 0; i104 < n103; i104++) v102.push(decodeStreamsGroupDescribeResponseTaskIds(r, version));
-  const n106 = readArrayLength(r, true);
+  const n106 = readArrayLength(r, true, "StreamsGroupDescribeResponseAssignment.StandbyTasks");
   const v105: StreamsGroupDescribeResponseTaskIds[] = [];
   for (let i107 = 0; i107 < n106; i107++) v105.push(decodeStreamsGroupDescribeResponseTaskIds(r, version));
-  const n109 = readArrayLength(r, true);
+  const n109 = readArrayLength(r, true, "StreamsGroupDescribeResponseAssignment.WarmupTasks");
   const v108: StreamsGroupDescribeResponseTaskIds[] = [];
   for (let i110 = 0; i110 < n109; i110++) v108.push(decodeStreamsGroupDescribeResponseTaskIds(r, version));
   const o: StreamsGroupDescribeResponseAssignment = { activeTasks: v102, standbyTasks: v105, warmupTasks: v108 };
@@ -556,7 +556,7 @@ function encodeStreamsGroupDescribeResponseTaskIds(w: Writer, m: StreamsGroupDes
 
 function decodeStreamsGroupDescribeResponseTaskIds(r: Reader, _version: number): StreamsGroupDescribeResponseTaskIds {
   const v113 = r.compactString();
-  const n115 = readArrayLength(r, true);
+  const n115 = readArrayLength(r, true, "StreamsGroupDescribeResponseTaskIds.Partitions");
   const v114: number[] = [];
   for (let i116 = 0; i116 < n115; i116++) v114.push(r.int32());
   const o: StreamsGroupDescribeResponseTaskIds = { subtopologyId: v113, partitions: v114 };

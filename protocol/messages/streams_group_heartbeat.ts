@@ -391,7 +391,7 @@ function encodeStreamsGroupHeartbeatRequestTopology(w: Writer, m: StreamsGroupHe
 
 function decodeStreamsGroupHeartbeatRequestTopology(r: Reader, version: number): StreamsGroupHeartbeatRequestTopology {
   const v45 = r.int32();
-  const n47 = readArrayLength(r, true);
+  const n47 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestTopology.Subtopologies");
   const v46: StreamsGroupHeartbeatRequestSubtopology[] = [];
   for (let i48 = 0; i48 < n47; i48++) v46.push(decodeStreamsGroupHeartbeatRequestSubtopology(r, version));
   const o: StreamsGroupHeartbeatRequestTopology = { epoch: v45, subtopologies: v46 };
@@ -449,22 +449,22 @@ function encodeStreamsGroupHeartbeatRequestSubtopology(w: Writer, m: StreamsGrou
 
 function decodeStreamsGroupHeartbeatRequestSubtopology(r: Reader, version: number): StreamsGroupHeartbeatRequestSubtopology {
   const v61 = r.compactString();
-  const n63 = readArrayLength(r, true);
+  const n63 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestSubtopology.SourceTopics");
   const v62: string[] = [];
   for (let i64 = 0; i64 < n63; i64++) v62.push(r.compactString());
-  const n66 = readArrayLength(r, true);
+  const n66 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestSubtopology.SourceTopicRegex");
   const v65: string[] = [];
   for (let i67 = 0; i67 < n66; i67++) v65.push(r.compactString());
-  const n69 = readArrayLength(r, true);
+  const n69 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestSubtopology.StateChangelogTopics");
   const v68: StreamsGroupHeartbeatRequestTopicInfo[] = [];
   for (let i70 = 0; i70 < n69; i70++) v68.push(decodeStreamsGroupHeartbeatRequestTopicInfo(r, version));
-  const n72 = readArrayLength(r, true);
+  const n72 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestSubtopology.RepartitionSinkTopics");
   const v71: string[] = [];
   for (let i73 = 0; i73 < n72; i73++) v71.push(r.compactString());
-  const n75 = readArrayLength(r, true);
+  const n75 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestSubtopology.RepartitionSourceTopics");
   const v74: StreamsGroupHeartbeatRequestTopicInfo[] = [];
   for (let i76 = 0; i76 < n75; i76++) v74.push(decodeStreamsGroupHeartbeatRequestTopicInfo(r, version));
-  const n78 = readArrayLength(r, true);
+  const n78 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestSubtopology.CopartitionGroups");
   const v77: StreamsGroupHeartbeatRequestCopartitionGroup[] = [];
   for (let i79 = 0; i79 < n78; i79++) v77.push(decodeStreamsGroupHeartbeatRequestCopartitionGroup(r, version));
   const o: StreamsGroupHeartbeatRequestSubtopology = { subtopologyId: v61, sourceTopics: v62, sourceTopicRegex: v65, stateChangelogTopics: v68, repartitionSinkTopics: v71, repartitionSourceTopics: v74, copartitionGroups: v77 };
@@ -491,7 +491,7 @@ function decodeStreamsGroupHeartbeatRequestTopicInfo(r: Reader, version: number)
   const v82 = r.compactString();
   const v83 = r.int32();
   const v84 = r.int16();
-  const n86 = readArrayLength(r, true);
+  const n86 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestTopicInfo.TopicConfigs");
   const v85: StreamsGroupHeartbeatRequestKeyValue[] = [];
   for (let i87 = 0; i87 < n86; i87++) v85.push(decodeStreamsGroupHeartbeatRequestKeyValue(r, version));
   const o: StreamsGroupHeartbeatRequestTopicInfo = { name: v82, partitions: v83, replicationFactor: v84, topicConfigs: v85 };
@@ -541,13 +541,13 @@ function encodeStreamsGroupHeartbeatRequestCopartitionGroup(w: Writer, m: Stream
 }
 
 function decodeStreamsGroupHeartbeatRequestCopartitionGroup(r: Reader, _version: number): StreamsGroupHeartbeatRequestCopartitionGroup {
-  const n97 = readArrayLength(r, true);
+  const n97 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestCopartitionGroup.SourceTopics");
   const v96: number[] = [];
   for (let i98 = 0; i98 < n97; i98++) v96.push(r.int16());
-  const n100 = readArrayLength(r, true);
+  const n100 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestCopartitionGroup.SourceTopicRegex");
   const v99: number[] = [];
   for (let i101 = 0; i101 < n100; i101++) v99.push(r.int16());
-  const n103 = readArrayLength(r, true);
+  const n103 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestCopartitionGroup.RepartitionSourceTopics");
   const v102: number[] = [];
   for (let i104 = 0; i104 < n103; i104++) v102.push(r.int16());
   const o: StreamsGroupHeartbeatRequestCopartitionGroup = { sourceTopics: v96, sourceTopicRegex: v99, repartitionSourceTopics: v102 };
@@ -570,7 +570,7 @@ function encodeStreamsGroupHeartbeatRequestTaskIds(w: Writer, m: StreamsGroupHea
 
 function decodeStreamsGroupHeartbeatRequestTaskIds(r: Reader, _version: number): StreamsGroupHeartbeatRequestTaskIds {
   const v107 = r.compactString();
-  const n109 = readArrayLength(r, true);
+  const n109 = readArrayLength(r, true, "StreamsGroupHeartbeatRequestTaskIds.Partitions");
   const v108: number[] = [];
   for (let i110 = 0; i110 < n109; i110++) v108.push(r.int32());
   const o: StreamsGroupHeartbeatRequestTaskIds = { subtopologyId: v107, partitions: v108 };
@@ -758,7 +758,7 @@ function encodeStreamsGroupHeartbeatResponseTaskIds(w: Writer, m: StreamsGroupHe
 
 function decodeStreamsGroupHeartbeatResponseTaskIds(r: Reader, _version: number): StreamsGroupHeartbeatResponseTaskIds {
   const v154 = r.compactString();
-  const n156 = readArrayLength(r, true);
+  const n156 = readArrayLength(r, true, "StreamsGroupHeartbeatResponseTaskIds.Partitions");
   const v155: number[] = [];
   for (let i157 = 0; i157 < n156; i157++) v155.push(r.int32());
   const o: StreamsGroupHeartbeatResponseTaskIds = { subtopologyId: v154, partitions: v155 };
@@ -788,10 +788,10 @@ function encodeStreamsGroupHeartbeatResponseEndpointToPartitions(w: Writer, m: S
 
 function decodeStreamsGroupHeartbeatResponseEndpointToPartitions(r: Reader, version: number): StreamsGroupHeartbeatResponseEndpointToPartitions {
   const v162 = decodeStreamsGroupHeartbeatResponseEndpoint(r, version);
-  const n164 = readArrayLength(r, true);
+  const n164 = readArrayLength(r, true, "StreamsGroupHeartbeatResponseEndpointToPartitions.ActivePartitions");
   const v163: StreamsGroupHeartbeatResponseTopicPartition[] = [];
   for (let i165 = 0; i165 < n164; i165++) v163.push(decodeStreamsGroupHeartbeatResponseTopicPartition(r, version));
-  const n167 = readArrayLength(r, true);
+  const n167 = readArrayLength(r, true, "StreamsGroupHeartbeatResponseEndpointToPartitions.StandbyPartitions");
   const v166: StreamsGroupHeartbeatResponseTopicPartition[] = [];
   for (let i168 = 0; i168 < n167; i168++) v166.push(decodeStreamsGroupHeartbeatResponseTopicPartition(r, version));
   const o: StreamsGroupHeartbeatResponseEndpointToPartitions = { userEndpoint: v162, activePartitions: v163, standbyPartitions: v166 };
@@ -829,7 +829,7 @@ function encodeStreamsGroupHeartbeatResponseTopicPartition(w: Writer, m: Streams
 
 function decodeStreamsGroupHeartbeatResponseTopicPartition(r: Reader, _version: number): StreamsGroupHeartbeatResponseTopicPartition {
   const v173 = r.compactString();
-  const n175 = readArrayLength(r, true);
+  const n175 = readArrayLength(r, true, "StreamsGroupHeartbeatResponseTopicPartition.Partitions");
   const v174: number[] = [];
   for (let i176 = 0; i176 < n175; i176++) v174.push(r.int32());
   const o: StreamsGroupHeartbeatResponseTopicPartition = { topic: v173, partitions: v174 };

@@ -100,7 +100,7 @@ export function decodeSyncGroupRequest(r: Reader, version: number): SyncGroupReq
   const v5 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v6 = version >= 5 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const v7 = version >= 5 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
-  const n9 = readArrayLength(r, flex);
+  const n9 = readArrayLength(r, flex, "SyncGroupRequest.Assignments");
   const v8: SyncGroupRequestAssignment[] = [];
   for (let i10 = 0; i10 < n9; i10++) v8.push(decodeSyncGroupRequestAssignment(r, version));
   const o: SyncGroupRequest = { groupId: v2, generationId: v3, memberId: v4, groupInstanceId: v5, protocolType: v6, protocolName: v7, assignments: v8 };

@@ -133,7 +133,7 @@ export function decodeTxnOffsetCommitRequest(r: Reader, version: number): TxnOff
   const v6 = version >= 3 ? r.int32() : -1;
   const v7 = version >= 3 ? (flex ? r.compactString() : r.string()) : "";
   const v8 = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
-  const n10 = readArrayLength(r, flex);
+  const n10 = readArrayLength(r, flex, "TxnOffsetCommitRequest.Topics");
   const v9: TxnOffsetCommitRequestTopic[] = [];
   for (let i11 = 0; i11 < n10; i11++) v9.push(decodeTxnOffsetCommitRequestTopic(r, version));
   const o: TxnOffsetCommitRequest = { transactionalId: v2, groupId: v3, producerId: v4, producerEpoch: v5, generationId: v6, memberId: v7, groupInstanceId: v8, topics: v9 };
@@ -163,7 +163,7 @@ function encodeTxnOffsetCommitRequestTopic(w: Writer, m: TxnOffsetCommitRequestT
 function decodeTxnOffsetCommitRequestTopic(r: Reader, version: number): TxnOffsetCommitRequestTopic {
   const flex = version >= 3;
   const v14 = (flex ? r.compactString() : r.string());
-  const n16 = readArrayLength(r, flex);
+  const n16 = readArrayLength(r, flex, "TxnOffsetCommitRequestTopic.Partitions");
   const v15: TxnOffsetCommitRequestPartition[] = [];
   for (let i17 = 0; i17 < n16; i17++) v15.push(decodeTxnOffsetCommitRequestPartition(r, version));
   const o: TxnOffsetCommitRequestTopic = { name: v14, partitions: v15 };
@@ -224,7 +224,7 @@ export function decodeTxnOffsetCommitResponse(r: Reader, version: number): TxnOf
   if (version < 0 || version > 5) badDecodeVersion("TxnOffsetCommitResponse", version, 0, 5);
   const flex = version >= 3;
   const v24 = r.int32();
-  const n26 = readArrayLength(r, flex);
+  const n26 = readArrayLength(r, flex, "TxnOffsetCommitResponse.Topics");
   const v25: TxnOffsetCommitResponseTopic[] = [];
   for (let i27 = 0; i27 < n26; i27++) v25.push(decodeTxnOffsetCommitResponseTopic(r, version));
   const o: TxnOffsetCommitResponse = { throttleTimeMs: v24, topics: v25 };
@@ -254,7 +254,7 @@ function encodeTxnOffsetCommitResponseTopic(w: Writer, m: TxnOffsetCommitRespons
 function decodeTxnOffsetCommitResponseTopic(r: Reader, version: number): TxnOffsetCommitResponseTopic {
   const flex = version >= 3;
   const v30 = (flex ? r.compactString() : r.string());
-  const n32 = readArrayLength(r, flex);
+  const n32 = readArrayLength(r, flex, "TxnOffsetCommitResponseTopic.Partitions");
   const v31: TxnOffsetCommitResponsePartition[] = [];
   for (let i33 = 0; i33 < n32; i33++) v31.push(decodeTxnOffsetCommitResponsePartition(r, version));
   const o: TxnOffsetCommitResponseTopic = { name: v30, partitions: v31 };

@@ -84,7 +84,7 @@ export function encodeUpdateFeaturesRequest(w: Writer, m: UpdateFeaturesRequest,
 export function decodeUpdateFeaturesRequest(r: Reader, version: number): UpdateFeaturesRequest {
   if (version < 0 || version > 2) badDecodeVersion("UpdateFeaturesRequest", version, 0, 2);
   const v2 = r.int32();
-  const n4 = readArrayLength(r, true);
+  const n4 = readArrayLength(r, true, "UpdateFeaturesRequest.FeatureUpdates");
   const v3: UpdateFeaturesRequestFeatureUpdateKey[] = [];
   for (let i5 = 0; i5 < n4; i5++) v3.push(decodeUpdateFeaturesRequestFeatureUpdateKey(r, version));
   const v6 = version >= 1 ? r.boolean() : false;
@@ -145,7 +145,7 @@ export function decodeUpdateFeaturesResponse(r: Reader, version: number): Update
   const v15 = r.compactNullableString();
   let v16: UpdateFeaturesResponseUpdatableFeatureResult[] = [];
   if (version <= 1) {
-    const n18 = readArrayLength(r, true);
+    const n18 = readArrayLength(r, true, "UpdateFeaturesResponse.Results");
     const v17: UpdateFeaturesResponseUpdatableFeatureResult[] = [];
     for (let i19 = 0; i19 < n18; i19++) v17.push(decodeUpdateFeaturesResponseUpdatableFeatureResult(r, version));
     v16 = v17;

@@ -100,7 +100,7 @@ export function encodeWriteTxnMarkersRequest(w: Writer, m: WriteTxnMarkersReques
 /** Reads a WriteTxnMarkersRequest body (WriteTxnMarkersRequest.json), versions 1-2. */
 export function decodeWriteTxnMarkersRequest(r: Reader, version: number): WriteTxnMarkersRequest {
   if (version < 1 || version > 2) badDecodeVersion("WriteTxnMarkersRequest", version, 1, 2);
-  const n3 = readArrayLength(r, true);
+  const n3 = readArrayLength(r, true, "WriteTxnMarkersRequest.Markers");
   const v2: WriteTxnMarkersRequestWritableTxnMarker[] = [];
   for (let i4 = 0; i4 < n3; i4++) v2.push(decodeWriteTxnMarkersRequestWritableTxnMarker(r, version));
   const o: WriteTxnMarkersRequest = { markers: v2 };
@@ -131,7 +131,7 @@ function decodeWriteTxnMarkersRequestWritableTxnMarker(r: Reader, version: numbe
   const v7 = r.int64();
   const v8 = r.int16();
   const v9 = r.boolean();
-  const n11 = readArrayLength(r, true);
+  const n11 = readArrayLength(r, true, "WriteTxnMarkersRequestWritableTxnMarker.Topics");
   const v10: WriteTxnMarkersRequestWritableTxnMarkerTopic[] = [];
   for (let i12 = 0; i12 < n11; i12++) v10.push(decodeWriteTxnMarkersRequestWritableTxnMarkerTopic(r, version));
   const v13 = r.int32();
@@ -156,7 +156,7 @@ function encodeWriteTxnMarkersRequestWritableTxnMarkerTopic(w: Writer, m: WriteT
 
 function decodeWriteTxnMarkersRequestWritableTxnMarkerTopic(r: Reader, _version: number): WriteTxnMarkersRequestWritableTxnMarkerTopic {
   const v17 = r.compactString();
-  const n19 = readArrayLength(r, true);
+  const n19 = readArrayLength(r, true, "WriteTxnMarkersRequestWritableTxnMarkerTopic.PartitionIndexes");
   const v18: number[] = [];
   for (let i20 = 0; i20 < n19; i20++) v18.push(r.int32());
   const o: WriteTxnMarkersRequestWritableTxnMarkerTopic = { name: v17, partitionIndexes: v18 };
@@ -181,7 +181,7 @@ export function encodeWriteTxnMarkersResponse(w: Writer, m: WriteTxnMarkersRespo
 /** Reads a WriteTxnMarkersResponse body (WriteTxnMarkersResponse.json), versions 1-2. */
 export function decodeWriteTxnMarkersResponse(r: Reader, version: number): WriteTxnMarkersResponse {
   if (version < 1 || version > 2) badDecodeVersion("WriteTxnMarkersResponse", version, 1, 2);
-  const n24 = readArrayLength(r, true);
+  const n24 = readArrayLength(r, true, "WriteTxnMarkersResponse.Markers");
   const v23: WriteTxnMarkersResponseWritableTxnMarkerResult[] = [];
   for (let i25 = 0; i25 < n24; i25++) v23.push(decodeWriteTxnMarkersResponseWritableTxnMarkerResult(r, version));
   const o: WriteTxnMarkersResponse = { markers: v23 };
@@ -204,7 +204,7 @@ function encodeWriteTxnMarkersResponseWritableTxnMarkerResult(w: Writer, m: Writ
 
 function decodeWriteTxnMarkersResponseWritableTxnMarkerResult(r: Reader, version: number): WriteTxnMarkersResponseWritableTxnMarkerResult {
   const v28 = r.int64();
-  const n30 = readArrayLength(r, true);
+  const n30 = readArrayLength(r, true, "WriteTxnMarkersResponseWritableTxnMarkerResult.Topics");
   const v29: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[] = [];
   for (let i31 = 0; i31 < n30; i31++) v29.push(decodeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(r, version));
   const o: WriteTxnMarkersResponseWritableTxnMarkerResult = { producerId: v28, topics: v29 };
@@ -227,7 +227,7 @@ function encodeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(w: Writer, m:
 
 function decodeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(r: Reader, version: number): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
   const v34 = r.compactString();
-  const n36 = readArrayLength(r, true);
+  const n36 = readArrayLength(r, true, "WriteTxnMarkersResponseWritableTxnMarkerTopicResult.Partitions");
   const v35: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[] = [];
   for (let i37 = 0; i37 < n36; i37++) v35.push(decodeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(r, version));
   const o: WriteTxnMarkersResponseWritableTxnMarkerTopicResult = { name: v34, partitions: v35 };

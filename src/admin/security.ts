@@ -1,7 +1,7 @@
 /**
  * Security admin: ACLs (describe, create, delete by filter), client quotas
  * and SCRAM credentials. All go to any broker, which forwards changes to the
- * controller.
+ * controller, except SCRAM changes, which go to the controller itself.
  *
  * @module
  */
@@ -420,21 +420,31 @@ export async function alterUserScramCredentials(
     upsertions.push({ name: a.user, mechanism: m.code, iterations, salt, saltedPassword });
   }
   if (alterations.length === 0) return [];
-  const r = await ctx.any(
-    "AlterUserScramCredentials",
-    deadline,
-    (conn, left) => conn.request(alterScramApi, { deletions, upsertions }, { timeoutMs: left }),
-  );
-  // The broker answers once per user.
+  // The broker answers once per user. Sent to the controller: Kafka's brokers forward it there, but not every
+  // Kafka-compatible broker does (franz-go's kfake answers NOT_CONTROLLER), and those users are sent again.
   const users = [...new Set(alterations.map((a) => a.user))];
+  const r = await ctx.controller(
+    "AlterUserScramCredentials",
+    users,
+    deadline,
+    async (conn, pending, left) => {
+      const res = await conn.request(alterScramApi, {
+        deletions: deletions.filter((d) => pending.includes(d.name)),
+        upsertions: upsertions.filter((u) => pending.includes(u.name)),
+      }, { timeoutMs: left });
+      return new Map(
+        pending.map((user) => {
+          const x = res.results.find((y) => y.user === user);
+          return [user, { errorCode: x?.errorCode ?? 0, errorMessage: x?.errorMessage ?? null }];
+        }),
+      );
+    },
+  );
   return users.map((user) => {
-    const x = r.results.find((y) => y.user === user);
+    const x = r.get(user)!;
     return {
       user,
-      error: itemError(x?.errorCode ?? 0, {
-        api: "AlterUserScramCredentials",
-        brokerMessage: x?.errorMessage,
-      }),
+      error: itemError(x.errorCode, { api: "AlterUserScramCredentials", brokerMessage: x.errorMessage }),
     };
   });
 }

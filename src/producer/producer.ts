@@ -259,6 +259,7 @@ function toHeaders(h: ProducerMessage["headers"]): RecordHeader[] {
  * import { connect } from "../../mod.ts";
  * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
  * await using client = await connect({ brokers });
+ * await client.admin().createTopics([{ topic: "doc-producer", partitions: 3 }], { ifNotExists: true });
  * await using producer = client.producer({ compression: "lz4" });
  * const [meta] = await producer.send({ topic: "doc-producer", messages: [{ key: "42", value: "hello" }] });
  * console.log(meta.partition, meta.offset);
@@ -825,6 +826,7 @@ export class Producer implements AsyncDisposable {
    * import { connect } from "../../mod.ts";
    * const brokers = (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(",");
    * await using client = await connect({ brokers });
+   * await client.admin().createTopics([{ topic: "doc-tx-out", partitions: 1 }], { ifNotExists: true });
    * await using producer = client.producer({ transactionalId: "doc-tx" });
    * await producer.transaction(async (tx) => {
    *   await tx.send({ topic: "doc-tx-out", messages: [{ value: "a" }, { value: "b" }] });

@@ -18,10 +18,12 @@ import {
   connect,
 } from "../../mod.ts";
 import { SECURE_HOST, SECURE_PORTS as P, startSecure } from "../../scripts/kafka_secure.ts";
-import { uniqueName } from "../_broker.ts";
+import { requires, uniqueName } from "../_broker.ts";
 import { javaTool } from "../_tools.ts";
 
-await startSecure({ quiet: true });
+/** Every test here needs the project's TLS/SASL broker: skipped elsewhere, saying why. */
+const SKIP = requires("secure-broker");
+if (!SKIP) await startSecure({ quiet: true });
 
 const ACL_COMMAND = "org.apache.kafka.tools.AclCommand";
 const SUPER = `${SECURE_HOST}:${P.internal}`;
@@ -94,164 +96,176 @@ const clusterAcls = [
   }
 }
 
-Deno.test("admin ACLs against an authorizer: create, describe by filter (as AclCommand lists them), delete by filter", async () => {
-  const { client, admin } = await superAdmin();
-  try {
-    const acls = [
-      {
-        resourceType: "topic",
-        resourceName: deniedTopic,
-        principal: PRINCIPAL,
-        operation: "READ",
-        permission: "deny",
-      },
-      {
-        resourceType: "topic",
-        resourceName: deniedTopic,
-        principal: PRINCIPAL,
-        operation: "DESCRIBE",
-        permission: "deny",
-      },
-      { resourceType: "group", resourceName: groupId, principal: PRINCIPAL, operation: "READ" },
-    ] as const;
-    const results = await admin.createAcls([...acls]);
-    assert.deepEqual(results.map((r) => r.error), [null, null, null]);
-    const expected: AclBinding[] = acls.map((a) => ({
-      patternType: "literal",
-      host: "*",
-      permission: "allow",
-      ...a,
-    }));
+Deno.test(
+  "admin ACLs against an authorizer: create, describe by filter (as AclCommand lists them), delete by filter",
+  { ignore: SKIP || requires("java-tools") },
+  async () => {
+    const { client, admin } = await superAdmin();
+    try {
+      const acls = [
+        {
+          resourceType: "topic",
+          resourceName: deniedTopic,
+          principal: PRINCIPAL,
+          operation: "READ",
+          permission: "deny",
+        },
+        {
+          resourceType: "topic",
+          resourceName: deniedTopic,
+          principal: PRINCIPAL,
+          operation: "DESCRIBE",
+          permission: "deny",
+        },
+        { resourceType: "group", resourceName: groupId, principal: PRINCIPAL, operation: "READ" },
+      ] as const;
+      const results = await admin.createAcls([...acls]);
+      assert.deepEqual(results.map((r) => r.error), [null, null, null]);
+      const expected: AclBinding[] = acls.map((a) => ({
+        patternType: "literal",
+        host: "*",
+        permission: "allow",
+        ...a,
+      }));
 
-    // Filters: by principal (all three), by topic (the two denials), by group and permission.
-    const byPrincipal = await until(
-      "describeAcls by principal",
-      () => admin.describeAcls({ principal: PRINCIPAL }),
-      (x) => x.length >= 3,
-    );
-    assert.deepEqual(byPrincipal.sort(byKey), [...expected].sort(byKey));
-    assert.deepEqual(
-      (await admin.describeAcls({ resourceType: "topic", resourceName: deniedTopic })).sort(byKey),
-      expected.slice(0, 2).sort(byKey),
-    );
-    assert.deepEqual(
-      await admin.describeAcls({ resourceType: "group", resourceName: groupId, permission: "allow" }),
-      [expected[2]],
-    );
-    assert.deepEqual(
-      await admin.describeAcls({ resourceType: "group", resourceName: groupId, permission: "deny" }),
-      [],
-    );
+      // Filters: by principal (all three), by topic (the two denials), by group and permission.
+      const byPrincipal = await until(
+        "describeAcls by principal",
+        () => admin.describeAcls({ principal: PRINCIPAL }),
+        (x) => x.length >= 3,
+      );
+      assert.deepEqual(byPrincipal.sort(byKey), [...expected].sort(byKey));
+      assert.deepEqual(
+        (await admin.describeAcls({ resourceType: "topic", resourceName: deniedTopic })).sort(byKey),
+        expected.slice(0, 2).sort(byKey),
+      );
+      assert.deepEqual(
+        await admin.describeAcls({ resourceType: "group", resourceName: groupId, permission: "allow" }),
+        [expected[2]],
+      );
+      assert.deepEqual(
+        await admin.describeAcls({ resourceType: "group", resourceName: groupId, permission: "deny" }),
+        [],
+      );
 
-    // Kafka's own tool lists the same bindings on the same broker.
-    const listed = await javaTool(ACL_COMMAND, [
-      "--bootstrap-server",
-      SUPER,
-      "--list",
-      "--principal",
-      PRINCIPAL,
-    ]);
-    assert.equal(listed.code, 0, listed.stderr);
-    const lines = listed.stdout.split("\n").filter((l) => l.includes(`principal=${PRINCIPAL}`)).sort();
-    const tool = expected.map((a) =>
-      `(principal=${a.principal}, host=${a.host}, operation=${a.operation}, permissionType=${a.permission.toUpperCase()})`
-    ).sort();
-    assert.deepEqual(lines.map((l) => l.trim()), tool, listed.stdout);
-    assert.match(listed.stdout, new RegExp(`resourceType=TOPIC, name=${deniedTopic}, patternType=LITERAL`));
-    assert.match(listed.stdout, new RegExp(`resourceType=GROUP, name=${groupId}, patternType=LITERAL`));
+      // Kafka's own tool lists the same bindings on the same broker.
+      const listed = await javaTool(ACL_COMMAND, [
+        "--bootstrap-server",
+        SUPER,
+        "--list",
+        "--principal",
+        PRINCIPAL,
+      ]);
+      assert.equal(listed.code, 0, listed.stderr);
+      const lines = listed.stdout.split("\n").filter((l) => l.includes(`principal=${PRINCIPAL}`)).sort();
+      const tool = expected.map((a) =>
+        `(principal=${a.principal}, host=${a.host}, operation=${a.operation}, permissionType=${a.permission.toUpperCase()})`
+      ).sort();
+      assert.deepEqual(lines.map((l) => l.trim()), tool, listed.stdout);
+      assert.match(listed.stdout, new RegExp(`resourceType=TOPIC, name=${deniedTopic}, patternType=LITERAL`));
+      assert.match(listed.stdout, new RegExp(`resourceType=GROUP, name=${groupId}, patternType=LITERAL`));
 
-    // Delete by filter: each filter reports exactly what it removed.
-    const filters: AclFilter[] = [
-      { resourceType: "topic", resourceName: deniedTopic, principal: PRINCIPAL },
-      { resourceType: "group", patternType: "literal", resourceName: groupId },
-    ];
-    const deleted = await admin.deleteAcls(filters);
-    assert.deepEqual(deleted.map((d) => d.error), [null, null]);
-    assert.deepEqual(deleted.map((d) => d.filter), filters);
-    assert.deepEqual(deleted[0].deleted.sort(byKey), expected.slice(0, 2).sort(byKey));
-    assert.deepEqual(deleted[1].deleted, [expected[2]]);
-    await until(
-      "describeAcls after deleteAcls",
-      () => admin.describeAcls({ principal: PRINCIPAL }),
-      (x) => x.length === 0,
-    );
-    const after = await javaTool(ACL_COMMAND, [
-      "--bootstrap-server",
-      SUPER,
-      "--list",
-      "--principal",
-      PRINCIPAL,
-    ]);
-    assert.equal(after.code, 0, after.stderr);
-    assert.doesNotMatch(after.stdout, new RegExp(`principal=${PRINCIPAL}`));
-  } finally {
-    await client.close();
-  }
-});
+      // Delete by filter: each filter reports exactly what it removed.
+      const filters: AclFilter[] = [
+        { resourceType: "topic", resourceName: deniedTopic, principal: PRINCIPAL },
+        { resourceType: "group", patternType: "literal", resourceName: groupId },
+      ];
+      const deleted = await admin.deleteAcls(filters);
+      assert.deepEqual(deleted.map((d) => d.error), [null, null]);
+      assert.deepEqual(deleted.map((d) => d.filter), filters);
+      assert.deepEqual(deleted[0].deleted.sort(byKey), expected.slice(0, 2).sort(byKey));
+      assert.deepEqual(deleted[1].deleted, [expected[2]]);
+      await until(
+        "describeAcls after deleteAcls",
+        () => admin.describeAcls({ principal: PRINCIPAL }),
+        (x) => x.length === 0,
+      );
+      const after = await javaTool(ACL_COMMAND, [
+        "--bootstrap-server",
+        SUPER,
+        "--list",
+        "--principal",
+        PRINCIPAL,
+      ]);
+      assert.equal(after.code, 0, after.stderr);
+      assert.doesNotMatch(after.stdout, new RegExp(`principal=${PRINCIPAL}`));
+    } finally {
+      await client.close();
+    }
+  },
+);
 
-Deno.test("admin ACLs against an authorizer: a denied topic is a per-item AuthorizationError, the other topic is described", async () => {
-  const { client, admin } = await superAdmin();
-  const acl = {
-    resourceType: "topic",
-    resourceName: deniedTopic,
-    principal: PRINCIPAL,
-    operation: "DESCRIBE",
-    permission: "deny",
-  } as const;
-  try {
-    assert.deepEqual((await admin.createAcls([acl])).map((r) => r.error), [null]);
-    await using restricted = await bob();
-    const described = await until(
-      "the DESCRIBE denial to take effect",
-      () => restricted.admin().describeTopics([deniedTopic, openTopic]),
-      (x) => x[0].error !== null,
-    );
-    const [denied, open] = described;
-    assert.ok(denied.error instanceof AuthorizationError, String(denied.error));
-    assert.equal(denied.error.type, "TOPIC_AUTHORIZATION_FAILED");
-    assert.deepEqual(denied.error.resource, { type: "topic", name: deniedTopic });
-    assert.match(denied.error.message, new RegExp(deniedTopic));
-    assert.deepEqual(denied.partitions, []);
-    assert.equal(open.error, null);
-    assert.equal(open.name, openTopic);
-    assert.equal(open.partitions.length, 1);
-  } finally {
-    await admin.deleteAcls([{ resourceType: "topic", resourceName: deniedTopic, principal: PRINCIPAL }]);
-    await client.close();
-  }
-});
+Deno.test(
+  "admin ACLs against an authorizer: a denied topic is a per-item AuthorizationError, the other topic is described",
+  { ignore: SKIP },
+  async () => {
+    const { client, admin } = await superAdmin();
+    const acl = {
+      resourceType: "topic",
+      resourceName: deniedTopic,
+      principal: PRINCIPAL,
+      operation: "DESCRIBE",
+      permission: "deny",
+    } as const;
+    try {
+      assert.deepEqual((await admin.createAcls([acl])).map((r) => r.error), [null]);
+      await using restricted = await bob();
+      const described = await until(
+        "the DESCRIBE denial to take effect",
+        () => restricted.admin().describeTopics([deniedTopic, openTopic]),
+        (x) => x[0].error !== null,
+      );
+      const [denied, open] = described;
+      assert.ok(denied.error instanceof AuthorizationError, String(denied.error));
+      assert.equal(denied.error.type, "TOPIC_AUTHORIZATION_FAILED");
+      assert.deepEqual(denied.error.resource, { type: "topic", name: deniedTopic });
+      assert.match(denied.error.message, new RegExp(deniedTopic));
+      assert.deepEqual(denied.partitions, []);
+      assert.equal(open.error, null);
+      assert.equal(open.name, openTopic);
+      assert.equal(open.partitions.length, 1);
+    } finally {
+      await admin.deleteAcls([{ resourceType: "topic", resourceName: deniedTopic, principal: PRINCIPAL }]);
+      await client.close();
+    }
+  },
+);
 
-Deno.test("admin ACLs against an authorizer: createAcls by a user without ALTER on the cluster is a typed AuthorizationError", async () => {
-  const { client, admin } = await superAdmin();
-  try {
-    assert.deepEqual((await admin.createAcls([...clusterAcls])).map((r) => r.error), [null, null]);
-    await using restricted = await bob();
-    // The broker refuses each creation: the error is per item (createAcls does not throw).
-    const res = await until(
-      "the cluster ALTER denial to take effect",
-      () =>
-        restricted.admin().createAcls([
-          { resourceType: "topic", resourceName: openTopic, principal: PRINCIPAL, operation: "ALL" },
-        ]),
-      (x) => x[0].error !== null,
-    );
-    assert.equal(res.length, 1);
-    const err = res[0].error;
-    assert.ok(err instanceof AuthorizationError, String(err));
-    assert.equal(err.type, "CLUSTER_AUTHORIZATION_FAILED");
-    assert.equal(err.resource.type, "cluster");
-    assert.equal(err.retriable, false);
-    // Nothing was created.
-    assert.deepEqual(await admin.describeAcls({ resourceType: "topic", resourceName: openTopic }), []);
-  } finally {
-    const cleanup = await admin.deleteAcls([
-      { resourceType: "cluster", resourceName: "kafka-cluster", principal: "User:*" },
-      { resourceType: "cluster", resourceName: "kafka-cluster", principal: PRINCIPAL },
-      { resourceType: "topic", resourceName: openTopic },
-    ]);
-    assert.deepEqual(cleanup.map((d) => d.error), [null, null, null]);
-    await admin.deleteTopics([deniedTopic, openTopic]);
-    await admin.alterUserScramCredentials([{ user: USER, mechanism: "SCRAM-SHA-512", delete: true }]);
-    await client.close();
-  }
-});
+Deno.test(
+  "admin ACLs against an authorizer: createAcls by a user without ALTER on the cluster is a typed AuthorizationError",
+  { ignore: SKIP },
+  async () => {
+    const { client, admin } = await superAdmin();
+    try {
+      assert.deepEqual((await admin.createAcls([...clusterAcls])).map((r) => r.error), [null, null]);
+      await using restricted = await bob();
+      // The broker refuses each creation: the error is per item (createAcls does not throw).
+      const res = await until(
+        "the cluster ALTER denial to take effect",
+        () =>
+          restricted.admin().createAcls([
+            { resourceType: "topic", resourceName: openTopic, principal: PRINCIPAL, operation: "ALL" },
+          ]),
+        (x) => x[0].error !== null,
+      );
+      assert.equal(res.length, 1);
+      const err = res[0].error;
+      assert.ok(err instanceof AuthorizationError, String(err));
+      assert.equal(err.type, "CLUSTER_AUTHORIZATION_FAILED");
+      assert.equal(err.resource.type, "cluster");
+      assert.equal(err.retriable, false);
+      // Nothing was created.
+      assert.deepEqual(await admin.describeAcls({ resourceType: "topic", resourceName: openTopic }), []);
+    } finally {
+      const cleanup = await admin.deleteAcls([
+        { resourceType: "cluster", resourceName: "kafka-cluster", principal: "User:*" },
+        { resourceType: "cluster", resourceName: "kafka-cluster", principal: PRINCIPAL },
+        { resourceType: "topic", resourceName: openTopic },
+      ]);
+      assert.deepEqual(cleanup.map((d) => d.error), [null, null, null]);
+      await admin.deleteTopics([deniedTopic, openTopic]);
+      await admin.alterUserScramCredentials([{ user: USER, mechanism: "SCRAM-SHA-512", delete: true }]);
+      await client.close();
+    }
+  },
+);

@@ -11,7 +11,10 @@ import {
   TimeoutError,
 } from "../../mod.ts";
 import { consumerGroupHeartbeat } from "../../protocol/messages/consumer_group_heartbeat.ts";
-import { testClient, uniqueName } from "../_broker.ts";
+import { findCoordinator } from "../../protocol/apis/find_coordinator.ts";
+import type { Client } from "../../src/client.ts";
+import type { Connection } from "../../src/connection.ts";
+import { deviates, testClient, uniqueName } from "../_broker.ts";
 import { produceNumbered } from "./_member.ts";
 
 Deno.test("admin: topics are created with configs, assignments and validateOnly, described, grown and deleted by id", async () => {
@@ -42,9 +45,10 @@ Deno.test("admin: topics are created with configs, assignments and validateOnly,
   const [da, dm] = await admin.describeTopics([a, missing], { includeAuthorizedOperations: true });
   assert.equal(da.error, null);
   assert.equal(da.topicId, created[0].topicId);
-  assert.deepEqual(da.partitions.map((p) => [p.partition, p.leader, p.replicas, p.isr]), [
-    [0, node, [node], [node]],
-    [1, node, [node], [node]],
+  // One replica each, led by it (on whichever broker the cluster chose).
+  assert.deepEqual(da.partitions.map((p) => [p.partition, [p.leader], p.isr]), [
+    [0, da.partitions[0].replicas, da.partitions[0].replicas],
+    [1, da.partitions[1].replicas, da.partitions[1].replicas],
   ]);
   assert.ok(da.authorizedOperations?.includes("READ"));
   assert.ok(dm.error instanceof BrokerError && dm.error.type === "UNKNOWN_TOPIC_OR_PARTITION");
@@ -94,10 +98,14 @@ Deno.test("admin: configs are described with synonyms and documentation, altered
     assert.equal(retention.value, "3600000");
     assert.equal(retention.source, "DYNAMIC_TOPIC_CONFIG");
     assert.equal(retention.type, "LONG");
-    assert.ok(retention.documentation && retention.documentation.length > 10);
+    if (deviates("kfakeConfigDocs")) assert.equal(retention.documentation, null);
+    else assert.ok(retention.documentation && retention.documentation.length > 10);
     assert.ok(retention.synonyms.length >= 1);
     assert.equal(b.error, null);
-    assert.deepEqual(b.configs.map((c) => c.name), ["log.retention.hours"]);
+    assert.deepEqual(
+      b.configs.map((c) => c.name),
+      deviates("kfakeBrokerConfigs") ? [] : ["log.retention.hours"],
+    );
 
     const altered = await admin.incrementalAlterConfigs([
       {
@@ -251,7 +259,8 @@ Deno.test("admin: a consumer group is listed, described, lagged, reset (only whe
     await admin.resetGroupOffsets(groupId, { to: "latest", topics: [{ topic, partitions: [0] }] });
     await admin.alterGroupOffsets(groupId, [{ topic, partition: 1, offset: 4, metadata: "admin" }]);
     const offsets = await admin.listGroupOffsets(groupId);
-    assert.deepEqual(offsets.map((o) => [o.partition, o.offset, o.metadata]), [[0, 10n, ""], [
+    const none = deviates("kfakeOffsetMetadataNull") ? null : "";
+    assert.deepEqual(offsets.map((o) => [o.partition, o.offset, o.metadata]), [[0, 10n, none], [
       1,
       4n,
       "admin",
@@ -274,6 +283,25 @@ Deno.test("admin: a consumer group is listed, described, lagged, reset (only whe
   }
 });
 
+/** A connection to the group's coordinator (FindCoordinator, retried while the coordinator loads). */
+async function groupCoordinator(client: Client, groupId: string): Promise<Connection> {
+  const any = await client.cluster.anyConnection();
+  const batched = any.versionFor(findCoordinator) >= 4;
+  for (let i = 0;; i++) {
+    const res = await any.request(
+      findCoordinator,
+      batched ? { keyType: 0, coordinatorKeys: [groupId] } : {
+        key: groupId,
+        keyType: 0,
+      },
+    );
+    const c = batched ? res.coordinators[0] : res;
+    if (c.errorCode === 0) return await client.cluster.connectionTo(c.nodeId);
+    if (i === 100) throw new Error(`no coordinator for ${groupId}: error ${c.errorCode}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 Deno.test("admin: a KIP-848 consumer group is described through ConsumerGroupDescribe", async () => {
   await using client = await testClient();
   const admin = client.admin();
@@ -282,7 +310,7 @@ Deno.test("admin: a KIP-848 consumer group is described through ConsumerGroupDes
   await admin.createTopics([{ topic, partitions: 2 }]);
   try {
     // Join as a KIP-848 member by hand: one ConsumerGroupHeartbeat to the coordinator.
-    const conn = await client.cluster.anyConnection();
+    const conn = await groupCoordinator(client, groupId);
     const res = await conn.request(consumerGroupHeartbeat, {
       groupId,
       memberId: crypto.randomUUID().replaceAll("-", "").slice(0, 22),
@@ -315,7 +343,7 @@ Deno.test("admin: the cluster, its features, log dirs, elections and reassignmen
   try {
     const cluster = await admin.describeCluster({ includeAuthorizedOperations: true });
     assert.ok(cluster.clusterId);
-    assert.equal(cluster.brokers.length, 1);
+    assert.ok(cluster.brokers.length >= 1);
     assert.ok(cluster.authorizedOperations?.includes("DESCRIBE"));
     const features = await admin.describeFeatures();
     assert.ok(features.features.some((f) => f.name === "metadata.version" && f.finalized !== null));
@@ -323,7 +351,8 @@ Deno.test("admin: the cluster, its features, log dirs, elections and reassignmen
     assert.ok(dirs.length >= 1 && dirs.every((d) => d.error === null));
     assert.ok(dirs.some((d) => d.replicas.some((r) => r.topic === topic && r.partition === 0)));
     const elected = await admin.electLeaders({ partitions: [{ topic, partitions: [0] }] });
-    assert.deepEqual(elected.map((e) => [e.partition, e.error?.type]), [[0, "ELECTION_NOT_NEEDED"]]);
+    const notNeeded = deviates("kfakeElectionNeeded") ? undefined : "ELECTION_NOT_NEEDED";
+    assert.deepEqual(elected.map((e) => [e.partition, e.error?.type]), [[0, notNeeded]]);
     assert.deepEqual(await admin.listPartitionReassignments(), []);
     const moved = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: null }]);
     assert.equal(moved[0].error?.type, "NO_REASSIGNMENT_IN_PROGRESS");

@@ -4,7 +4,7 @@
  * ConfigCommand) on the same broker.
  */
 import assert from "node:assert/strict";
-import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, requires, testClient, uniqueName } from "../_broker.ts";
 import { javaTool, ok } from "../_tools.ts";
 
 const CLI = new URL("../../cli/cli.ts", import.meta.url).pathname;
@@ -42,7 +42,9 @@ function must(r: { code: number; stdout: string; stderr: string }, what: string)
 
 const lines = (s: string) => s.trim().split("\n").filter(Boolean);
 
-Deno.test("cli: topics, produce, consume, groups and configs, matching Kafka's own tools", async () => {
+Deno.test("cli: topics, produce, consume, groups and configs, matching Kafka's own tools", {
+  ignore: requires("java-tools"),
+}, async () => {
   const topic = uniqueName("cli");
   const group = uniqueName("cli-g");
   const server = ["--bootstrap-server", BROKERS.join(",")];

@@ -8,7 +8,7 @@ import {
   type KafkaError,
   TimeoutError,
 } from "../../mod.ts";
-import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, newTopic, testClient, uniqueName } from "../_broker.ts";
 import { createTopic, produceNumbered, take, until, within } from "./_member.ts";
 
 const GROUP = { fromBeginning: true, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 };
@@ -27,7 +27,7 @@ async function committedOf(topic: string, groupId: string): Promise<bigint> {
 
 Deno.test("an exception in the handler: the record in hand is not committed and goes to the group's next consumer", async () => {
   await using client = await testClient();
-  const topic = uniqueName("d-throw");
+  const topic = await newTopic(client, "d-throw", 1);
   const groupId = uniqueName("g-throw");
   await produceNumbered(client, topic, 10);
   const first = client.consumer({ groupId, topics: [topic], ...GROUP });
@@ -52,7 +52,7 @@ Deno.test("an exception in the handler: the record in hand is not committed and 
 
 Deno.test("break: the record in hand is not committed, unless commit(record) counted it first", async () => {
   await using client = await testClient();
-  const topic = uniqueName("d-break");
+  const topic = await newTopic(client, "d-break", 1);
   const groupId = uniqueName("g-break");
   await produceNumbered(client, topic, 10);
   for await (const r of client.consumer({ groupId, topics: [topic], ...GROUP })) {
@@ -75,7 +75,7 @@ Deno.test("break: the record in hand is not committed, unless commit(record) cou
 
 Deno.test("commit() after overrunning maxPollIntervalMs rejects with CommitFailedError; the record comes again", async () => {
   await using client = await testClient();
-  const topic = uniqueName("d-overrun");
+  const topic = await newTopic(client, "d-overrun", 1);
   const groupId = uniqueName("g-overrun");
   await produceNumbered(client, topic, 5);
   const c = client.consumer({
@@ -106,7 +106,7 @@ Deno.test("commit() after overrunning maxPollIntervalMs rejects with CommitFaile
 
 Deno.test("commit() after a rebalance took the partitions rejects with CommitFailedError", async () => {
   await using client = await testClient();
-  const topic = uniqueName("d-rebalance");
+  const topic = await newTopic(client, "d-rebalance", 1);
   const groupId = uniqueName("g-rebalance");
   await produceNumbered(client, topic, 5);
   const opts = { groupId, topics: [topic], ...GROUP };
@@ -131,7 +131,7 @@ Deno.test("commit() after a rebalance took the partitions rejects with CommitFai
 
 Deno.test("commit(record) and commit(offsets) commit exactly those offsets", async () => {
   await using client = await testClient();
-  const topic = uniqueName("d-explicit");
+  const topic = await newTopic(client, "d-explicit", 1);
   const other = uniqueName("d-other");
   const groupId = uniqueName("g-explicit");
   await produceNumbered(client, topic, 10);
@@ -158,7 +158,7 @@ Deno.test("commit(record) and commit(offsets) commit exactly those offsets", asy
 
 Deno.test("a background auto-commit the broker refuses reaches onError", async () => {
   await using client = await testClient();
-  const topic = uniqueName("d-bg");
+  const topic = await newTopic(client, "d-bg", 1);
   const groupId = uniqueName("g-bg");
   await produceNumbered(client, topic, 5);
   // An active member holds the group, so the coordinator refuses commits from outside it.
@@ -231,7 +231,7 @@ Deno.test("subscribed topics that stay missing past missingTopicTimeoutMs fail t
 
 Deno.test("consumer options are strict; assignment() is empty after close", async () => {
   await using client = await testClient();
-  const topic = uniqueName("d-strict");
+  const topic = await newTopic(client, "d-strict", 1);
   await produceNumbered(client, topic, 1);
   assert.throws(
     // @ts-expect-error: an unknown key

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import type { ConsumerRecord } from "../../mod.ts";
-import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, requires, testClient, uniqueName } from "../_broker.ts";
 import { javaTool, ok } from "../_tools.ts";
 
-Deno.test("partitions added to a subscribed topic are produced to and consumed without a restart", async () => {
+Deno.test("partitions added to a subscribed topic are produced to and consumed without a restart", {
+  ignore: requires("java-tools"),
+}, async () => {
   await using client = await testClient({ metadataMaxAgeMs: 1000 });
   const topic = uniqueName("grow");
   await client.admin().createTopics([{ topic, partitions: 2, replicationFactor: 1 }]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Consumer, TopicPartition } from "../../mod.ts";
-import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, requires, testClient, uniqueName } from "../_broker.ts";
 import { createTopic, type JavaMember, javaMember, produceNumbered, until } from "./_member.ts";
 
 const fmt = (ps: TopicPartition[]) => ps.map((p) => p.partition).join(",");
@@ -210,38 +210,42 @@ function javaConsoleMember(topic: string, groupId: string, props: string[]): Jav
   ]);
 }
 
-Deno.test("a cooperative Deno member and Kafka's console consumer with CooperativeStickyAssignor share a group incrementally", async () => {
-  await using client = await testClient();
-  const topic = uniqueName("c-coop-java");
-  const groupId = uniqueName("g-coop-java");
-  await createTopic(BROKERS, topic, 6);
-  const log: string[] = [];
-  const seen = new Map<string, number>();
-  const deno = member(client, "D", { groupId, topic }, log, seen);
-  let java: ReturnType<typeof javaMember> | null = null;
-  try {
-    await until(() => deno.held.size === 6, 60_000, "the Deno member holds all 6");
-    java = javaConsoleMember(topic, groupId, [
-      "partition.assignment.strategy=org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
-    ]);
-    await until(() => deno.held.size === 3, 90_000, "the Java member to take 3");
-    // Incremental: the Deno member gave up exactly the 3 it lost, and was never given any back.
-    assert.equal(log.filter((e) => e.startsWith("D-")).length, 1, log.join(" "));
-    assert.equal(log.filter((e) => e.startsWith("D+")).length, 1, log.join(" "));
-    const mine = [...deno.held];
-    await produceNumbered(client, topic, 600, { partitions: 6, prefix: "v" });
-    await until(() => java!.lines.length >= 300, 60_000, "the Java member's 300 records");
-    await until(() => seen.size >= 300, 60_000, "the Deno member's 300 records");
-    const javaPartitions = new Set(java.lines.map((l) => Number(/^Partition:(\d+)/.exec(l)?.[1])));
-    assert.deepEqual([...javaPartitions].sort(), [0, 1, 2, 3, 4, 5].filter((p) => !mine.includes(p)));
-    assert.equal(java.lines.length, 300);
-    assert.equal(seen.size, 300);
-  } finally {
-    await deno.consumer.close();
-    await deno.loop.catch(() => {});
-    await java?.stop();
-  }
-});
+Deno.test(
+  "a cooperative Deno member and Kafka's console consumer with CooperativeStickyAssignor share a group incrementally",
+  { ignore: requires("java-tools") },
+  async () => {
+    await using client = await testClient();
+    const topic = uniqueName("c-coop-java");
+    const groupId = uniqueName("g-coop-java");
+    await createTopic(BROKERS, topic, 6);
+    const log: string[] = [];
+    const seen = new Map<string, number>();
+    const deno = member(client, "D", { groupId, topic }, log, seen);
+    let java: ReturnType<typeof javaMember> | null = null;
+    try {
+      await until(() => deno.held.size === 6, 60_000, "the Deno member holds all 6");
+      java = javaConsoleMember(topic, groupId, [
+        "partition.assignment.strategy=org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
+      ]);
+      await until(() => deno.held.size === 3, 90_000, "the Java member to take 3");
+      // Incremental: the Deno member gave up exactly the 3 it lost, and was never given any back.
+      assert.equal(log.filter((e) => e.startsWith("D-")).length, 1, log.join(" "));
+      assert.equal(log.filter((e) => e.startsWith("D+")).length, 1, log.join(" "));
+      const mine = [...deno.held];
+      await produceNumbered(client, topic, 600, { partitions: 6, prefix: "v" });
+      await until(() => java!.lines.length >= 300, 60_000, "the Java member's 300 records");
+      await until(() => seen.size >= 300, 60_000, "the Deno member's 300 records");
+      const javaPartitions = new Set(java.lines.map((l) => Number(/^Partition:(\d+)/.exec(l)?.[1])));
+      assert.deepEqual([...javaPartitions].sort(), [0, 1, 2, 3, 4, 5].filter((p) => !mine.includes(p)));
+      assert.equal(java.lines.length, 300);
+      assert.equal(seen.size, 300);
+    } finally {
+      await deno.consumer.close();
+      await deno.loop.catch(() => {});
+      await java?.stop();
+    }
+  },
+);
 
 Deno.test("a member whose assignors the group does not use fails with an error naming both sides", async () => {
   await using client = await testClient();
@@ -266,32 +270,36 @@ Deno.test("a member whose assignors the group does not use fails with an error n
   }
 });
 
-Deno.test("sticky: under a Java StickyAssignor leader, Deno members' userData is read and a member keeps its partitions", async () => {
-  await using client = await testClient();
-  const topic = uniqueName("c-sticky-java");
-  const groupId = uniqueName("g-sticky-java");
-  await createTopic(BROKERS, topic, 6);
-  // Java joins first, so it leads and decodes the Deno members' StickyAssignor userData.
-  const java = javaConsoleMember(topic, groupId, [
-    "partition.assignment.strategy=org.apache.kafka.clients.consumer.StickyAssignor",
-  ]);
-  const log: string[] = [];
-  const seen = new Map<string, number>();
-  const members: ReturnType<typeof member>[] = [];
-  try {
-    await produceNumbered(client, topic, 60, { partitions: 6 });
-    await until(() => java.lines.length === 60, 90_000, "the Java member reads everything alone");
-    members.push(member(client, "D", { groupId, topic, assignors: ["sticky"] }, log, seen));
-    await until(() => members[0].held.size === 3, 60_000, "the first Deno member gets 3");
-    const first = [...members[0].held].sort();
-    members.push(member(client, "E", { groupId, topic, assignors: ["sticky"] }, log, seen));
-    await until(() => members[1].held.size === 2 && members[0].held.size === 2, 60_000, "2/2/2");
-    // Eager, so D gave everything up and got back 2 of the 3 it had: the leader read its userData.
-    const kept = [...members[0].held].filter((p) => first.includes(p));
-    assert.equal(kept.length, 2, `D had ${first}, now ${[...members[0].held]}; ${log.join(" ")}`);
-  } finally {
-    await Promise.allSettled(members.map((m) => m.consumer.close()));
-    await Promise.allSettled(members.map((m) => m.loop));
-    await java.stop();
-  }
-});
+Deno.test(
+  "sticky: under a Java StickyAssignor leader, Deno members' userData is read and a member keeps its partitions",
+  { ignore: requires("java-tools") },
+  async () => {
+    await using client = await testClient();
+    const topic = uniqueName("c-sticky-java");
+    const groupId = uniqueName("g-sticky-java");
+    await createTopic(BROKERS, topic, 6);
+    // Java joins first, so it leads and decodes the Deno members' StickyAssignor userData.
+    const java = javaConsoleMember(topic, groupId, [
+      "partition.assignment.strategy=org.apache.kafka.clients.consumer.StickyAssignor",
+    ]);
+    const log: string[] = [];
+    const seen = new Map<string, number>();
+    const members: ReturnType<typeof member>[] = [];
+    try {
+      await produceNumbered(client, topic, 60, { partitions: 6 });
+      await until(() => java.lines.length === 60, 90_000, "the Java member reads everything alone");
+      members.push(member(client, "D", { groupId, topic, assignors: ["sticky"] }, log, seen));
+      await until(() => members[0].held.size === 3, 60_000, "the first Deno member gets 3");
+      const first = [...members[0].held].sort();
+      members.push(member(client, "E", { groupId, topic, assignors: ["sticky"] }, log, seen));
+      await until(() => members[1].held.size === 2 && members[0].held.size === 2, 60_000, "2/2/2");
+      // Eager, so D gave everything up and got back 2 of the 3 it had: the leader read its userData.
+      const kept = [...members[0].held].filter((p) => first.includes(p));
+      assert.equal(kept.length, 2, `D had ${first}, now ${[...members[0].held]}; ${log.join(" ")}`);
+    } finally {
+      await Promise.allSettled(members.map((m) => m.consumer.close()));
+      await Promise.allSettled(members.map((m) => m.loop));
+      await java.stop();
+    }
+  },
+);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { testClient, uniqueName } from "../_broker.ts";
+import { newTopic, testClient, uniqueName } from "../_broker.ts";
 import { take, until, within } from "./_member.ts";
 
 Deno.test("standalone consumers start at earliest, latest or a timestamp; seek moves them", async (t) => {
   await using client = await testClient();
-  const topic = uniqueName("c-assign");
+  const topic = await newTopic(client, "c-assign", 1);
   const t0 = Date.now() - 60_000;
   await using producer = client.producer();
   await producer.send({
@@ -73,8 +73,8 @@ Deno.test("standalone consumers start at earliest, latest or a timestamp; seek m
 
 Deno.test("pause() stops a partition while others flow; resume() continues where it stopped", async () => {
   await using client = await testClient();
-  const a = uniqueName("c-pause-a");
-  const b = uniqueName("c-pause-b");
+  const a = await newTopic(client, "c-pause-a", 1);
+  const b = await newTopic(client, "c-pause-b", 1);
   await using producer = client.producer();
   await producer.send({ topic: a, messages: [{ value: "a0" }, { value: "a1" }] });
   await producer.send({ topic: b, messages: [{ value: "b0" }] });
@@ -101,7 +101,7 @@ Deno.test("pause() stops a partition while others flow; resume() continues where
 
 Deno.test("ConsumerRecord reads text, JSON and headers; batches() yields per-partition batches", async () => {
   await using client = await testClient();
-  const topic = uniqueName("c-json");
+  const topic = await newTopic(client, "c-json", 1);
   await using producer = client.producer();
   await producer.send({
     topic,

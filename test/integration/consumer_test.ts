@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Consumer, TimeoutError } from "../../mod.ts";
-import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, newTopic, testClient, uniqueName } from "../_broker.ts";
 import { createTopic, produceNumbered, take, until } from "./_member.ts";
 
 /** Reads from every consumer until `total` records arrived; returns the deliveries per consumer. */
@@ -182,7 +182,7 @@ Deno.test("a member killed without leaving: the others take its partitions, noth
 
 Deno.test("a restarted member resumes after the last commit; a new group starts at the end", async (t) => {
   await using client = await testClient();
-  const topic = uniqueName("c-resume");
+  const topic = await newTopic(client, "c-resume", 1);
   const groupId = uniqueName("g-resume");
   await produceNumbered(client, topic, 100);
   const opts = {
@@ -238,7 +238,7 @@ Deno.test("a restarted member resumes after the last commit; a new group starts 
 
 Deno.test("a handler slower than the session timeout causes no rebalance", async () => {
   await using client = await testClient();
-  const topic = uniqueName("c-slow");
+  const topic = await newTopic(client, "c-slow", 1);
   await produceNumbered(client, topic, 3);
   const c = client.consumer({
     groupId: uniqueName("g-slow"),
@@ -263,7 +263,7 @@ Deno.test("a handler slower than the session timeout causes no rebalance", async
 
 Deno.test("close() is idempotent and ends a waiting iterator; client.close() closes consumers", async () => {
   const client = await testClient();
-  const topic = uniqueName("c-close");
+  const topic = await newTopic(client, "c-close", 1);
   await produceNumbered(client, topic, 1);
   const c = client.consumer({ groupId: uniqueName("g-close"), topics: [topic], fromBeginning: true });
   const it = c[Symbol.asyncIterator]();
@@ -282,7 +282,7 @@ Deno.test("close() is idempotent and ends a waiting iterator; client.close() clo
 
 Deno.test("a static member (groupInstanceId) that restarts within the session timeout causes no rebalance", async () => {
   await using client = await testClient();
-  const topic = uniqueName("c-static");
+  const topic = await newTopic(client, "c-static", 1);
   await produceNumbered(client, topic, 10);
   const opts = {
     groupId: uniqueName("g-static"),
@@ -311,9 +311,15 @@ Deno.test("a static member (groupInstanceId) that restarts within the session ti
 
 Deno.test("close({ timeoutMs }) turns a graceful close into a hard one", async () => {
   await using client = await testClient();
-  const topic = uniqueName("c-hard");
+  const topic = await newTopic(client, "c-hard", 1);
   await produceNumbered(client, topic, 1);
-  const c = client.consumer({ groupId: uniqueName("g-hard"), topics: [topic], fromBeginning: true });
+  // A slow listener on close makes the graceful close slower than the limit, however fast the broker answers.
+  const c = client.consumer({
+    groupId: uniqueName("g-hard"),
+    topics: [topic],
+    fromBeginning: true,
+    onRevoked: () => new Promise((r) => setTimeout(r, 2000)),
+  });
   await take(c[Symbol.asyncIterator](), 1, 20_000);
   await assert.rejects(c.close({ timeoutMs: 0 }), TimeoutError);
   await assert.rejects(c.close(), TimeoutError); // idempotent: the same outcome

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, requires, testClient, uniqueName } from "../_broker.ts";
 import { javaTool, ok } from "../_tools.ts";
 import type { Client, ConsumerRecord } from "../../mod.ts";
 
@@ -20,7 +20,9 @@ async function drain(client: Client, topic: string, isolationLevel: "read_commit
   return values;
 }
 
-Deno.test("read_committed skips aborted transactions that read_uncommitted delivers", async () => {
+Deno.test("read_committed skips aborted transactions that read_uncommitted delivers", {
+  ignore: requires("java-tools"),
+}, async () => {
   await using client = await testClient();
   const input = uniqueName("txn-in");
   const output = uniqueName("txn-out");

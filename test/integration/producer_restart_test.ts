@@ -1,19 +1,12 @@
 import assert from "node:assert/strict";
 import { KafkaError } from "../../mod.ts";
 import * as kafka from "../../scripts/kafka.ts";
-import { LOCAL_BROKER, testClient, uniqueName } from "../_broker.ts";
+import { requires, testClient, uniqueName } from "../_broker.ts";
 import { readAll } from "../_read.ts";
-
-if (!LOCAL_BROKER) {
-  console.log(
-    "note: the broker-restart test needs the broker that scripts/kafka.ts manages (deno task test starts it); " +
-      "it is skipped because KAFKA_BROKERS points elsewhere",
-  );
-}
 
 Deno.test({
   name: "a broker killed with SIGKILL and restarted mid-stream loses and duplicates no acknowledged record",
-  ignore: !LOCAL_BROKER,
+  ignore: requires("broker-control"),
   async fn() {
     await using client = await testClient({ reconnectBackoffMaxMs: 500 });
     const topic = uniqueName("restart");

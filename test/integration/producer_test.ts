@@ -3,7 +3,7 @@ import { BrokerError, ClosedError, type RecordMetadata, TimeoutError } from "../
 import { fnv1aPartition, murmur2Partition } from "../../protocol/partitioners.ts";
 import { fetch as fetchApi } from "../../protocol/apis/fetch.ts";
 import { decodeRecordBatches } from "../../protocol/record_batch.ts";
-import { testClient, uniqueName } from "../_broker.ts";
+import { requires, testClient, uniqueName } from "../_broker.ts";
 import { endOffsets, readAll } from "../_read.ts";
 import { javaTool, ok } from "../_tools.ts";
 import { BROKERS } from "../_broker.ts";
@@ -11,7 +11,9 @@ import { BROKERS } from "../_broker.ts";
 const te = new TextEncoder();
 const td = new TextDecoder();
 
-Deno.test("100,000 keyed records land exactly once, in per-key order, where Java's partitioner puts them", async () => {
+Deno.test("100,000 keyed records land exactly once, in per-key order, where Java's partitioner puts them", {
+  ignore: requires("java-tools"),
+}, async () => {
   await using client = await testClient();
   const ours = uniqueName("keyed");
   const java = uniqueName("keyed-java");
@@ -358,9 +360,14 @@ Deno.test("admin createTopics reports existing topics when asked and deleteTopic
   await assert.rejects(() => admin.createTopics([{ topic, partitions: 3 }]), {
     type: "TOPIC_ALREADY_EXISTS",
   });
-  await assert.rejects(() => admin.createTopics([{ topic: uniqueName("x"), replicationFactor: 3 }]), {
-    type: "INVALID_REPLICATION_FACTOR",
-  });
+  // More replicas than the cluster has brokers.
+  const replicationFactor = md.brokers.length + 1;
+  await assert.rejects(
+    () => admin.createTopics([{ topic: uniqueName("x"), partitions: 1, replicationFactor }]),
+    {
+      type: "INVALID_REPLICATION_FACTOR",
+    },
+  );
   await admin.deleteTopics([topic]);
   const after = await client.cluster.fetchMetadata([topic], false);
   assert.equal(after.topics[0].errorCode, 3, "UNKNOWN_TOPIC_OR_PARTITION after deletion");
@@ -369,8 +376,8 @@ Deno.test("admin createTopics reports existing topics when asked and deleteTopic
 });
 
 Deno.test("send() to a missing topic that the broker does not create rejects within deliveryTimeoutMs, naming the topic", async () => {
-  // The test broker auto-creates topics (auto.create.topics.enable=true); a client that asks it not
-  // to (allowAutoTopicCreation false in Metadata) sees the topic stay missing.
+  // A client that asks the broker not to create topics (allowAutoTopicCreation false in Metadata) sees
+  // the topic stay missing, whatever the broker's auto.create.topics.enable says.
   await using client = await testClient({ allowAutoTopicCreation: false });
   const topic = uniqueName("missing");
   await using producer = client.producer({ deliveryTimeoutMs: 2_000 });

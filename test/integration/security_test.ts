@@ -18,11 +18,13 @@ import {
   securePaths,
   startSecure,
 } from "../../scripts/kafka_secure.ts";
-import { uniqueName } from "../_broker.ts";
+import { requires, uniqueName } from "../_broker.ts";
 
 // Started outside any test: the broker process is not a resource of a test.
-await startSecure({ quiet: true });
-const certs = await secureCertificates();
+/** Every test here needs the project's TLS/SASL broker: skipped elsewhere, saying why. */
+const SKIP = requires("secure-broker");
+if (!SKIP) await startSecure({ quiet: true });
+const certs = SKIP ? null! : await secureCertificates();
 const at = (port: number) => `${SECURE_HOST}:${port}`;
 const { username, password } = SECURE_USER;
 
@@ -33,6 +35,7 @@ function sleep(ms: number): Promise<void> {
 /** Produces `n` records over `client`, reads them back from the start, and checks they match. */
 async function roundTrip(client: Client, n = 5, opts: { group?: boolean } = {}): Promise<void> {
   const topic = uniqueName("secure");
+  await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
   const sent = Array.from({ length: n }, (_, i) => `record ${i} over ${topic}`);
   await using producer = client.producer({ lingerMs: 0 });
   const meta = await producer.send({ topic, messages: sent.map((value, i) => ({ key: `k${i}`, value })) });
@@ -75,7 +78,9 @@ async function failedAuthentications(): Promise<number> {
   return log.split("\n").filter((l) => l.includes("Failed authentication with")).length;
 }
 
-Deno.test("TLS: produce and consume over an SSL listener; brokers from metadata use TLS too", async () => {
+Deno.test("TLS: produce and consume over an SSL listener; brokers from metadata use TLS too", {
+  ignore: SKIP,
+}, async () => {
   await using client = await connect({ brokers: [at(P.ssl)], tls: { ca: certs.ca } });
   // The only broker address the cluster knows is the TLS port, so the produce
   // and fetch connections (opened to the address from metadata) are TLS.
@@ -83,7 +88,9 @@ Deno.test("TLS: produce and consume over an SSL listener; brokers from metadata 
   await roundTrip(client);
 });
 
-Deno.test("mutual TLS: produce and consume with a client certificate; none is refused naming the check", async () => {
+Deno.test("mutual TLS: produce and consume with a client certificate; none is refused naming the check", {
+  ignore: SKIP,
+}, async () => {
   {
     await using client = await connect({
       brokers: [at(P.mtls)],
@@ -97,7 +104,7 @@ Deno.test("mutual TLS: produce and consume with a client certificate; none is re
   assert.match(err.message, new RegExp(at(P.mtls)));
 });
 
-Deno.test("SASL PLAIN: produce and consume over SASL_PLAINTEXT", async () => {
+Deno.test("SASL PLAIN: produce and consume over SASL_PLAINTEXT", { ignore: SKIP }, async () => {
   await using client = await connect({
     brokers: [at(P.saslPlaintext)],
     sasl: { mechanism: "PLAIN", username, password },
@@ -105,7 +112,7 @@ Deno.test("SASL PLAIN: produce and consume over SASL_PLAINTEXT", async () => {
   await roundTrip(client);
 });
 
-Deno.test("SASL PLAIN over TLS: produce and consume over SASL_SSL", async () => {
+Deno.test("SASL PLAIN over TLS: produce and consume over SASL_SSL", { ignore: SKIP }, async () => {
   await using client = await connect({
     brokers: [at(P.saslSsl)],
     tls: { ca: certs.ca },
@@ -114,7 +121,9 @@ Deno.test("SASL PLAIN over TLS: produce and consume over SASL_SSL", async () => 
   await roundTrip(client);
 });
 
-Deno.test("SCRAM-SHA-256 over TLS: produce and consume, the password from an async function", async () => {
+Deno.test("SCRAM-SHA-256 over TLS: produce and consume, the password from an async function", {
+  ignore: SKIP,
+}, async () => {
   let calls = 0;
   await using client = await connect({
     brokers: [at(P.saslSsl)],
@@ -134,7 +143,7 @@ Deno.test("SCRAM-SHA-256 over TLS: produce and consume, the password from an asy
   assert.ok(calls >= 2, `password function called ${calls} times`);
 });
 
-Deno.test("SCRAM-SHA-512 over TLS: produce and consume in a consumer group", async () => {
+Deno.test("SCRAM-SHA-512 over TLS: produce and consume in a consumer group", { ignore: SKIP }, async () => {
   await using client = await connect({
     brokers: [at(P.saslSsl)],
     tls: { ca: certs.ca },
@@ -143,7 +152,9 @@ Deno.test("SCRAM-SHA-512 over TLS: produce and consume in a consumer group", asy
   await roundTrip(client, 5, { group: true });
 });
 
-Deno.test("a wrong password fails connect() at once with an AuthenticationError, tried once", async (t) => {
+Deno.test("a wrong password fails connect() at once with an AuthenticationError, tried once", {
+  ignore: SKIP,
+}, async (t) => {
   for (
     const [mechanism, port, tls] of [
       ["PLAIN", P.saslPlaintext, undefined],
@@ -180,7 +191,9 @@ Deno.test("a wrong password fails connect() at once with an AuthenticationError,
   }
 });
 
-Deno.test("a mechanism the listener does not enable fails with an AuthenticationError naming it", async () => {
+Deno.test("a mechanism the listener does not enable fails with an AuthenticationError naming it", {
+  ignore: SKIP,
+}, async () => {
   const err = await connectError({
     brokers: [at(P.saslPlaintext)],
     sasl: { mechanism: "SCRAM-SHA-256", username, password },
@@ -191,63 +204,71 @@ Deno.test("a mechanism the listener does not enable fails with an Authentication
   assertNoCredentials(err);
 });
 
-Deno.test("a mechanism the client does not know is a TypeError before any connection", async () => {
-  await assert.rejects(
-    () =>
-      connect({
-        brokers: [at(P.saslPlaintext)],
-        sasl: { mechanism: "GSSAPI" as "PLAIN", username, password },
-      }),
-    (e: Error) => e instanceof TypeError && /Unknown SASL mechanism "GSSAPI"/.test(e.message),
-  );
-});
+Deno.test(
+  "a mechanism the client does not know is a TypeError before any connection",
+  { ignore: SKIP },
+  async () => {
+    await assert.rejects(
+      () =>
+        connect({
+          brokers: [at(P.saslPlaintext)],
+          sasl: { mechanism: "GSSAPI" as "PLAIN", username, password },
+        }),
+      (e: Error) => e instanceof TypeError && /Unknown SASL mechanism "GSSAPI"/.test(e.message),
+    );
+  },
+);
 
-Deno.test("certificate verification is on by default and says which check failed", async (t) => {
-  await t.step("the default roots do not trust the test CA", async () => {
-    const err = await connectError({ brokers: [at(P.ssl)], tls: true });
-    assert.ok(err instanceof AuthenticationError, String(err));
-    assert.match(err.message, /not signed by a trusted CA/);
-  });
-  await t.step("a wrong CA, on SSL and on SASL_SSL", async () => {
-    for (const port of [P.ssl, P.saslSsl]) {
+Deno.test(
+  "certificate verification is on by default and says which check failed",
+  { ignore: SKIP },
+  async (t) => {
+    await t.step("the default roots do not trust the test CA", async () => {
+      const err = await connectError({ brokers: [at(P.ssl)], tls: true });
+      assert.ok(err instanceof AuthenticationError, String(err));
+      assert.match(err.message, /not signed by a trusted CA/);
+    });
+    await t.step("a wrong CA, on SSL and on SASL_SSL", async () => {
+      for (const port of [P.ssl, P.saslSsl]) {
+        const err = await connectError({
+          brokers: [at(port)],
+          tls: { ca: certs.otherCa },
+          sasl: port === P.saslSsl ? { mechanism: "SCRAM-SHA-512", username, password } : undefined,
+        });
+        assert.ok(err instanceof AuthenticationError, String(err));
+        assert.match(
+          err.message,
+          new RegExp(`TLS with ${at(port)} failed: the broker's certificate is not signed`),
+        );
+        assertNoCredentials(err);
+      }
+    });
+    await t.step("a host name the certificate does not list", async () => {
       const err = await connectError({
-        brokers: [at(port)],
-        tls: { ca: certs.otherCa },
-        sasl: port === P.saslSsl ? { mechanism: "SCRAM-SHA-512", username, password } : undefined,
+        brokers: [at(P.ssl)],
+        tls: { ca: certs.ca, serverName: "kafka.example.com" },
       });
       assert.ok(err instanceof AuthenticationError, String(err));
-      assert.match(
-        err.message,
-        new RegExp(`TLS with ${at(port)} failed: the broker's certificate is not signed`),
-      );
-      assertNoCredentials(err);
-    }
-  });
-  await t.step("a host name the certificate does not list", async () => {
-    const err = await connectError({
-      brokers: [at(P.ssl)],
-      tls: { ca: certs.ca, serverName: "kafka.example.com" },
+      assert.match(err.message, /hostname verification failed/);
     });
-    assert.ok(err instanceof AuthenticationError, String(err));
-    assert.match(err.message, /hostname verification failed/);
-  });
-  await t.step("serverName verifies another name the certificate lists", async () => {
-    await using client = await connect({
-      brokers: [at(P.ssl)],
-      tls: { ca: certs.ca, serverName: "localhost" },
+    await t.step("serverName verifies another name the certificate lists", async () => {
+      await using client = await connect({
+        brokers: [at(P.ssl)],
+        tls: { ca: certs.ca, serverName: "localhost" },
+      });
+      assert.equal(client.cluster.brokers.length, 1);
     });
-    assert.equal(client.cluster.brokers.length, 1);
-  });
-  await t.step("unsafelyDisableHostnameVerification skips the name check, not the chain", async () => {
-    const opts = { serverName: "kafka.example.com", unsafelyDisableHostnameVerification: true };
-    await using client = await connect({ brokers: [at(P.ssl)], tls: { ca: certs.ca, ...opts } });
-    assert.equal(client.cluster.brokers.length, 1);
-    const err = await connectError({ brokers: [at(P.ssl)], tls: { ca: certs.otherCa, ...opts } });
-    assert.match(err.message, /not signed by a trusted CA/);
-  });
-});
+    await t.step("unsafelyDisableHostnameVerification skips the name check, not the chain", async () => {
+      const opts = { serverName: "kafka.example.com", unsafelyDisableHostnameVerification: true };
+      await using client = await connect({ brokers: [at(P.ssl)], tls: { ca: certs.ca, ...opts } });
+      assert.equal(client.cluster.brokers.length, 1);
+      const err = await connectError({ brokers: [at(P.ssl)], tls: { ca: certs.otherCa, ...opts } });
+      assert.match(err.message, /not signed by a trusted CA/);
+    });
+  },
+);
 
-Deno.test("a plaintext client on a TLS port fails fast with a clear error", async () => {
+Deno.test("a plaintext client on a TLS port fails fast with a clear error", { ignore: SKIP }, async () => {
   for (const port of [P.ssl, P.saslSsl]) {
     const started = Date.now();
     const err = await connectError({ brokers: [at(port)] });
@@ -257,7 +278,9 @@ Deno.test("a plaintext client on a TLS port fails fast with a clear error", asyn
   }
 });
 
-Deno.test("a TLS client on a plaintext port, and a plaintext client on a SASL port, fail with a hint", async () => {
+Deno.test("a TLS client on a plaintext port, and a plaintext client on a SASL port, fail with a hint", {
+  ignore: SKIP,
+}, async () => {
   const tlsOnPlain = await connectError({ brokers: [at(P.internal)], tls: { ca: certs.ca } });
   assert.ok(tlsOnPlain instanceof ConnectionError, String(tlsOnPlain));
   assert.match(tlsOnPlain.message, /closed the connection during the TLS handshake/);
@@ -271,44 +294,52 @@ Deno.test("a TLS client on a plaintext port, and a plaintext client on a SASL po
   assert.match(saslOnPlain.message, /ILLEGAL_SASL_STATE.*is SASL enabled on this listener/);
 });
 
-Deno.test("re-authentication (KIP-368): a connection outlives its SASL session", async (t) => {
-  const sasl = { mechanism: "SCRAM-SHA-512", username, password } as const;
-  await t.step(
-    "without re-authentication the broker drops the connection when the session ends",
-    async () => {
-      const conn = await Connection.connect({ host: SECURE_HOST, port: P.saslPlaintext });
+Deno.test(
+  "re-authentication (KIP-368): a connection outlives its SASL session",
+  { ignore: SKIP },
+  async (t) => {
+    const sasl = { mechanism: "SCRAM-SHA-512", username, password } as const;
+    await t.step(
+      "without re-authentication the broker drops the connection when the session ends",
+      async () => {
+        const conn = await Connection.connect({ host: SECURE_HOST, port: P.saslPlaintext });
+        try {
+          const res = await authenticate(
+            (codec, req, version) => conn.request(codec, req, { version }),
+            sasl,
+            {
+              broker: conn.address,
+              versionFor: (c) => conn.versionFor(c),
+            },
+          );
+          assert.ok(
+            res.sessionLifetimeMs > 0 && res.sessionLifetimeMs <= REAUTH_MS,
+            `${res.sessionLifetimeMs}`,
+          );
+          await conn.request(metadata, { topics: [] });
+          await sleep(res.sessionLifetimeMs + 300);
+          await assert.rejects(() => conn.request(metadata, { topics: [] }), ConnectionError);
+        } finally {
+          conn.close();
+        }
+      },
+    );
+    await t.step("with the sasl option the connection re-authenticates and keeps working", async () => {
+      const conn = await Connection.connect({ host: SECURE_HOST, port: P.saslPlaintext, sasl });
       try {
-        const res = await authenticate((codec, req, version) => conn.request(codec, req, { version }), sasl, {
-          broker: conn.address,
-          versionFor: (c) => conn.versionFor(c),
-        });
-        assert.ok(
-          res.sessionLifetimeMs > 0 && res.sessionLifetimeMs <= REAUTH_MS,
-          `${res.sessionLifetimeMs}`,
-        );
-        await conn.request(metadata, { topics: [] });
-        await sleep(res.sessionLifetimeMs + 300);
-        await assert.rejects(() => conn.request(metadata, { topics: [] }), ConnectionError);
+        const until = Date.now() + REAUTH_MS * 2.5;
+        let requests = 0;
+        while (Date.now() < until) {
+          // Several in flight at once, so re-authentication has to wait for them.
+          await Promise.all(Array.from({ length: 4 }, () => conn.request(metadata, { topics: [] })));
+          requests += 4;
+          await sleep(100);
+        }
+        assert.equal(conn.isClosed, false);
+        assert.ok(requests > 20);
       } finally {
         conn.close();
       }
-    },
-  );
-  await t.step("with the sasl option the connection re-authenticates and keeps working", async () => {
-    const conn = await Connection.connect({ host: SECURE_HOST, port: P.saslPlaintext, sasl });
-    try {
-      const until = Date.now() + REAUTH_MS * 2.5;
-      let requests = 0;
-      while (Date.now() < until) {
-        // Several in flight at once, so re-authentication has to wait for them.
-        await Promise.all(Array.from({ length: 4 }, () => conn.request(metadata, { topics: [] })));
-        requests += 4;
-        await sleep(100);
-      }
-      assert.equal(conn.isClosed, false);
-      assert.ok(requests > 20);
-    } finally {
-      conn.close();
-    }
-  });
-});
+    });
+  },
+);

@@ -4,7 +4,7 @@
 // SIGKILLed and restarted mid-stream, its output read by Kafka's Java console consumer with
 // --isolation-level read_committed, then copied again by Kafka's own TransactionalMessageCopier.
 import assert from "node:assert/strict";
-import { BROKERS, LOCAL_BROKER, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, LOCAL_BROKER, requires, testClient, uniqueName } from "../_broker.ts";
 import * as kafka from "../../scripts/kafka.ts";
 import { javaTool, ok } from "../_tools.ts";
 import { type Processor, spawnProcessor } from "../_processor.ts";
@@ -205,6 +205,7 @@ function sum(m: Map<number, bigint>): bigint {
 Deno.test({
   name:
     "exactly-once: the example, its broker and the example itself SIGKILLed and restarted mid-stream, writes every input exactly once",
+  ignore: requires("java-tools", "broker-control"),
   // The killed broker's connections close on their own schedule.
   sanitizeOps: false,
   sanitizeResources: false,

@@ -8,6 +8,7 @@ import {
   MAX_ARRAY_ELEMENTS,
   MAX_TAGGED_FIELDS,
   readArrayLength,
+  readArrayLengthNullAsEmpty,
   readNullableArrayLength,
   readTagCount,
   readTags,
@@ -15,6 +16,12 @@ import {
 import { ProtocolError, Reader, Writer } from "../../protocol/mod.ts";
 import { decodeMetadataResponse } from "../../protocol/messages/metadata.ts";
 import { encodeProduceRequest, encodeProduceResponse } from "../../protocol/messages/produce.ts";
+import {
+  decodeShareFetchResponse,
+  encodeShareFetchResponse,
+  type ShareFetchResponse,
+} from "../../protocol/messages/share_fetch.ts";
+import { ZERO_UUID } from "../../protocol/primitives.ts";
 
 function withRoom(head: Writer, room: number): Reader {
   const h = head.finish();
@@ -39,8 +46,18 @@ Deno.test("readArrayLength() refuses more than 1,000,000 elements even when the 
 
 Deno.test("readArrayLength() refuses a count beyond the bytes left, and negative or null counts", () => {
   assert.throws(() => readArrayLength(withRoom(new Writer().int32(10), 9), false), /only 9 bytes left/);
-  assert.throws(() => readArrayLength(withRoom(new Writer().int32(-1), 9), false), /Negative/);
-  assert.throws(() => readArrayLength(withRoom(new Writer().unsignedVarint(0), 9), true), /Null/);
+  assert.throws(
+    () => readArrayLength(withRoom(new Writer().int32(-2), 9), false, "X.Y"),
+    /Negative .* in X\.Y/,
+  );
+  assert.throws(
+    () => readArrayLength(withRoom(new Writer().int32(-1), 9), false, "X.Y"),
+    /Null .* array X\.Y/,
+  );
+  assert.throws(
+    () => readArrayLength(withRoom(new Writer().unsignedVarint(0), 9), true, "X.Y"),
+    /Null .* X\.Y/,
+  );
   assert.equal(readNullableArrayLength(withRoom(new Writer().int32(-1), 0), false), -1);
   assert.equal(readNullableArrayLength(withRoom(new Writer().unsignedVarint(0), 0), true), -1);
 });
@@ -72,4 +89,46 @@ Deno.test("generated encoders refuse what a version cannot carry instead of drop
   // Versions outside the schema's range.
   assert.throws(() => encodeProduceRequest(new Writer(), req, 14), RangeError);
   assert.throws(() => decodeMetadataResponse(new Reader(new Uint8Array(8)), 14), ProtocolError);
+});
+
+Deno.test("readArrayLengthNullAsEmpty() reads null as empty (the fields in gen_protocol.ts's NULL_AS_EMPTY)", () => {
+  assert.equal(readArrayLengthNullAsEmpty(withRoom(new Writer().int32(-1), 0), false), 0);
+  assert.equal(readArrayLengthNullAsEmpty(withRoom(new Writer().unsignedVarint(0), 0), true), 0);
+  assert.equal(readArrayLengthNullAsEmpty(withRoom(new Writer().unsignedVarint(3), 2), true), 2);
+  assert.throws(() => readArrayLengthNullAsEmpty(withRoom(new Writer().int32(-2), 9), false), /Negative/);
+});
+
+Deno.test("ShareFetchResponse: null records (franz-go's kfake, for a partition without records) read as none", () => {
+  const res: ShareFetchResponse = {
+    throttleTimeMs: 0,
+    errorCode: 0,
+    errorMessage: null,
+    acquisitionLockTimeoutMs: 1000,
+    responses: [{
+      topicId: ZERO_UUID,
+      partitions: [{
+        partitionIndex: 0,
+        errorCode: 0,
+        errorMessage: null,
+        acknowledgeErrorCode: 0,
+        acknowledgeErrorMessage: null,
+        currentLeader: { leaderId: 1, leaderEpoch: 0 },
+        records: new Uint8Array([0xab]),
+        acquiredRecords: [],
+      }],
+    }],
+    nodeEndpoints: [],
+  };
+  const w = new Writer();
+  encodeShareFetchResponse(w, res, 2);
+  const bytes = w.finish();
+  // The records are compact bytes: length+1 (2), then 0xab. Null is a length of 0.
+  const at = bytes.findIndex((b, i) => b === 2 && bytes[i + 1] === 0xab);
+  const nulled = new Uint8Array([...bytes.subarray(0, at), 0, ...bytes.subarray(at + 2)]);
+  const got = decodeShareFetchResponse(new Reader(nulled), 2);
+  assert.deepEqual(got.responses[0].partitions[0].records, new Uint8Array(0));
+  assert.deepEqual(
+    decodeShareFetchResponse(new Reader(bytes), 2).responses[0].partitions[0].records,
+    new Uint8Array([0xab]),
+  );
 });

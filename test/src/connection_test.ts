@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { apiVersions } from "../../protocol/apis/api_versions.ts";
 import { metadata } from "../../protocol/apis/metadata.ts";
+import { offsetFetch } from "../../protocol/apis/offset_fetch.ts";
 import { Connection } from "../../src/connection.ts";
 import { ConnectionError, ProtocolError, TimeoutError, UnsupportedVersionError } from "../../src/errors.ts";
 import { apiVersionsReply, fakeBroker, reply } from "../_fake_broker.ts";
@@ -141,4 +142,49 @@ Deno.test("close() rejects requests in flight with ClosedError and is idempotent
   conn.close();
   await assert.rejects(() => p, { name: "ClosedError" });
   await assert.rejects(() => conn.request(apiVersions, {}), { name: "ClosedError" });
+});
+
+/** A raw flexible response frame (response header v1: correlation id, no tags) with `body`. */
+function rawFlexibleFrame(correlationId: number, body: number[]): Uint8Array {
+  const size = 4 + 1 + body.length;
+  const out = new Uint8Array(4 + size);
+  const dv = new DataView(out.buffer);
+  dv.setInt32(0, size);
+  dv.setInt32(4, correlationId);
+  out[8] = 0; // no header tags
+  out.set(body, 9);
+  return out;
+}
+
+Deno.test("a null where the schema forbids it: accepted as empty where unambiguous, else a ProtocolError naming broker, API, version and field", async () => {
+  // OffsetFetch v7 with a null topic list (tansu 0.6 for a group without commits), v8 with a null group list.
+  await using broker = fakeBroker(
+    (h) => {
+      if (h.apiKey === 18) return apiVersionsReply(h, [[18, 0, 4], [9, 1, 8]]);
+      if (h.apiKey === 9 && h.apiVersion === 7) {
+        return rawFlexibleFrame(h.correlationId, [0, 0, 0, 0, 0, 0, 0, 0]);
+      }
+      if (h.apiKey === 9 && h.apiVersion === 8) return rawFlexibleFrame(h.correlationId, [0, 0, 0, 0, 0, 0]);
+      return null;
+    },
+    (k, v) => k === 18 ? v >= 3 : k === 9 ? v >= 6 : false,
+  );
+  const conn = await Connection.connect({ host: "127.0.0.1", port: broker.port });
+  try {
+    const v7 = await conn.request(offsetFetch, { groupId: "g", topics: null }, { version: 7 });
+    assert.deepEqual([v7.topics, v7.errorCode], [[], 0], "null topics read as none");
+    const err = await conn.request(offsetFetch, { groups: [{ groupId: "g", topics: null }] }, { version: 8 })
+      .then(
+        () => null,
+        (e) => e,
+      );
+    assert.ok(err instanceof ProtocolError, String(err));
+    assert.equal(
+      err.message,
+      `OffsetFetch v8 response from 127.0.0.1:${broker.port}: ` +
+        "Null in the non-nullable compact array OffsetFetchResponse.Groups",
+    );
+  } finally {
+    conn.close();
+  }
 });

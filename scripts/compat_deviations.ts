@@ -1,0 +1,122 @@
+/**
+ * Where the brokers of the compatibility lanes (scripts/compat.ts) differ from
+ * Apache Kafka, and what the client does there. One table, three uses: the
+ * integration tests branch on it ({@linkcode deviates} in test/_broker.ts) to
+ * assert the client's behaviour on that broker, the tests that need a
+ * feature a broker lacks are skipped with its reason, and scripts/readme.ts
+ * renders it as the README's compatibility table.
+ *
+ * @module
+ */
+
+/** The tansu release the tansu lane builds (crates.io). */
+export const TANSU_VERSION = "0.6.0";
+
+/** The kfake lane's Go main, whose go.mod pins kfake. */
+export const KFAKE_SRC: string = new URL("./compat/kfake/", import.meta.url).pathname;
+
+/** The kfake version pinned by scripts/compat/kfake/go.mod. */
+export async function kfakeVersion(): Promise<string> {
+  const mod = await Deno.readTextFile(`${KFAKE_SRC}go.mod`);
+  const m = /github\.com\/twmb\/franz-go\/pkg\/kfake (v\S+)/.exec(mod);
+  if (!m) {
+    throw new Error("compat: scripts/compat/kfake/go.mod does not pin github.com/twmb/franz-go/pkg/kfake");
+  }
+  return m[1];
+}
+
+/** One way a broker differs from Apache Kafka. */
+export interface Deviation {
+  /** The compatibility lane (scripts/compat.ts). */
+  broker: "tansu" | "kfake";
+  /** The API or behaviour. */
+  api: string;
+  /** What the broker does, against what Apache Kafka does. */
+  behaviour: string;
+  /** What the client does there, and the test that asserts it. */
+  client: string;
+}
+
+/** Every known deviation, by id. */
+export const DEVIATIONS = {
+  kfakeQuotaEntity: {
+    broker: "kfake",
+    api: "AlterClientQuotas",
+    behaviour: "accepts an unknown entity type (Kafka: INVALID_REQUEST for that entry)",
+    client: "reports the broker's answer per entry: no error (admin_security_test.ts, quotas)",
+  },
+  kfakeAclsWithoutAuthorizer: {
+    broker: "kfake",
+    api: "DescribeAcls, CreateAcls",
+    behaviour: "serves ACL calls without an authorizer (Kafka: SECURITY_DISABLED)",
+    client: "returns the ACLs and results the broker gives (admin_security_test.ts, ACL calls)",
+  },
+  kfakeAbortedTxnStart: {
+    broker: "kfake",
+    api: "DescribeProducers",
+    behaviour: "keeps currentTransactionStartOffset after the abort marker (Kafka: -1)",
+    client: "reports the offset the broker gives (admin_security_test.ts, hanging transaction)",
+  },
+  kfakeNoDelegationTokens: {
+    broker: "kfake",
+    api: "CreateDelegationToken, DescribeDelegationToken, RenewDelegationToken, ExpireDelegationToken",
+    behaviour:
+      "not offered in ApiVersions (Kafka: offered, DELEGATION_TOKEN_AUTH_DISABLED without token auth)",
+    client:
+      "UnsupportedVersionError naming the API, before sending (admin_security_test.ts, delegation tokens)",
+  },
+  kfakeConfigDocs: {
+    broker: "kfake",
+    api: "DescribeConfigs",
+    behaviour: "sends no documentation (null) when asked for it",
+    client: "documentation is null (admin_test.ts, configs)",
+  },
+  kfakeBrokerConfigs: {
+    broker: "kfake",
+    api: "DescribeConfigs (broker)",
+    behaviour: "knows only the broker configs it models: log.retention.hours is absent",
+    client: "returns the configs the broker sends (admin_test.ts, configs)",
+  },
+  kfakeOffsetMetadataNull: {
+    broker: "kfake",
+    api: "OffsetFetch",
+    behaviour: 'answers null metadata for an offset committed without metadata (Kafka: "")',
+    client: "metadata is null, as sent (admin_test.ts, consumer group)",
+  },
+  kfakeElectionNeeded: {
+    broker: "kfake",
+    api: "ElectLeaders",
+    behaviour: "no ELECTION_NOT_NEEDED for a partition already led by its preferred leader",
+    client: "the partition's result has no error (admin_test.ts, cluster)",
+  },
+  kfakeNoOnlineMigration: {
+    broker: "kfake",
+    api: "ConsumerGroupHeartbeat",
+    behaviour: "a consumer-protocol member joining a classic group with members gets GROUP_ID_NOT_FOUND " +
+      "(Kafka 4: converts the group online)",
+    client:
+      "the consumer fails with BrokerError GROUP_ID_NOT_FOUND naming the group (consumer_group_protocol_test.ts, migration)",
+  },
+  kfakeShareGroupConfigs: {
+    broker: "kfake",
+    api: "IncrementalAlterConfigs (share group)",
+    behaviour: "refuses share.record.lock.duration.ms / share.renew.acknowledge.enable with INVALID_CONFIG",
+    client: "BrokerError INVALID_CONFIG naming the group (share_consumer_test.ts, expired lock)",
+  },
+  kfakeShareGroupDelete: {
+    broker: "kfake",
+    api: "DeleteGroups (share group)",
+    behaviour:
+      "answers GROUP_ID_NOT_FOUND for a share group whose start offsets were deleted (Kafka: deletes it)",
+    client: "BrokerError GROUP_ID_NOT_FOUND (share_consumer_test.ts, share-group admin)",
+  },
+  kfakeShareFetchNullRecords: {
+    broker: "kfake",
+    api: "ShareFetch v1+",
+    behaviour: "null Records for a partition without records (the schema: non-nullable from v1)",
+    client: "read as no records (gen_protocol.ts NULL_AS_EMPTY; messages_runtime_test.ts)",
+  },
+} as const satisfies Record<string, Deviation>;
+
+/** A deviation's id. */
+export type DeviationId = keyof typeof DEVIATIONS;
