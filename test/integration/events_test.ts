@@ -2,7 +2,7 @@
 // (disconnected, reconnecting, connected), with the log lines that go with them.
 import assert from "node:assert/strict";
 import type { KafkaEvent, Logger, TopicPartition } from "../../mod.ts";
-import { LOCAL_BROKER, testClient, uniqueName } from "../_broker.ts";
+import { requires, testClient, uniqueName } from "../_broker.ts";
 import * as kafka from "../../scripts/kafka.ts";
 import { until } from "./_member.ts";
 
@@ -191,7 +191,7 @@ Deno.test("an offset out of range: an offsets.reset event, and a warning to the 
 Deno.test({
   name:
     "a broker restart: the client's events say disconnected, reconnecting, connected, and a debug logger says so too",
-  ignore: !LOCAL_BROKER, // restarts the broker that scripts/kafka.ts manages (deno task test)
+  ignore: requires("broker-control"), // restarts the broker that scripts/kafka.ts manages (deno task test)
   fn: async () => {
     const lines: string[] = [];
     const logger: Logger = {
