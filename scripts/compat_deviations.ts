@@ -51,6 +51,14 @@ export const DEVIATIONS = {
     behaviour: "serves ACL calls without an authorizer (Kafka: SECURITY_DISABLED)",
     client: "returns the ACLs and results the broker gives (admin_security_test.ts, ACL calls)",
   },
+  kfakeTxnTimeoutFences: {
+    broker: "kfake",
+    api: "EndTxn after transactionTimeoutMs",
+    behaviour:
+      "answers PRODUCER_FENCED to the producer whose transaction it aborted on timeout (Kafka 4 with transaction.version 2: a new epoch for the same producer, KIP-890)",
+    client:
+      "the producer is fenced, a fatal ProducerFencedError naming the transactional id (transactions_test.ts, transactionTimeoutMs)",
+  },
   kfakeAbortedTxnStart: {
     broker: "kfake",
     api: "DescribeProducers",
