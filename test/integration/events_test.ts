@@ -204,6 +204,7 @@ Deno.test({
     const events: KafkaEvent[] = [];
     const done = collect(client.events(), events);
     const topic = uniqueName("ev-restart");
+    await client.admin().createTopics([{ topic, partitions: 1 }]);
     await using producer = client.producer();
     await producer.send({ topic, messages: [{ value: "before" }] });
     assert.ok(await kafka.kill(), "the broker was running");
