@@ -17,7 +17,7 @@
  * @module
  */
 
-import { type Client, type ClientOptions, connect } from "../mod.ts";
+import { type Client, type ClientOptions, connect, ProtocolError, UnsupportedVersionError } from "../mod.ts";
 import { type DeviationId, DEVIATIONS } from "../scripts/compat_deviations.ts";
 
 /** The bootstrap brokers for integration tests. */
@@ -122,6 +122,19 @@ export function requires(...needs: Requirement[]): boolean {
  */
 export function deviates(id: DeviationId): boolean {
   return COMPAT_BROKER !== null && DEVIATIONS[id].broker === COMPAT_BROKER;
+}
+
+/**
+ * An `assert.rejects` check: the client refused to send a request the broker
+ * does not offer, with an {@linkcode UnsupportedVersionError} naming the API.
+ */
+export function notOffered(api: string): (e: unknown) => boolean {
+  return (e) => e instanceof UnsupportedVersionError && e.message.includes(`does not offer ${api}`);
+}
+
+/** An `assert.rejects` check: the broker's answer broke the schema at `field`, a {@linkcode ProtocolError} naming it. */
+export function badAnswer(field: string): (e: unknown) => boolean {
+  return (e) => e instanceof ProtocolError && e.message.includes(field);
 }
 
 /** A unique name for a topic or group in one test. */

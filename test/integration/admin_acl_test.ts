@@ -79,7 +79,7 @@ const clusterAcls = [
     permission: "deny",
   },
 ] as const;
-{
+if (!SKIP) {
   const { client, admin } = await superAdmin();
   try {
     const [made] = await admin.alterUserScramCredentials([
