@@ -201,6 +201,21 @@ export const DEVIATIONS = {
       "authorizedOperations is null; the others: UnsupportedVersionError naming the API (admin_test.ts, " +
       "cluster)",
   },
+  tansuFetchMidBatch: {
+    broker: "tansu",
+    api: "Fetch",
+    behaviour: "a fetch from an offset inside a record batch skips the rest of that batch: it answers the " +
+      "later batches, or nothing when the batch is the last (Kafka: answers the batch that holds the offset)",
+    client: "delivers what the broker answers, so a group resuming inside a batch waits for new records; " +
+      "the portable tests produce one record per batch there (_member.ts produceNumbered)",
+  },
+  tansuCommitOutsideGroup: {
+    broker: "tansu",
+    api: "OffsetCommit",
+    behaviour: "takes a commit from outside a group that has active members (Kafka: UNKNOWN_MEMBER_ID)",
+    client:
+      "the commits succeed: no onError, close() resolves (consumer_delivery_test.ts, background auto-commit)",
+  },
 } as const satisfies Record<string, Deviation>;
 
 /** A deviation's id. */
