@@ -216,6 +216,13 @@ export const DEVIATIONS = {
     client:
       "the commits succeed: no onError, close() resolves (consumer_delivery_test.ts, background auto-commit)",
   },
+  tansuTopicLimits: {
+    broker: "tansu",
+    api: "CreateTopics, Produce",
+    behaviour: "takes a replication factor above the broker count (Kafka: INVALID_REPLICATION_FACTOR) and " +
+      "stores a record over the topic's max.message.bytes (Kafka: MESSAGE_TOO_LARGE)",
+    client: "reports the topic created and the record delivered, as the broker answers (producer_test.ts)",
+  },
 } as const satisfies Record<string, Deviation>;
 
 /** A deviation's id. */
