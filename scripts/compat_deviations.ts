@@ -223,6 +223,19 @@ export const DEVIATIONS = {
       "stores a record over the topic's max.message.bytes (Kafka: MESSAGE_TOO_LARGE)",
     client: "reports the topic created and the record delivered, as the broker answers (producer_test.ts)",
   },
+  tansuListOffsetsTimestamp: {
+    broker: "tansu",
+    api: "ListOffsets (timestamp)",
+    behaviour: "answers the log start offset for a timestamp (Kafka: the first offset at or after it)",
+    client: "starts or seeks where the broker says (consumer_standalone_test.ts, by timestamp)",
+  },
+  tansuNoOffsetOutOfRange: {
+    broker: "tansu",
+    api: "Fetch",
+    behaviour: "a fetch past the log end answers no records and no error (Kafka: OFFSET_OUT_OF_RANGE)",
+    client:
+      "waits at that offset as at the log end; no reset happens (consumer_standalone_test.ts, out of range)",
+  },
 } as const satisfies Record<string, Deviation>;
 
 /** A deviation's id. */
