@@ -236,6 +236,21 @@ export const DEVIATIONS = {
     client:
       "waits at that offset as at the log end; no reset happens (consumer_standalone_test.ts, out of range)",
   },
+  tansuNoShareGroups: {
+    broker: "tansu",
+    api: "ShareGroupHeartbeat, ShareFetch, ShareAcknowledge, ShareGroupDescribe",
+    behaviour: "not offered in ApiVersions (no share groups)",
+    client: "the share consumer's iterator fails with UnsupportedVersionError naming ShareGroupHeartbeat " +
+      "(share_consumer_test.ts); the other share tests are skipped there, saying why",
+  },
+  tansuNoEndTxn: {
+    broker: "tansu",
+    api: "EndTxn",
+    behaviour: "not offered in ApiVersions: a transaction cannot commit or abort",
+    client:
+      "transaction() fails with UnsupportedVersionError naming EndTxn (transactions_test.ts); the other " +
+      "transaction tests are skipped there, saying why",
+  },
 } as const satisfies Record<string, Deviation>;
 
 /** A deviation's id. */

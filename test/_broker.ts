@@ -66,7 +66,14 @@ export type BrokerFeature = "transactions" | "kip848" | "share-groups" | "acls" 
  * client does there.
  */
 export const COMPAT_GAPS: Record<string, Partial<Record<BrokerFeature, string>>> = {
-  tansu: {},
+  tansu: {
+    "share-groups":
+      "no share-group APIs (ShareGroupHeartbeat, ShareFetch, ShareAcknowledge, ShareGroupDescribe; " +
+      "the client's UnsupportedVersionError is asserted by share_consumer_test.ts)",
+    "kip848": "no ConsumerGroupHeartbeat (KIP-848 groups; asserted by admin_test.ts)",
+    "transactions":
+      "no EndTxn or WriteTxnMarkers: a transaction cannot end (asserted by transactions_test.ts)",
+  },
   kfake: {},
 };
 
