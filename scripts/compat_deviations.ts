@@ -124,6 +124,141 @@ export const DEVIATIONS = {
     behaviour: "null Records for a partition without records (the schema: non-nullable from v1)",
     client: "read as no records (gen_protocol.ts NULL_AS_EMPTY; messages_runtime_test.ts)",
   },
+  tansuMetadataV12: {
+    broker: "tansu",
+    api: "Metadata",
+    behaviour: "offers Metadata up to v12 (Kafka 4: v13)",
+    client: "negotiates v12 (connect_test.ts, ApiVersions)",
+  },
+  tansuNoClientQuotas: {
+    broker: "tansu",
+    api: "AlterClientQuotas, DescribeClientQuotas",
+    behaviour: "not offered in ApiVersions",
+    client: "UnsupportedVersionError naming the API, before sending (admin_security_test.ts, quotas)",
+  },
+  tansuScram: {
+    broker: "tansu",
+    api: "AlterUserScramCredentials, DescribeUserScramCredentials",
+    behaviour: "no DUPLICATE_RESOURCE for two changes to one user in one request; " +
+      "DescribeUserScramCredentials answers a null Results array (non-nullable in the schema)",
+    client: "reports no error per entry, as sent; the describe fails with ProtocolError naming " +
+      "DescribeUserScramCredentialsResponse.Results (admin_security_test.ts, SCRAM)",
+  },
+  tansuAcls: {
+    broker: "tansu",
+    api: "DescribeAcls, CreateAcls, DeleteAcls",
+    behaviour: "DescribeAcls answers no ACLs without an authorizer (Kafka: SECURITY_DISABLED); CreateAcls " +
+      "answers a null Results array (non-nullable in the schema); DeleteAcls is not offered",
+    client: "returns the empty list; createAcls fails with ProtocolError naming CreateAclsResponse.Results " +
+      "(admin_security_test.ts, ACL calls)",
+  },
+  tansuNoTransactionAdmin: {
+    broker: "tansu",
+    api: "ListTransactions, DescribeTransactions, DescribeProducers, WriteTxnMarkers",
+    behaviour: "not offered in ApiVersions",
+    client: "UnsupportedVersionError naming the API, before sending (admin_security_test.ts, transactions)",
+  },
+  tansuNoDelegationTokens: {
+    broker: "tansu",
+    api: "CreateDelegationToken, DescribeDelegationToken, RenewDelegationToken, ExpireDelegationToken",
+    behaviour:
+      "not offered in ApiVersions (Kafka: offered, DELEGATION_TOKEN_AUTH_DISABLED without token auth)",
+    client:
+      "UnsupportedVersionError naming the API, before sending (admin_security_test.ts, delegation tokens)",
+  },
+  tansuCreateTopicsValidateOnly: {
+    broker: "tansu",
+    api: "CreateTopics (validateOnly), CreatePartitions",
+    behaviour: "validateOnly creates the topic; CreatePartitions is not offered",
+    client: "reports the topic the broker made; createPartitions: UnsupportedVersionError naming the API " +
+      "(admin_test.ts, topics)",
+  },
+  tansuConfigs: {
+    broker: "tansu",
+    api: "DescribeConfigs",
+    behaviour: "a topic's config set at creation reads as DEFAULT_CONFIG, type STRING, no synonyms; " +
+      "a broker resource asked for named keys closes the connection",
+    client: "returns the topic configs as sent; the broker resource: TimeoutError at the call's timeoutMs, " +
+      "naming the closed connection (admin_test.ts, configs)",
+  },
+  tansuListOffsetsLatest: {
+    broker: "tansu",
+    api: "ListOffsets (latest)",
+    behaviour:
+      "answers the last batch's base offset + 1, not the log end offset (10 records in one batch: 1)",
+    client: "reports the offset the broker gives (admin_test.ts, offsets)",
+  },
+  tansuDescribeGroupMembers: {
+    broker: "tansu",
+    api: "DescribeGroups",
+    behaviour: "a Stable classic group is described without its members",
+    client: "reports no members, as sent (admin_test.ts, consumer group)",
+  },
+  tansuNoKip848: {
+    broker: "tansu",
+    api: "ConsumerGroupHeartbeat, ConsumerGroupDescribe",
+    behaviour: "not offered in ApiVersions (no KIP-848 consumer groups)",
+    client: "UnsupportedVersionError naming the API, before sending (admin_test.ts, KIP-848 group)",
+  },
+  tansuClusterAdmin: {
+    broker: "tansu",
+    api: "DescribeCluster, DescribeLogDirs, ElectLeaders",
+    behaviour:
+      "no authorized operations in DescribeCluster; DescribeLogDirs and ElectLeaders are not offered",
+    client:
+      "authorizedOperations is null; the others: UnsupportedVersionError naming the API (admin_test.ts, " +
+      "cluster)",
+  },
+  tansuFetchMidBatch: {
+    broker: "tansu",
+    api: "Fetch",
+    behaviour: "a fetch from an offset inside a record batch skips the rest of that batch: it answers the " +
+      "later batches, or nothing when the batch is the last (Kafka: answers the batch that holds the offset)",
+    client: "delivers what the broker answers, so a group resuming inside a batch waits for new records; " +
+      "the portable tests produce one record per batch there (_member.ts produceNumbered)",
+  },
+  tansuCommitOutsideGroup: {
+    broker: "tansu",
+    api: "OffsetCommit",
+    behaviour: "takes a commit from outside a group that has active members (Kafka: UNKNOWN_MEMBER_ID)",
+    client:
+      "the commits succeed: no onError, close() resolves (consumer_delivery_test.ts, background auto-commit)",
+  },
+  tansuTopicLimits: {
+    broker: "tansu",
+    api: "CreateTopics, Produce",
+    behaviour: "takes a replication factor above the broker count (Kafka: INVALID_REPLICATION_FACTOR) and " +
+      "stores a record over the topic's max.message.bytes (Kafka: MESSAGE_TOO_LARGE)",
+    client: "reports the topic created and the record delivered, as the broker answers (producer_test.ts)",
+  },
+  tansuListOffsetsTimestamp: {
+    broker: "tansu",
+    api: "ListOffsets (timestamp)",
+    behaviour: "answers the log start offset for a timestamp (Kafka: the first offset at or after it)",
+    client: "starts or seeks where the broker says (consumer_standalone_test.ts, by timestamp)",
+  },
+  tansuNoOffsetOutOfRange: {
+    broker: "tansu",
+    api: "Fetch",
+    behaviour: "a fetch past the log end answers no records and no error (Kafka: OFFSET_OUT_OF_RANGE)",
+    client:
+      "waits at that offset as at the log end; no reset happens (consumer_standalone_test.ts, out of range)",
+  },
+  tansuNoShareGroups: {
+    broker: "tansu",
+    api: "ShareGroupHeartbeat, ShareFetch, ShareAcknowledge, ShareGroupDescribe",
+    behaviour: "not offered in ApiVersions (no share groups)",
+    client: "the share consumer's iterator fails with UnsupportedVersionError naming ShareGroupHeartbeat " +
+      "(share_consumer_test.ts); the other share tests are skipped there, saying why",
+  },
+  tansuNoEndTxn: {
+    broker: "tansu",
+    api: "EndTxn",
+    behaviour: "not offered in ApiVersions: a transaction cannot commit or abort",
+    client:
+      "transaction() fails with UnsupportedVersionError naming EndTxn (transactions_test.ts); the other " +
+      "transaction tests are skipped there, saying why",
+  },
 } as const satisfies Record<string, Deviation>;
 
 /** A deviation's id. */

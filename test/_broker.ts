@@ -17,7 +17,7 @@
  * @module
  */
 
-import { type Client, type ClientOptions, connect } from "../mod.ts";
+import { type Client, type ClientOptions, connect, ProtocolError, UnsupportedVersionError } from "../mod.ts";
 import { type DeviationId, DEVIATIONS } from "../scripts/compat_deviations.ts";
 
 /** The bootstrap brokers for integration tests. */
@@ -66,7 +66,14 @@ export type BrokerFeature = "transactions" | "kip848" | "share-groups" | "acls" 
  * client does there.
  */
 export const COMPAT_GAPS: Record<string, Partial<Record<BrokerFeature, string>>> = {
-  tansu: {},
+  tansu: {
+    "share-groups":
+      "no share-group APIs (ShareGroupHeartbeat, ShareFetch, ShareAcknowledge, ShareGroupDescribe; " +
+      "the client's UnsupportedVersionError is asserted by share_consumer_test.ts)",
+    "kip848": "no ConsumerGroupHeartbeat (KIP-848 groups; asserted by admin_test.ts)",
+    "transactions":
+      "no EndTxn or WriteTxnMarkers: a transaction cannot end (asserted by transactions_test.ts)",
+  },
   kfake: {},
 };
 
@@ -122,6 +129,19 @@ export function requires(...needs: Requirement[]): boolean {
  */
 export function deviates(id: DeviationId): boolean {
   return COMPAT_BROKER !== null && DEVIATIONS[id].broker === COMPAT_BROKER;
+}
+
+/**
+ * An `assert.rejects` check: the client refused to send a request the broker
+ * does not offer, with an {@linkcode UnsupportedVersionError} naming the API.
+ */
+export function notOffered(api: string): (e: unknown) => boolean {
+  return (e) => e instanceof UnsupportedVersionError && e.message.includes(`does not offer ${api}`);
+}
+
+/** An `assert.rejects` check: the broker's answer broke the schema at `field`, a {@linkcode ProtocolError} naming it. */
+export function badAnswer(field: string): (e: unknown) => boolean {
+  return (e) => e instanceof ProtocolError && e.message.includes(field);
 }
 
 /** A unique name for a topic or group in one test. */

@@ -10,6 +10,7 @@ import { fetch as fetchApi } from "../protocol/apis/fetch.ts";
 import { listOffsets } from "../protocol/apis/list_offsets.ts";
 import { decodeRecordBatches, type KafkaRecord } from "../protocol/record_batch.ts";
 import type { Client } from "../mod.ts";
+import { deviates } from "./_broker.ts";
 
 /** A stored record with its partition. */
 export interface StoredRecord extends KafkaRecord {
@@ -29,6 +30,26 @@ export async function endOffsets(client: Client, topic: string): Promise<Map<num
   }
   for (const [leader, parts] of byLeader) {
     const conn = await client.cluster.connectionTo(leader);
+    if (deviates("tansuListOffsetsLatest")) {
+      // ListOffsets (latest) is wrong there: the high watermark of a Fetch answer is right.
+      const res = await conn.request(fetchApi, {
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 1024,
+        topics: [{
+          topic,
+          topicId: info.topicId,
+          partitions: parts.map((p) => ({ partition: p, fetchOffset: 0n, partitionMaxBytes: 1 })),
+        }],
+      });
+      for (const t of res.responses) {
+        for (const p of t.partitions) {
+          if (p.errorCode) throw new Error(`Fetch ${topic}[${p.partitionIndex}] error ${p.errorCode}`);
+          out.set(p.partitionIndex, p.highWatermark);
+        }
+      }
+      continue;
+    }
     const res = await conn.request(listOffsets, {
       topics: [{ name: topic, partitions: parts.map((p) => ({ partitionIndex: p, timestamp: -1n })) }],
       timeoutMs: 10_000,

@@ -253,7 +253,9 @@ Deno.test("cli: runs from an http URL with no deno.json (deno run -A <url>/cli/c
   }
 });
 
-Deno.test("cli: share-groups list, describe and offsets show a live share group", async () => {
+Deno.test("cli: share-groups list, describe and offsets show a live share group", {
+  ignore: requires("share-groups"),
+}, async () => {
   await using client = await testClient();
   const admin = client.admin();
   const topic = uniqueName("cli-share");

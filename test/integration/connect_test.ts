@@ -3,7 +3,7 @@ import { Connection } from "../../src/connection.ts";
 import { apiVersions } from "../../protocol/apis/api_versions.ts";
 import { metadata } from "../../protocol/apis/metadata.ts";
 import { connect, ConnectionError } from "../../mod.ts";
-import { BROKERS, newTopic, testClient } from "../_broker.ts";
+import { BROKERS, deviates, newTopic, testClient } from "../_broker.ts";
 
 const [host, port] = BROKERS[0].split(":");
 
@@ -12,7 +12,7 @@ Deno.test("a connection negotiates ApiVersions and pipelines requests", async ()
   try {
     assert.ok(conn.brokerVersions.size > 20, "the broker advertises its APIs");
     assert.equal(conn.versionFor(apiVersions), 4);
-    assert.equal(conn.versionFor(metadata), 13);
+    assert.equal(conn.versionFor(metadata), deviates("tansuMetadataV12") ? 12 : 13);
     // Ten requests in flight on one socket, answered in order by correlation id.
     const all = await Promise.all(
       Array.from({ length: 10 }, () => conn.request(metadata, { topics: [], allowAutoTopicCreation: false })),
@@ -20,7 +20,7 @@ Deno.test("a connection negotiates ApiVersions and pipelines requests", async ()
     assert.equal(all.length, 10);
     for (const md of all) assert.equal(md.brokers.length >= 1, true);
     // Every version of Metadata we speak works against the real broker.
-    for (let v = metadata.minVersion; v <= metadata.maxVersion; v++) {
+    for (let v = metadata.minVersion; v <= conn.versionFor(metadata); v++) {
       const md = await conn.request(metadata, { topics: null }, { version: v });
       assert.ok(md.brokers.length >= 1, `Metadata v${v}`);
     }

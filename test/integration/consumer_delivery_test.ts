@@ -8,7 +8,7 @@ import {
   type KafkaError,
   TimeoutError,
 } from "../../mod.ts";
-import { BROKERS, newTopic, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, deviates, newTopic, testClient, uniqueName } from "../_broker.ts";
 import { createTopic, produceNumbered, take, until, within } from "./_member.ts";
 
 const GROUP = { fromBeginning: true, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 };
@@ -173,6 +173,14 @@ Deno.test("a background auto-commit the broker refuses reaches onError", async (
   try {
     await until(() => member.assignment().length === 1, 30_000, "the member's assignment");
     await take(outsider[Symbol.asyncIterator](), 3, 30_000); // 0 and 1 are processed
+    if (deviates("tansuCommitOutsideGroup")) {
+      // The broker takes the outsider's commits: its close (and its commit) succeeds, nothing failed.
+      await outsider.close();
+      assert.deepEqual(errors, []);
+      const [committed] = await client.admin().listGroupOffsets(groupId);
+      assert.ok(committed.offset >= 2n, String(committed.offset));
+      return;
+    }
     await until(() => errors.length > 0, 30_000, "an auto-commit failure");
     const err = errors[0];
     assert.ok(err instanceof CommitFailedError, String(err));
@@ -203,7 +211,7 @@ Deno.test("a background auto-commit the broker refuses reaches onError", async (
     );
   } finally {
     // The commit on close is refused as well (while the member still holds the group): close() says so.
-    await assert.rejects(() => outsider.close(), CommitFailedError);
+    if (!deviates("tansuCommitOutsideGroup")) await assert.rejects(() => outsider.close(), CommitFailedError);
     await member.close();
   }
 });

@@ -151,7 +151,9 @@ async function scale(groupProtocol: "classic" | "consumer"): Promise<void> {
   }
 }
 
-Deno.test("KIP-848 consumer protocol: 3 members scale to 5 and back to 1 under load, nothing missed", async () => {
+Deno.test("KIP-848 consumer protocol: 3 members scale to 5 and back to 1 under load, nothing missed", {
+  ignore: requires("kip848"),
+}, async () => {
   await scale("consumer");
 });
 
@@ -200,181 +202,197 @@ Deno.test("KIP-848: a Deno member and Kafka's console consumer with group.protoc
   }
 });
 
-Deno.test("KIP-848: a broker-side regex subscription with the range assignor; a static member comes back after the last commit", async () => {
-  await using client = await testClient();
-  const prefix = uniqueName("re");
-  const groupId = uniqueName("g-re");
-  for (const t of [`${prefix}-a`, `${prefix}-b`, `other-${prefix}`]) {
-    await createTopic(BROKERS, t, 2);
-    await client.producer().send({
-      topic: t,
-      messages: Array.from({ length: 10 }, (_, i) => ({ value: `${t}/${i}`, partition: i % 2 })),
-    });
-  }
-  const opts = {
-    groupId,
-    topics: new RegExp(`${prefix}-.*`),
-    fromBeginning: true,
-    groupProtocol: "consumer" as const,
-    groupRemoteAssignor: "range",
-    groupInstanceId: "static-1",
-  };
-  const read = async (n: number) => {
-    const c = client.consumer(opts);
-    const got: string[] = [];
-    try {
-      for await (const r of c) {
-        got.push(r.text()!);
-        if (got.length === n) {
-          await c.commit(r);
-          break;
-        }
-      }
-    } finally {
-      await c.close();
+Deno.test(
+  "KIP-848: a broker-side regex subscription with the range assignor; a static member comes back after the last commit",
+  { ignore: requires("kip848") },
+  async () => {
+    await using client = await testClient();
+    const prefix = uniqueName("re");
+    const groupId = uniqueName("g-re");
+    for (const t of [`${prefix}-a`, `${prefix}-b`, `other-${prefix}`]) {
+      await createTopic(BROKERS, t, 2);
+      await client.producer().send({
+        topic: t,
+        messages: Array.from({ length: 10 }, (_, i) => ({ value: `${t}/${i}`, partition: i % 2 })),
+      });
     }
-    return got;
-  };
-  const first = await read(20);
-  assert.deepEqual(new Set(first.map((v) => v.split("/")[0])), new Set([`${prefix}-a`, `${prefix}-b`]));
-  assert.equal(new Set(first).size, 20);
-  await client.producer().send({
-    topic: `${prefix}-a`,
-    messages: [{ value: `${prefix}-a/new`, partition: 0 }],
-  });
-  // The same static member again: it resumes after its commits (made with its member epoch).
-  assert.deepEqual(await read(1), [`${prefix}-a/new`]);
-  const bad = client.consumer({
-    groupId: uniqueName("g-bad"),
-    topics: [`${prefix}-a`],
-    groupProtocol: "consumer",
-    groupRemoteAssignor: "nope",
-  });
-  try {
-    await assert.rejects(
-      () => bad[Symbol.asyncIterator]().next(),
-      (e) => e instanceof Error && /UNSUPPORTED_ASSIGNOR/.test(e.message),
-    );
-  } finally {
-    await bad.close().catch(() => {});
-  }
-});
+    const opts = {
+      groupId,
+      topics: new RegExp(`${prefix}-.*`),
+      fromBeginning: true,
+      groupProtocol: "consumer" as const,
+      groupRemoteAssignor: "range",
+      groupInstanceId: "static-1",
+    };
+    const read = async (n: number) => {
+      const c = client.consumer(opts);
+      const got: string[] = [];
+      try {
+        for await (const r of c) {
+          got.push(r.text()!);
+          if (got.length === n) {
+            await c.commit(r);
+            break;
+          }
+        }
+      } finally {
+        await c.close();
+      }
+      return got;
+    };
+    const first = await read(20);
+    assert.deepEqual(new Set(first.map((v) => v.split("/")[0])), new Set([`${prefix}-a`, `${prefix}-b`]));
+    assert.equal(new Set(first).size, 20);
+    await client.producer().send({
+      topic: `${prefix}-a`,
+      messages: [{ value: `${prefix}-a/new`, partition: 0 }],
+    });
+    // The same static member again: it resumes after its commits (made with its member epoch).
+    assert.deepEqual(await read(1), [`${prefix}-a/new`]);
+    const bad = client.consumer({
+      groupId: uniqueName("g-bad"),
+      topics: [`${prefix}-a`],
+      groupProtocol: "consumer",
+      groupRemoteAssignor: "nope",
+    });
+    try {
+      await assert.rejects(
+        () => bad[Symbol.asyncIterator]().next(),
+        (e) => e instanceof Error && /UNSUPPORTED_ASSIGNOR/.test(e.message),
+      );
+    } finally {
+      await bad.close().catch(() => {});
+    }
+  },
+);
 
-Deno.test("migration: a consumer-protocol member joins a group of classic members (the broker converts it online)", async () => {
-  await using client = await testClient();
-  const topic = uniqueName("c-migrate");
-  const groupId = uniqueName("g-migrate");
-  await createTopic(BROKERS, topic, 4);
-  const seen = new Map<string, number>();
-  const log: string[] = [];
-  const classic = member(
-    client,
-    { groupId, topics: [topic], fromBeginning: true, heartbeatIntervalMs: 500 },
-    seen,
-    [],
-    log,
-  );
-  let modern: Member | null = null;
-  try {
-    await until(() => classic.held.size === 4, 60_000, "the classic member holds all 4");
-    modern = member(
+Deno.test(
+  "migration: a consumer-protocol member joins a group of classic members (the broker converts it online)",
+  { ignore: requires("kip848") },
+  async () => {
+    await using client = await testClient();
+    const topic = uniqueName("c-migrate");
+    const groupId = uniqueName("g-migrate");
+    await createTopic(BROKERS, topic, 4);
+    const seen = new Map<string, number>();
+    const log: string[] = [];
+    const classic = member(
       client,
-      { groupId, topics: [topic], fromBeginning: true, groupProtocol: "consumer" },
+      { groupId, topics: [topic], fromBeginning: true, heartbeatIntervalMs: 500 },
       seen,
       [],
       log,
     );
-    if (deviates("kfakeNoOnlineMigration")) {
-      // The broker refuses the member: the consumer fails with the broker's error, at once, not a hang.
-      await assert.rejects(
-        modern.loop,
-        (e) => e instanceof BrokerError && e.type === "GROUP_ID_NOT_FOUND" && e.message.includes(groupId),
+    let modern: Member | null = null;
+    try {
+      await until(() => classic.held.size === 4, 60_000, "the classic member holds all 4");
+      modern = member(
+        client,
+        { groupId, topics: [topic], fromBeginning: true, groupProtocol: "consumer" },
+        seen,
+        [],
+        log,
       );
-      return;
+      if (deviates("kfakeNoOnlineMigration")) {
+        // The broker refuses the member: the consumer fails with the broker's error, at once, not a hang.
+        await assert.rejects(
+          modern.loop,
+          (e) => e instanceof BrokerError && e.type === "GROUP_ID_NOT_FOUND" && e.message.includes(groupId),
+        );
+        return;
+      }
+      await until(
+        () => modern!.held.size > 0 && classic.held.size + modern!.held.size === 4,
+        60_000,
+        "the two share the partitions",
+      );
+      const producer = client.producer();
+      await producer.send({
+        topic,
+        messages: Array.from({ length: 400 }, (_, i) => ({ value: `v${i}`, partition: i % 4 })),
+      });
+      await producer.close();
+      await until(() => seen.size >= 400, 60_000, "all 400 records");
+      assert.equal(seen.size, 400);
+      assert.deepEqual(log, []);
+    } finally {
+      await Promise.allSettled([classic.consumer.close(), modern?.consumer.close()]);
+      await Promise.allSettled([classic.loop, modern?.loop]);
     }
-    await until(
-      () => modern!.held.size > 0 && classic.held.size + modern!.held.size === 4,
-      60_000,
-      "the two share the partitions",
-    );
-    const producer = client.producer();
-    await producer.send({
-      topic,
-      messages: Array.from({ length: 400 }, (_, i) => ({ value: `v${i}`, partition: i % 4 })),
+  },
+);
+
+Deno.test(
+  "KIP-848: listeners get only the partitions that move",
+  { ignore: requires("kip848") },
+  async () => {
+    await using client = await testClient();
+    const topic = uniqueName("c-848-listen");
+    const groupId = uniqueName("g-848-listen");
+    await createTopic(BROKERS, topic, 4);
+    const events: string[] = [];
+    const listeners = (name: string) => ({
+      onAssigned: (ps: { partition: number }[]) => void events.push(`${name}+${ps.map((p) => p.partition)}`),
+      onRevoked: (ps: { partition: number }[]) => void events.push(`${name}-${ps.map((p) => p.partition)}`),
+      onLost: (ps: { partition: number }[]) => void events.push(`${name} lost ${ps.map((p) => p.partition)}`),
     });
-    await producer.close();
-    await until(() => seen.size >= 400, 60_000, "all 400 records");
-    assert.equal(seen.size, 400);
-    assert.deepEqual(log, []);
-  } finally {
-    await Promise.allSettled([classic.consumer.close(), modern?.consumer.close()]);
-    await Promise.allSettled([classic.loop, modern?.loop]);
-  }
-});
-
-Deno.test("KIP-848: listeners get only the partitions that move", async () => {
-  await using client = await testClient();
-  const topic = uniqueName("c-848-listen");
-  const groupId = uniqueName("g-848-listen");
-  await createTopic(BROKERS, topic, 4);
-  const events: string[] = [];
-  const listeners = (name: string) => ({
-    onAssigned: (ps: { partition: number }[]) => void events.push(`${name}+${ps.map((p) => p.partition)}`),
-    onRevoked: (ps: { partition: number }[]) => void events.push(`${name}-${ps.map((p) => p.partition)}`),
-    onLost: (ps: { partition: number }[]) => void events.push(`${name} lost ${ps.map((p) => p.partition)}`),
-  });
-  const base = { groupId, topics: [topic], fromBeginning: true, groupProtocol: "consumer" as const };
-  const a = client.consumer({ ...base, ...listeners("A") });
-  const loopA = (async () => {
-    for await (const _ of a);
-  })();
-  let b: Consumer | null = null;
-  let loopB: Promise<void> | null = null;
-  try {
-    await until(() => events.length === 1, 60_000, "A's partitions");
-    assert.deepEqual(events, ["A+0,1,2,3"]);
-    b = client.consumer({ ...base, ...listeners("B") });
-    loopB = (async () => {
-      for await (const _ of b!);
+    const base = { groupId, topics: [topic], fromBeginning: true, groupProtocol: "consumer" as const };
+    const a = client.consumer({ ...base, ...listeners("A") });
+    const loopA = (async () => {
+      for await (const _ of a);
     })();
-    await until(() => events.some((e) => e.startsWith("B+")), 60_000, "B's partitions");
-    const moved = events.find((e) => e.startsWith("B+"))!.slice(2);
-    assert.equal(moved.split(",").length, 2);
-    assert.deepEqual(events, ["A+0,1,2,3", `A-${moved}`, `B+${moved}`]);
-    await b.close();
-    await until(() => events.length === 5, 60_000, "A takes B's partitions back");
-    assert.deepEqual(events.slice(3), [`B-${moved}`, `A+${moved}`]);
-  } finally {
-    await Promise.allSettled([a.close(), b?.close()]);
-    await Promise.allSettled([loopA, loopB]);
-  }
-});
+    let b: Consumer | null = null;
+    let loopB: Promise<void> | null = null;
+    try {
+      await until(() => events.length === 1, 60_000, "A's partitions");
+      assert.deepEqual(events, ["A+0,1,2,3"]);
+      b = client.consumer({ ...base, ...listeners("B") });
+      loopB = (async () => {
+        for await (const _ of b!);
+      })();
+      await until(() => events.some((e) => e.startsWith("B+")), 60_000, "B's partitions");
+      const moved = events.find((e) => e.startsWith("B+"))!.slice(2);
+      assert.equal(moved.split(",").length, 2);
+      assert.deepEqual(events, ["A+0,1,2,3", `A-${moved}`, `B+${moved}`]);
+      await b.close();
+      await until(() => events.length === 5, 60_000, "A takes B's partitions back");
+      assert.deepEqual(events.slice(3), [`B-${moved}`, `A+${moved}`]);
+    } finally {
+      await Promise.allSettled([a.close(), b?.close()]);
+      await Promise.allSettled([loopA, loopB]);
+    }
+  },
+);
 
-Deno.test("KIP-848: a member overrunning maxPollIntervalMs leaves (commit() says so) and rejoins when it polls", async () => {
-  await using client = await testClient();
-  const topic = await newTopic(client, "c-848-overrun", 1);
-  const groupId = uniqueName("g-848-overrun");
-  await produceNumbered(client, topic, 5);
-  const c = client.consumer({
-    groupId,
-    topics: [topic],
-    fromBeginning: true,
-    groupProtocol: "consumer",
-    autoCommit: false,
-    maxPollIntervalMs: 1500,
-  });
-  try {
-    const it = c[Symbol.asyncIterator]();
-    const [r0, r1] = await take(it, 2, 60_000);
-    assert.deepEqual([r0.offset, r1.offset], [0n, 1n]);
-    await until(() => c.generationId === -1 && c.assignment().length === 0, 60_000, "the member to leave");
-    const err = await c.commit().catch((e) => e);
-    assert.ok(err instanceof CommitFailedError, String(err));
-    // Iterating again rejoins; nothing was committed, so record 0 comes again.
-    const [again] = await take(it, 1, 60_000);
-    assert.equal(again.offset, 0n);
-    await c.commit(); // a member again, with its new epoch: the commit works
-  } finally {
-    await c.close();
-  }
-});
+Deno.test(
+  "KIP-848: a member overrunning maxPollIntervalMs leaves (commit() says so) and rejoins when it polls",
+  { ignore: requires("kip848") },
+  async () => {
+    await using client = await testClient();
+    const topic = await newTopic(client, "c-848-overrun", 1);
+    const groupId = uniqueName("g-848-overrun");
+    await produceNumbered(client, topic, 5);
+    const c = client.consumer({
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      groupProtocol: "consumer",
+      autoCommit: false,
+      maxPollIntervalMs: 1500,
+    });
+    try {
+      const it = c[Symbol.asyncIterator]();
+      const [r0, r1] = await take(it, 2, 60_000);
+      assert.deepEqual([r0.offset, r1.offset], [0n, 1n]);
+      await until(() => c.generationId === -1 && c.assignment().length === 0, 60_000, "the member to leave");
+      const err = await c.commit().catch((e) => e);
+      assert.ok(err instanceof CommitFailedError, String(err));
+      // Iterating again rejoins; nothing was committed, so record 0 comes again.
+      const [again] = await take(it, 1, 60_000);
+      assert.equal(again.offset, 0n);
+      await c.commit(); // a member again, with its new epoch: the commit works
+    } finally {
+      await c.close();
+    }
+  },
+);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { newTopic, testClient, uniqueName } from "../_broker.ts";
+import { deviates, newTopic, testClient, uniqueName } from "../_broker.ts";
 import { take, until, within } from "./_member.ts";
 
 Deno.test("standalone consumers start at earliest, latest or a timestamp; seek moves them", async (t) => {
@@ -7,10 +7,10 @@ Deno.test("standalone consumers start at earliest, latest or a timestamp; seek m
   const topic = await newTopic(client, "c-assign", 1);
   const t0 = Date.now() - 60_000;
   await using producer = client.producer();
-  await producer.send({
-    topic,
-    messages: Array.from({ length: 10 }, (_, i) => ({ value: `v${i}`, timestamp: t0 + i * 1000 })),
-  });
+  const ten = Array.from({ length: 10 }, (_, i) => ({ value: `v${i}`, timestamp: t0 + i * 1000 }));
+  // Where a fetch inside a batch skips the rest of it, one record per batch (the seeks land inside).
+  if (deviates("tansuFetchMidBatch")) { for (const m of ten) await producer.send({ topic, messages: [m] }); }
+  else await producer.send({ topic, messages: ten });
 
   await t.step("earliest", async () => {
     await using c = client.consumer({ assign: [{ topic, from: "earliest" }] });
@@ -23,6 +23,10 @@ Deno.test("standalone consumers start at earliest, latest or a timestamp; seek m
   await t.step("by timestamp: the first record at or after it", async () => {
     await using c = client.consumer({ assign: [{ topic, partitions: [0], from: { timestamp: t0 + 4500 } }] });
     const [r] = await take(c[Symbol.asyncIterator](), 1, 20_000);
+    if (deviates("tansuListOffsetsTimestamp")) {
+      assert.equal(r.offset, 0n, "the broker answers the log start for any timestamp");
+      return;
+    }
     assert.equal(r.offset, 5n);
     // A timestamp after every record starts at the end.
     await using late = client.consumer({
@@ -50,13 +54,25 @@ Deno.test("standalone consumers start at earliest, latest or a timestamp; seek m
     c.seek(topic, 0, "earliest");
     assert.equal((await take(it, 1, 20_000))[0].offset, 0n);
     c.seek(topic, 0, { timestamp: t0 + 3000 });
-    assert.equal((await take(it, 1, 20_000))[0].offset, 3n);
+    assert.equal((await take(it, 1, 20_000))[0].offset, deviates("tansuListOffsetsTimestamp") ? 0n : 3n);
     assert.throws(() => c.seek(topic, 1, 0n), RangeError);
   });
 
   await t.step(
     "an offset out of range resets by the policy (fromBeginning: earliest, else latest)",
     async () => {
+      if (deviates("tansuNoOffsetOutOfRange")) {
+        await using past = client.consumer({
+          assign: [{ topic, from: { offset: 1000n } }],
+          fromBeginning: true,
+        });
+        const next = past[Symbol.asyncIterator]().next();
+        await assert.rejects(within(next, 3000, "a record past the end"), /no result/);
+        assert.equal(past.position(topic, 0), 1000n, "no reset: the broker reported no OFFSET_OUT_OF_RANGE");
+        await past.close();
+        await next.catch(() => {});
+        return;
+      }
       await using early = client.consumer({
         assign: [{ topic, from: { offset: 1000n } }],
         fromBeginning: true,
@@ -76,7 +92,10 @@ Deno.test("pause() stops a partition while others flow; resume() continues where
   const a = await newTopic(client, "c-pause-a", 1);
   const b = await newTopic(client, "c-pause-b", 1);
   await using producer = client.producer();
-  await producer.send({ topic: a, messages: [{ value: "a0" }, { value: "a1" }] });
+  if (deviates("tansuFetchMidBatch")) {
+    await producer.send({ topic: a, messages: [{ value: "a0" }] });
+    await producer.send({ topic: a, messages: [{ value: "a1" }] });
+  } else await producer.send({ topic: a, messages: [{ value: "a0" }, { value: "a1" }] });
   await producer.send({ topic: b, messages: [{ value: "b0" }] });
   await using c = client.consumer({ assign: [{ topic: a, from: "earliest" }, { topic: b, from: "latest" }] });
   const it = c[Symbol.asyncIterator]();

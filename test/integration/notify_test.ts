@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, requires, testClient, uniqueName } from "../_broker.ts";
 import { committedOffsets, describeGroup } from "../_group.ts";
 import { endOffsets } from "../_read.ts";
 import { USERS } from "../../examples/notify.ts";
@@ -258,7 +258,9 @@ Deno.test("the notification service delivers, shuts down on SIGINT with offsets 
   );
 });
 
-Deno.test("NOTIFY_CONSUMER=share: two consumer processes serve one partition as a work queue", async () => {
+Deno.test("NOTIFY_CONSUMER=share: two consumer processes serve one partition as a work queue", {
+  ignore: requires("share-groups"),
+}, async () => {
   await using client = await testClient();
   const topic = uniqueName("notifications-share");
   const group = uniqueName("notifications-share-group");
