@@ -92,10 +92,18 @@ Deno.test(
         elected.every((e) => e.error === null || e.error.type === "ELECTION_NOT_NEEDED"),
         JSON.stringify(elected.map((e) => e.error?.type)),
       );
+      // The election is applied through the metadata log: the brokers' metadata follows shortly after.
+      const elections = Date.now() + 30_000;
       parts = (await admin.describeTopics([topic]))[0].partitions;
+      while (parts.some((p) => p.leader !== p.replicas[0]) && Date.now() < elections) {
+        await new Promise((r) => setTimeout(r, 300));
+        parts = (await admin.describeTopics([topic]))[0].partitions;
+      }
       assert.ok(
         parts.every((p) => p.leader === p.replicas[0]),
-        "every partition led by its preferred replica",
+        `every partition led by its preferred replica: ${
+          JSON.stringify(parts.map((p) => [p.leader, p.replicas]))
+        }`,
       );
 
       // Move partition 0 onto two of the brokers, and see it finish.
