@@ -251,6 +251,19 @@ export const DEVIATIONS = {
       "transaction() fails with UnsupportedVersionError naming EndTxn (transactions_test.ts); the other " +
       "transaction tests are skipped there, saying why",
   },
+  tansuBatchLeaderEpoch: {
+    broker: "tansu",
+    api: "Produce, Fetch",
+    behaviour: "stores a batch with the producer's partitionLeaderEpoch (-1) instead of the leader's epoch",
+    client: "records carry leaderEpoch -1 and a commit stores -1, so a resuming member skips the epoch " +
+      "validation (leader_epoch_test.ts)",
+  },
+  tansuOffsetFetchAll: {
+    broker: "tansu",
+    api: "OffsetFetch v7 (all topics: null)",
+    behaviour: "answers a truncated response when asked for all of a group's offsets",
+    client: "ProtocolError naming OffsetFetch v7, never a hang (admin_test.ts, consumer group)",
+  },
 } as const satisfies Record<string, Deviation>;
 
 /** A deviation's id. */
