@@ -184,7 +184,10 @@ export const DEVIATIONS = {
     broker: "tansu",
     api: "DescribeGroups",
     behaviour: "a Stable classic group is described without its members",
-    client: "reports no members, as sent (admin_test.ts, consumer group)",
+    client:
+      "reports no members, as sent (admin_test.ts, consumer group); a member whose assignors the group " +
+      "does not use gets INCONSISTENT_GROUP_PROTOCOL naming the group's state, not its assignors " +
+      "(consumer_rebalance_test.ts)",
   },
   tansuNoKip848: {
     broker: "tansu",
@@ -263,6 +266,12 @@ export const DEVIATIONS = {
     api: "OffsetFetch v7 (all topics: null)",
     behaviour: "answers a truncated response when asked for all of a group's offsets",
     client: "ProtocolError naming OffsetFetch v7, never a hang (admin_test.ts, consumer group)",
+  },
+  tansuGenerationZero: {
+    broker: "tansu",
+    api: "JoinGroup",
+    behaviour: "a classic group's first generation is 0 (Kafka: 1)",
+    client: "generationId is 0, as sent (consumer_test.ts, slow handler)",
   },
 } as const satisfies Record<string, Deviation>;
 
