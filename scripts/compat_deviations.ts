@@ -192,7 +192,10 @@ export const DEVIATIONS = {
     broker: "tansu",
     api: "DescribeGroups",
     behaviour: "a Stable classic group is described without its members",
-    client: "reports no members, as sent (admin_test.ts, consumer group)",
+    client:
+      "reports no members, as sent (admin_test.ts, consumer group); a member whose assignors the group " +
+      "does not use gets INCONSISTENT_GROUP_PROTOCOL naming the group's state, not its assignors " +
+      "(consumer_rebalance_test.ts)",
   },
   tansuNoKip848: {
     broker: "tansu",
@@ -258,6 +261,25 @@ export const DEVIATIONS = {
     client:
       "transaction() fails with UnsupportedVersionError naming EndTxn (transactions_test.ts); the other " +
       "transaction tests are skipped there, saying why",
+  },
+  tansuBatchLeaderEpoch: {
+    broker: "tansu",
+    api: "Produce, Fetch",
+    behaviour: "stores a batch with the producer's partitionLeaderEpoch (-1) instead of the leader's epoch",
+    client: "records carry leaderEpoch -1 and a commit stores -1, so a resuming member skips the epoch " +
+      "validation (leader_epoch_test.ts)",
+  },
+  tansuOffsetFetchAll: {
+    broker: "tansu",
+    api: "OffsetFetch v7 (all topics: null)",
+    behaviour: "answers a truncated response when asked for all of a group's offsets",
+    client: "ProtocolError naming OffsetFetch v7, never a hang (admin_test.ts, consumer group)",
+  },
+  tansuGenerationZero: {
+    broker: "tansu",
+    api: "JoinGroup",
+    behaviour: "a classic group's first generation is 0 (Kafka: 1)",
+    client: "generationId is 0, as sent (consumer_test.ts, slow handler)",
   },
 } as const satisfies Record<string, Deviation>;
 

@@ -95,7 +95,10 @@ async function main(): Promise<number> {
     const status = await child.status;
     // deno's summary: "ok | 12 passed (30 steps) | 0 failed | 1 ignored (5s)"
     const clean = tailText.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
-    const m = /(ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed(?:[^|]*\| (\d+) ignored)?/.exec(clean);
+    // The last one: a failed test may quote another deno test's summary (docs_test.ts runs deno test --doc).
+    const m = [
+      ...clean.matchAll(/(ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed(?:[^|]*\| (\d+) ignored)?/g),
+    ].at(-1);
     if (m) {
       console.log(`tests: ${m[2]} passed, ${m[3]} failed${m[4] ? `, ${m[4]} skipped` : ""}`);
     } else {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Consumer, TopicPartition } from "../../mod.ts";
-import { BROKERS, requires, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, deviates, requires, testClient, uniqueName } from "../_broker.ts";
 import { createTopic, type JavaMember, javaMember, produceNumbered, until } from "./_member.ts";
 
 const fmt = (ps: TopicPartition[]) => ps.map((p) => p.partition).join(",");
@@ -262,7 +262,8 @@ Deno.test("a member whose assignors the group does not use fails with an error n
     const err = await second.loop.then(() => null, (e) => e);
     assert.ok(err instanceof Error, "the mismatched member's loop fails");
     assert.match(err.message, /INCONSISTENT_GROUP_PROTOCOL/);
-    assert.match(err.message, /"range"/);
+    // Where DescribeGroups names no members, the error cannot name their assignors: it gives the group's state.
+    assert.match(err.message, deviates("tansuDescribeGroupMembers") ? /state Stable, 1 member/ : /"range"/);
     assert.match(err.message, /\[cooperative-sticky\]/);
   } finally {
     await Promise.allSettled([first.consumer.close(), second?.consumer.close()]);

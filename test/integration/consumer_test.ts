@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Consumer, TimeoutError } from "../../mod.ts";
-import { BROKERS, newTopic, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, deviates, newTopic, testClient, uniqueName } from "../_broker.ts";
 import { createTopic, produceNumbered, take, until } from "./_member.ts";
 
 /** Reads from every consumer until `total` records arrived; returns the deliveries per consumer. */
@@ -258,7 +258,7 @@ Deno.test("a handler slower than the session timeout causes no rebalance", async
   }
   assert.deepEqual(offsets, [0n, 1n, 2n]);
   assert.equal(c.assignmentCount, 1, "one assignment: no rebalance");
-  assert.ok(generation >= 1);
+  assert.ok(generation >= (deviates("tansuGenerationZero") ? 0 : 1), `generation ${generation}`);
 });
 
 Deno.test("close() is idempotent and ends a waiting iterator; client.close() closes consumers", async () => {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { CoordinatorKeyType, findCoordinator } from "../../protocol/apis/find_coordinator.ts";
 import { offsetFetch } from "../../protocol/apis/offset_fetch.ts";
-import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { BROKERS, deviates, testClient, uniqueName } from "../_broker.ts";
 import { createTopic, produceNumbered, take } from "./_member.ts";
 
 Deno.test("a commit carries the leader epoch of the last processed record, and a resuming member reads on from it", async () => {
@@ -16,12 +16,14 @@ Deno.test("a commit carries the leader epoch of the last processed record, and a
   const epoch = (await client.cluster.readyTopic(topic)).partitions[0].leaderEpoch;
   assert.ok(epoch >= 0, `leader epoch ${epoch}`);
 
+  // Where the broker keeps the producer's -1 in its batches, the records (and so the commit) carry -1.
+  const recordEpoch = deviates("tansuBatchLeaderEpoch") ? -1 : epoch;
   const opts = { groupId, topics: [topic], fromBeginning: true, autoCommit: false };
   {
     await using consumer = client.consumer(opts);
     const it = consumer[Symbol.asyncIterator]();
     const got = await take(it, 6, 60_000);
-    assert.deepStrictEqual(got.map((r) => r.leaderEpoch), got.map(() => epoch));
+    assert.deepStrictEqual(got.map((r) => r.leaderEpoch), got.map(() => recordEpoch));
     await it.next(); // the 7th record: the 6 before it are processed
     await consumer.commit();
   }
@@ -48,7 +50,7 @@ Deno.test("a commit carries the leader epoch of the last processed record, and a
   const p = (batched ? res.groups[0].topics : res.topics)[0].partitions[0];
   assert.equal(p.errorCode, 0);
   assert.ok(p.committedOffset >= 6n, `committed ${p.committedOffset}`);
-  assert.equal(p.committedLeaderEpoch, epoch);
+  assert.equal(p.committedLeaderEpoch, recordEpoch);
 
   // A member of the same group resumes at the committed offset (validated against the leader first).
   await using again = client.consumer(opts);
