@@ -3,6 +3,7 @@ import { BROKERS, requires, testClient, uniqueName } from "../_broker.ts";
 import { committedOffsets, describeGroup } from "../_group.ts";
 import { endOffsets } from "../_read.ts";
 import { USERS } from "../../examples/notify.ts";
+import { BrokerError } from "../../mod.ts";
 import { take } from "./_member.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -272,7 +273,16 @@ Deno.test("NOTIFY_CONSUMER=share: two consumer processes serve one partition as 
     for (const w of workers) await w.waitFor(/consumer service listening on .* \(share group /);
     // Both are members with the partition before anything is sent.
     await pollUntil(
-      async () => (await client.admin().describeShareGroups([group]))[0].members,
+      // The service says it listens before its first heartbeat reaches the
+      // coordinator, so the group may not exist yet.
+      async () => {
+        try {
+          return (await client.admin().describeShareGroups([group]))[0].members;
+        } catch (e) {
+          if (e instanceof BrokerError && e.type === "GROUP_ID_NOT_FOUND") return [];
+          throw e;
+        }
+      },
       (m) => m.length === 2 && m.every((x) => x.assignment.length === 1),
       "two share members",
       60_000,
