@@ -184,6 +184,11 @@ background.threads=2
 log.cleaner.enable=false
 controlled.shutdown.enable=true
 replica.lag.time.max.ms=10000
+# An out-of-sync replica under a replication throttle still fetches one burst (up to
+# replica.fetch.max.bytes) whenever its measured rate is under the quota; with 1 s windows that is
+# a burst every 11 s, enough on a slow machine for the throttled followers of the unclean-election
+# test to catch up. 60 s windows make it one burst per 11 minutes.
+replication.quota.window.size.seconds=60
 `;
 }
 
