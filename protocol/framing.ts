@@ -273,3 +273,95 @@ export class FrameSplitter {
     }
   }
 }
+
+/** The reusable buffer of a {@linkcode FrameReader}. */
+const FRAME_READER_SCRATCH = 64 * 1024;
+
+/**
+ * Assembles frames from a byte stream read into buffers it hands out, so that reading allocates
+ * nothing but the frames themselves: {@linkcode FrameReader.target} says where the next read
+ * goes (a reused 64 KiB buffer, or the rest of a frame larger than what has arrived, sized from
+ * its length prefix), {@linkcode FrameReader.commit} takes the count read and yields the frames
+ * completed. Frames that arrived whole in the reused buffer are copied out; a frame that did not
+ * is read straight into its own buffer. A length prefix that is negative or above
+ * `maxFrameBytes` is refused before anything is allocated.
+ *
+ * @example
+ * ```ts
+ * import { FrameReader } from "./framing.ts";
+ * const r = new FrameReader();
+ * const bytes = new Uint8Array([0, 0, 0, 1, 42, 0, 0, 0, 3, 1]);
+ * r.target().set(bytes);
+ * const frames = [...r.commit(bytes.length)];
+ * console.assert(frames.length === 1 && frames[0][0] === 42 && r.target().length === 2);
+ * ```
+ */
+export class FrameReader {
+  readonly #max: number;
+  readonly #scratch = new Uint8Array(FRAME_READER_SCRATCH);
+  #start = 0;
+  #end = 0;
+  /** The frame being read into its own buffer, and how much of it has arrived. */
+  #frame: Uint8Array | null = null;
+  #filled = 0;
+
+  /**
+   * Creates a reader.
+   *
+   * @param maxFrameBytes The largest frame body accepted.
+   */
+  constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
+    this.#max = maxFrameBytes;
+  }
+
+  /** Where the next read goes (never empty); pass the count read to {@linkcode FrameReader.commit}. */
+  target(): Uint8Array {
+    if (this.#frame !== null) return this.#frame.subarray(this.#filled);
+    return this.#scratch.subarray(this.#end);
+  }
+
+  /**
+   * Takes `n` bytes just read into {@linkcode FrameReader.target}; yields every frame body
+   * completed (without its size), each in a buffer of its own.
+   *
+   * @param n The bytes read.
+   * @throws {ProtocolError} On a length prefix outside 0..maxFrameBytes.
+   */
+  *commit(n: number): Generator<Uint8Array> {
+    const frame = this.#frame;
+    if (frame !== null) {
+      this.#filled += n;
+      if (this.#filled < frame.length) return;
+      this.#frame = null;
+      yield frame;
+      return;
+    }
+    const s = this.#scratch;
+    this.#end += n;
+    while (this.#end - this.#start >= 4) {
+      const at = this.#start;
+      const size = (s[at] << 24) | (s[at + 1] << 16) | (s[at + 2] << 8) | s[at + 3];
+      if (size < 0 || size > this.#max) {
+        throw new ProtocolError(`Frame size ${size} is outside 0..${this.#max}`);
+      }
+      const have = this.#end - at - 4;
+      if (have >= size) {
+        this.#start = at + 4 + size;
+        yield s.slice(at + 4, at + 4 + size);
+        continue;
+      }
+      // The rest of this frame goes straight into a buffer of its own.
+      const f = new Uint8Array(size);
+      f.set(s.subarray(at + 4, this.#end));
+      this.#start = this.#end = 0;
+      this.#frame = f;
+      this.#filled = have;
+      return;
+    }
+    // Fewer than 4 bytes (part of a length prefix) are left: move them to the front.
+    const rest = this.#end - this.#start;
+    if (rest > 0 && this.#start > 0) s.copyWithin(0, this.#start, this.#end);
+    this.#start = 0;
+    this.#end = rest;
+  }
+}

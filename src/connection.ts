@@ -13,7 +13,7 @@ import {
   decodeResponseFrame,
   DEFAULT_MAX_FRAME_BYTES,
   encodeRequestFrame,
-  FrameSplitter,
+  FrameReader,
   peekCorrelationId,
   writeRequestFrame,
 } from "../protocol/framing.ts";
@@ -454,13 +454,16 @@ export class Connection {
   }
 
   async #readLoop(): Promise<void> {
-    const splitter = new FrameSplitter(this.#maxFrameBytes);
-    const reader = this.#conn.readable.getReader();
+    // Read into the frame reader's buffers (a reused one, or a large frame's own): a stream
+    // reader would allocate a fresh 64 KiB buffer per read, which the GC sees as external memory.
+    const frames = new FrameReader(this.#maxFrameBytes);
     let first = true;
     try {
       while (true) {
-        const { value, done } = await reader.read();
-        if (done) break;
+        const target = frames.target();
+        const n = await this.#conn.read(target);
+        if (n === null) break;
+        const value = target.subarray(0, n);
         if (
           first && !this.#tls && value.length >= 2 && (value[0] === 0x15 || value[0] === 0x16) &&
           value[1] === 3
@@ -493,7 +496,7 @@ export class Connection {
           }
         }
         first = false;
-        for (const frame of splitter.push(value)) this.#dispatch(frame);
+        for (const frame of frames.commit(n)) this.#dispatch(frame);
       }
       // A SASL listener drops a client that sends anything but ApiVersions before authenticating.
       const hint = !this.#sasl && this.#responses === 1 && this.#pending.size > 0
@@ -511,8 +514,6 @@ export class Connection {
           cause: err,
         });
       this.#fail(e);
-    } finally {
-      reader.releaseLock();
     }
   }
 

@@ -145,7 +145,10 @@ export interface ConsumerBaseOptions {
   maxPartitionBytes?: number;
   /**
    * Prefetch high-water mark in bytes: the fetch loops stop asking while the buffer holds this
-   * much, and each request asks for no more than the room left. Default 64 MiB.
+   * much, and each request asks for no more than the room left (at least `maxPartitionBytes`).
+   * Default 2 MiB: small enough that fetched bytes are usually freed by V8's young-generation
+   * collections rather than waiting for a full one, which keeps the process's memory low; raise it
+   * for brokers far away (one fetch per broker is in flight, so about this much per round trip).
    */
   maxBufferedBytes?: number;
   /** Prefetch high-water mark in records. Default 100,000. */
@@ -533,7 +536,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       minBytes: positive("minBytes", opts.minBytes, 1),
       maxBytes: positive("maxBytes", opts.maxBytes, 50 << 20),
       maxPartitionBytes,
-      maxBufferedBytes: positive("maxBufferedBytes", opts.maxBufferedBytes, 64 << 20),
+      maxBufferedBytes: positive("maxBufferedBytes", opts.maxBufferedBytes, 2 << 20),
       maxBufferedRecords: positive("maxBufferedRecords", opts.maxBufferedRecords, 100_000),
       reset: this.#reset,
       retryBackoffMs,

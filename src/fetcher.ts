@@ -33,9 +33,11 @@ import { ZERO_UUID } from "../protocol/primitives.ts";
 import {
   ControlRecordType,
   decodeRecordBatches,
+  decodeRecordsInto,
   type KafkaRecord,
   type RecordBatchFrame,
   recordBatchFrames,
+  type RecordBuilder,
   type RecordHeader,
 } from "../protocol/record_batch.ts";
 import type { Cluster, Lane } from "./cluster.ts";
@@ -245,6 +247,34 @@ interface LazyBatches {
 /** Batches decoded per {@linkcode Fetcher.take} call: at least one, then up to this many bytes. */
 const SLICE_BYTES = 32 * 1024;
 const NO_RECORDS: ConsumerRecord[] = [];
+const NO_HEADERS: RecordHeader[] = [];
+
+/**
+ * The fields of the record being made, handed to the ConsumerRecord constructor: one reused
+ * object instead of a KafkaRecord per record (the constructor copies the fields out).
+ */
+const scratch: KafkaRecord = {
+  offset: 0n,
+  offsetDelta: 0,
+  timestamp: 0,
+  attributes: 0,
+  key: null,
+  value: null,
+  headers: NO_HEADERS,
+};
+
+/** Makes a partition's ConsumerRecords from decoded fields (one closure per decoded slice). */
+function recordBuilder(tp: PartitionState): RecordBuilder<ConsumerRecord> {
+  const { topic, partition } = tp;
+  return (offset, timestamp, key, value, headers, leaderEpoch) => {
+    scratch.offset = offset;
+    scratch.timestamp = timestamp;
+    scratch.key = key;
+    scratch.value = value;
+    scratch.headers = headers;
+    return new ConsumerRecord(topic, partition, scratch, leaderEpoch);
+  };
+}
 
 /** Fetcher options, all required (the consumer applies the defaults). */
 export interface FetcherOptions {
@@ -570,11 +600,14 @@ export class Fetcher {
       end++;
     }
     const tp = c.tp;
-    let batches;
+    const out: ConsumerRecord[] = [];
     try {
-      batches = decodeRecordBatches(lazy.bytes.subarray(startPos, frames[end - 1].end), {
+      // Straight into ConsumerRecords (one object per record); control batches and records
+      // before the fetch offset are left out.
+      decodeRecordsInto(lazy.bytes.subarray(startPos, frames[end - 1].end), recordBuilder(tp), out, {
         topic: tp.topic,
         partition: tp.partition,
+        from: lazy.from,
       });
     } catch (err) {
       const from = frames[first].baseOffset > lazy.from ? frames[first].baseOffset : lazy.from;
@@ -585,18 +618,14 @@ export class Fetcher {
       this.metrics?.errors.add(err);
       this.onError(err as Error);
       return null;
+    } finally {
+      // Holds no fetched bytes past the slice.
+      scratch.key = scratch.value = null;
+      scratch.headers = NO_HEADERS;
     }
     lazy.at = end;
     c.count -= counted;
     this.#bufferedRecords -= counted;
-    const out: ConsumerRecord[] = [];
-    for (const b of batches) {
-      if (b.isControl) continue;
-      const epoch = b.partitionLeaderEpoch;
-      for (const r of b.records) {
-        if (r.offset >= lazy.from) out.push(new ConsumerRecord(tp.topic, tp.partition, r, epoch));
-      }
-    }
     return out;
   }
 

@@ -6,6 +6,7 @@ import {
   decodeResponseFrame,
   encodeRequestFrame,
   encodeResponseFrame,
+  FrameReader,
   FrameSplitter,
   peekCorrelationId,
 } from "../../protocol/framing.ts";
@@ -96,4 +97,53 @@ Deno.test("a truncated response frame is a ProtocolError", () => {
   }
   const extra = new Uint8Array([...body, 0]);
   assert.throws(() => decodeResponseFrame(apiVersions, 2, extra), ProtocolError);
+});
+
+/** Feeds `stream` to a FrameReader in reads of at most `step` bytes (bounded by its targets). */
+function readAll(r: FrameReader, stream: Uint8Array, step: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let pos = 0;
+  while (pos < stream.length) {
+    const t = r.target();
+    assert.ok(t.length > 0, "a target is never empty");
+    const n = Math.min(step, t.length, stream.length - pos);
+    t.set(stream.subarray(pos, pos + n));
+    pos += n;
+    for (const f of r.commit(n)) out.push(f);
+  }
+  return out;
+}
+
+Deno.test("FrameReader assembles frames of every size from reads of every size, each in its own buffer", () => {
+  const sizes = [0, 1, 3, 100, 65_531, 65_532, 65_536, 200_000, 5, 0, 70_000, 2];
+  const bodies = sizes.map((n, i) => Uint8Array.from({ length: n }, (_, j) => (i * 31 + j) & 0xff));
+  const stream = new Uint8Array(bodies.reduce((n, b) => n + 4 + b.length, 0));
+  let at = 0;
+  for (const b of bodies) {
+    new DataView(stream.buffer).setInt32(at, b.length);
+    stream.set(b, at + 4);
+    at += 4 + b.length;
+  }
+  for (const step of [1, 2, 3, 7, 4096, 65_536, 1 << 20]) {
+    const frames = readAll(new FrameReader(), stream, step);
+    assert.equal(frames.length, bodies.length, `reads of ${step}`);
+    frames.forEach((f, i) => assert.deepEqual(f, bodies[i], `frame ${i}, reads of ${step}`));
+    // Each frame owns its bytes: none is a view into the reused buffer or another frame's.
+    assert.equal(new Set(frames.map((f) => f.buffer)).size, frames.length);
+    frames.forEach((f) => assert.equal(f.byteOffset, 0));
+  }
+});
+
+Deno.test("FrameReader refuses a giant or negative length before allocating", () => {
+  for (
+    const [bytes, max] of [["7f ff ff ff 00", undefined], ["80 00 00 00", undefined], [
+      "00 00 04 01",
+      1024,
+    ]] as const
+  ) {
+    const r = new FrameReader(max);
+    const b = hex(bytes);
+    r.target().set(b);
+    assert.throws(() => [...r.commit(b.length)], ProtocolError);
+  }
 });

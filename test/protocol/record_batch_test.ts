@@ -7,6 +7,7 @@ import {
   ControlRecordType,
   CorruptRecordError,
   decodeRecordBatches,
+  decodeRecordsInto,
   encodeRecordBatch,
   recordBatchFrames,
   type RecordInput,
@@ -496,4 +497,58 @@ Deno.test("recordBatchFrames locates batches by their headers, leaves a truncate
   const bad = a.slice();
   bad[16] = 3;
   assert.throws(() => recordBatchFrames(bad, { topic: "t", partition: 0 }), ProtocolError);
+});
+
+Deno.test("decodeRecordsInto() builds the caller's records, leaving out control batches and offsets before `from`", () => {
+  const data = encodeRecordBatch(
+    [{ key: te.encode("a"), value: te.encode("1") }, {
+      value: te.encode("2"),
+      headers: [{ key: "h", value: null }],
+    }, {
+      value: null,
+    }],
+    { baseOffset: 10n, timestamp: 1000, partitionLeaderEpoch: 3 },
+  );
+  const control = encodeRecordBatch([{ key: new Uint8Array([0, 0, 0, 1]), value: new Uint8Array(6) }], {
+    baseOffset: 13n,
+    isControl: true,
+    timestamp: 1,
+  });
+  const more = encodeRecordBatch([{ value: te.encode("3") }], { baseOffset: 14n, timestamp: 2000 });
+  const bytes = new Uint8Array([...data, ...control, ...more]);
+  const made = decodeRecordsInto(
+    bytes,
+    (offset, timestamp, key, value, headers, leaderEpoch) => ({
+      offset,
+      timestamp,
+      key,
+      value,
+      headers,
+      leaderEpoch,
+    }),
+    [] as {
+      offset: bigint;
+      timestamp: number;
+      key: Uint8Array | null;
+      value: Uint8Array | null;
+      headers: unknown[];
+      leaderEpoch: number;
+    }[],
+    { from: 11n },
+  );
+  assert.deepEqual(made.map((r) => r.offset), [11n, 12n, 14n]);
+  assert.deepEqual(made.map((r) => str(r.value)), ["2", null, "3"]);
+  assert.deepEqual(made.map((r) => r.leaderEpoch), [3, 3, -1]);
+  assert.deepEqual(made[0].headers, [{ key: "h", value: null }]);
+  assert.equal(made[2].timestamp, 2000);
+  // The same records as decodeRecordBatches() makes.
+  const plain = decodeRecordBatches(bytes).filter((b) => !b.isControl).flatMap((b) => b.records);
+  assert.deepEqual(decodeRecordsInto(bytes, (o) => o, [] as bigint[]), plain.map((r) => r.offset));
+  // Checked as there: a corrupt batch throws.
+  const bad = bytes.slice();
+  bad[bad.length - 1] ^= 1;
+  assert.throws(() => decodeRecordsInto(bad, (o) => o, []), CorruptRecordError);
+  // Legacy entries are handed over with leader epoch -1.
+  const old = legacy(5n, 1, 0, 1234n, null, te.encode("v"));
+  assert.deepEqual(decodeRecordsInto(old, (o, ts, _k, _v, _h, e) => [o, ts, e], []), [[5n, 1234, -1]]);
 });
