@@ -76,8 +76,9 @@ Deno.test(
       transactionalId: topic,
     });
     expected.push({ key: "t1", value: "txn-1", headers: [] }, { key: "t2", value: "txn-2", headers: [] });
-    // The coordinator writes the marker after EndTxn returns: wait (bounded) until it is in the log.
-    for (let i = 0; i < 200; i++) {
+    // The coordinator writes the marker after EndTxn returns: wait (bounded, 60 s: a loaded machine
+    // once took over 10 s) until it is in the log.
+    for (let i = 0; i < 1200; i++) {
       if ((await endOffsets(client, topic)).get(0) === BigInt(expected.length + 1)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
