@@ -13,13 +13,17 @@ import { deviates } from "./_broker.ts";
 import type { Connection } from "../src/connection.ts";
 
 async function coordinator(client: Client, groupId: string): Promise<Connection> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  // Bounded by time, not attempts: a coordinator still loading may take seconds on a loaded machine.
+  const deadline = Date.now() + 30_000;
+  let last = 0;
+  while (Date.now() < deadline) {
     const any = await client.cluster.anyConnection();
     const res = await any.request(findCoordinator, { key: groupId, keyType: 0 }, { version: 3 });
     if (res.errorCode === 0) return await client.cluster.connectionTo(res.nodeId);
+    last = res.errorCode;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`No coordinator for group ${groupId}`);
+  throw new Error(`No coordinator for group ${groupId} within 30 s (last error ${last})`);
 }
 
 /** The group as DescribeGroups reports it (state, members). */
