@@ -195,24 +195,36 @@ async function committedOffset(
   topic: string,
   partition: number,
 ): Promise<bigint> {
-  const any = await client.cluster.anyConnection();
-  const fc = await any.request(findCoordinator, {
-    keyType: CoordinatorKeyType.GROUP,
-    coordinatorKeys: [groupId],
-  });
-  const conn = await client.cluster.connectionTo(fc.coordinators[0].nodeId);
-  const res = await conn.request(offsetFetch, {
-    groups: [{
-      groupId,
-      memberId: null,
-      memberEpoch: -1,
-      topics: [{ name: topic, partitionIndexes: [partition] }],
-    }],
-    requireStable: true,
-  });
-  const p = res.groups[0].topics[0].partitions[0];
-  assert.equal(p.errorCode, 0);
-  return p.committedOffset;
+  // The abort's markers reach the offsets topic after EndTxn answers: until then the offsets are not
+  // stable (UNSTABLE_OFFSET_COMMIT), and a coordinator may still be loading. Ask again (bounded).
+  const deadline = Date.now() + 30_000;
+  while (true) {
+    const any = await client.cluster.anyConnection();
+    const fc = await any.request(findCoordinator, {
+      keyType: CoordinatorKeyType.GROUP,
+      coordinatorKeys: [groupId],
+    });
+    let code = fc.coordinators[0].errorCode;
+    if (code === 0) {
+      const conn = await client.cluster.connectionTo(fc.coordinators[0].nodeId);
+      const res = await conn.request(offsetFetch, {
+        groups: [{
+          groupId,
+          memberId: null,
+          memberEpoch: -1,
+          topics: [{ name: topic, partitionIndexes: [partition] }],
+        }],
+        requireStable: true,
+      });
+      const p = res.groups[0].topics[0].partitions[0];
+      code = res.groups[0].errorCode || p.errorCode;
+      if (code === 0) return p.committedOffset;
+    }
+    if (!new BrokerError(code).retriable || Date.now() > deadline) {
+      assert.fail(`OffsetFetch ${groupId}: error ${code}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 function sum(m: Map<number, bigint>): bigint {
