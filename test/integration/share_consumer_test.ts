@@ -21,6 +21,7 @@ import {
 import { BROKERS, deviates, newTopic, notOffered, requires, testClient, uniqueName } from "../_broker.ts";
 import { javaTool } from "../_tools.ts";
 import { produceNumbered, until, within } from "./_member.ts";
+import { groupConfigsApplied } from "../_group.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,7 +34,10 @@ async function setup(
   const topic = uniqueName(prefix);
   const group = uniqueName(`${prefix}-g`);
   await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
-  await client.admin().alterShareGroupConfigs(group, { "share.auto.offset.reset": "earliest", ...configs });
+  const all = { "share.auto.offset.reset": "earliest", ...configs };
+  await client.admin().alterShareGroupConfigs(group, all);
+  // The group coordinator takes them from the metadata log a moment after the answer.
+  await groupConfigsApplied(client, group, all);
   return { topic, group };
 }
 
