@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { Client, ConsumerRecord } from "../../mod.ts";
 import { testClient, uniqueName } from "../_broker.ts";
 import { until } from "./_member.ts";
+import { groupConfigsApplied } from "../_group.ts";
 
 /** The group's committed offset of partition 0 (-1n when none). */
 async function committed(client: Client, groupId: string, topic: string): Promise<bigint> {
@@ -140,6 +141,9 @@ Deno.test("share consumer: an aborted iteration keeps the consumer open; close({
   const groupId = uniqueName("g-abort-share");
   await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
   await client.admin().alterShareGroupConfigs(groupId, { "share.auto.offset.reset": "earliest" });
+  // The group coordinator takes it from the metadata log a moment after the answer; the share partition
+  // may start after the record below is written (the first share group of a run sets up its state topic).
+  await groupConfigsApplied(client, groupId, { "share.auto.offset.reset": "earliest" });
   const queue = client.shareConsumer({ groupId, topics: [topic] });
   // A pending pull on an empty topic.
   const ctl = new AbortController();
