@@ -136,6 +136,9 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.share.min.record.lock.duration.ms=1000
 group.initial.rebalance.delay.ms=0
+# Timed-out transactions are aborted within a second of their timeout, not up to 10 s later (the default
+# interval): transactions_test.ts waits 12 s after a 1 s timeout and needs the abort done by then.
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 num.network.threads=2
 num.io.threads=4
 `;

@@ -9,17 +9,21 @@ import { type DescribedGroup, describeGroups } from "../protocol/apis/describe_g
 import { findCoordinator } from "../protocol/apis/find_coordinator.ts";
 import { offsetFetch } from "../protocol/apis/offset_fetch.ts";
 import type { Client } from "../mod.ts";
-import { deviates } from "./_broker.ts";
+import { COMPAT_BROKER, deviates } from "./_broker.ts";
 import type { Connection } from "../src/connection.ts";
 
 async function coordinator(client: Client, groupId: string): Promise<Connection> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  // Bounded by time, not attempts: a coordinator still loading may take seconds on a loaded machine.
+  const deadline = Date.now() + 30_000;
+  let last = 0;
+  while (Date.now() < deadline) {
     const any = await client.cluster.anyConnection();
     const res = await any.request(findCoordinator, { key: groupId, keyType: 0 }, { version: 3 });
     if (res.errorCode === 0) return await client.cluster.connectionTo(res.nodeId);
+    last = res.errorCode;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`No coordinator for group ${groupId}`);
+  throw new Error(`No coordinator for group ${groupId} within 30 s (last error ${last})`);
 }
 
 /** The group as DescribeGroups reports it (state, members). */
@@ -52,4 +56,33 @@ export async function committedOffsets(
     for (const p of t.partitions) out.set(p.partitionIndex, p.committedOffset);
   }
   return out;
+}
+
+/**
+ * Waits (bounded) until the broker shows a group's configs as set. The controller
+ * answers IncrementalAlterConfigs once the change is committed; the broker's group
+ * coordinator takes it from the metadata log a moment later, and a share partition
+ * reads `share.auto.offset.reset` when it starts: a consumer started meanwhile
+ * would begin at the latest offset. On a compatibility lane this returns at once
+ * (the check relies on Apache Kafka's DescribeConfigs for groups).
+ */
+export async function groupConfigsApplied(
+  client: Client,
+  groupId: string,
+  configs: Record<string, string>,
+): Promise<void> {
+  if (COMPAT_BROKER !== null) return;
+  const keys = Object.keys(configs);
+  const deadline = Date.now() + 30_000;
+  let last = "";
+  while (true) {
+    const [d] = await client.admin().describeConfigs([{ type: "group", name: groupId, keys }]);
+    const shown = new Map(d.configs.map((c) => [c.name, c.value]));
+    if (keys.every((k) => shown.get(k) === configs[k])) return;
+    last = JSON.stringify(Object.fromEntries(shown));
+    if (Date.now() > deadline) {
+      throw new Error(`group ${groupId}: configs not applied after 30 s (shown ${last})`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -109,3 +109,30 @@ export async function readAll(client: Client, topic: string): Promise<Map<number
   }
   return out;
 }
+
+/**
+ * Waits (bounded) until no transaction is open on `topic`: every partition's last
+ * stable offset has reached its high watermark. EndTxn answers once the outcome is
+ * logged; the markers reach the partitions after that, so a `read_committed`
+ * reader started at once may find the last transaction's records not yet
+ * readable. Returns whether it settled within `timeoutMs` (a transaction left
+ * open, e.g. by a killed producer, keeps it from settling until it times out).
+ */
+export async function transactionsSettled(
+  client: Client,
+  topic: string,
+  timeoutMs = 30_000,
+): Promise<boolean> {
+  const admin = client.admin();
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const [ends, stable] = await Promise.all([
+      admin.listOffsets([topic]),
+      admin.listOffsets([topic], { isolationLevel: "read_committed" }),
+    ]);
+    const end = new Map(ends.map((o) => [o.partition, o.offset]));
+    if (stable.every((o) => o.error === null && o.offset === end.get(o.partition))) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

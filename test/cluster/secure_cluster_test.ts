@@ -61,20 +61,24 @@ Deno.test("cluster: produce and consume over SASL_SSL with SCRAM on all three br
   await addScramUser(env.direct[0]);
   const ca = await Deno.readTextFile(`${cluster.clusterCertsDir()}/ca.pem`);
   for (const mechanism of ["SCRAM-SHA-256", "SCRAM-SHA-512"] as const) {
-    // The credential reaches every broker through the metadata log; a moment may pass.
-    let client = null;
-    for (let i = 0; i < 50 && client === null; i++) {
-      client = await connect({
-        brokers: cluster.secureBootstrap(),
-        tls: { ca },
-        sasl: { mechanism, username: USER, password: PASSWORD },
-      }).catch(async (e) => {
-        if (i === 49) throw e;
-        await new Promise((r) => setTimeout(r, 200));
-        return null;
-      });
+    const opts = { tls: { ca }, sasl: { mechanism, username: USER, password: PASSWORD } };
+    // The credential reaches every broker through the metadata log; a moment may pass, and not the
+    // same moment on each: wait (bounded) until each broker takes it, since the client will log in
+    // to all three (an authentication failure is final, not retried).
+    for (const broker of cluster.secureBootstrap()) {
+      for (let i = 0;; i++) {
+        const ok = await connect({ brokers: [broker], ...opts }).then(async (c) => {
+          await c.close();
+          return true;
+        }, async (e) => {
+          if (i === 99) throw e;
+          await new Promise((r) => setTimeout(r, 200));
+          return false;
+        });
+        if (ok) break;
+      }
     }
-    await using c = client!;
+    await using c = await connect({ brokers: cluster.secureBootstrap(), ...opts });
     // Every broker is reached on its SECURE listener: the metadata names those ports only.
     assert.deepEqual(
       c.cluster.brokers.map((b) => b.port).sort(),

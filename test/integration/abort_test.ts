@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { Client, ConsumerRecord } from "../../mod.ts";
 import { testClient, uniqueName } from "../_broker.ts";
 import { until } from "./_member.ts";
+import { groupConfigsApplied } from "../_group.ts";
 
 /** The group's committed offset of partition 0 (-1n when none). */
 async function committed(client: Client, groupId: string, topic: string): Promise<bigint> {
@@ -115,7 +116,7 @@ Deno.test("consumer.close({ signal }) already aborted closes hard: no commit on 
   // It left the group best-effort: the member is gone long before its 45 s session timeout.
   const admin = client.admin();
   let members = -1;
-  for (let i = 0; i < 30 && members !== 0; i++) {
+  for (let i = 0; i < 60 && members !== 0; i++) {
     if (i > 0) await new Promise((r) => setTimeout(r, 500));
     members = (await admin.describeGroups([groupId]))[0].members.length;
   }
@@ -140,6 +141,9 @@ Deno.test("share consumer: an aborted iteration keeps the consumer open; close({
   const groupId = uniqueName("g-abort-share");
   await client.admin().createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
   await client.admin().alterShareGroupConfigs(groupId, { "share.auto.offset.reset": "earliest" });
+  // The group coordinator takes it from the metadata log a moment after the answer; the share partition
+  // may start after the record below is written (the first share group of a run sets up its state topic).
+  await groupConfigsApplied(client, groupId, { "share.auto.offset.reset": "earliest" });
   const queue = client.shareConsumer({ groupId, topics: [topic] });
   // A pending pull on an empty topic.
   const ctl = new AbortController();

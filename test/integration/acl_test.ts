@@ -46,6 +46,15 @@ async function deny(resourceType: number, resourceName: string): Promise<void> {
   } finally {
     conn.close();
   }
+  // CreateAcls answers once the controller committed the ACL; the broker's authorizer applies it
+  // from the metadata log a moment later. DescribeAcls answers from that authorizer: wait (bounded)
+  // until it lists the denial, or a request made meanwhile would still be allowed.
+  await using admin = await connect({ brokers: [`${SECURE_HOST}:${P.internal}`] });
+  const deadline = Date.now() + 30_000;
+  while ((await admin.admin().describeAcls({ resourceName, principal: "User:mallory" })).length === 0) {
+    assert.ok(Date.now() < deadline, `the denial of ${resourceName} never reached the authorizer`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 function mallory() {

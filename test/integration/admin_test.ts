@@ -148,12 +148,27 @@ Deno.test("admin: configs are described with synonyms and documentation, altered
       { type: "topic", name: topic, ops: [{ name: "cleanup.policy", op: "append", value: "delete" }] },
     ]);
     assert.equal(appended[0].error, null);
-    const [after] = await admin.describeConfigs([{
-      type: "topic",
-      name: topic,
-      keys: ["retention.ms", "cleanup.policy"],
-    }]);
-    const byName = Object.fromEntries(after.configs.map((c) => [c.name, c]));
+    // The controller answers once the change is committed; the broker that describes it takes it from
+    // the metadata log a moment later: ask again (bounded) until it shows.
+    const describeAfter = async () => {
+      const [after] = await admin.describeConfigs([{
+        type: "topic",
+        name: topic,
+        keys: ["retention.ms", "cleanup.policy"],
+      }]);
+      return Object.fromEntries(after.configs.map((c) => [c.name, c]));
+    };
+    let byName = await describeAfter();
+    for (
+      let i = 0;
+      i < 150 &&
+      (byName["retention.ms"]?.source !== "DEFAULT_CONFIG" ||
+        byName["cleanup.policy"]?.value !== "compact,delete");
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 200));
+      byName = await describeAfter();
+    }
     assert.equal(byName["retention.ms"].source, "DEFAULT_CONFIG");
     assert.equal(byName["cleanup.policy"].value, "compact,delete");
 

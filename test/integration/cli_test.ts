@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { BROKERS, requires, testClient, uniqueName } from "../_broker.ts";
 import { javaTool, ok } from "../_tools.ts";
+import { groupConfigsApplied } from "../_group.ts";
 
 const CLI = new URL("../../cli/cli.ts", import.meta.url).pathname;
 
@@ -170,7 +171,13 @@ Deno.test("cli: topics, produce, consume, groups and configs, matching Kafka's o
       ]),
       "configs alter",
     );
-    const cfg = must(await cli(["configs", "describe", "topic", topic]), "configs describe");
+    // The broker takes the change from the metadata log a moment after the controller answers: ask
+    // again (bounded) until it shows.
+    let cfg = must(await cli(["configs", "describe", "topic", topic]), "configs describe");
+    for (let i = 0; i < 20 && (!/cleanup\.policy\s+compact\s/.test(cfg) || /retention\.ms/.test(cfg)); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      cfg = must(await cli(["configs", "describe", "topic", topic]), "configs describe");
+    }
     assert.match(cfg, /cleanup\.policy\s+compact\s+DYNAMIC_TOPIC_CONFIG/);
     assert.doesNotMatch(cfg, /retention\.ms/);
     const kafkaCfg = ok(
@@ -263,6 +270,8 @@ Deno.test("cli: share-groups list, describe and offsets show a live share group"
   await admin.createTopics([{ topic, partitions: 1, replicationFactor: 1 }]);
   try {
     await admin.alterShareGroupConfigs(group, { "share.auto.offset.reset": "earliest" });
+    // The group coordinator takes it from the metadata log a moment after the answer.
+    await groupConfigsApplied(client, group, { "share.auto.offset.reset": "earliest" });
     await using producer = client.producer();
     await producer.send({ topic, messages: [{ value: "a" }, { value: "b" }] });
     await using q = client.shareConsumer({ groupId: group, topics: [topic] });

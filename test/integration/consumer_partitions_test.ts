@@ -47,6 +47,16 @@ Deno.test("partitions added to a subscribed topic are produced to and consumed w
     ]),
     "TopicCommand --alter",
   );
+  // The controller answered once the change was committed; the broker takes it from the metadata log a
+  // moment later. Wait (bounded) until it shows, through another client (ours keeps its stale cache).
+  {
+    await using other = await testClient();
+    const deadline = Date.now() + 30_000;
+    while ((await other.admin().describeTopics([topic]))[0].partitions.length < 4) {
+      assert.ok(Date.now() < deadline, "the broker never showed 4 partitions");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   // An explicit partition beyond what the producer has cached makes it look again before refusing.
   await producer.send({ topic, messages: [2, 3].map((partition) => ({ value: "after", partition })) });
   await readUntil(4);

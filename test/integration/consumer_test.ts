@@ -154,7 +154,7 @@ Deno.test("a member killed without leaving: the others take its partitions, noth
     parseChild();
     await until(
       () => consumers.every((c) => c.assignment().length === 3),
-      session + 15_000,
+      session + 45_000,
       "the survivors taking over",
     );
     const takeover = Date.now() - killedAt;
@@ -168,7 +168,7 @@ Deno.test("a member killed without leaving: the others take its partitions, noth
       }, survivors took over in ` +
         `${takeover} ms (session ${session} ms), duplicates ${deliveries - 24_000}`,
     );
-    assert.ok(takeover < session + 15_000);
+    assert.ok(takeover < session + 45_000);
   } finally {
     if (!killed) {
       child.kill("SIGKILL");

@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import { BROKERS, requires, testClient, uniqueName } from "../_broker.ts";
 import { javaTool, ok } from "../_tools.ts";
 import type { Client, ConsumerRecord } from "../../mod.ts";
+import { transactionsSettled } from "../_read.ts";
 
 async function drain(client: Client, topic: string, isolationLevel: "read_committed" | "read_uncommitted") {
+  // The copier's last commit markers may land after it exited: wait (bounded) for them first.
+  if (isolationLevel === "read_committed") await transactionsSettled(client, topic);
   await using consumer = client.consumer({ assign: [{ topic, from: "earliest" }], isolationLevel });
   const values: string[] = [];
   const it = consumer[Symbol.asyncIterator]();

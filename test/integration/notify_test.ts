@@ -8,11 +8,15 @@ import { take } from "./_member.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
+/** `n` distinct free ports (the listeners stay open until all are chosen, so none is picked twice). */
+function freePorts(n: number): number[] {
+  const ls = Array.from({ length: n }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+  for (const l of ls) l.close();
+  return ls.map((l) => (l.addr as Deno.NetAddr).port);
+}
+
 function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  return freePorts(1)[0];
 }
 
 /** The example as a child process (the real Deno binary, so signals reach it). */
@@ -92,11 +96,12 @@ Deno.test("the notification service delivers, shuts down on SIGINT with offsets 
   await using client = await testClient();
   const topic = uniqueName("notifications");
   const group = uniqueName("notifications-group");
+  const [producerPort, consumerPort] = freePorts(2);
   const env = {
     NOTIFY_TOPIC: topic,
     NOTIFY_GROUP: group,
-    PRODUCER_PORT: String(freePort()),
-    CONSUMER_PORT: String(freePort()),
+    PRODUCER_PORT: String(producerPort),
+    CONSUMER_PORT: String(consumerPort),
   };
   const pp = Number(env.PRODUCER_PORT);
   const cp = Number(env.CONSUMER_PORT);
@@ -267,7 +272,7 @@ Deno.test("NOTIFY_CONSUMER=share: two consumer processes serve one partition as 
   const group = uniqueName("notifications-share-group");
   await client.admin().createTopics([{ topic, partitions: 1 }]);
   const base = { NOTIFY_TOPIC: topic, NOTIFY_GROUP: group, NOTIFY_CONSUMER: "share" };
-  const ports = [freePort(), freePort()];
+  const ports = freePorts(2);
   const workers = ports.map((p) => new Service({ ...base, CONSUMER_PORT: String(p) }, "consumer"));
   try {
     for (const w of workers) await w.waitFor(/consumer service listening on .* \(share group /);
@@ -289,10 +294,12 @@ Deno.test("NOTIFY_CONSUMER=share: two consumer processes serve one partition as 
     );
     await using producer = client.producer();
     const total = 200;
-    for (let i = 0; i < total; i += 20) {
+    // Many small sends, spaced: each goes to whichever member's fetch is waiting, so that both get some
+    // even when one of them is slow for a while.
+    for (let i = 0; i < total; i += 5) {
       await producer.send({
         topic,
-        messages: Array.from({ length: 20 }, (_, j) => ({
+        messages: Array.from({ length: 5 }, (_, j) => ({
           key: "1",
           value: JSON.stringify({ from: USERS[1], to: USERS[0], message: `m${i + j}` }),
         })),

@@ -205,7 +205,9 @@ Deno.test(
       err.message,
       new RegExp(`OIDC token request to ${idp.tokenUrl} failed: HTTP 401: invalid_client`),
     );
-    assert.ok(Date.now() - started < 10_000);
+    // At once, not after retries until a 30 s timeout (generous for a loaded machine).
+    const took = Date.now() - started;
+    assert.ok(took < 20_000, `took ${took} ms`);
     assert.ok(!Deno.inspect(err, { depth: 10 }).includes(wrong), "the secret leaked");
     assert.equal(idp.refused, 1);
   },

@@ -177,7 +177,8 @@ Deno.test("a wrong password fails connect() at once with an AuthenticationError,
         err.message,
         new RegExp(`SASL ${mechanism} authentication with broker ${at(port)} failed`),
       );
-      assert.ok(took < 5_000, `took ${took} ms`);
+      // At once, not after retries until a 30 s timeout (generous for a cold broker on a loaded machine).
+      assert.ok(took < 15_000, `took ${took} ms`);
       assert.ok(!Deno.inspect(err, { depth: 10 }).includes("wrong-"), "the wrong password leaked");
       assertNoCredentials(err);
       // The broker saw exactly one attempt (its log line may trail the response a little).
@@ -274,7 +275,9 @@ Deno.test("a plaintext client on a TLS port fails fast with a clear error", { ig
     const err = await connectError({ brokers: [at(port)] });
     assert.ok(err instanceof ConnectionError, String(err));
     assert.match(err.message, new RegExp(`${at(port)} answered with TLS: .*connect with the tls option`));
-    assert.ok(Date.now() - started < 5_000);
+    // Fast: not a hang until a 30 s timeout (generous for a cold broker on a loaded machine).
+    const took = Date.now() - started;
+    assert.ok(took < 15_000, `took ${took} ms`);
   }
 });
 

@@ -285,7 +285,7 @@ Deno.test("natural batching: while the only request slot is busy, records gather
   await using client = await connect({ brokers: [broker.address] });
   await using producer = client.producer({ maxInFlight: 1 }); // lingerMs 0, the default
   const first = producer.send({ topic: "t", messages: [{ value: "first" }] });
-  for (let i = 0; i < 200 && calls.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 2000 && calls.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(calls.length, 1); // sent at once: a slot was free, no linger
   const rest = Array.from(
     { length: 50 },
