@@ -27,6 +27,7 @@
 import assert from "node:assert/strict";
 import { connect, type Consumer, type KafkaEvent, SendAbortedError } from "../../mod.ts";
 import { uniqueName } from "../_broker.ts";
+import { endOffsets as endOffsetsOf } from "../_read.ts";
 import {
   type AckedRecord,
   cluster,
@@ -259,7 +260,23 @@ Deno.test(
     const closingMetrics = closing.metrics();
     // What was in flight reaches the brokers when the hole ends.
     proxy.blackHole(0);
-    await sleep(3_000);
+    // Wait (bounded) until the end offsets hold still for 2 s, rather than guessing how long the
+    // held requests take to land on a loaded machine.
+    {
+      const probe = await directClient(env);
+      try {
+        let last = "";
+        let still = 0;
+        for (let i = 0; i < 60 && still < 2; i++) {
+          await sleep(1_000);
+          const now = JSON.stringify([...(await endOffsetsOf(probe, topic))].sort((x, y) => x[0] - y[0]));
+          still = now === last ? still + 1 : 0;
+          last = now;
+        }
+      } finally {
+        await probe.close();
+      }
+    }
 
     const stored = await javaReadAll(env, topic);
     const verdict = verify(acked, stored);
