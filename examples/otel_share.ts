@@ -17,19 +17,21 @@ try {
   await using producer = client.producer();
   await producer.send({ topic, messages: [{ key: "job-1", value: "resize" }] });
   await producer.send({ topic, messages: [{ key: "job-2", value: "poison" }] });
+  await producer.send({ topic, messages: [{ key: "job-3", value: "resize" }] });
 
   await using queue = client.shareConsumer({
     groupId: group,
     topics: [topic],
     acknowledgementMode: "explicit",
   });
-  // Two records, stepping the iterator by hand: a `for await` loop's `break` would close the consumer.
+  // Three records, stepping the iterator by hand (a `for await` loop's `break` would close the
+  // consumer): job-1 accepted, job-2 rejected, job-3 kept in hand, so closing releases it.
   const records = queue.records({ signal: AbortSignal.timeout(120_000) })[Symbol.asyncIterator]();
-  for (let done = 0; done < 2;) {
+  for (let done = 0; done < 3;) {
     const { value: record, done: ended } = await records.next();
     if (ended) break;
-    if (record.keyText() === "job-2") record.reject();
-    else record.accept();
+    if (record.keyText() === "job-1") record.accept();
+    else if (record.keyText() === "job-2") record.reject();
     console.log(`${record.keyText()} at offset ${record.offset}: ${record.acknowledged}`);
     done++;
   }
