@@ -247,6 +247,7 @@ export type {
   PartitionLagMetrics,
   ProducerMetrics,
   RequestMetrics,
+  ShareConsumerMetrics,
 } from "./src/observe/metrics.ts";
 export {
   type AwsCredentials,

@@ -11,7 +11,8 @@
  * Producer: 100 B values, 1,000 records per `send()` with 16 outstanding (acks=all none, acks=1
  * none, acks=all lz4), and 10,000 single-record calls outstanding. Consumer: `--records` 100 B
  * records pre-produced into a 6-partition topic, drained in a fresh group with the record
- * iterator and with `batches()`, timed from the first record to the last.
+ * iterator and with `batches()`, timed from the first record to the last. Share consumer: the same
+ * records drained by one member of a fresh share group (implicit acknowledgement), timed likewise.
  *
  * Besides records/s (wall clock, which on a shared machine swings more than the effect being
  * measured), it reports this process's CPU time per record (user + system, `process.cpuUsage()`)
@@ -121,6 +122,32 @@ function consumeCase(label: string, batches: boolean): Case {
   };
 }
 
+function shareCase(label: string): Case {
+  return {
+    label,
+    async run(client) {
+      const groupId = `bench-metrics-share-${crypto.randomUUID()}`;
+      await client.admin().alterShareGroupConfigs(groupId, { "share.auto.offset.reset": "earliest" });
+      const queue = client.shareConsumer({ groupId, topics: [consumeTopic] });
+      let count = 0;
+      let first = 0;
+      let cpu0 = 0;
+      try {
+        for await (const _ of queue) {
+          if (count === 0) {
+            first = performance.now();
+            cpu0 = cpuNow();
+          }
+          if (++count >= RECORDS) break;
+        }
+      } finally {
+        await queue.close();
+      }
+      return [count / ((performance.now() - first) / 1000), (cpuNow() - cpu0) / count];
+    },
+  };
+}
+
 const only = Deno.args.find((x) => x.startsWith("--only="))?.slice("--only=".length);
 const allCases: Case[] = [
   produceCase("produce 100 B acks=all none 1000x16", -1, "none", 1000, 16),
@@ -129,6 +156,7 @@ const allCases: Case[] = [
   produceCase("produce 100 B acks=all single x10000", -1, "none", 1, 10_000),
   consumeCase("consume 100 B records()", false),
   consumeCase("consume 100 B batches()", true),
+  shareCase("consume 100 B share consumer"),
 ];
 const cases = allCases.filter((c) => only === undefined || c.label.includes(only));
 

@@ -601,3 +601,144 @@ export class ConsumerRecorder {
     };
   }
 }
+
+// ---------------------------------------------------------------------------
+// Share consumer
+
+/** A snapshot of a share consumer: `shareConsumer.metrics()`. */
+export interface ShareConsumerMetrics {
+  /** Records acquired (decoded into the prefetch buffer), redeliveries included. */
+  recordsReceived: number;
+  /** Records acquired per second, over the last ~10 s. */
+  recordsReceivedPerSecond: number;
+  /** Bytes of record batches received. */
+  bytesReceived: number;
+  /** Those bytes per second, over the last ~10 s. */
+  bytesReceivedPerSecond: number;
+  /** Records received with a delivery count above 1 (delivered before, to this member or another). */
+  redeliveries: number;
+  /** ShareFetch responses. */
+  fetches: number;
+  /** ShareFetch requests: from sending to the answer, in milliseconds (including the broker's long poll). */
+  fetchLatencyMs: Distribution;
+  /** Records per ShareFetch response. */
+  recordsPerFetch: Distribution;
+  /** ShareFetch requests that failed (no answer, or an error for the whole request). */
+  fetchErrors: number;
+  /** Records whose acceptance the broker confirmed (on a ShareFetch or a ShareAcknowledge). */
+  recordsAccepted: number;
+  /** Records whose release the broker confirmed (they are delivered again). */
+  recordsReleased: number;
+  /** Records whose rejection the broker confirmed (never delivered again). */
+  recordsRejected: number;
+  /** Acquisition locks renewed (`record.renew()`). */
+  recordsRenewed: number;
+  /** ShareAcknowledge requests answered (`commit()`, `close()`, renewals, acknowledgements for partitions no longer fetched). */
+  acknowledgeRequests: number;
+  /** ShareAcknowledge requests: from sending to the answer, in milliseconds. */
+  acknowledgeLatencyMs: Distribution;
+  /**
+   * Acknowledgements that failed: a ShareAcknowledge request without an answer or refused
+   * (for the request or a partition), or a partition's acknowledgements refused on a ShareFetch.
+   */
+  acknowledgeErrors: number;
+  /**
+   * Acquisition locks found expired: a buffered record skipped because its lock ran out, an
+   * `accept()`/`release()`/`reject()`/`renew()` refused locally, or the broker's refusal of a
+   * partition's acknowledgements because the records were no longer acquired.
+   */
+  locksExpired: number;
+  /** ShareFetch and ShareAcknowledge requests awaiting an answer now. */
+  inFlight: number;
+  /** Records in the prefetch buffer now (each holds a broker lock). */
+  buffered: number;
+  /** Failures, by error type ("INVALID_RECORD_STATE", "TimeoutError", ...). */
+  errors: Record<string, number>;
+}
+
+/** Acknowledge wire types counted: index 1 accept, 2 release, 3 reject, 4 renew (0 is a gap). */
+const SHARE_ACK_TYPES = 5;
+
+/**
+ * What the share consumer reports.
+ *
+ * @internal
+ */
+export class ShareConsumerRecorder {
+  readonly records: Meter = new Meter();
+  readonly bytes: Meter = new Meter();
+  readonly latency: Histogram = new Histogram();
+  readonly perFetch: Histogram = new Histogram();
+  readonly ackLatency: Histogram = new Histogram();
+  /** Records acknowledged per wire type (confirmed by the broker). */
+  readonly acked: Float64Array = new Float64Array(SHARE_ACK_TYPES);
+  redeliveries = 0;
+  fetchErrors = 0;
+  ackErrors = 0;
+  locksExpired = 0;
+  inFlight = 0;
+  #fetchRecords = 0;
+  #fetchBytes = 0;
+  readonly errors: ErrorCounts = new ErrorCounts();
+
+  /** Records of one partition arrived in the current ShareFetch response (`redelivered` of them delivered before). */
+  partition(records: number, bytes: number, redelivered: number): void {
+    this.#fetchRecords += records;
+    this.#fetchBytes += bytes;
+    this.redeliveries += redelivered;
+  }
+
+  /** A ShareFetch response (its partitions reported) took `ms`. */
+  fetched(ms: number): void {
+    const now = performance.now();
+    this.records.add(this.#fetchRecords, now);
+    this.bytes.add(this.#fetchBytes, now);
+    this.latency.record(ms);
+    this.perFetch.record(this.#fetchRecords);
+    this.#fetchRecords = 0;
+    this.#fetchBytes = 0;
+  }
+
+  /** A ShareFetch request failed. */
+  fetchFailed(err: unknown): void {
+    this.fetchErrors++;
+    this.errors.add(err);
+  }
+
+  /** Acknowledgements failed (a request, or one partition's). */
+  ackFailed(err: unknown): void {
+    this.ackErrors++;
+    this.errors.add(err);
+  }
+
+  /** Adds the broker-confirmed acknowledgement counts of one partition (indexed by wire type). */
+  confirmed(counts: ArrayLike<number>): void {
+    for (let i = 1; i < SHARE_ACK_TYPES && i < counts.length; i++) this.acked[i] += counts[i];
+  }
+
+  /** The snapshot, with the buffer's current size. */
+  snapshot(buffered: number): ShareConsumerMetrics {
+    return {
+      recordsReceived: this.records.total,
+      recordsReceivedPerSecond: this.records.rate(),
+      bytesReceived: this.bytes.total,
+      bytesReceivedPerSecond: this.bytes.rate(),
+      redeliveries: this.redeliveries,
+      fetches: this.latency.count,
+      fetchLatencyMs: this.latency.summary(),
+      recordsPerFetch: this.perFetch.summary(),
+      fetchErrors: this.fetchErrors,
+      recordsAccepted: this.acked[1],
+      recordsReleased: this.acked[2],
+      recordsRejected: this.acked[3],
+      recordsRenewed: this.acked[4],
+      acknowledgeRequests: this.ackLatency.count,
+      acknowledgeLatencyMs: this.ackLatency.summary(),
+      acknowledgeErrors: this.ackErrors,
+      locksExpired: this.locksExpired,
+      inFlight: this.inFlight,
+      buffered,
+      errors: this.errors.toRecord(),
+    };
+  }
+}

@@ -18,7 +18,13 @@
 import type { RecordHeader, RecordInput } from "../../protocol/record_batch.ts";
 import { KafkaError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import type { ClientMetrics, ConsumerMetrics, Distribution, ProducerMetrics } from "./metrics.ts";
+import type {
+  ClientMetrics,
+  ConsumerMetrics,
+  Distribution,
+  ProducerMetrics,
+  ShareConsumerMetrics,
+} from "./metrics.ts";
 import { errorType } from "./metrics.ts";
 
 /** The pinned API package, imported only when telemetry is on. */
@@ -196,17 +202,20 @@ export class SendTrace {
   }
 }
 
+type AnyMetrics = ClientMetrics | ProducerMetrics | ConsumerMetrics | ShareConsumerMetrics;
+
 interface Source {
-  kind: "client" | "producer" | "consumer";
+  kind: "client" | "producer" | "consumer" | "share-consumer";
   attrs: Attrs;
-  read(): ClientMetrics | ProducerMetrics | ConsumerMetrics;
-  cached?: { at: number; value: ClientMetrics | ProducerMetrics | ConsumerMetrics };
+  read(): AnyMetrics;
+  cached?: { at: number; value: AnyMetrics };
 }
 
 type Point = [number, Attrs];
 type Reader<T> = (m: T, base: Attrs) => Point[];
 
 const QUANTILES = ["p50", "p99", "max"] as const;
+const BOTH_CONSUMERS = ["consumer", "share-consumer"] as const;
 
 /** Numbers the sources of the process, so that two clients' producers never share attributes. */
 let instances = 0;
@@ -301,7 +310,7 @@ export class Telemetry {
    */
   observe(
     kind: Source["kind"],
-    read: () => ClientMetrics | ProducerMetrics | ConsumerMetrics,
+    read: () => AnyMetrics,
     attrs: Attrs = {},
   ): () => void {
     const source: Source = {
@@ -320,7 +329,7 @@ export class Telemetry {
 
   #instruments(meter: OtelMeter): void {
     const def = <T>(
-      kind: Source["kind"],
+      kind: Source["kind"] | readonly Source["kind"][],
       type: "gauge" | "counter",
       name: string,
       unit: string,
@@ -332,7 +341,7 @@ export class Telemetry {
         : meter.createObservableCounter(name, { unit, description });
       inst.addCallback((r) => {
         for (const s of sources) {
-          if (s.kind !== kind) continue;
+          if (typeof kind === "string" ? s.kind !== kind : !kind.includes(s.kind)) continue;
           // One snapshot serves every instrument of an export.
           const now = performance.now();
           if (!s.cached || now - s.cached.at > 100) s.cached = { at: now, value: s.read() };
@@ -476,16 +485,16 @@ export class Telemetry {
       (m, b) => byError(m.errors, b),
     );
     // Consumers.
-    def<ConsumerMetrics>(
-      "consumer",
+    def<ConsumerMetrics | ShareConsumerMetrics>(
+      BOTH_CONSUMERS,
       "counter",
       "messaging.client.consumed.messages",
       "{message}",
       "Records fetched",
       (m, b) => [[m.recordsReceived, b]],
     );
-    def<ConsumerMetrics>(
-      "consumer",
+    def<ConsumerMetrics | ShareConsumerMetrics>(
+      BOTH_CONSUMERS,
       "counter",
       "kafka.consumer.bytes.received",
       "By",
@@ -495,16 +504,16 @@ export class Telemetry {
         b,
       ]],
     );
-    def<ConsumerMetrics>(
-      "consumer",
+    def<ConsumerMetrics | ShareConsumerMetrics>(
+      BOTH_CONSUMERS,
       "gauge",
       "kafka.consumer.fetch.duration",
       "ms",
       "Fetch latency (p50, p99, max)",
       (m, b) => quantiles(m.fetchLatencyMs, b),
     );
-    def<ConsumerMetrics>(
-      "consumer",
+    def<ConsumerMetrics | ShareConsumerMetrics>(
+      BOTH_CONSUMERS,
       "gauge",
       "kafka.consumer.records.per_fetch",
       "{message}",
@@ -542,13 +551,59 @@ export class Telemetry {
       "Time spent in rebalances",
       (m, b) => [[m.rebalanceTotalMs, b]],
     );
-    def<ConsumerMetrics>(
-      "consumer",
+    def<ConsumerMetrics | ShareConsumerMetrics>(
+      BOTH_CONSUMERS,
       "counter",
       "kafka.consumer.errors",
       "{error}",
       "Errors by type",
       (m, b) => byError(m.errors, b),
+    );
+    // Share consumers (also in the consumer instruments above, with their own kafka.instance).
+    def<ShareConsumerMetrics>(
+      "share-consumer",
+      "counter",
+      "kafka.share_consumer.acknowledged",
+      "{message}",
+      "Records acknowledged, by type (accept, release, reject, renew)",
+      (m, b) => [
+        [m.recordsAccepted, { ...b, "messaging.kafka.acknowledgement.type": "accept" }],
+        [m.recordsReleased, { ...b, "messaging.kafka.acknowledgement.type": "release" }],
+        [m.recordsRejected, { ...b, "messaging.kafka.acknowledgement.type": "reject" }],
+        [m.recordsRenewed, { ...b, "messaging.kafka.acknowledgement.type": "renew" }],
+      ],
+    );
+    def<ShareConsumerMetrics>(
+      "share-consumer",
+      "gauge",
+      "kafka.share_consumer.acknowledge.duration",
+      "ms",
+      "ShareAcknowledge latency (p50, p99, max)",
+      (m, b) => quantiles(m.acknowledgeLatencyMs, b),
+    );
+    def<ShareConsumerMetrics>(
+      "share-consumer",
+      "counter",
+      "kafka.share_consumer.redeliveries",
+      "{message}",
+      "Records received with a delivery count above 1",
+      (m, b) => [[m.redeliveries, b]],
+    );
+    def<ShareConsumerMetrics>(
+      "share-consumer",
+      "counter",
+      "kafka.share_consumer.locks_expired",
+      "{lock}",
+      "Acquisition locks found expired",
+      (m, b) => [[m.locksExpired, b]],
+    );
+    def<ShareConsumerMetrics>(
+      "share-consumer",
+      "gauge",
+      "kafka.share_consumer.buffered",
+      "{message}",
+      "Records in the prefetch buffer (each holds a lock)",
+      (m, b) => [[m.buffered, b]],
     );
   }
 }
@@ -595,11 +650,12 @@ export class ProcessTrace {
     return a;
   }
 
-  /** Ends the span of the record (or batch) handed out before, and starts the one of `r`. */
-  record(r: TracedRecord): void {
+  /** Ends the span of the record (or batch) handed out before, and starts the one of `r` (with `extra` attributes). */
+  record(r: TracedRecord, extra?: Attrs): void {
     this.end();
     const api = this.#api;
     const attributes = this.#attributes(r.topic, r.partition);
+    if (extra !== undefined) Object.assign(attributes, extra);
     attributes["messaging.kafka.offset"] = Number(r.offset);
     if (r.key !== null) attributes["messaging.kafka.message.key"] = decoder.decode(r.key);
     if (r.value !== null) attributes["messaging.message.body.size"] = r.value.length;
@@ -635,11 +691,12 @@ export class ProcessTrace {
     );
   }
 
-  /** Ends the current span, if any. */
-  end(): void {
+  /** Ends the current span, if any (with `attrs` added). */
+  end(attrs?: Attrs): void {
     const s = this.#current;
     if (s !== null) {
       this.#current = null;
+      if (attrs !== undefined) { for (const k in attrs) s.setAttribute(k, attrs[k]); }
       s.end();
     }
   }

@@ -49,6 +49,8 @@ import { Signal } from "../group.ts";
 import { checkOptions } from "../options.ts";
 import { EventHub, type EventsOptions, type KafkaEvent } from "../observe/events.ts";
 import type { Log, Logger, LogLevel } from "../observe/log.ts";
+import { type ShareConsumerMetrics, ShareConsumerRecorder } from "../observe/metrics.ts";
+import type { ProcessTrace } from "../observe/otel.ts";
 import { closeSignal, Linked, onAbort } from "../abort.ts";
 
 /** How a record is acknowledged: done, to be delivered again, or never again. */
@@ -60,6 +62,8 @@ const ACK_ACCEPT = 1;
 const ACK_RELEASE = 2;
 const ACK_REJECT = 3;
 const ACK_RENEW = 4;
+/** The names of the wire types, for span attributes. */
+const ACK_NAMES = ["gap", "accept", "release", "reject", "renew"];
 const ACK_CODE: Record<AcknowledgeType, number> = {
   accept: ACK_ACCEPT,
   release: ACK_RELEASE,
@@ -153,6 +157,7 @@ const CLOSE_KEYS: readonly string[] = Object.keys(CLOSE_KEYS_RECORD);
 interface RecordOwner {
   acknowledge(record: ShareRecord, type: number): void;
   renew(record: ShareRecord): Promise<void>;
+  lockExpired(): void;
 }
 
 /** A partition in this member's assignment. */
@@ -230,6 +235,7 @@ export class ShareRecord extends ConsumerRecord {
       );
     }
     if (Date.now() >= this.#lockExpiresAt) {
+      this.owner.lockExpired();
       throw new AcquisitionLockExpiredError(
         `The acquisition lock of ${this.topic}[${this.partition}] offset ${this.offset} expired at ` +
           `${
@@ -270,6 +276,7 @@ export class ShareRecord extends ConsumerRecord {
       );
     }
     if (Date.now() >= this.#lockExpiresAt) {
+      this.owner.lockExpired();
       throw new AcquisitionLockExpiredError(
         `The acquisition lock of ${this.topic}[${this.partition}] offset ${this.offset} expired: it cannot be renewed`,
       );
@@ -335,8 +342,22 @@ function ackBatches(offsets: bigint[], types: number[]) {
   return out;
 }
 
+/** One partition's acknowledgements to send; `counts` (per wire type) only when metrics are on. */
+interface PartitionAcks {
+  tp: SharePartition;
+  batches: ReturnType<typeof ackBatches>;
+  counts: number[] | null;
+}
+
 /** Acknowledgement batches to send: topic id to partitions. */
-type AckMap = Map<string, { tp: SharePartition; batches: ReturnType<typeof ackBatches> }[]>;
+type AckMap = Map<string, PartitionAcks[]>;
+
+/** How many acknowledgements of each wire type (0 gap .. 4 renew) a partition's list holds. */
+function ackCounts(types: readonly number[]): number[] {
+  const counts = [0, 0, 0, 0, 0];
+  for (const t of types) if (t >= 0 && t < counts.length) counts[t]++;
+  return counts;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -417,6 +438,13 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
   #fatal: Error | null = null;
   #fatalDelivered = false;
   #heartbeat: Promise<void>;
+  /** Where fetches and acknowledgements are counted; null when the client has `metrics: false`. */
+  readonly #metrics: ShareConsumerRecorder | null;
+  /** OpenTelemetry: the span of the record in hand; null when telemetry is off. */
+  readonly #trace: ProcessTrace | null;
+  /** The record whose process span is open. */
+  #traced: ShareRecord | null = null;
+  readonly #unobserve: () => void;
 
   /**
    * Creates a share consumer and starts joining; use `client.shareConsumer()`.
@@ -465,6 +493,14 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     this.#onError = opts.onError ?? null;
     this.#log = client.cluster.hub.log.derive(opts.logger, opts.logLevel);
     this.#events = new EventHub(this.#log, client.cluster.hub);
+    this.#metrics = client.cluster.recorder ? new ShareConsumerRecorder() : null;
+    // OpenTelemetry, registered once nothing in the constructor can throw any more.
+    this.#trace = client.telemetry?.consumer(this.#groupId) ?? null;
+    this.#unobserve = client.telemetry?.observe(
+      "share-consumer",
+      () => this.metrics(),
+      { "messaging.consumer.group.name": this.#groupId },
+    ) ?? (() => {});
     const id = crypto.randomUUID();
     this.#lane = `group/${id}`;
     this.#fetchLane = `fetch/${id}`;
@@ -495,6 +531,30 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
    */
   events(opts?: EventsOptions): AsyncIterableIterator<KafkaEvent> {
     return this.#events.subscribe(opts);
+  }
+
+  /**
+   * A snapshot of this share consumer's metrics: records received (totals and per
+   * second, redeliveries among them), ShareFetch count, latency, records per fetch
+   * and failures, the acknowledgements the broker confirmed (accepted, released,
+   * rejected, renewed), ShareAcknowledge count, latency and failures, expired
+   * locks, requests in flight and the buffer's size. The connections' own metrics
+   * (requests per broker and API, bytes) are in `client.metrics()`. Empty (zeros,
+   * except `buffered`) when the client was made with `metrics: false`.
+   *
+   * @example
+   * ```ts ignore
+   * const m = queue.metrics();
+   * console.log(m.recordsAccepted, m.recordsReleased, m.redeliveries, m.fetchLatencyMs.p99);
+   * ```
+   */
+  metrics(): ShareConsumerMetrics {
+    return (this.#metrics ?? new ShareConsumerRecorder()).snapshot(this.#buffered);
+  }
+
+  /** @internal A record's acquisition lock was found expired. */
+  lockExpired(): void {
+    if (this.#metrics !== null) this.#metrics.locksExpired++;
   }
 
   #report(err: KafkaError, evenWhenStopping = false): void {
@@ -703,7 +763,11 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
       s.pending.delete(key);
       let l = byTopic.get(p.tp.topicId);
       if (!l) byTopic.set(p.tp.topicId, l = []);
-      l.push({ tp: p.tp, batches: ackBatches(p.offsets, p.types) });
+      l.push({
+        tp: p.tp,
+        batches: ackBatches(p.offsets, p.types),
+        counts: this.#metrics !== null ? ackCounts(p.types) : null,
+      });
     }
     return byTopic;
   }
@@ -733,6 +797,9 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     if (mine.length === 0 && forgotten.size === 0) return;
     const sentAcks = [...acks.values()].flat();
     const sentAt = Date.now();
+    const m = this.#metrics;
+    const start = m !== null ? performance.now() : 0;
+    if (m !== null) m.inFlight++;
     let res;
     try {
       res = await conn.request(shareFetch, {
@@ -751,8 +818,12 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     } catch (err) {
       // The broker may or may not have seen it: start a new session; those records come back after their locks.
       this.#resetSession(s, sentAcks.length);
+      m?.fetchFailed(err);
       throw err;
+    } finally {
+      if (m !== null) m.inFlight--;
     }
+    const fetchMs = m !== null ? performance.now() - start : 0;
     if (res.errorCode !== 0) {
       this.#resetSession(s, sentAcks.length);
       const err = new BrokerError(res.errorCode, {
@@ -760,6 +831,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
         groupId: this.#groupId,
         brokerMessage: res.errorMessage,
       });
+      m?.fetchFailed(err);
       if (
         res.errorCode === ErrorCode.SHARE_SESSION_NOT_FOUND ||
         res.errorCode === ErrorCode.INVALID_SHARE_SESSION_EPOCH ||
@@ -775,21 +847,27 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     for (const key of [...s.inSession.keys()]) if (!want.has(key)) s.inSession.delete(key);
     const lockUntil = sentAt + res.acquisitionLockTimeoutMs;
     let arrived = false;
+    // Partitions whose piggybacked acknowledgements the broker refused (counted only when metrics are on).
+    let refused: Set<string> | null = null;
     for (const t of res.responses) {
       for (const p of t.partitions) {
         const tp = s.inSession.get(`${t.topicId}:${p.partitionIndex}`);
         if (!tp) continue;
         if (p.acknowledgeErrorCode !== 0) {
-          this.#report(
-            new BrokerError(p.acknowledgeErrorCode, {
-              api: "ShareFetch",
-              groupId: this.#groupId,
-              topic: tp.topic,
-              partition: tp.partition,
-              brokerMessage: p.acknowledgeErrorMessage ??
-                "acknowledgements refused: those records are delivered again",
-            }),
-          );
+          const err = new BrokerError(p.acknowledgeErrorCode, {
+            api: "ShareFetch",
+            groupId: this.#groupId,
+            topic: tp.topic,
+            partition: tp.partition,
+            brokerMessage: p.acknowledgeErrorMessage ??
+              "acknowledgements refused: those records are delivered again",
+          });
+          if (m !== null) {
+            (refused ??= new Set()).add(tp.key);
+            m.ackFailed(err);
+            if (p.acknowledgeErrorCode === ErrorCode.INVALID_RECORD_STATE) m.locksExpired++;
+          }
+          this.#report(err);
         }
         if (p.errorCode !== 0) {
           const err = new BrokerError(p.errorCode, {
@@ -799,6 +877,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
             partition: tp.partition,
             brokerMessage: p.errorMessage,
           });
+          m?.errors.add(err);
           if (err.refreshMetadata) {
             s.inSession.delete(tp.key);
             await this.#cluster.refreshMetadata(this.#topics).catch(() => {});
@@ -809,6 +888,10 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
         }
         if (this.#accept(s, tp, p, lockUntil)) arrived = true;
       }
+    }
+    if (m !== null) {
+      for (const a of sentAcks) if (a.counts !== null && !refused?.has(a.tp.key)) m.confirmed(a.counts);
+      m.fetched(fetchMs);
     }
     if (arrived) this.#data.notify();
   }
@@ -839,6 +922,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
       ? decodeRecordBatches(p.records, { topic: tp.topic, partition: tp.partition })
       : [];
     let n = 0;
+    let redelivered = 0;
     let ri = 0;
     // The lowest acquired offset not yet handed out nor acknowledged as a gap.
     let next = ranges[0].firstOffset;
@@ -871,6 +955,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
           }),
         );
         n++;
+        if (range.deliveryCount > 1) redelivered++;
         next = r.offset + 1n;
       }
     }
@@ -880,6 +965,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
         s.add(tp, o, ACK_GAP);
       }
     }
+    this.#metrics?.partition(n, p.records.length, redelivered);
     return n > 0;
   }
 
@@ -895,6 +981,13 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     let s = this.#sessions.get(record.nodeId);
     if (!s) this.#sessions.set(record.nodeId, s = new ShareSession(record.nodeId));
     s.add(record.tp, record.offset, type);
+    if (this.#traced === record) this.#endSpan(type);
+  }
+
+  /** Ends the open process span with how its record was acknowledged. */
+  #endSpan(type: number): void {
+    this.#traced = null;
+    this.#trace!.end({ "messaging.kafka.acknowledgement.type": ACK_NAMES[type] });
   }
 
   /** @internal Renews a record's lock with ShareAcknowledge v2 (KIP-1222). */
@@ -910,6 +1003,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     const byTopic: AckMap = new Map([[record.tp.topicId, [{
       tp: record.tp,
       batches: [{ firstOffset: record.offset, lastOffset: record.offset, acknowledgeTypes: [ACK_RENEW] }],
+      counts: this.#metrics !== null ? ackCounts([ACK_RENEW]) : null,
     }]]]);
     const sentAt = Date.now();
     const lockMs = await s.exclusive(() => this.#acknowledge(s, conn, byTopic, true));
@@ -942,24 +1036,39 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
       topicId,
       partitions: l.map((a) => ({ partitionIndex: a.tp.partition, acknowledgementBatches: a.batches })),
     }));
-    const res = await conn.request(shareAcknowledge, {
-      groupId: this.#groupId,
-      memberId: this.#memberId,
-      shareSessionEpoch: final ? -1 : s.epoch,
-      isRenewAck: renew,
-      topics,
-    });
+    const m = this.#metrics;
+    const start = m !== null ? performance.now() : 0;
+    if (m !== null) m.inFlight++;
+    let res;
+    try {
+      res = await conn.request(shareAcknowledge, {
+        groupId: this.#groupId,
+        memberId: this.#memberId,
+        shareSessionEpoch: final ? -1 : s.epoch,
+        isRenewAck: renew,
+        topics,
+      });
+    } catch (err) {
+      m?.ackFailed(err);
+      throw err;
+    } finally {
+      if (m !== null) m.inFlight--;
+    }
+    if (m !== null) m.ackLatency.record(performance.now() - start);
     if (res.errorCode !== 0) {
       s.epoch = 0;
       s.inSession.clear();
-      throw new BrokerError(res.errorCode, {
+      const err = new BrokerError(res.errorCode, {
         api: "ShareAcknowledge",
         groupId: this.#groupId,
         brokerMessage: res.errorMessage,
       });
+      m?.ackFailed(err);
+      throw err;
     }
     if (final) s.epoch = 0;
     else s.nextEpoch();
+    if (m !== null) this.#countAcknowledged(m, byTopic, res.responses);
     for (const t of res.responses) {
       for (const p of t.partitions) {
         if (p.errorCode === 0) continue;
@@ -982,6 +1091,29 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
       }
     }
     return res.acquisitionLockTimeoutMs;
+  }
+
+  /** Counts what a ShareAcknowledge answer confirmed, and what it refused. */
+  #countAcknowledged(
+    m: ShareConsumerRecorder,
+    byTopic: AckMap,
+    responses: readonly {
+      topicId: string;
+      partitions: readonly { partitionIndex: number; errorCode: number }[];
+    }[],
+  ): void {
+    for (const t of responses) {
+      const sent = byTopic.get(t.topicId);
+      for (const p of t.partitions) {
+        const a = sent?.find((x) => x.tp.partition === p.partitionIndex);
+        if (p.errorCode === 0) {
+          if (a?.counts) m.confirmed(a.counts);
+          continue;
+        }
+        m.ackFailed(new BrokerError(p.errorCode, { api: "ShareAcknowledge", groupId: this.#groupId }));
+        if (p.errorCode === ErrorCode.INVALID_RECORD_STATE) m.locksExpired++;
+      }
+    }
   }
 
   /**
@@ -1042,8 +1174,15 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
           }
           this.#room.notify();
           // A record whose lock expired while buffered is the broker's again: skip it.
-          if (Date.now() >= r.lockExpiresAt) continue;
+          if (Date.now() >= r.lockExpiresAt) {
+            if (this.#metrics !== null) this.#metrics.locksExpired++;
+            continue;
+          }
           this.#inHand = r;
+          if (this.#trace !== null) {
+            this.#trace.record(r, { "messaging.kafka.delivery_count": r.deliveryCount });
+            this.#traced = r;
+          }
           return { done: false, value: r };
         }
         await this.#data.wait(1000);
@@ -1126,6 +1265,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
       if (!s) this.#sessions.set(r.nodeId, s = new ShareSession(r.nodeId));
       s.add(r.tp, r.offset, ACK_RELEASE);
       r.markAcknowledged("release");
+      if (this.#traced === r) this.#endSpan(ACK_RELEASE);
     };
     const hard = this.#hard.signal;
     if (this.#inHand && !hard.aborted) release(this.#inHand);
@@ -1160,6 +1300,9 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
       }
     }
     this.#memberEpoch = -1;
+    this.#traced = null;
+    this.#trace?.end();
+    this.#unobserve();
     if (this.#fatal && !this.#fatalDelivered) throw this.#fatal;
     if (errors.length) throw errors[0];
   }

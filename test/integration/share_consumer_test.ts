@@ -243,6 +243,12 @@ Deno.test(
     assert.equal(again.deliveryCount, next.deliveryCount + 1);
     again.accept();
     await q.commit();
+    // The metrics saw the same: seven renewals (ShareAcknowledge requests), one expired lock, a redelivery.
+    const m = q.metrics();
+    assert.equal(m.recordsRenewed, 7);
+    assert.ok(m.acknowledgeRequests >= 7, `acknowledgeRequests ${m.acknowledgeRequests}`);
+    assert.ok(m.locksExpired >= 1, `locksExpired ${m.locksExpired}`);
+    assert.ok(m.redeliveries >= 1, `redeliveries ${m.redeliveries}`);
   },
 );
 

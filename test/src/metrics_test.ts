@@ -8,6 +8,7 @@ import {
   Histogram,
   Meter,
   ProducerRecorder,
+  ShareConsumerRecorder,
 } from "../../src/observe/metrics.ts";
 import { loadTelemetry, telemetryWanted } from "../../src/observe/otel.ts";
 import { BrokerError, TimeoutError } from "../../src/errors.ts";
@@ -100,6 +101,42 @@ Deno.test("ConsumerRecorder: records per fetch, lag from high watermark minus po
   assert.equal(s.rebalances, 2);
   assert.equal(s.rebalanceTotalMs, 100);
   assert.equal(s.lastRebalanceMs, 60);
+});
+
+Deno.test("ShareConsumerRecorder: records per fetch, redeliveries, confirmed acknowledgements by type, failures", () => {
+  const r = new ShareConsumerRecorder();
+  r.partition(3, 300, 1);
+  r.partition(2, 200, 0);
+  r.fetched(20);
+  r.fetched(500);
+  r.fetchFailed(new TimeoutError("slow"));
+  // Wire types: 0 gap (not counted), 1 accept, 2 release, 3 reject, 4 renew.
+  r.confirmed([9, 3, 1, 1, 0]);
+  r.confirmed([0, 0, 0, 0, 2]);
+  r.ackLatency.record(7);
+  r.ackFailed(new BrokerError(121, { api: "ShareAcknowledge" }));
+  r.locksExpired++;
+  const s = r.snapshot(4);
+  assert.equal(s.recordsReceived, 5);
+  assert.equal(s.bytesReceived, 500);
+  assert.equal(s.redeliveries, 1);
+  assert.equal(s.fetches, 2);
+  assert.equal(s.recordsPerFetch.max, 5);
+  assert.equal(s.recordsPerFetch.count, 2);
+  assert.equal(s.fetchLatencyMs.max, 500);
+  assert.equal(s.fetchErrors, 1);
+  assert.deepEqual(
+    [s.recordsAccepted, s.recordsReleased, s.recordsRejected, s.recordsRenewed],
+    [3, 1, 1, 2],
+  );
+  assert.equal(s.acknowledgeRequests, 1);
+  assert.equal(s.acknowledgeErrors, 1);
+  assert.equal(s.locksExpired, 1);
+  assert.equal(s.buffered, 4);
+  assert.deepEqual(s.errors, { TimeoutError: 1, INVALID_RECORD_STATE: 1 });
+  // A fresh recorder (what metrics: false reports) is all zeros.
+  const off = new ShareConsumerRecorder().snapshot(0);
+  assert.equal(off.recordsReceived + off.fetches + off.recordsAccepted + off.acknowledgeRequests, 0);
 });
 
 Deno.test("a connection counts requests, latency and failures; in flight returns to 0 after a timeout", async () => {

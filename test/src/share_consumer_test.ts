@@ -245,6 +245,11 @@ Deno.test("share consumer: an acknowledgement the broker refuses (INVALID_RECORD
   const r = (await q.next()).value as ShareRecord;
   r.accept();
   await assert.rejects(q.commit(), AcquisitionLockExpiredError);
+  const m = q.metrics();
+  assert.equal(m.recordsAccepted, 0, "a refused acceptance is not counted");
+  assert.ok(m.acknowledgeRequests >= 1 && m.acknowledgeErrors >= 1 && m.locksExpired >= 1, JSON.stringify(m));
+  assert.ok((m.errors.INVALID_RECORD_STATE ?? 0) >= 1, JSON.stringify(m.errors));
+  assert.ok(m.fetches >= 1 && m.recordsReceived >= 1);
   // close() releases records 1 and 2; the refusal goes to onError, close() itself succeeds.
   await q.close();
   assert.ok(errors.some((e) => e instanceof AcquisitionLockExpiredError), errors.map(String).join("\n"));
