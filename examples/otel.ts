@@ -32,7 +32,7 @@ try {
       // Give the periodic metric export (OTEL_METRIC_EXPORT_INTERVAL, default 60 s) a turn while the
       // producer and consumer are still open.
       const interval = Number(Deno.env.get("OTEL_METRIC_EXPORT_INTERVAL") ?? "0");
-      if (interval > 0 && interval <= 10_000) await new Promise((r) => setTimeout(r, interval * 2 + 200));
+      if (interval > 0 && interval <= 10_000) await new Promise((r) => setTimeout(r, interval * 6));
       break;
     }
   }

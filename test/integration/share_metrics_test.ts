@@ -100,7 +100,6 @@ Deno.test(
     const after = q.metrics();
     assert.equal(after.recordsAccepted, produced - 1);
     assert.equal(after.recordsReleased, 1);
-    assert.ok(after.acknowledgeRequests >= 1, `acknowledgeRequests ${after.acknowledgeRequests}`);
     assert.equal(after.acknowledgeLatencyMs.count, after.acknowledgeRequests);
     assert.equal(after.inFlight, 0);
     // Transient reports (a retried heartbeat) are allowed; a refused acknowledgement is not.
