@@ -96,7 +96,7 @@ Deno.test(
     } finally {
       await q.close();
     }
-    // Closing sends the final ShareAcknowledge (it closes the share session).
+    // After close() (its final ShareAcknowledge closes the share session) the counts still hold.
     const after = q.metrics();
     assert.equal(after.recordsAccepted, produced - 1);
     assert.equal(after.recordsReleased, 1);
