@@ -58,6 +58,45 @@ export function closeSignal(opts: unknown, known: readonly string[], what: strin
 }
 
 /**
+ * The shared shape of `close({ signal })`: checks the options ({@linkcode closeSignal};
+ * a bad one is a rejection), links the signal to `hard` (its abort turns the close
+ * hard), starts the close with `start` (which returns the close, made once by the
+ * caller) and returns it. With a signal, the result rejects with `signal.reason`
+ * once the close settled if the signal aborted; and when the close failed, with
+ * the reason instead of the failure if `reasonOverFailure`.
+ *
+ * @param opts The options passed.
+ * @param known Every key the options type has.
+ * @param hard The signal that makes the close hard.
+ * @param start Starts the close (once) and returns it; given the checked signal.
+ * @param reasonOverFailure Whether an aborted signal's reason replaces the close's failure.
+ */
+export function closeWith(
+  opts: unknown,
+  known: readonly string[],
+  hard: Linked,
+  start: (signal: AbortSignal | undefined) => Promise<void>,
+  reasonOverFailure: boolean,
+): Promise<void> {
+  let signal: AbortSignal | undefined;
+  try {
+    signal = closeSignal(opts, known, "close()");
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  hard.link(signal);
+  const closing = start(signal);
+  if (signal === undefined) return closing;
+  const aborted = () => {
+    if (signal.aborted) throw signal.reason;
+  };
+  if (!reasonOverFailure) return closing.then(aborted);
+  return closing.then(aborted, (err) => {
+    throw signal.aborted ? signal.reason : err;
+  });
+}
+
+/**
  * Calls `fn` once when `signal` aborts; returns the function that removes the
  * listener (call it when the operation settles). Nothing is added when the
  * signal is undefined; `fn` runs at once when it is already aborted.

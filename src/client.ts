@@ -17,7 +17,7 @@ import type { EventsOptions, KafkaEvent } from "./observe/events.ts";
 import type { ClientMetrics } from "./observe/metrics.ts";
 import { ClientRecorder } from "./observe/metrics.ts";
 import { loadTelemetry, type Telemetry } from "./observe/otel.ts";
-import { checkSignal, closeSignal, Linked, onAbort } from "./abort.ts";
+import { checkSignal, closeWith, Linked, onAbort } from "./abort.ts";
 
 /** Options for {@linkcode connect}. */
 export interface ClientOptions extends ClusterOptions {
@@ -297,26 +297,16 @@ export class Client implements AsyncDisposable {
    * @param opts The signal that cuts the graceful close short.
    */
   close(opts: CloseOptions = {}): Promise<void> {
-    let signal: AbortSignal | undefined;
-    try {
-      signal = closeSignal(opts, CLOSE_KEYS, "close()");
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.#hard.link(signal);
-    this.#closing ??= (async () => {
-      const closers = [...this.#closers];
-      this.#closers.clear();
-      await Promise.allSettled(closers.map((c) => c(this.#hard.signal)));
-      await this.#cluster.close();
-      this.#unobserve();
-      this.#hard.dispose();
-    })();
-    if (signal === undefined) return this.#closing;
     // Rejects with the reason once the (then hard) close is done, if the signal aborted.
-    return this.#closing.then(() => {
-      if (signal.aborted) throw signal.reason;
-    });
+    return closeWith(opts, CLOSE_KEYS, this.#hard, () =>
+      this.#closing ??= (async () => {
+        const closers = [...this.#closers];
+        this.#closers.clear();
+        await Promise.allSettled(closers.map((c) => c(this.#hard.signal)));
+        await this.#cluster.close();
+        this.#unobserve();
+        this.#hard.dispose();
+      })(), false);
   }
 
   /** Same as {@linkcode Client.close}. */

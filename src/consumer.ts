@@ -43,7 +43,8 @@ import {
   UnsupportedVersionError,
 } from "./errors.ts";
 import { checkOptions } from "./options.ts";
-import { abortable, closeSignal, Linked, onAbort } from "./abort.ts";
+import { badTopicName, missingTopicTimeout, topicNameProblem, watchTopics } from "./topics.ts";
+import { abortable, closeWith, Linked, onAbort } from "./abort.ts";
 import {
   type Chunk,
   ConsumerRecord,
@@ -279,16 +280,6 @@ export interface CommitOffset {
   partition: number;
   /** The next offset to read. */
   offset: bigint;
-}
-
-/** Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not "." or "..". */
-function topicNameProblem(name: unknown): string | null {
-  if (typeof name !== "string") return "a topic name must be a string";
-  if (name.length === 0) return "a topic name cannot be empty";
-  if (name === "." || name === "..") return `"${name}" is not a topic name`;
-  if (name.length > 249) return "a topic name has at most 249 characters";
-  if (!/^[a-zA-Z0-9._-]+$/.test(name)) return "a topic name has only ASCII letters, digits, '.', '_' and '-'";
-  return null;
 }
 
 function positive(name: string, v: number | undefined, dflt: number): number {
@@ -527,9 +518,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     this.#reset = opts.fromBeginning ? "earliest" : "latest";
     const retryBackoffMs = positive("retryBackoffMs", opts.retryBackoffMs, 100);
     const maxPartitionBytes = positive("maxPartitionBytes", opts.maxPartitionBytes, 1 << 20);
-    const missingTopicTimeoutMs = opts.missingTopicTimeoutMs === Infinity
-      ? Infinity
-      : positive("missingTopicTimeoutMs", opts.missingTopicTimeoutMs, 60_000);
+    const missingTopicTimeoutMs = missingTopicTimeout(opts.missingTopicTimeoutMs);
     const id = crypto.randomUUID();
     this.#fetcher = new Fetcher(this.#cluster, {
       maxWaitMs: positive("maxWaitMs", opts.maxWaitMs, 500),
@@ -622,14 +611,18 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#group!.start();
     } else if (this.#subscribed) {
       const names = topics as string[];
-      const bad = names.map((t) => [t, topicNameProblem(t)] as const).find(([, why]) => why !== null);
+      const bad = badTopicName(names);
       if (bad) {
         // Nothing can ever be assigned: the iterator fails at once.
-        this.#fail(new TypeError(`Cannot subscribe to topic ${JSON.stringify(bad[0])}: ${bad[1]}`));
+        this.#fail(bad);
         return;
       }
       this.#group!.start();
-      this.#tasks.push(this.#watchTopics(names, missingTopicTimeoutMs));
+      this.#tasks.push(watchTopics(this.#cluster, names, missingTopicTimeoutMs, {
+        stopping: () => this.#stopping,
+        fail: (err) => this.#fail(err),
+        wait: (ms) => this.#tick.wait(ms),
+      }));
     } else this.#tasks.push(this.#startStandalone(opts.assign!));
     if (this.#autoCommit) this.#tasks.push(this.#autoCommitLoop());
   }
@@ -776,53 +769,6 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
       this.#generationOfAssignment++;
     } catch (err) {
       this.#fail(err as Error);
-    }
-  }
-
-  /**
-   * Fails the iterator when a subscribed topic has an invalid name or is not
-   * authorized (at once), or stays missing for `boundMs`; ends once all exist.
-   */
-  async #watchTopics(topics: string[], boundMs: number): Promise<void> {
-    const started = Date.now();
-    let delay = 100;
-    while (!this.#stopping) {
-      let missing: string[] | null = [];
-      try {
-        await this.#cluster.refreshMetadata(topics);
-        for (const t of topics) {
-          const info = this.#cluster.cachedTopic(t);
-          if (info && info.errorCode === 0 && info.partitions.length > 0) continue;
-          if (info && info.errorCode) {
-            const err = new BrokerError(info.errorCode, { api: "Metadata", topic: t });
-            if (!err.retriable) {
-              this.#fail(err);
-              return;
-            }
-          }
-          missing.push(t);
-        }
-      } catch (err) {
-        if (!(err instanceof KafkaError) || (err instanceof BrokerError && !err.retriable)) {
-          this.#fail(err as Error);
-          return;
-        }
-        missing = null; // unknown this time; the group loop reports what is wrong with the cluster
-      }
-      if (missing !== null && missing.length === 0) return;
-      const waited = Date.now() - started;
-      if (missing !== null && waited >= boundMs) {
-        this.#fail(
-          new TimeoutError(
-            `Subscribed topic${missing.length > 1 ? "s" : ""} ${
-              missing.map((t) => JSON.stringify(t)).join(", ")
-            } still missing after ${waited} ms (missingTopicTimeoutMs ${boundMs})`,
-          ),
-        );
-        return;
-      }
-      await this.#tick.wait(Math.min(delay, Math.max(0, boundMs - waited)));
-      delay = Math.min(delay * 2, 2000);
     }
   }
 
@@ -1396,23 +1342,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    * @param opts The graceful close's time limit.
    */
   close(opts: ConsumerCloseOptions = {}): Promise<void> {
-    let signal: AbortSignal | undefined;
-    try {
-      signal = closeSignal(opts, CLOSE_KEYS, "close()");
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.#hard.link(signal);
-    this.#closing ??= this.#close(opts.timeoutMs);
-    if (signal === undefined) return this.#closing;
-    return this.#closing.then(
-      () => {
-        if (signal.aborted) throw signal.reason;
-      },
-      (err) => {
-        throw signal.aborted ? signal.reason : err;
-      },
-    );
+    return closeWith(opts, CLOSE_KEYS, this.#hard, () => this.#closing ??= this.#close(opts.timeoutMs), true);
   }
 
   async #close(timeoutMs: number | undefined): Promise<void> {

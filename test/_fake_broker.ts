@@ -7,6 +7,7 @@
  */
 
 import { apiVersions } from "../protocol/apis/api_versions.ts";
+import { metadata } from "../protocol/apis/metadata.ts";
 import {
   type ApiCodec,
   decodeRequestHeader,
@@ -38,6 +39,43 @@ export function apiVersionsReply(
 /** Encodes a response frame for a request header. */
 export function reply<Req, Res>(codec: ApiCodec<Req, Res>, header: RequestHeader, res: Res): Uint8Array {
   return encodeResponseFrame(codec, header.apiVersion, header.correlationId, res);
+}
+
+/**
+ * The Metadata answer of a one-node fake cluster: node 0 on 127.0.0.1:`port`, the
+ * controller, leading partition 0 of one topic (by default "t" with an all-zero id).
+ * With a non-zero `errorCode` the topic has that error and no partitions.
+ */
+export function metadataReply(
+  header: RequestHeader,
+  port: number,
+  topic: { name?: string; topicId?: string; errorCode?: number } = {},
+): Uint8Array {
+  const errorCode = topic.errorCode ?? 0;
+  return reply(metadata, header, {
+    throttleTimeMs: 0,
+    brokers: [{ nodeId: 0, host: "127.0.0.1", port, rack: null }],
+    clusterId: "fake",
+    controllerId: 0,
+    topics: [{
+      errorCode,
+      name: topic.name ?? "t",
+      topicId: topic.topicId ?? "AAAAAAAAAAAAAAAAAAAAAA",
+      isInternal: false,
+      partitions: errorCode !== 0 ? [] : [{
+        errorCode: 0,
+        partitionIndex: 0,
+        leaderId: 0,
+        leaderEpoch: 0,
+        replicaNodes: [0],
+        isrNodes: [0],
+        offlineReplicas: [],
+      }],
+      topicAuthorizedOperations: -2147483648,
+    }],
+    clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
+  });
 }
 
 /** A running fake broker. */

@@ -25,7 +25,7 @@ import { checkOptions } from "../options.ts";
 import { EventHub, type EventsOptions, type KafkaEvent } from "../observe/events.ts";
 import type { Logger, LogLevel } from "../observe/log.ts";
 import { BrokerError, ClosedError, SendAbortedError, TimeoutError } from "../errors.ts";
-import { abortable, checkSignal, closeSignal, Linked, onAbort } from "../abort.ts";
+import { abortable, checkSignal, closeWith, Linked, onAbort } from "../abort.ts";
 import { type Accumulator, type RecordMetadata, recordSize, type SendOp } from "./accumulator.ts";
 import { Sender } from "./sender.ts";
 import { type ProducerMetrics, ProducerRecorder } from "../observe/metrics.ts";
@@ -915,22 +915,18 @@ export class Producer implements AsyncDisposable {
    * @param opts The graceful close's time limit and the signal that cuts it short.
    */
   close(opts: ProducerCloseOptions = {}): Promise<void> {
-    let signal: AbortSignal | undefined;
-    try {
-      signal = closeSignal(opts, CLOSE_KEYS, "close()");
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.#hard.link(signal);
     // The events end even when the close fails.
-    this.#closing ??= this.#close(opts.timeoutMs).finally(() => {
-      this.#events.close();
-      this.#unobserve();
-    });
-    if (signal === undefined) return this.#closing;
-    return this.#closing.then(() => {
-      if (signal.aborted) throw signal.reason;
-    });
+    return closeWith(
+      opts,
+      CLOSE_KEYS,
+      this.#hard,
+      () =>
+        this.#closing ??= this.#close(opts.timeoutMs).finally(() => {
+          this.#events.close();
+          this.#unobserve();
+        }),
+      false,
+    );
   }
 
   async #close(timeoutMs: number | undefined): Promise<void> {

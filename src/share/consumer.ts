@@ -51,7 +51,8 @@ import { EventHub, type EventsOptions, type KafkaEvent } from "../observe/events
 import type { Log, Logger, LogLevel } from "../observe/log.ts";
 import { type ShareConsumerMetrics, ShareConsumerRecorder } from "../observe/metrics.ts";
 import type { ProcessTrace } from "../observe/otel.ts";
-import { closeSignal, Linked, onAbort } from "../abort.ts";
+import { closeWith, Linked, onAbort } from "../abort.ts";
+import { badTopicName, missingTopicTimeout, watchTopics } from "../topics.ts";
 
 /** How a record is acknowledged: done, to be delivered again, or never again. */
 export type AcknowledgeType = "accept" | "release" | "reject";
@@ -101,6 +102,13 @@ export interface ShareConsumerOptions {
   /** A rack id for the broker's assignor. */
   rackId?: string;
   /**
+   * How long subscribed topics may stay missing from the cluster before the iterator fails
+   * with a `TimeoutError` naming them (`Infinity` waits forever). Default 60 s.
+   * A topic that is not authorized fails it at once (a `BrokerError`), as does an invalid
+   * topic name (a `TypeError`).
+   */
+  missingTopicTimeoutMs?: number;
+  /**
    * Hears of background failures the consumer recovers from (a fetch or heartbeat to retry,
    * an acknowledgement the broker refused: those records are delivered again). Fatal ones
    * reject `next()` and `close()`. Default: a warning to the `logger`.
@@ -121,6 +129,7 @@ const KNOWN_KEYS: Record<keyof ShareConsumerOptions, true> = {
   maxBytes: true,
   retryBackoffMs: true,
   rackId: true,
+  missingTopicTimeoutMs: true,
   onError: true,
   logger: true,
   logLevel: true,
@@ -438,6 +447,10 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
   #fatal: Error | null = null;
   #fatalDelivered = false;
   #heartbeat: Promise<void>;
+  /** Fails the iterator when subscribed topics are bad or stay missing; ends once all exist. */
+  #watch: Promise<void>;
+  /** Wakes the topic watch when closing. */
+  readonly #tick = new Signal();
   /** Where fetches and acknowledgements are counted; null when the client has `metrics: false`. */
   readonly #metrics: ShareConsumerRecorder | null;
   /** OpenTelemetry: the span of the record in hand; null when telemetry is off. */
@@ -490,6 +503,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     this.#maxBytes = nonNegative("maxBytes", opts.maxBytes, 50 << 20);
     this.#retryBackoffMs = nonNegative("retryBackoffMs", opts.retryBackoffMs, 100);
     this.#rackId = opts.rackId ?? null;
+    const missingTopicTimeoutMs = missingTopicTimeout(opts.missingTopicTimeoutMs);
     this.#onError = opts.onError ?? null;
     this.#log = client.cluster.hub.log.derive(opts.logger, opts.logLevel);
     this.#events = new EventHub(this.#log, client.cluster.hub);
@@ -510,7 +524,19 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
         this.#report(err instanceof KafkaError ? err : new KafkaError(String(err)));
       })
     );
+    const bad = badTopicName(this.#topics);
+    if (bad) {
+      // Nothing can ever be assigned: the iterator fails at once.
+      this.#fail(bad);
+      this.#heartbeat = this.#watch = Promise.resolve();
+      return;
+    }
     this.#heartbeat = this.#heartbeatLoop();
+    this.#watch = watchTopics(this.#cluster, this.#topics, missingTopicTimeoutMs, {
+      stopping: () => this.#stopping,
+      fail: (err) => this.#fail(err),
+      wait: (ms) => this.#tick.wait(ms),
+    });
   }
 
   /** The member id (chosen by the client, as share groups ask). */
@@ -1230,24 +1256,10 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
    * @param opts The signal that cuts the graceful close short.
    */
   close(opts: ShareCloseOptions = {}): Promise<void> {
-    let signal: AbortSignal | undefined;
-    try {
-      signal = closeSignal(opts, CLOSE_KEYS, "close()");
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.#hard.link(signal);
-    if (signal !== undefined) this.#data.notify();
-    this.#closing ??= this.#doClose().finally(() => this.#hard.dispose());
-    if (signal === undefined) return this.#closing;
-    return this.#closing.then(
-      () => {
-        if (signal.aborted) throw signal.reason;
-      },
-      (err) => {
-        throw signal.aborted ? signal.reason : err;
-      },
-    );
+    return closeWith(opts, CLOSE_KEYS, this.#hard, (signal) => {
+      if (signal !== undefined) this.#data.notify();
+      return this.#closing ??= this.#doClose().finally(() => this.#hard.dispose());
+    }, true);
   }
 
   async #doClose(): Promise<void> {
@@ -1257,6 +1269,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
     // Let the fetch loops finish their request (bounded by maxWaitMs), then send the rest.
     this.#stopping = true;
     this.#wake.notify();
+    this.#tick.notify();
     this.#room.notify();
     await Promise.all([...this.#sessions.values()].map((s) => s.loop ?? Promise.resolve()));
     const release = (r: ShareRecord) => {
@@ -1287,6 +1300,7 @@ export class ShareConsumer implements AsyncIterable<ShareRecord>, AsyncDisposabl
       })
     ));
     await this.#heartbeat;
+    await this.#watch;
     if (this.#memberEpoch > 0 && !hard.aborted) {
       try {
         const conn = await this.#coordinatorConnection();

@@ -17,6 +17,7 @@ import {
   type KafkaError,
   type ShareConsumer,
   type ShareRecord,
+  TimeoutError,
 } from "../../mod.ts";
 import { BROKERS, deviates, newTopic, notOffered, requires, testClient, uniqueName } from "../_broker.ts";
 import { javaTool } from "../_tools.ts";
@@ -243,10 +244,10 @@ Deno.test(
     assert.equal(again.deliveryCount, next.deliveryCount + 1);
     again.accept();
     await q.commit();
-    // The metrics saw the same: seven renewals (ShareAcknowledge requests), one expired lock, a redelivery.
+    // The metrics saw the same: fourteen renewals (ShareAcknowledge requests), one expired lock, a redelivery.
     const m = q.metrics();
-    assert.equal(m.recordsRenewed, 7);
-    assert.ok(m.acknowledgeRequests >= 7, `acknowledgeRequests ${m.acknowledgeRequests}`);
+    assert.equal(m.recordsRenewed, 14);
+    assert.ok(m.acknowledgeRequests >= 14, `acknowledgeRequests ${m.acknowledgeRequests}`);
     assert.ok(m.locksExpired >= 1, `locksExpired ${m.locksExpired}`);
     assert.ok(m.redeliveries >= 1, `redeliveries ${m.redeliveries}`);
   },
@@ -413,6 +414,26 @@ Deno.test(
     assert.ok(got.every(([, n]) => n === 2), JSON.stringify(got.map(([o, n]) => `${o}:${n}`)));
     await second.close();
     assert.equal((await second.next()).done, true);
+  },
+);
+
+Deno.test(
+  "share consumer: subscribed topics that stay missing past missingTopicTimeoutMs fail the iterator, named",
+  { ignore: requires("share-groups") },
+  async () => {
+    await using client = await testClient({ allowAutoTopicCreation: false });
+    const missing = uniqueName("share-missing");
+    const q = client.shareConsumer({
+      groupId: uniqueName("share-missing-g"),
+      topics: [missing],
+      missingTopicTimeoutMs: 1500,
+      onError,
+    });
+    const err = await within(q.next(), 60_000, "the iterator").catch((e) => e);
+    assert.ok(err instanceof TimeoutError, String(err));
+    assert.match(err.message, new RegExp(`"${missing}"`));
+    assert.match(err.message, /missingTopicTimeoutMs 1500/);
+    await within(q.close(), 60_000, "close()"); // next() reported the failure: close does not repeat it
   },
 );
 

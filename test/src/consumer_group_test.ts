@@ -11,7 +11,6 @@ import { heartbeat } from "../../protocol/apis/heartbeat.ts";
 import { joinGroup } from "../../protocol/apis/join_group.ts";
 import { leaveGroup } from "../../protocol/apis/leave_group.ts";
 import { listOffsets } from "../../protocol/apis/list_offsets.ts";
-import { metadata } from "../../protocol/apis/metadata.ts";
 import { offsetCommit } from "../../protocol/apis/offset_commit.ts";
 import { offsetFetch } from "../../protocol/apis/offset_fetch.ts";
 import { syncGroup } from "../../protocol/apis/sync_group.ts";
@@ -27,7 +26,7 @@ import {
 /** Topic "t"'s id (not the zero id, which means "no id"). */
 const TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAQ";
 import { BrokerError, connect, type ConsumerOptions, UnsupportedVersionError } from "../../mod.ts";
-import { apiVersionsReply, type FakeBroker, fakeBroker, reply } from "../_fake_broker.ts";
+import { apiVersionsReply, type FakeBroker, fakeBroker, metadataReply, reply } from "../_fake_broker.ts";
 
 // Non-flexible versions keep the fake broker simple (request header v1).
 const RANGES: [number, number, number][] = [
@@ -80,30 +79,7 @@ function cluster(
             : [...RANGES.filter(([k]) => k !== 3), [3, 0, 12], [68, 0, 1]],
         );
       case 3:
-        return reply(metadata, h, {
-          throttleTimeMs: 0,
-          brokers: [{ nodeId: 0, host: "127.0.0.1", port: broker.port, rack: null }],
-          clusterId: "fake",
-          controllerId: 0,
-          topics: [{
-            errorCode: 0,
-            name: "t",
-            topicId: TOPIC_ID,
-            isInternal: false,
-            partitions: [{
-              errorCode: 0,
-              partitionIndex: 0,
-              leaderId: 0,
-              leaderEpoch: 0,
-              replicaNodes: [0],
-              isrNodes: [0],
-              offlineReplicas: [],
-            }],
-            topicAuthorizedOperations: -2147483648,
-          }],
-          clusterAuthorizedOperations: -2147483648,
-          errorCode: 0,
-        });
+        return metadataReply(h, broker.port, { topicId: TOPIC_ID });
       case 10:
         return reply(findCoordinator, h, {
           throttleTimeMs: 0,

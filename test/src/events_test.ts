@@ -2,7 +2,6 @@
 // and log lines against a scripted fake broker (connection loss, retries, throttling, SASL secrets).
 import assert from "node:assert/strict";
 import { initProducerId } from "../../protocol/apis/init_producer_id.ts";
-import { metadata } from "../../protocol/apis/metadata.ts";
 import { produce } from "../../protocol/apis/produce.ts";
 import { saslAuthenticate } from "../../protocol/apis/sasl_authenticate.ts";
 import { saslHandshake } from "../../protocol/apis/sasl_handshake.ts";
@@ -11,7 +10,7 @@ import type { Reader } from "../../protocol/primitives.ts";
 import { connect, type KafkaEvent, type Logger, type SaslOptions } from "../../mod.ts";
 import { EventHub } from "../../src/observe/events.ts";
 import { Log } from "../../src/observe/log.ts";
-import { apiVersionsReply, fakeBroker, reply } from "../_fake_broker.ts";
+import { apiVersionsReply, fakeBroker, metadataReply, reply } from "../_fake_broker.ts";
 
 /** A logger that keeps every line. */
 function recorder(): Logger & { lines: { level: string; msg: string; fields?: Record<string, unknown> }[] } {
@@ -166,30 +165,7 @@ function cluster(script: Script) {
         });
       }
       case 3:
-        return reply(metadata, h, {
-          throttleTimeMs: 0,
-          brokers: [{ nodeId: 0, host: "127.0.0.1", port: broker.port, rack: null }],
-          clusterId: "fake",
-          controllerId: 0,
-          topics: [{
-            errorCode: 0,
-            name: "t",
-            topicId: "AAAAAAAAAAAAAAAAAAAAAA",
-            isInternal: false,
-            partitions: [{
-              errorCode: 0,
-              partitionIndex: 0,
-              leaderId: 0,
-              leaderEpoch: 0,
-              replicaNodes: [0],
-              isrNodes: [0],
-              offlineReplicas: [],
-            }],
-            topicAuthorizedOperations: -2147483648,
-          }],
-          clusterAuthorizedOperations: -2147483648,
-          errorCode: 0,
-        });
+        return metadataReply(h, broker.port);
       case 22:
         return reply(initProducerId, h, {
           throttleTimeMs: 0,

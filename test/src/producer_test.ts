@@ -1,13 +1,12 @@
 // Failure modes of the producer, against a scripted fake broker on 127.0.0.1.
 import assert from "node:assert/strict";
 import { initProducerId } from "../../protocol/apis/init_producer_id.ts";
-import { metadata } from "../../protocol/apis/metadata.ts";
 import { produce } from "../../protocol/apis/produce.ts";
 import type { RequestHeader } from "../../protocol/framing.ts";
 import { decodeRecordBatches } from "../../protocol/record_batch.ts";
 import type { Reader } from "../../protocol/primitives.ts";
 import { BrokerError, connect, TimeoutError } from "../../mod.ts";
-import { apiVersionsReply, fakeBroker, reply } from "../_fake_broker.ts";
+import { apiVersionsReply, fakeBroker, metadataReply, reply } from "../_fake_broker.ts";
 
 // Old, non-flexible versions keep the fake broker simple (request header v1).
 const RANGES: [number, number, number][] = [[18, 0, 2], [3, 0, 8], [0, 3, 8], [22, 0, 1]];
@@ -35,30 +34,7 @@ function cluster(
       case 18:
         return apiVersionsReply(h, RANGES);
       case 3:
-        return reply(metadata, h, {
-          throttleTimeMs: 0,
-          brokers: [{ nodeId: 0, host: "127.0.0.1", port: broker.port, rack: null }],
-          clusterId: "fake",
-          controllerId: 0,
-          topics: [{
-            errorCode: 0,
-            name: "t",
-            topicId: "AAAAAAAAAAAAAAAAAAAAAA",
-            isInternal: false,
-            partitions: [{
-              errorCode: 0,
-              partitionIndex: 0,
-              leaderId: 0,
-              leaderEpoch: 0,
-              replicaNodes: [0],
-              isrNodes: [0],
-              offlineReplicas: [],
-            }],
-            topicAuthorizedOperations: -2147483648,
-          }],
-          clusterAuthorizedOperations: -2147483648,
-          errorCode: 0,
-        });
+        return metadataReply(h, broker.port);
       case 22: {
         if (!answerInit) return null;
         const res = { throttleTimeMs: 0, errorCode: 0, producerId: 7n, producerEpoch: epoch++ };

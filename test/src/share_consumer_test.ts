@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import {
   AcquisitionLockExpiredError,
+  BrokerError,
   connect,
   type KafkaError,
   type ShareRecord,
@@ -18,14 +19,20 @@ import {
 } from "../../mod.ts";
 import { isFlexible, type RequestHeader } from "../../protocol/framing.ts";
 import { API_CODECS } from "../../protocol/mod.ts";
-import { metadata } from "../../protocol/apis/metadata.ts";
 import { findCoordinator } from "../../protocol/apis/find_coordinator.ts";
 import { encodeRecordBatch } from "../../protocol/record_batch.ts";
 import { shareAcknowledge, type ShareAcknowledgeRequest } from "../../protocol/messages/share_acknowledge.ts";
 import { shareFetch, type ShareFetchRequest } from "../../protocol/messages/share_fetch.ts";
 import { shareGroupHeartbeat } from "../../protocol/messages/share_group_heartbeat.ts";
 import type { ApiCodec } from "../../protocol/framing.ts";
-import { apiVersionsReply, type FakeBroker, fakeBroker, type FakeReply, reply } from "../_fake_broker.ts";
+import {
+  apiVersionsReply,
+  type FakeBroker,
+  fakeBroker,
+  type FakeReply,
+  metadataReply,
+  reply,
+} from "../_fake_broker.ts";
 import type { Reader } from "../../protocol/primitives.ts";
 
 const TOPIC = "jobs";
@@ -42,6 +49,8 @@ interface FakeOptions {
   ackError?: number;
   /** The error FindCoordinator answers with. */
   coordinatorError?: number;
+  /** The topic's error in the n-th Metadata answer (0: it exists); it exists when absent. */
+  topicError?: (n: number) => number;
 }
 
 /** One fake broker that is also the share coordinator, serving 3 records of one partition. */
@@ -56,6 +65,8 @@ function shareBroker(
   const fetches: ShareFetchRequest[] = [];
   const epochs: number[] = [];
   let served = false;
+  let metadataAnswers = 0;
+  let topicError = 0;
   const records = encodeRecordBatch([0, 1, 2].map((i) => ({ value: new TextEncoder().encode(`job ${i}`) })));
   const ranges: [number, number, number][] = [
     ...API_CODECS.map((c) => [c.apiKey, c.minVersion, c.maxVersion] as [number, number, number]),
@@ -74,30 +85,17 @@ function shareBroker(
   const answer = async (h: RequestHeader, body: Reader): Promise<FakeReply> => {
     if (h.apiKey === 18) return apiVersionsReply(h, ranges);
     if (h.apiKey === 3) {
-      return reply(metadata, h, {
-        throttleTimeMs: 0,
-        brokers: [{ nodeId: 0, host: "127.0.0.1", port: b.port, rack: null }],
-        clusterId: "fake",
-        controllerId: 0,
-        topics: [{
-          errorCode: 0,
+      topicError = o.topicError?.(metadataAnswers++) ?? 0;
+      return metadataReply(
+        h,
+        b.port,
+        // A missing topic's id is all zeros.
+        {
           name: TOPIC,
-          topicId: TOPIC_ID,
-          isInternal: false,
-          partitions: [{
-            errorCode: 0,
-            partitionIndex: 0,
-            leaderId: 0,
-            leaderEpoch: 0,
-            replicaNodes: [0],
-            isrNodes: [0],
-            offlineReplicas: [],
-          }],
-          topicAuthorizedOperations: -2147483648,
-        }],
-        clusterAuthorizedOperations: -2147483648,
-        errorCode: 0,
-      });
+          topicId: topicError !== 0 ? "AAAAAAAAAAAAAAAAAAAAAA" : TOPIC_ID,
+          errorCode: topicError,
+        },
+      );
     }
     if (h.apiKey === findCoordinator.apiKey) {
       return reply(findCoordinator, h, {
@@ -126,7 +124,8 @@ function shareBroker(
         memberId: null,
         memberEpoch: 1,
         heartbeatIntervalMs: 200,
-        assignment: { topicPartitions: [{ topicId: TOPIC_ID, partitions: [0] }] },
+        // Nothing to assign while the topic does not exist.
+        assignment: topicError !== 0 ? null : { topicPartitions: [{ topicId: TOPIC_ID, partitions: [0] }] },
       });
     }
     if (h.apiKey === shareFetch.apiKey) {
@@ -269,6 +268,8 @@ Deno.test("share consumer: bad options are TypeErrors naming the problem", async
   );
   assert.throws(() => make({ groupId: "g", topics: ["t"], maxRecords: 0 }), RangeError);
   assert.throws(() => make({ groupId: "g", topics: ["t"], maxRecord: 5 }), /maxRecord/);
+  assert.throws(() => make({ groupId: "g", topics: ["t"], missingTopicTimeoutMs: -1 }), RangeError);
+  assert.throws(() => make({ groupId: "g", topics: ["t"], missingTopicTimeoutMs: "1" }), RangeError);
 });
 
 Deno.test("share-group admin: timeoutMs fires while the coordinator stays unavailable", async () => {
@@ -284,4 +285,92 @@ Deno.test("share-group admin: timeoutMs fires while the coordinator stays unavai
     TimeoutError,
   );
   assert.ok(Date.now() - t0 < 20_000);
+});
+
+/** Settles with `p`, or rejects after `ms` (a generous bound, so that a test cannot hang). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+Deno.test("share consumer: subscribed topics missing past missingTopicTimeoutMs fail the iterator with a TimeoutError naming them", async () => {
+  await using b = shareBroker({
+    shareVersions: { heartbeat: [1, 1], fetch: [1, 2], ack: [1, 2] },
+    topicError: () => 3, // UNKNOWN_TOPIC_OR_PARTITION, for ever
+  });
+  await using client = await connect({ brokers: [b.address] });
+  const errors: KafkaError[] = [];
+  const q = client.shareConsumer({
+    groupId: "g",
+    topics: [TOPIC],
+    missingTopicTimeoutMs: 300,
+    onError: quiet(errors),
+  });
+  const err = await within(q.next(), 60_000, "next()").then(
+    () => assert.fail("next() should reject"),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof TimeoutError, String(err));
+  assert.match(err.message, /"jobs"/);
+  assert.match(err.message, /missingTopicTimeoutMs 300/);
+  await assert.rejects(q.next(), TimeoutError); // it stays failed
+  await within(q.close(), 60_000, "close()"); // next() delivered the failure already
+});
+
+Deno.test("share consumer: a subscribed topic that appears before missingTopicTimeoutMs does not fail the iterator", async () => {
+  await using b = shareBroker({
+    shareVersions: { heartbeat: [1, 1], fetch: [1, 2], ack: [1, 2] },
+    topicError: (n) => n < 3 ? 3 : 0, // missing in the first three Metadata answers
+  });
+  await using client = await connect({ brokers: [b.address] });
+  const errors: KafkaError[] = [];
+  // Generous: the topic appears after a few hundred milliseconds even on a loaded machine.
+  const boundMs = 5000;
+  const t0 = Date.now();
+  const q = client.shareConsumer({
+    groupId: "g",
+    topics: [TOPIC],
+    missingTopicTimeoutMs: boundMs,
+    onError: quiet(errors),
+  });
+  const first = await within(q.next(), 60_000, "next()");
+  assert.equal((first.value as ShareRecord).text(), "job 0");
+  // Past the bound: the watch ended when the topic appeared, and the iterator still works.
+  await new Promise((r) => setTimeout(r, Math.max(0, t0 + boundMs + 500 - Date.now())));
+  const second = await within(q.next(), 60_000, "next()");
+  assert.equal((second.value as ShareRecord).text(), "job 1");
+  assert.ok(b.requests.filter((h) => h.apiKey === 3).length >= 4);
+  await within(q.close(), 60_000, "close()");
+  assert.ok(!errors.some((e) => e instanceof TimeoutError), errors.map(String).join("\n"));
+});
+
+Deno.test("share consumer: an invalid or unauthorized topic fails the iterator at once", async () => {
+  await using b = shareBroker({
+    shareVersions: { heartbeat: [1, 1], fetch: [1, 2], ack: [1, 2] },
+    topicError: () => 29, // TOPIC_AUTHORIZATION_FAILED
+  });
+  await using client = await connect({ brokers: [b.address] });
+  const errors: KafkaError[] = [];
+  const bad = client.shareConsumer({ groupId: "g", topics: ["bad topic"], onError: quiet(errors) });
+  await assert.rejects(within(bad.next(), 60_000, "next()"), (e: unknown) => {
+    assert.ok(e instanceof TypeError, String(e));
+    assert.match(e.message, /"bad topic"/);
+    return true;
+  });
+  await within(bad.close(), 60_000, "close()");
+  const denied = client.shareConsumer({
+    groupId: "g",
+    topics: [TOPIC],
+    missingTopicTimeoutMs: Infinity,
+    onError: quiet(errors),
+  });
+  await assert.rejects(within(denied.next(), 60_000, "next()"), (e: unknown) => {
+    assert.ok(e instanceof BrokerError, String(e));
+    assert.equal(e.code, 29);
+    return true;
+  });
+  await within(denied.close(), 60_000, "close()");
 });

@@ -24,7 +24,7 @@ import { produce } from "../../protocol/apis/produce.ts";
 import { type ApiCodec, isFlexible, type RequestHeader } from "../../protocol/framing.ts";
 import type { Reader } from "../../protocol/primitives.ts";
 import { decodeRecordBatches } from "../../protocol/record_batch.ts";
-import { apiVersionsReply, fakeBroker, reply } from "../_fake_broker.ts";
+import { apiVersionsReply, fakeBroker, metadataReply, reply } from "../_fake_broker.ts";
 import type {
   FindCoordinatorRequest,
   FindCoordinatorResponse,
@@ -183,30 +183,7 @@ function txnBroker(script: Partial<TxnScript>) {
       case 18:
         return apiVersionsReply(h, ranges);
       case 3:
-        return reply(metadata, h, {
-          throttleTimeMs: 0,
-          brokers: [{ nodeId: 0, host: "127.0.0.1", port: broker.port, rack: null }],
-          clusterId: "fake",
-          controllerId: 0,
-          topics: [{
-            errorCode: 0,
-            name: "t",
-            topicId: "AAAAAAAAAAAAAAAAAAAAAA",
-            isInternal: false,
-            partitions: [{
-              errorCode: 0,
-              partitionIndex: 0,
-              leaderId: 0,
-              leaderEpoch: 0,
-              replicaNodes: [0],
-              isrNodes: [0],
-              offlineReplicas: [],
-            }],
-            topicAuthorizedOperations: -2147483648,
-          }],
-          clusterAuthorizedOperations: -2147483648,
-          errorCode: 0,
-        });
+        return metadataReply(h, broker.port);
       case 10:
         return reply(findCoordinator, h, {
           throttleTimeMs: 0,
