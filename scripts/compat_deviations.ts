@@ -281,6 +281,18 @@ export const DEVIATIONS = {
     behaviour: "a classic group's first generation is 0 (Kafka: 1)",
     client: "generationId is 0, as sent (consumer_test.ts, slow handler)",
   },
+  tansuGroupRebalance: {
+    broker: "tansu",
+    api: "JoinGroup, SyncGroup, Heartbeat (classic groups)",
+    behaviour: "a member whose session expires is dropped without a new generation, so only the member " +
+      "whose request noticed it is told to rejoin (the others' heartbeats answer no error); JoinGroup " +
+      "answers at once instead of waiting for every member, and the leader's SyncGroup completes the " +
+      "generation: the survivors of a killed member, or three cooperative members, may never settle " +
+      "(Kafka: a new generation that every member joins)",
+    client: "follows the broker's answers: a member told to rejoin does, the others keep what they hold; " +
+      "no error, no hang, close() resolves (consumer_test.ts, killed member; consumer_rebalance_test.ts, " +
+      "cooperative-sticky)",
+  },
 } as const satisfies Record<string, Deviation>;
 
 /** A deviation's id. */
