@@ -268,7 +268,29 @@ export async function startBroker(
 /** The default test paths of a lane: the integration suite (the cluster tests need the project's cluster). */
 export const PORTABLE_SUITE = ["test/integration/", "test/src/"];
 
-async function runSuite(running: RunningBroker, args: string[]): Promise<number> {
+/** Stops a child process by its pid: SIGTERM, then SIGKILL after a bounded wait. */
+async function stopChild(child: Deno.ChildProcess, ms = 15_000): Promise<void> {
+  const send = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // gone already
+    }
+  };
+  send("SIGTERM");
+  const timer = setTimeout(() => send("SIGKILL"), ms);
+  try {
+    await child.status;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function runSuite(
+  running: RunningBroker,
+  args: string[],
+  started: (child: Deno.ChildProcess) => void,
+): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -286,6 +308,7 @@ async function runSuite(running: RunningBroker, args: string[]): Promise<number>
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  started(child);
   let tailText = "";
   const decoder = new TextDecoder();
   for await (const chunk of child.stdout) {
@@ -334,13 +357,17 @@ async function main(argv: string[]): Promise<number> {
     } ` +
       `after ${((Date.now() - t0) / 1000).toFixed(1)} s; log ${running.log}`,
   );
+  // Interrupted (Ctrl-C, CI's timeout): the test run stops first (by its pid; scripts/test.ts passes it on to
+  // deno test), then the broker.
+  let suite: Deno.ChildProcess | null = null;
   const onSignal = () => {
-    running.stop().finally(() => Deno.exit(130));
+    const stopping = suite ? stopChild(suite) : Promise.resolve();
+    stopping.finally(() => running.stop()).finally(() => Deno.exit(130));
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    return await runSuite(running, args);
+    return await runSuite(running, args, (child) => suite = child);
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
