@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { connect, type RecordMetadata } from "../../mod.ts";
 import { BROKERS, testClient, uniqueName } from "../_broker.ts";
+import { until } from "./_member.ts";
 
 const N = 6000;
 const PARTITIONS = 3;
@@ -81,13 +82,21 @@ Deno.test("consumer.metrics(): lag is the end offset minus the records consumed,
     const it = consumer[Symbol.asyncIterator]();
     assert.ok(!(await it.next()).done);
     taken++;
-    // The offset reset before the first fetch may use ListOffsets; the lag must not.
-    const listOffsetsBefore = countApi(client.metrics(), "ListOffsets");
     while (taken < TAKE) {
       const r = await it.next();
       assert.ok(!r.done);
       taken++;
     }
+    // The records taken may all come from some partitions: wait (bounded) until each has had a Fetch response.
+    await until(
+      () =>
+        consumer.metrics().lag.length === PARTITIONS &&
+        consumer.metrics().lag.every((p) => p.highWatermark >= 0n),
+      30_000,
+      "a Fetch response for every partition",
+    );
+    // The offset resets before the first fetches may use ListOffsets; the lag must not.
+    const listOffsetsBefore = countApi(client.metrics(), "ListOffsets");
     const m = consumer.metrics();
     assert.equal(m.lag.length, PARTITIONS);
     let expectedLag = 0;
