@@ -118,7 +118,8 @@ Deno.test("a second member joining: the first sees joined, assigned, rebalancing
   assert.ok(story(aEvents).at(-1)?.startsWith("revoked "), story(aEvents).join("; "));
 });
 
-Deno.test("KIP-848 (groupProtocol consumer): joined with the member epoch, then assigned", async () => {
+const KIP848_EVENTS = "KIP-848 (groupProtocol consumer): joined with the member epoch, then assigned";
+Deno.test(KIP848_EVENTS, { ignore: requires("kip848") }, async () => {
   await using client = await testClient();
   const topic = uniqueName("ev-848");
   await client.admin().createTopics([{ topic, partitions: 2 }]);
