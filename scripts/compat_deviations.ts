@@ -225,7 +225,8 @@ export const DEVIATIONS = {
     api: "OffsetCommit",
     behaviour: "takes a commit from outside a group that has active members (Kafka: UNKNOWN_MEMBER_ID)",
     client:
-      "the commits succeed: no onError, close() resolves (consumer_delivery_test.ts, background auto-commit)",
+      "the commits succeed: no onError, close() resolves (consumer_delivery_test.ts, background auto-commit); " +
+      "a commit.succeeded event (events_test.ts)",
   },
   tansuTopicLimits: {
     broker: "tansu",
@@ -244,8 +245,8 @@ export const DEVIATIONS = {
     broker: "tansu",
     api: "Fetch",
     behaviour: "a fetch past the log end answers no records and no error (Kafka: OFFSET_OUT_OF_RANGE)",
-    client:
-      "waits at that offset as at the log end; no reset happens (consumer_standalone_test.ts, out of range)",
+    client: "waits at that offset as at the log end; no reset, no offsets.reset event or warning " +
+      "(consumer_standalone_test.ts, out of range; events_test.ts)",
   },
   tansuNoShareGroups: {
     broker: "tansu",
