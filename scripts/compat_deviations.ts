@@ -186,7 +186,8 @@ export const DEVIATIONS = {
     api: "ListOffsets (latest)",
     behaviour:
       "answers the last batch's base offset + 1, not the log end offset (10 records in one batch: 1)",
-    client: "reports the offset the broker gives (admin_test.ts, offsets)",
+    client: "reports the offset the broker gives (admin_test.ts, offsets); metrics_test.ts takes the end " +
+      "offsets from the produce acknowledgements there",
   },
   tansuDescribeGroupMembers: {
     broker: "tansu",
