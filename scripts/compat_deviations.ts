@@ -293,7 +293,7 @@ export const DEVIATIONS = {
       "(Kafka: a new generation that every member joins)",
     client: "follows the broker's answers: a member told to rejoin does, the others keep what they hold; " +
       "no error, no hang, close() resolves (consumer_test.ts, killed member; consumer_rebalance_test.ts, " +
-      "cooperative-sticky)",
+      "cooperative-sticky; consumer_group_protocol_test.ts, classic scaling)",
   },
 } as const satisfies Record<string, Deviation>;
 
