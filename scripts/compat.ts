@@ -3,8 +3,9 @@
  * runs the portable test suite against another Kafka-compatible broker.
  *
  * - **tansu** (Rust, from crates.io): `cargo install --locked tansu --version
- *   {@linkcode TANSU_VERSION} --features dynostore` into the cache folder, run
- *   with in-memory storage on one loopback port.
+ *   {@linkcode TANSU_VERSION} --features dynostore` (with a quick release
+ *   profile, {@linkcode TANSU_BUILD}) into the cache folder, run with
+ *   in-memory storage on one loopback port.
  * - **kfake** (franz-go's in-memory cluster, Go, from the Go module proxy): the
  *   tiny main in scripts/compat/kfake (its go.mod pins the version) built with
  *   `go build` into the cache folder, run as a 3-node cluster by default
@@ -80,9 +81,37 @@ async function tool(name: "cargo" | "go"): Promise<string> {
   return await exists(fallback) ? fallback : name;
 }
 
-/** Where tansu is installed (`bin/tansu` inside). */
+/**
+ * How the tansu lane builds tansu: `cargo install --locked` (tansu's own
+ * Cargo.lock pins every dependency) with only the feature the in-memory
+ * storage needs (`dynostore`: `memory://` is part of it), and a release
+ * profile made for a test broker rather than a production one: optimized a
+ * little (opt-level 1), no LTO, 16 codegen units, no debug info. A clean build
+ * takes a fraction of the default profile's time (README: Compatibility).
+ */
+export const TANSU_BUILD = {
+  features: ["dynostore"],
+  env: {
+    CARGO_PROFILE_RELEASE_OPT_LEVEL: "1",
+    CARGO_PROFILE_RELEASE_LTO: "false",
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS: "16",
+    CARGO_PROFILE_RELEASE_DEBUG: "0",
+    CARGO_INCREMENTAL: "0",
+  },
+} as const;
+
+/** A short hash of the tansu version and build recipe (FNV-1a), so that a change builds a new cache folder. */
+function tansuRecipeHash(): string {
+  let h = 0x811c9dc5;
+  for (const c of JSON.stringify([TANSU_VERSION, TANSU_BUILD])) {
+    h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+/** Where tansu is installed (`bin/tansu` inside): one folder per version and build recipe. */
 export function tansuDir(): string {
-  return `${cacheDir()}/tansu-${TANSU_VERSION}`;
+  return `${cacheDir()}/tansu-${TANSU_VERSION}-${tansuRecipeHash()}`;
 }
 
 /** A hash of the kfake main's sources, so that a change rebuilds it. */
@@ -112,7 +141,7 @@ export async function ensureBroker(broker: CompatBroker): Promise<string> {
     const tmp = `${tansuDir()}.tmp-${Deno.pid}`;
     const t0 = Date.now();
     console.error(
-      `compat: building tansu ${TANSU_VERSION} from crates.io into ${tansuDir()} (once; ~10-20 min)`,
+      `compat: building tansu ${TANSU_VERSION} from crates.io into ${tansuDir()} (once; ~5-15 min)`,
     );
     // The compiled dependencies stay in a target folder in the cache until the build succeeds, so a build that
     // was stopped (e.g. CI's time ran out) resumes where it stopped. Lowest CPU priority: it may run beside tests.
@@ -129,12 +158,12 @@ export async function ensureBroker(broker: CompatBroker): Promise<string> {
         "--version",
         TANSU_VERSION,
         "--features",
-        "dynostore",
+        TANSU_BUILD.features.join(","),
         "--root",
         tmp,
         "--target-dir",
         target,
-      ], {});
+      ], { env: { ...TANSU_BUILD.env } });
       // A folder left by an earlier, unfinished install (no bin/tansu: checked above) would refuse the rename.
       await Deno.remove(tansuDir(), { recursive: true }).catch(() => {});
       await Deno.rename(tmp, tansuDir());
@@ -268,7 +297,29 @@ export async function startBroker(
 /** The default test paths of a lane: the integration suite (the cluster tests need the project's cluster). */
 export const PORTABLE_SUITE = ["test/integration/", "test/src/"];
 
-async function runSuite(running: RunningBroker, args: string[]): Promise<number> {
+/** Stops a child process by its pid: SIGTERM, then SIGKILL after a bounded wait. */
+async function stopChild(child: Deno.ChildProcess, ms = 15_000): Promise<void> {
+  const send = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // gone already
+    }
+  };
+  send("SIGTERM");
+  const timer = setTimeout(() => send("SIGKILL"), ms);
+  try {
+    await child.status;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function runSuite(
+  running: RunningBroker,
+  args: string[],
+  started: (child: Deno.ChildProcess) => void,
+): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -286,6 +337,7 @@ async function runSuite(running: RunningBroker, args: string[]): Promise<number>
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  started(child);
   let tailText = "";
   const decoder = new TextDecoder();
   for await (const chunk of child.stdout) {
@@ -334,13 +386,17 @@ async function main(argv: string[]): Promise<number> {
     } ` +
       `after ${((Date.now() - t0) / 1000).toFixed(1)} s; log ${running.log}`,
   );
+  // Interrupted (Ctrl-C, CI's timeout): the test run stops first (by its pid; scripts/test.ts passes it on to
+  // deno test), then the broker.
+  let suite: Deno.ChildProcess | null = null;
   const onSignal = () => {
-    running.stop().finally(() => Deno.exit(130));
+    const stopping = suite ? stopChild(suite) : Promise.resolve();
+    stopping.finally(() => running.stop()).finally(() => Deno.exit(130));
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    return await runSuite(running, args);
+    return await runSuite(running, args, (child) => suite = child);
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);

@@ -186,7 +186,8 @@ export const DEVIATIONS = {
     api: "ListOffsets (latest)",
     behaviour:
       "answers the last batch's base offset + 1, not the log end offset (10 records in one batch: 1)",
-    client: "reports the offset the broker gives (admin_test.ts, offsets)",
+    client: "reports the offset the broker gives (admin_test.ts, offsets); metrics_test.ts takes the end " +
+      "offsets from the produce acknowledgements there",
   },
   tansuDescribeGroupMembers: {
     broker: "tansu",
@@ -225,7 +226,8 @@ export const DEVIATIONS = {
     api: "OffsetCommit",
     behaviour: "takes a commit from outside a group that has active members (Kafka: UNKNOWN_MEMBER_ID)",
     client:
-      "the commits succeed: no onError, close() resolves (consumer_delivery_test.ts, background auto-commit)",
+      "the commits succeed: no onError, close() resolves (consumer_delivery_test.ts, background auto-commit); " +
+      "a commit.succeeded event (events_test.ts)",
   },
   tansuTopicLimits: {
     broker: "tansu",
@@ -244,8 +246,8 @@ export const DEVIATIONS = {
     broker: "tansu",
     api: "Fetch",
     behaviour: "a fetch past the log end answers no records and no error (Kafka: OFFSET_OUT_OF_RANGE)",
-    client:
-      "waits at that offset as at the log end; no reset happens (consumer_standalone_test.ts, out of range)",
+    client: "waits at that offset as at the log end; no reset, no offsets.reset event or warning " +
+      "(consumer_standalone_test.ts, out of range; events_test.ts)",
   },
   tansuNoShareGroups: {
     broker: "tansu",
@@ -280,6 +282,18 @@ export const DEVIATIONS = {
     api: "JoinGroup",
     behaviour: "a classic group's first generation is 0 (Kafka: 1)",
     client: "generationId is 0, as sent (consumer_test.ts, slow handler)",
+  },
+  tansuGroupRebalance: {
+    broker: "tansu",
+    api: "JoinGroup, SyncGroup, Heartbeat (classic groups)",
+    behaviour: "a member whose session expires is dropped without a new generation, so only the member " +
+      "whose request noticed it is told to rejoin (the others' heartbeats answer no error); JoinGroup " +
+      "answers at once instead of waiting for every member, and the leader's SyncGroup completes the " +
+      "generation: the survivors of a killed member, or three cooperative members, may never settle " +
+      "(Kafka: a new generation that every member joins)",
+    client: "follows the broker's answers: a member told to rejoin does, the others keep what they hold; " +
+      "no error, no hang, close() resolves (consumer_test.ts, killed member; consumer_rebalance_test.ts, " +
+      "cooperative-sticky; consumer_group_protocol_test.ts, classic scaling)",
   },
 } as const satisfies Record<string, Deviation>;
 

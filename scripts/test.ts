@@ -85,6 +85,16 @@ async function main(): Promise<number> {
       stderr: "inherit",
       stdin: "null",
     }).spawn();
+    // Stopped (e.g. by scripts/compat.ts or CI): stop deno test by its pid too, then clean up as usual below.
+    const forward = (signal: Deno.Signal) => () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // gone already
+      }
+    };
+    const signals = (["SIGINT", "SIGTERM"] as const).map((s) => [s, forward(s)] as const);
+    for (const [s, f] of signals) Deno.addSignalListener(s, f);
     // Echo the output as it comes and keep its tail to read the summary.
     let tailText = "";
     const decoder = new TextDecoder();
@@ -93,6 +103,7 @@ async function main(): Promise<number> {
       tailText = (tailText + decoder.decode(chunk, { stream: true })).slice(-8192);
     }
     const status = await child.status;
+    for (const [s, f] of signals) Deno.removeSignalListener(s, f);
     // deno's summary: "ok | 12 passed (30 steps) | 0 failed | 1 ignored (5s)"
     const clean = tailText.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
     // The last one: a failed test may quote another deno test's summary (docs_test.ts runs deno test --doc).

@@ -1,5 +1,6 @@
 // AbortSignal on the consumer (iteration, commit, close) and admin calls, against the real broker.
 import assert from "node:assert/strict";
+import { requires } from "../_broker.ts";
 import type { Client, ConsumerRecord } from "../../mod.ts";
 import { testClient, uniqueName } from "../_broker.ts";
 import { until } from "./_member.ts";
@@ -135,7 +136,9 @@ Deno.test("admin calls with an already-aborted signal do nothing; a live signal 
   assert.ok(!listed.some((t) => t.name === topic));
 });
 
-Deno.test("share consumer: an aborted iteration keeps the consumer open; close({ signal }) aborted closes hard", async () => {
+const SHARE_ABORT =
+  "share consumer: an aborted iteration keeps the consumer open; close({ signal }) aborted closes hard";
+Deno.test(SHARE_ABORT, { ignore: requires("share-groups") }, async () => {
   await using client = await testClient();
   const topic = uniqueName("abort-share");
   const groupId = uniqueName("g-abort-share");

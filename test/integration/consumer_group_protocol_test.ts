@@ -109,21 +109,34 @@ async function scale(groupProtocol: "classic" | "consumer"): Promise<void> {
   const members: Member[] = [];
   const live = () => members.filter((m) => m.held.size > 0);
   const owned = () => members.reduce((n, m) => n + m.held.size, 0);
+  // On tansu a classic group may never settle (tansuGroupRebalance): each step is a bounded wait there, and a step
+  // not reached ends the scenario (the members still close, bounded, in the finally below).
+  const soft = groupProtocol === "classic" && deviates("tansuGroupRebalance");
+  const step = (cond: () => boolean, ms: number, what: string): Promise<boolean> =>
+    until(cond, ms, what).then(() => true, (err) => {
+      if (!soft) throw err;
+      console.log(`tansu: ${what}: not reached in ${ms} ms (the group did not settle)`);
+      return false;
+    });
   const load = background(client, topic, partitions);
   try {
     for (let i = 0; i < 3; i++) members.push(member(client, opts, seen, times, log, byPartition));
-    await until(
-      () => live().length === 3 && owned() === partitions,
-      90_000,
-      "3 members sharing 10 partitions",
-    );
+    if (
+      !await step(
+        () => live().length === 3 && owned() === partitions,
+        90_000,
+        "3 members sharing 10 partitions",
+      )
+    ) return;
     const from = Date.now();
     for (let i = 0; i < 2; i++) members.push(member(client, opts, seen, times, log, byPartition));
-    await until(
-      () => live().length === 5 && owned() === partitions,
-      90_000,
-      "5 members sharing 10 partitions",
-    );
+    if (
+      !await step(
+        () => live().length === 5 && owned() === partitions,
+        90_000,
+        "5 members sharing 10 partitions",
+      )
+    ) return;
     await new Promise((r) => setTimeout(r, 500));
     const to = Date.now();
     const pause = longestGap(times, from, to);
@@ -131,7 +144,7 @@ async function scale(groupProtocol: "classic" | "consumer"): Promise<void> {
       a - b
     );
     for (const m of members.slice(1)) await m.consumer.close();
-    await until(() => members[0].held.size === partitions, 90_000, "1 member holding all 10");
+    if (!await step(() => members[0].held.size === partitions, 90_000, "1 member holding all 10")) return;
     await load.stop();
     await until(() => seen.size >= load.produced, 90_000, `all ${load.produced} records`);
     assert.equal(seen.size, load.produced, "nothing missed, nothing unknown");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Consumer, TimeoutError } from "../../mod.ts";
 import { BROKERS, deviates, newTopic, testClient, uniqueName } from "../_broker.ts";
-import { createTopic, produceNumbered, take, until } from "./_member.ts";
+import { createTopic, produceNumbered, take, until, within } from "./_member.ts";
 
 /** Reads from every consumer until `total` records arrived; returns the deliveries per consumer. */
 async function drain(
@@ -150,6 +150,24 @@ Deno.test("a member killed without leaving: the others take its partitions, noth
     const killedAt = Date.now();
     await produceNumbered(client, topic, 12_000, { partitions: 6, from: 12_000, batchBytes: 2048 });
     parseChild();
+    if (deviates("tansuGroupRebalance")) {
+      // tansu drops the dead member without a new generation: only the survivor whose request noticed it is
+      // told to rejoin, the other's heartbeats keep answering no error. The client follows the broker: the
+      // wait is bounded, nothing fails, and both survivors still leave cleanly.
+      const tookOver = await until(
+        () => consumers.every((c) => c.assignment().length === 3),
+        session + 15_000,
+        "the survivors taking over",
+      ).then(() => true, () => false);
+      console.log(
+        `tansu: after the kill the survivors hold ${
+          consumers.map((c) => c.assignment().length).join(" and ")
+        } partitions (${tookOver ? "took over" : "no full take-over"})`,
+      );
+      await within(Promise.all(consumers.map((c) => c.close())), 30_000, "the survivors closing");
+      await within(Promise.all(loops), 30_000, "the survivors' iterators ending without an error");
+      return;
+    }
     await until(
       () => consumers.every((c) => c.assignment().length === 3),
       session + 45_000,

@@ -2,9 +2,9 @@
 // (disconnected, reconnecting, connected), with the log lines that go with them.
 import assert from "node:assert/strict";
 import type { KafkaEvent, Logger, TopicPartition } from "../../mod.ts";
-import { requires, testClient, uniqueName } from "../_broker.ts";
+import { deviates, requires, testClient, uniqueName } from "../_broker.ts";
 import * as kafka from "../../scripts/kafka.ts";
-import { until } from "./_member.ts";
+import { until, within } from "./_member.ts";
 
 /** Keeps every event of a subscriber until it ends. */
 function collect(it: AsyncIterable<KafkaEvent>, into: KafkaEvent[]): Promise<void> {
@@ -97,11 +97,20 @@ Deno.test("a second member joining: the first sees joined, assigned, rebalancing
       const oDone = collect(outsider.events(), oEvents);
       try {
         const err = await outsider.commit([{ topic, partition: 0, offset: 1n }]).catch((e) => e);
-        assert.ok(err instanceof Error, "the coordinator refused the commit");
-        const failed = oEvents.find((e) => e.type === "commit.failed");
-        assert.ok(failed?.type === "commit.failed", oEvents.map((e) => e.type).join(", "));
-        assert.equal(failed.error, err);
-        assert.deepEqual(failed.offsets.map((o) => [o.partition, o.offset]), [[0, 1n]]);
+        if (deviates("tansuCommitOutsideGroup")) {
+          // tansu takes the commit: a commit.succeeded event.
+          assert.equal(err, undefined);
+          assert.ok(
+            oEvents.some((e) => e.type === "commit.succeeded"),
+            oEvents.map((e) => e.type).join(", "),
+          );
+        } else {
+          assert.ok(err instanceof Error, "the coordinator refused the commit");
+          const failed = oEvents.find((e) => e.type === "commit.failed");
+          assert.ok(failed?.type === "commit.failed", oEvents.map((e) => e.type).join(", "));
+          assert.equal(failed.error, err);
+          assert.deepEqual(failed.offsets.map((o) => [o.partition, o.offset]), [[0, 1n]]);
+        }
       } finally {
         await outsider.close();
         await oDone;
@@ -118,7 +127,8 @@ Deno.test("a second member joining: the first sees joined, assigned, rebalancing
   assert.ok(story(aEvents).at(-1)?.startsWith("revoked "), story(aEvents).join("; "));
 });
 
-Deno.test("KIP-848 (groupProtocol consumer): joined with the member epoch, then assigned", async () => {
+const KIP848_EVENTS = "KIP-848 (groupProtocol consumer): joined with the member epoch, then assigned";
+Deno.test(KIP848_EVENTS, { ignore: requires("kip848") }, async () => {
   await using client = await testClient();
   const topic = uniqueName("ev-848");
   await client.admin().createTopics([{ topic, partitions: 2 }]);
@@ -164,6 +174,17 @@ Deno.test("an offset out of range: an offsets.reset event, and a warning to the 
   });
   const events: KafkaEvent[] = [];
   const done = collect(consumer.events(), events);
+  if (deviates("tansuNoOffsetOutOfRange")) {
+    // No OFFSET_OUT_OF_RANGE from tansu: the consumer waits at offset 100 as at the log end; no event, no line.
+    const next = consumer[Symbol.asyncIterator]().next();
+    await assert.rejects(within(next, 3000, "a record past the end"), /no result/);
+    await consumer.close();
+    await next.catch(() => {});
+    await done;
+    assert.ok(!events.some((e) => e.type === "offsets.reset"), events.map((e) => e.type).join(", "));
+    assert.deepEqual(lines, []);
+    return;
+  }
   try {
     const it = consumer[Symbol.asyncIterator]();
     const first = await it.next();
