@@ -527,29 +527,26 @@ export interface LagSource {
 }
 
 /**
- * What the fetcher and the group report.
+ * The per-fetch figures both consumers report: records and bytes per response, its latency and
+ * its record count.
  *
  * @internal
  */
-export class ConsumerRecorder {
+export class FetchRecorder {
   readonly records: Meter = new Meter();
   readonly bytes: Meter = new Meter();
   readonly latency: Histogram = new Histogram();
   readonly perFetch: Histogram = new Histogram();
   #fetchRecords = 0;
   #fetchBytes = 0;
-  rebalances = 0;
-  rebalanceTotalMs = 0;
-  lastRebalanceMs = 0;
-  readonly errors: ErrorCounts = new ErrorCounts();
 
-  /** Records of one partition arrived in the current Fetch response. */
+  /** Records of one partition arrived in the current response. */
   partition(records: number, bytes: number): void {
     this.#fetchRecords += records;
     this.#fetchBytes += bytes;
   }
 
-  /** A Fetch response (its partitions reported) took `ms`. */
+  /** A response (its partitions reported) took `ms`. */
   fetched(ms: number): void {
     const now = performance.now();
     this.records.add(this.#fetchRecords, now);
@@ -559,6 +556,18 @@ export class ConsumerRecorder {
     this.#fetchRecords = 0;
     this.#fetchBytes = 0;
   }
+}
+
+/**
+ * What the fetcher and the group report.
+ *
+ * @internal
+ */
+export class ConsumerRecorder extends FetchRecorder {
+  rebalances = 0;
+  rebalanceTotalMs = 0;
+  lastRebalanceMs = 0;
+  readonly errors: ErrorCounts = new ErrorCounts();
 
   /** A rebalance took `ms`. */
   rebalanced(ms: number): void {
@@ -664,11 +673,7 @@ const SHARE_ACK_TYPES = 5;
  *
  * @internal
  */
-export class ShareConsumerRecorder {
-  readonly records: Meter = new Meter();
-  readonly bytes: Meter = new Meter();
-  readonly latency: Histogram = new Histogram();
-  readonly perFetch: Histogram = new Histogram();
+export class ShareConsumerRecorder extends FetchRecorder {
   readonly ackLatency: Histogram = new Histogram();
   /** Records acknowledged per wire type (confirmed by the broker). */
   readonly acked: Float64Array = new Float64Array(SHARE_ACK_TYPES);
@@ -677,26 +682,12 @@ export class ShareConsumerRecorder {
   ackErrors = 0;
   locksExpired = 0;
   inFlight = 0;
-  #fetchRecords = 0;
-  #fetchBytes = 0;
   readonly errors: ErrorCounts = new ErrorCounts();
 
   /** Records of one partition arrived in the current ShareFetch response (`redelivered` of them delivered before). */
-  partition(records: number, bytes: number, redelivered: number): void {
-    this.#fetchRecords += records;
-    this.#fetchBytes += bytes;
+  override partition(records: number, bytes: number, redelivered = 0): void {
+    super.partition(records, bytes);
     this.redeliveries += redelivered;
-  }
-
-  /** A ShareFetch response (its partitions reported) took `ms`. */
-  fetched(ms: number): void {
-    const now = performance.now();
-    this.records.add(this.#fetchRecords, now);
-    this.bytes.add(this.#fetchBytes, now);
-    this.latency.record(ms);
-    this.perFetch.record(this.#fetchRecords);
-    this.#fetchRecords = 0;
-    this.#fetchBytes = 0;
   }
 
   /** A ShareFetch request failed. */
