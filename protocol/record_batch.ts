@@ -844,21 +844,10 @@ export function recordBatchFrames(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const frames: RecordBatchFrame[] = [];
   let pos = 0;
-  while (bytes.length - pos >= LOG_OVERHEAD) {
-    const length = view.getInt32(pos + 8);
-    if (bytes.length - pos < MAGIC_OFFSET + 1) break;
+  while (true) {
+    const end = batchEnd(bytes, view, pos, where);
+    if (end < 0) break;
     const magic = bytes[pos + MAGIC_OFFSET];
-    const min = magic === 2 ? RECORD_BATCH_OVERHEAD - LOG_OVERHEAD : legacyMin(magic);
-    if (magic > 2) {
-      throw new ProtocolError(
-        `Unknown magic ${magic} in the batch at offset ${view.getBigInt64(pos)}${at(where)}`,
-      );
-    }
-    if (length < min) {
-      throw new ProtocolError(`Record batch size ${length} is smaller than the minimum ${min}${at(where)}`);
-    }
-    const end = pos + LOG_OVERHEAD + length;
-    if (end > bytes.length) break; // truncated by the broker's size limit
     const baseOffset = view.getBigInt64(pos);
     if (magic === 2) {
       frames.push({
@@ -886,6 +875,31 @@ export function recordBatchFrames(
     pos = end;
   }
   return frames;
+}
+
+/**
+ * Where the batch starting at `pos` ends, after checking its magic and size; -1 when no
+ * complete batch starts there (the input ends, or the broker cut the last batch at its size
+ * limit).
+ *
+ * @throws {ProtocolError} On an unknown magic or a size below the minimum for its magic.
+ */
+function batchEnd(bytes: Uint8Array, view: DataView, pos: number, where: Where): number {
+  if (bytes.length - pos < LOG_OVERHEAD) return -1;
+  const length = view.getInt32(pos + 8);
+  if (bytes.length - pos < MAGIC_OFFSET + 1) return -1;
+  const magic = bytes[pos + MAGIC_OFFSET];
+  const min = magic === 2 ? RECORD_BATCH_OVERHEAD - LOG_OVERHEAD : legacyMin(magic);
+  if (magic > 2) {
+    throw new ProtocolError(
+      `Unknown magic ${magic} in the batch at offset ${view.getBigInt64(pos)}${at(where)}`,
+    );
+  }
+  if (length < min) {
+    throw new ProtocolError(`Record batch size ${length} is smaller than the minimum ${min}${at(where)}`);
+  }
+  const end = pos + LOG_OVERHEAD + length;
+  return end > bytes.length ? -1 : end;
 }
 
 /**
@@ -938,23 +952,10 @@ function decodeAll(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const batches: RecordBatch[] = [];
   let pos = 0;
-  while (bytes.length - pos >= LOG_OVERHEAD) {
-    const length = view.getInt32(pos + 8);
-    if (bytes.length - pos < MAGIC_OFFSET + 1) break;
+  while (true) {
+    const end = batchEnd(bytes, view, pos, where);
+    if (end < 0) break;
     const magic = bytes[pos + MAGIC_OFFSET];
-    const min = magic === 2 ? RECORD_BATCH_OVERHEAD - LOG_OVERHEAD : legacyMin(magic);
-    if (magic > 2) {
-      throw new ProtocolError(
-        `Unknown magic ${magic} in the batch at offset ${view.getBigInt64(pos)}${at(where)}`,
-      );
-    }
-    if (length < min) {
-      throw new ProtocolError(
-        `Record batch size ${length} is smaller than the minimum ${min}${at(where)}`,
-      );
-    }
-    const end = pos + LOG_OVERHEAD + length;
-    if (end > bytes.length) break; // truncated by the broker's size limit
     batches.push(
       magic === 2 ? decodeV2(bytes, pos, end, where) : decodeLegacy(bytes, pos, end, magic, where),
     );
