@@ -1,6 +1,7 @@
 /**
- * Snappy for Kafka: raw Snappy blocks from `snappyjs` (pure JS), wrapped in the xerial
- * snappy-java framing that Kafka's Java client writes (`SnappyOutputStream`):
+ * Snappy for Kafka: raw Snappy blocks (the format of google/snappy's `format_description.txt`),
+ * compressed and decompressed here, wrapped in the xerial snappy-java framing that Kafka's Java
+ * client writes (`SnappyOutputStream`):
  *
  * ```
  * 0x82 'S' 'N' 'A' 'P' 'P' 'Y' 0x00, int32 version, int32 minimum compatible version,
@@ -8,19 +9,13 @@
  * ```
  *
  * Decoding accepts both that framing and a bare raw Snappy block (librdkafka and older
- * clients may send either). This is the only module that imports `snappyjs`.
+ * clients may send either). Written here rather than imported so that loading the library pulls
+ * in no npm package (each one costs a process Deno's Node compatibility layer, about 13 MiB).
  *
  * @module
  */
 
-// deno-lint-ignore no-import-prefix -- library code pins npm: specifiers inline (STYLE.md)
-import snappyjs from "npm:snappyjs@0.7.0";
 import { ProtocolError } from "./errors.ts";
-
-const snappy = snappyjs as {
-  compress(input: Uint8Array): Uint8Array;
-  uncompress(input: Uint8Array, maxLength?: number): Uint8Array;
-};
 
 const XERIAL_MAGIC = [0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00];
 const XERIAL_HEADER_SIZE = 16;
@@ -45,16 +40,172 @@ function declaredLength(b: Uint8Array, start: number, end: number): number {
   throw new ProtocolError("Corrupt Snappy data: bad uncompressed length");
 }
 
-function rawBlock(block: Uint8Array, maxBytes: number): Uint8Array {
-  const n = declaredLength(block, 0, block.length);
+function corrupt(what: string): never {
+  throw new ProtocolError(`Corrupt Snappy data: ${what}`);
+}
+
+/** The bytes of a varint preamble of at most 5 bytes at `start`. */
+function preambleSize(b: Uint8Array, start: number): number {
+  let i = 0;
+  while (i < 5 && start + i < b.length && b[start + i] >= 0x80) i++;
+  return i + 1;
+}
+
+/**
+ * Decompresses one raw Snappy block, refusing output beyond `maxBytes`. Every length and
+ * offset is checked against the input and the declared output, so hostile input is a
+ * {@linkcode ProtocolError}, never an out-of-bounds read or an oversized allocation.
+ */
+function rawBlock(src: Uint8Array, maxBytes: number): Uint8Array {
+  const n = declaredLength(src, 0, src.length);
   if (n > maxBytes) {
     throw new ProtocolError(`Snappy data decompresses to more than the limit of ${maxBytes} bytes`);
   }
-  try {
-    return snappy.uncompress(block, maxBytes);
-  } catch (cause) {
-    throw new ProtocolError("Corrupt Snappy data", { cause });
+  const out = new Uint8Array(n);
+  const end = src.length;
+  let ip = preambleSize(src, 0);
+  let op = 0;
+  while (ip < end) {
+    const tag = src[ip++];
+    let len: number;
+    let offset: number;
+    switch (tag & 3) {
+      case 0: {
+        len = tag >>> 2;
+        if (len >= 60) {
+          const extra = len - 59;
+          if (end - ip < extra) corrupt("truncated literal length");
+          len = 0;
+          for (let k = extra - 1; k >= 0; k--) len = len * 256 + src[ip + k];
+          ip += extra;
+        }
+        len += 1;
+        if (len > end - ip) corrupt("literal runs past the input");
+        if (len > n - op) corrupt("literal runs past the declared length");
+        if (len < 16) { for (let k = 0; k < len; k++) out[op + k] = src[ip + k]; }
+        else out.set(src.subarray(ip, ip + len), op);
+        ip += len;
+        op += len;
+        continue;
+      }
+      case 1:
+        if (ip >= end) corrupt("truncated copy");
+        len = 4 + ((tag >>> 2) & 7);
+        offset = ((tag >>> 5) << 8) | src[ip++];
+        break;
+      case 2:
+        if (end - ip < 2) corrupt("truncated copy");
+        len = 1 + (tag >>> 2);
+        offset = src[ip] | (src[ip + 1] << 8);
+        ip += 2;
+        break;
+      default:
+        if (end - ip < 4) corrupt("truncated copy");
+        len = 1 + (tag >>> 2);
+        offset = (src[ip] | (src[ip + 1] << 8) | (src[ip + 2] << 16) | (src[ip + 3] << 24)) >>> 0;
+        ip += 4;
+    }
+    if (offset === 0 || offset > op) corrupt(`copy offset ${offset} at output position ${op}`);
+    if (len > n - op) corrupt("copy runs past the declared length");
+    if (offset >= len) out.copyWithin(op, op - offset, op - offset + len);
+    else for (let k = 0; k < len; k++) out[op + k] = out[op - offset + k];
+    op += len;
   }
+  if (op !== n) corrupt(`${op} bytes decoded, ${n} declared`);
+  return out;
+}
+
+const HASH_BITS = 14;
+/** Positions + 1 of recently seen 4-byte sequences, by hash (0: none); reset per block. */
+const hashTable = new Int32Array(1 << HASH_BITS);
+
+function load32(b: Uint8Array, i: number): number {
+  return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
+}
+
+function emitLiteral(out: Uint8Array, op: number, src: Uint8Array, from: number, to: number): number {
+  const n = to - from - 1;
+  if (n < 60) out[op++] = n << 2;
+  else if (n < 0x100) {
+    out[op++] = 60 << 2;
+    out[op++] = n;
+  } else if (n < 0x10000) {
+    out[op++] = 61 << 2;
+    out[op++] = n & 0xff;
+    out[op++] = n >>> 8;
+  } else {
+    // Blocks are at most 64 KiB here, so three length bytes always suffice.
+    out[op++] = 62 << 2;
+    out[op++] = n & 0xff;
+    out[op++] = (n >>> 8) & 0xff;
+    out[op++] = n >>> 16;
+  }
+  out.set(src.subarray(from, to), op);
+  return op + (to - from);
+}
+
+function emitCopy(out: Uint8Array, op: number, offset: number, len: number): number {
+  // Copies with a 2-byte offset carry at most 64 bytes; longer matches are split, keeping
+  // every piece at least 4 bytes long.
+  while (len >= 68) {
+    out[op++] = 2 | (63 << 2);
+    out[op++] = offset & 0xff;
+    out[op++] = offset >>> 8;
+    len -= 64;
+  }
+  if (len > 64) {
+    out[op++] = 2 | (59 << 2);
+    out[op++] = offset & 0xff;
+    out[op++] = offset >>> 8;
+    len -= 60;
+  }
+  if (len < 12 && offset < 2048) {
+    out[op++] = 1 | ((len - 4) << 2) | ((offset >>> 8) << 5);
+    out[op++] = offset & 0xff;
+  } else {
+    out[op++] = 2 | ((len - 1) << 2);
+    out[op++] = offset & 0xff;
+    out[op++] = offset >>> 8;
+  }
+  return op;
+}
+
+/**
+ * Compresses `src` (at most 64 KiB) into one raw Snappy block: greedy matching of 4-byte
+ * sequences found through a hash table, skipping ahead faster through incompressible input.
+ */
+function compressBlock(src: Uint8Array): Uint8Array {
+  const n = src.length;
+  const out = new Uint8Array(32 + n + Math.ceil(n / 6));
+  let op = 0;
+  for (let v = n;; v = Math.floor(v / 128)) {
+    if (v < 128) {
+      out[op++] = v;
+      break;
+    }
+    out[op++] = (v & 0x7f) | 0x80;
+  }
+  hashTable.fill(0);
+  let lit = 0;
+  let ip = 0;
+  for (const last = n - 4; ip <= last;) {
+    const v = load32(src, ip);
+    const h = Math.imul(v, 0x1e35a7bd) >>> (32 - HASH_BITS);
+    const candidate = hashTable[h] - 1;
+    hashTable[h] = ip + 1;
+    if (candidate < 0 || load32(src, candidate) !== v) {
+      ip += 1 + ((ip - lit) >>> 5);
+      continue;
+    }
+    if (ip > lit) op = emitLiteral(out, op, src, lit, ip);
+    let len = 4;
+    while (ip + len < n && src[candidate + len] === src[ip + len]) len++;
+    op = emitCopy(out, op, ip - candidate, len);
+    ip += len;
+    lit = ip;
+  }
+  if (lit < n) op = emitLiteral(out, op, src, lit, n);
+  return out.subarray(0, op);
 }
 
 /** Compresses `src` with xerial framing, as Kafka's Java producer does. */
@@ -62,7 +213,7 @@ export function snappyCompressXerial(src: Uint8Array): Uint8Array {
   const chunks: Uint8Array[] = [];
   let total = XERIAL_HEADER_SIZE;
   for (let start = 0; start < src.length; start += XERIAL_BLOCK_SIZE) {
-    const c = snappy.compress(src.subarray(start, start + XERIAL_BLOCK_SIZE));
+    const c = compressBlock(src.subarray(start, start + XERIAL_BLOCK_SIZE));
     chunks.push(c);
     total += 4 + c.length;
   }

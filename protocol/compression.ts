@@ -2,6 +2,10 @@
  * The compression codecs of Kafka record batches: gzip and zstd from `node:zlib`, Snappy
  * (xerial framing) and LZ4 (frame format) from their own modules.
  *
+ * `node:zlib` is loaded on first use of gzip or zstd (`process.getBuiltinModule`), not
+ * imported: loading it starts Deno's Node compatibility layer, about 10 MiB that a client
+ * without those codecs never needs.
+ *
  * Decompression is always bounded: output beyond `maxBytes` is a {@linkcode ProtocolError},
  * checked while inflating, so a small hostile batch cannot exhaust memory. Corrupt input is a
  * {@linkcode ProtocolError} too.
@@ -9,7 +13,6 @@
  * @module
  */
 
-import zlib from "node:zlib";
 import { ProtocolError } from "./errors.ts";
 import { lz4CompressFrame, lz4DecompressFrame } from "./_lz4.ts";
 import { snappyCompressXerial, snappyDecompress } from "./_snappy.ts";
@@ -59,6 +62,28 @@ export function compressionName(codec: number): string {
   return NAMES[codec] ?? `unknown(${codec})`;
 }
 
+/** The parts of `node:zlib` used here. */
+interface Zlib {
+  gzipSync(b: Uint8Array, o: { level?: number }): Uint8Array;
+  gunzipSync(b: Uint8Array, o: { maxOutputLength: number }): Uint8Array;
+  zstdCompressSync(b: Uint8Array, o: { params?: Record<number, number> }): Uint8Array;
+  zstdDecompressSync(b: Uint8Array, o: { maxOutputLength: number }): Uint8Array;
+  constants: { ZSTD_c_compressionLevel: number };
+}
+
+let zlibModule: Zlib | undefined;
+
+/** `node:zlib`, loaded on first use. */
+function zlib(): Zlib {
+  if (zlibModule) return zlibModule;
+  const proc = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+  const m = proc?.getBuiltinModule?.("node:zlib") as Zlib | undefined;
+  if (!m) {
+    throw new Error("gzip and zstd need node:zlib, and this runtime offers no process.getBuiltinModule");
+  }
+  return zlibModule = m;
+}
+
 function view(b: Uint8Array): Uint8Array {
   // node:zlib returns Buffers; hand out plain Uint8Array views of the same memory.
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -86,16 +111,16 @@ export function compress(codec: Compression, bytes: Uint8Array, options?: Compre
     case Compression.none:
       return bytes;
     case Compression.gzip:
-      return view(zlib.gzipSync(bytes, level === undefined ? {} : { level }));
+      return view(zlib().gzipSync(bytes, level === undefined ? {} : { level }));
     case Compression.snappy:
       return snappyCompressXerial(bytes);
     case Compression.lz4:
       return lz4CompressFrame(bytes);
     case Compression.zstd:
       return view(
-        zlib.zstdCompressSync(
+        zlib().zstdCompressSync(
           bytes,
-          level === undefined ? {} : { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } },
+          level === undefined ? {} : { params: { [zlib().constants.ZSTD_c_compressionLevel]: level } },
         ),
       );
     default:
@@ -208,14 +233,14 @@ export function decompress(codec: Compression, bytes: Uint8Array, options?: Deco
       }
       return bytes;
     case Compression.gzip:
-      return zlibDecompress(codec, bytes, maxBytes, zlib.gunzipSync);
+      return zlibDecompress(codec, bytes, maxBytes, zlib().gunzipSync);
     case Compression.snappy:
       return snappyDecompress(bytes, maxBytes);
     case Compression.lz4:
       return lz4DecompressFrame(bytes, maxBytes);
     case Compression.zstd:
       checkZstdFrames(bytes);
-      return zlibDecompress(codec, bytes, maxBytes, zlib.zstdDecompressSync);
+      return zlibDecompress(codec, bytes, maxBytes, zlib().zstdDecompressSync);
     default:
       throw new ProtocolError(`Unknown compression codec ${codec}`);
   }

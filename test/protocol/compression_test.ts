@@ -171,3 +171,59 @@ Deno.test("decompress() turns corrupt input into ProtocolError", async (t) => {
     assert.throws(() => compress(7 as Compression, new Uint8Array(1)), RangeError);
   });
 });
+
+Deno.test("snappy blocks agree with snappyjs, an independent implementation, both ways", async (t) => {
+  // Only the test imports snappyjs: the library has its own Snappy codec (protocol/_snappy.ts).
+  // deno-lint-ignore no-import-prefix -- a reference implementation, pinned like the library's imports
+  const { default: snappyjs } = await import("npm:snappyjs@0.7.0");
+  const ref = snappyjs as {
+    compress(b: Uint8Array): Uint8Array;
+    uncompress(b: Uint8Array): Uint8Array;
+  };
+  const inputs: [string, Uint8Array][] = [
+    ...samples(),
+    ["long runs and short repeats", te.encode("ab".repeat(40) + "x".repeat(300) + "abcd".repeat(9))],
+  ];
+  const r = prng(7);
+  for (let i = 0; i < 40; i++) {
+    // Mixtures of random bytes and repeats at all distances and lengths, up to one 32 KiB block.
+    const n = (r() * 33_000) | 0;
+    const b = new Uint8Array(n);
+    for (let p = 0; p < n;) {
+      if (p > 0 && r() < 0.6) {
+        const dist = 1 + ((r() * Math.min(p, 3000)) | 0);
+        const len = Math.min(n - p, 1 + ((r() * 200) | 0));
+        for (let k = 0; k < len; k++, p++) b[p] = b[p - dist];
+      } else b[p++] = (r() * (r() < 0.5 ? 4 : 256)) | 0;
+    }
+    inputs.push([`mixture ${i} (${n} bytes)`, b]);
+  }
+  for (const [name, data] of inputs) {
+    await t.step(name, () => {
+      // snappyjs writes raw blocks, which decompress() accepts as they are.
+      assert.deepEqual(decompress(Compression.snappy, ref.compress(data)), data);
+      // Ours are xerial-framed: every 32 KiB block inside must be a valid raw block for snappyjs.
+      const packed = compress(Compression.snappy, data);
+      const view = new DataView(packed.buffer, packed.byteOffset);
+      const parts: Uint8Array[] = [];
+      for (let p = 16; p < packed.length;) {
+        const len = view.getInt32(p);
+        parts.push(ref.uncompress(packed.subarray(p + 4, p + 4 + len)));
+        p += 4 + len;
+      }
+      const joined = new Uint8Array(parts.reduce((s, x) => s + x.length, 0));
+      let o = 0;
+      for (const x of parts) {
+        joined.set(x, o);
+        o += x.length;
+      }
+      assert.deepEqual(joined, data);
+    });
+  }
+  await t.step("compressible input shrinks about as much as with snappyjs", () => {
+    const text = te.encode("The quick brown fox jumps over the lazy dog. ".repeat(700));
+    const ours = compress(Compression.snappy, text).length - 16 - 4;
+    const theirs = ref.compress(text).length;
+    assert.ok(ours < theirs * 1.5, `ours ${ours} bytes, snappyjs ${theirs}`);
+  });
+});
