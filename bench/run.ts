@@ -4,7 +4,8 @@
  * client (its own perf tools), on one local broker, one contender at a time,
  * each in its own process, alternated round by round.
  *
- *     deno task bench [--quick] [--rounds=N] [--records=N] [--scenarios=...] [--contenders=...]
+ *     deno task bench [--quick] [--rounds=N] [--records=N] [--consumer-records=N]
+ *                     [--scenarios=...] [--contenders=...]
  *                     [--codecs=none,zstd] [--rates=5000,50000] [--duration=S]
  *                     [--memory-counts=1000000,3000000,10000000] [--keep-broker]
  *
@@ -284,6 +285,7 @@ function parseFlags(argv: string[]): Record<string, string | boolean> {
     "keep-broker",
     "help",
     "records",
+    "consumer-records",
     "scenarios",
     "contenders",
     "rate",
@@ -319,7 +321,7 @@ const ALL_CONTENDERS = [
   "kcat",
   "java",
 ];
-const USAGE = "deno task bench [--quick] [--rounds=N] [--records=N] " +
+const USAGE = "deno task bench [--quick] [--rounds=N] [--records=N] [--consumer-records=N] " +
   `[--scenarios=${ALL_SCENARIOS.join(",")}] [--contenders=${ALL_CONTENDERS.join(",")}] ` +
   "[--codecs=none,zstd] [--rates=5000,50000] [--duration=S] " +
   "[--memory-counts=1000000,3000000,10000000] [--keep-broker] [--merge=a.json,b.json,...]";
@@ -332,6 +334,14 @@ const KEEP_BROKER = flags["keep-broker"] === true;
 const RECORDS = Number(str("records") ?? Deno.env.get("BENCH_RECORDS") ?? (QUICK ? 100_000 : 1_000_000));
 /** 1 KiB cases move a fifth of the records (the same order of bytes as 200 B would, in less time). */
 const recordsFor = (size: number) => (size >= 1024 ? Math.max(1000, Math.round(RECORDS / 5)) : RECORDS);
+/**
+ * Records in the consumer scenario's topics (1 KiB: a fifth): 1M unless given, whatever `--records`
+ * is, so that the rate is not dominated by warm-up and by what a client prefetched before its first
+ * record.
+ */
+const CONSUMER_RECORDS = Number(str("consumer-records") ?? (QUICK ? 100_000 : 1_000_000));
+const consumerRecordsFor = (size: number) =>
+  size >= 1024 ? Math.max(1000, Math.round(CONSUMER_RECORDS / 5)) : CONSUMER_RECORDS;
 const ROUNDS = Number(str("rounds") ?? (QUICK ? 1 : 3));
 const RATES = (str("rates") ?? str("rate") ?? "5000,50000").split(",").map(Number);
 const DURATION = Number(str("duration") ?? (QUICK ? 5 : 10));
@@ -358,6 +368,9 @@ for (const c of CODECS) {
   if (!["none", "gzip", "snappy", "lz4", "zstd"].includes(c)) throw new Error(`Unknown codec ${c}`);
 }
 if (!Number.isInteger(RECORDS) || RECORDS < 1000) throw new Error(`--records must be ≥ 1000, got ${RECORDS}`);
+if (!Number.isInteger(CONSUMER_RECORDS) || CONSUMER_RECORDS < 1000) {
+  throw new Error(`--consumer-records must be ≥ 1000, got ${CONSUMER_RECORDS}`);
+}
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 20) throw new Error(`--rounds must be 1-20`);
 if (RATES.some((r) => !(r > 0 && r <= 1_000_000))) throw new Error(`--rates must be 1-1000000 records/s`);
 if (!(DURATION > 0 && DURATION <= 600)) throw new Error(`--duration must be 1-600 s`);
@@ -1289,6 +1302,7 @@ async function saveResults(final: boolean): Promise<void> {
     mode: MODE,
     scenarios: SCENARIOS,
     records: RECORDS,
+    consumerRecords: CONSUMER_RECORDS,
     rounds: ROUNDS,
     codecs: CODECS,
     latency: { rates: RATES, durationS: DURATION },
@@ -1312,7 +1326,8 @@ async function saveResults(final: boolean): Promise<void> {
   const md = [
     `### Benchmark results (${MODE} run, ${started.toISOString().slice(0, 10)})`,
     "",
-    `${RECORDS.toLocaleString("en-US")} records per 100 B throughput case (a fifth of that at 1 KiB), ` +
+    `${RECORDS.toLocaleString("en-US")} records per 100 B producer case and ` +
+    `${CONSUMER_RECORDS.toLocaleString("en-US")} per 100 B consumer case (a fifth of that at 1 KiB), ` +
     `${PARTITIONS} partitions, one broker on loopback; ${ROUNDS} round${ROUNDS === 1 ? "" : "s"} per case, ` +
     "contenders alternated round by round, median shown with the spread of the rounds around it; " +
     `latency at ${RATES.map((r) => r.toLocaleString("en-US")).join(" and ")} records/s for ${DURATION} s. ` +
@@ -1327,7 +1342,7 @@ async function saveResults(final: boolean): Promise<void> {
           } at its end)`;
         }).join("; ")
       }. The machine was shared with other work throughout; the broker and every client share the same ${m.cores} cores.`
-      : `Load: the machine was shared with other work during this run (\`uptime\` at the start: ` +
+      : `Load (\`uptime\` at the start: ` +
         `${uptimeAtStart.replace(/^.*load average:\s*/, "load average ")}; load average ${
           loadAtEnd.join(", ")
         } at the last write). The broker and every client share the same ${m.cores} cores.`,
@@ -1400,7 +1415,7 @@ try {
   }
   if (SCENARIOS_RUN.includes("consumer")) {
     for (const size of [100, 1024]) {
-      const records = recordsFor(size);
+      const records = consumerRecordsFor(size);
       const topic = await freshTopic("c");
       try {
         // Pre-produce with kcat (fast and independent of the contenders).
