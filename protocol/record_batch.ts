@@ -197,6 +197,19 @@ export interface EncodeRecordBatchOptions {
   baseOffset?: bigint;
   /** The partition leader epoch; clients send -1 (the default). */
   partitionLeaderEpoch?: number;
+  /**
+   * Memory for the batch, so that a caller can reuse it (a producer's buffer pool). Called once per
+   * call with a size a few bytes above what the batch takes (varint writes check room for their
+   * longest form); it returns a Uint8Array of at least that many bytes, the batch is written from its
+   * start, and the result is a view of it. By default each batch gets fresh memory.
+   */
+  allocate?: (size: number) => Uint8Array;
+  /**
+   * Memory for the uncompressed records of a compressed batch, called as `allocate` is. It is read
+   * only during the call, so it may be handed out again as soon as the call returns. By default
+   * each compressed batch gets fresh memory for them.
+   */
+  scratch?: (size: number) => Uint8Array;
 }
 
 /** Options of {@linkcode decodeRecordBatches}. */
@@ -284,6 +297,21 @@ function toMillis(v: number | bigint, what: string): number {
   return n;
 }
 
+/** Room a Writer needs beyond its exact contents: its varint writes check room for the longest form. */
+const VARINT_SLACK = 10;
+
+/** A Writer for `size` bytes that never regrows: its memory from `allocate`, else fresh. */
+function writerFor(size: number, allocate: ((size: number) => Uint8Array) | undefined, what: string): Writer {
+  const room = size + VARINT_SLACK;
+  if (allocate === undefined) return new Writer(room);
+  const buffer = allocate(room);
+  if (!(buffer instanceof Uint8Array) || buffer.length < room) {
+    const got = buffer instanceof Uint8Array ? `${buffer.length} bytes` : String(buffer);
+    throw new RangeError(`${what}(${room}) returned ${got}: expected a Uint8Array of at least ${room} bytes`);
+  }
+  return new Writer(room, { buffer });
+}
+
 function writeNullableVarintBytes(w: Writer, b: Uint8Array | null | undefined): void {
   if (b == null) w.varint(-1);
   else w.varint(b.length).raw(b);
@@ -361,8 +389,9 @@ export function encodeRecordBatch(
   // Pass 2: records, into the batch directly when uncompressed; else into their own buffer,
   // compressed before the batch buffer is sized, so neither buffer ever regrows.
   let payload: Uint8Array | null = null;
-  let out = new Writer(RECORD_BATCH_OVERHEAD + (codec === Compression.none ? recordsSize : 0));
-  const rw = codec === Compression.none ? out : new Writer(recordsSize);
+  const rw = codec === Compression.none
+    ? writerFor(RECORD_BATCH_OVERHEAD + recordsSize, options.allocate, "allocate")
+    : writerFor(recordsSize, options.scratch, "scratch");
   const writeRecords = () => {
     for (let i = 0; i < n; i++) {
       const rec = records[i];
@@ -391,10 +420,11 @@ export function encodeRecordBatch(
   if (options.transactional) attributes |= TRANSACTIONAL_FLAG;
   if (options.isControl) attributes |= CONTROL_FLAG;
 
+  let out = rw;
   if (codec !== Compression.none) {
     writeRecords();
     payload = compress(codec, rw.finish(), { level: options.compressionLevel });
-    out = new Writer(RECORD_BATCH_OVERHEAD + payload.length);
+    out = writerFor(RECORD_BATCH_OVERHEAD + payload.length, options.allocate, "allocate");
   }
   out.int64(options.baseOffset ?? 0n);
   const lengthAt = out.reserveInt32();
