@@ -323,8 +323,10 @@ function writeNullableVarintBytes(w: Writer, b: Uint8Array | null | undefined): 
  *
  * @param records The records, at least one.
  * @param options Codec, producer id/epoch/sequence, transactional flag, timestamps.
- * @returns The batch bytes, ready to be put in a Produce request.
- * @throws {RangeError} If there are no records or a field is out of range.
+ * @returns The batch bytes, ready to be put in a Produce request: a view of the memory from
+ * `options.allocate` when given.
+ * @throws {RangeError} If there are no records, a field is out of range, or `allocate`/`scratch`
+ * returned less memory than asked for.
  *
  * @example
  * ```ts
