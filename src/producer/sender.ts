@@ -73,16 +73,30 @@ export class Sender {
   readonly #events: EventHub;
   /** Memory for encoded batches, reused once no request can read it (see pool.ts). */
   readonly #pool: BufferPool;
-  /** The memory the current encodeRecordBatch() call took for its batch, and for its scratch. */
+  /** The memory the current encodeRecordBatch() call took for its batch. */
   #taken: Uint8Array | null = null;
-  #scratchTaken: Uint8Array | null = null;
   readonly #allocate = (size: number): Uint8Array => this.#taken = this.#pool.take(size);
-  readonly #scratch = (size: number): Uint8Array => this.#scratchTaken = this.#pool.take(size);
+  /**
+   * One reused buffer for the uncompressed records of compressed batches (read only during the
+   * encodeRecordBatch() call): they may be larger than any pooled class when the data compresses
+   * well. Kept up to the pool's idle cap; a larger need gets plain memory.
+   */
+  #scratchMemory: Uint8Array | null = null;
+  readonly #scratchCap: number;
+  readonly #scratch = (size: number): Uint8Array => {
+    const m = this.#scratchMemory;
+    if (m !== null && m.length >= size) return m;
+    if (size > this.#scratchCap) return new Uint8Array(size);
+    let n = 1024;
+    while (n < size) n *= 2;
+    return this.#scratchMemory = new Uint8Array(Math.min(n, this.#scratchCap));
+  };
 
   constructor(cfg: SenderConfig, cluster: Cluster, events: EventHub) {
     this.#cfg = cfg;
+    this.#scratchCap = Math.max(4 * 1024 * 1024, 2 * cfg.batchBytes);
     this.#pool = new BufferPool({
-      maxIdleBytes: Math.max(4 * 1024 * 1024, 2 * cfg.batchBytes),
+      maxIdleBytes: this.#scratchCap,
       // A full batch's class and the next: a batch may pass batchBytes by its last record.
       largestClass: 2 * cfg.batchBytes,
     });
@@ -355,21 +369,15 @@ export class Sender {
     b.encoded = null;
     old?.drop();
     this.#taken = null;
-    try {
-      b.encoded = encodeRecordBatch(b.records, {
-        transactional: this.txn !== null,
-        compression: this.#cfg.compression,
-        producerId: on ? idem.producerId : -1n,
-        producerEpoch: on ? idem.producerEpoch : -1,
-        baseSequence: on ? b.baseSequence : -1,
-        allocate: this.#allocate,
-        scratch: this.#scratch,
-      });
-    } finally {
-      // The records' scratch is read only during the call; the batch memory belongs to the batch.
-      if (this.#scratchTaken !== null) this.#pool.give(this.#scratchTaken);
-      this.#scratchTaken = null;
-    }
+    b.encoded = encodeRecordBatch(b.records, {
+      transactional: this.txn !== null,
+      compression: this.#cfg.compression,
+      producerId: on ? idem.producerId : -1n,
+      producerEpoch: on ? idem.producerEpoch : -1,
+      baseSequence: on ? b.baseSequence : -1,
+      allocate: this.#allocate,
+      scratch: this.#scratch,
+    });
     // (TypeScript cannot see that #allocate set it during the call.)
     const taken = this.#taken as Uint8Array | null;
     this.#taken = null;

@@ -250,20 +250,32 @@ function checkAcked(rx: Received, sent: string[][], results: PromiseSettledResul
   return ok;
 }
 
-Deno.test("pooled batch memory: with answers delayed and refused, connections dropped, batches retried, split and re-encoded, every batch the broker gets is intact and in its partition", async () => {
-  const { broker, rx, stats } = chaosCluster({ seed: 17, chaos: true });
-  await using _b = broker;
-  await using client = await connect({ brokers: [broker.address] });
-  const producer = client.producer({ batchBytes: 8 * 1024, retryBackoffMs: 5, deliveryTimeoutMs: 30_000 });
-  const { sent, results } = sendMany(producer, 0, 200);
-  const settled = await results;
-  await producer.close({ timeoutMs: 10_000 });
-  assert.deepEqual(rx.bad, [], "every received batch is intact and in its own partition");
-  const ok = checkAcked(rx, sent, settled);
-  assert.ok(ok > 150, `${ok} of 200 sends succeed`);
-  const { closed, codes, epochs } = stats;
-  assert.ok(closed > 0 && codes[6] > 0 && codes[10] > 0 && codes[45] > 0, JSON.stringify({ closed, codes }));
-  assert.ok(epochs.size > 1, "the epoch was bumped at least once (batches re-encoded)");
+Deno.test("pooled batch memory: with answers delayed and refused, connections dropped, batches retried, split and re-encoded, every batch the broker gets is intact and in its partition", async (t) => {
+  for (const compression of ["none", "lz4"] as const) {
+    await t.step(compression, async () => {
+      const { broker, rx, stats } = chaosCluster({ seed: 17, chaos: true });
+      await using _b = broker;
+      await using client = await connect({ brokers: [broker.address] });
+      const producer = client.producer({
+        batchBytes: 8 * 1024,
+        retryBackoffMs: 5,
+        deliveryTimeoutMs: 30_000,
+        compression,
+      });
+      const { sent, results } = sendMany(producer, 0, 200);
+      const settled = await results;
+      await producer.close({ timeoutMs: 10_000 });
+      assert.deepEqual(rx.bad, [], "every received batch is intact and in its own partition");
+      const ok = checkAcked(rx, sent, settled);
+      assert.ok(ok > 150, `${ok} of 200 sends succeed`);
+      const { closed, codes, epochs } = stats;
+      assert.ok(
+        closed > 0 && codes[6] > 0 && codes[10] > 0 && codes[45] > 0,
+        JSON.stringify({ closed, codes }),
+      );
+      assert.ok(epochs.size > 1, "the epoch was bumped at least once (batches re-encoded)");
+    });
+  }
 });
 
 Deno.test("pooled batch memory: a batch that expires while its request is in flight keeps its memory until the request ends; later batches arrive intact", async () => {
