@@ -205,11 +205,12 @@ export interface EncodeRecordBatchOptions {
    */
   allocate?: (size: number) => Uint8Array;
   /**
-   * Memory for the uncompressed records of a compressed batch, called as `allocate` is. It is read
-   * only during the call, so it may be handed out again as soon as the call returns. By default
-   * each compressed batch gets fresh memory for them.
+   * Memory read only during the call, so it may be handed out again as soon as the call returns:
+   * `slot` 0 for the uncompressed records of a compressed batch, `slot` 1 for lz4's output (see
+   * `CompressOptions.output`). Memory handed out for the two slots must not overlap.
+   * Called as `allocate` is, at most once per slot. By default it is fresh memory.
    */
-  scratch?: (size: number) => Uint8Array;
+  scratch?: (size: number, slot: 0 | 1) => Uint8Array;
 }
 
 /** Options of {@linkcode decodeRecordBatches}. */
@@ -391,9 +392,10 @@ export function encodeRecordBatch(
   // Pass 2: records, into the batch directly when uncompressed; else into their own buffer,
   // compressed before the batch buffer is sized, so neither buffer ever regrows.
   let payload: Uint8Array | null = null;
+  const scratch = options.scratch;
   const rw = codec === Compression.none
     ? writerFor(RECORD_BATCH_OVERHEAD + recordsSize, options.allocate, "allocate")
-    : writerFor(recordsSize, options.scratch, "scratch");
+    : writerFor(recordsSize, scratch === undefined ? undefined : (size) => scratch(size, 0), "scratch");
   const writeRecords = () => {
     for (let i = 0; i < n; i++) {
       const rec = records[i];
@@ -425,7 +427,10 @@ export function encodeRecordBatch(
   let out = rw;
   if (codec !== Compression.none) {
     writeRecords();
-    payload = compress(codec, rw.finish(), { level: options.compressionLevel });
+    payload = compress(codec, rw.finish(), {
+      level: options.compressionLevel,
+      output: scratch === undefined ? undefined : (size) => scratch(size, 1),
+    });
     out = writerFor(RECORD_BATCH_OVERHEAD + payload.length, options.allocate, "allocate");
   }
   out.int64(options.baseOffset ?? 0n);

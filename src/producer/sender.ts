@@ -77,19 +77,20 @@ export class Sender {
   #taken: Uint8Array | null = null;
   readonly #allocate = (size: number): Uint8Array => this.#taken = this.#pool.take(size);
   /**
-   * One reused buffer for the uncompressed records of compressed batches (read only during the
-   * encodeRecordBatch() call): they may be larger than any pooled class when the data compresses
-   * well. Kept up to the pool's idle cap; a larger need gets plain memory.
+   * Two reused buffers, read only during an encodeRecordBatch() call: the uncompressed records of
+   * compressed batches (slot 0) and lz4's output (slot 1). They may be larger than any pooled class
+   * when the data compresses well. Each is kept up to the pool's idle cap; a larger need gets plain
+   * memory.
    */
-  #scratchMemory: Uint8Array | null = null;
+  readonly #scratchMemory: (Uint8Array | null)[] = [null, null];
   readonly #scratchCap: number;
-  readonly #scratch = (size: number): Uint8Array => {
-    const m = this.#scratchMemory;
+  readonly #scratch = (size: number, slot: 0 | 1): Uint8Array => {
+    const m = this.#scratchMemory[slot];
     if (m !== null && m.length >= size) return m;
     if (size > this.#scratchCap) return new Uint8Array(size);
     let n = 1024;
     while (n < size) n *= 2;
-    return this.#scratchMemory = new Uint8Array(Math.min(n, this.#scratchCap));
+    return this.#scratchMemory[slot] = new Uint8Array(Math.min(n, this.#scratchCap));
   };
 
   constructor(cfg: SenderConfig, cluster: Cluster, events: EventHub) {

@@ -155,8 +155,9 @@ Deno.test("encodeRecordBatch() writes into the caller's memory with `allocate` a
       // Dirty memory at an offset inside a larger ArrayBuffer: nothing may depend on zeroes or offset 0.
       const backing = new Uint8Array(64 * 1024).fill(0xa5);
       const sizes: number[] = [];
-      const scratchSizes: number[] = [];
-      const scratchMemory = new Uint8Array(32 * 1024).fill(0x5a);
+      const slots: number[] = [];
+      // Both slots inside one dirty buffer, apart.
+      const scratchMemory = new Uint8Array(256 * 1024).fill(0x5a);
       const bytes = encodeRecordBatch(RECORDS, {
         ...opts,
         compression: codec,
@@ -164,9 +165,10 @@ Deno.test("encodeRecordBatch() writes into the caller's memory with `allocate` a
           sizes.push(size);
           return backing.subarray(100);
         },
-        scratch: (size) => {
-          scratchSizes.push(size);
-          return scratchMemory;
+        scratch: (size, slot) => {
+          slots.push(slot);
+          assert.ok(size <= 128 * 1024, `scratch(${size})`);
+          return scratchMemory.subarray(slot * 128 * 1024, (slot + 1) * 128 * 1024);
         },
       });
       assert.deepEqual(bytes, expected);
@@ -177,7 +179,9 @@ Deno.test("encodeRecordBatch() writes into the caller's memory with `allocate` a
       );
       assert.equal(bytes.buffer, backing.buffer);
       assert.equal(bytes.byteOffset, 100);
-      assert.equal(scratchSizes.length, codec === Compression.none ? 0 : 1, "scratch only when compressed");
+      // Slot 0 for the records of a compressed batch, slot 1 for lz4's output.
+      const expectedSlots = codec === Compression.none ? [] : codec === Compression.lz4 ? [0, 1] : [0];
+      assert.deepEqual(slots, expectedSlots);
       // The scratch memory is not part of the result: overwriting it changes nothing.
       scratchMemory.fill(0);
       assert.deepEqual(bytes, expected);
@@ -196,6 +200,14 @@ Deno.test("encodeRecordBatch() writes into the caller's memory with `allocate` a
           scratch: () => new Uint8Array(4),
         }),
       (e) => e instanceof RangeError && /scratch\(\d+\) returned 4 bytes/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        encodeRecordBatch(RECORDS, {
+          compression: Compression.lz4,
+          scratch: (size, slot) => new Uint8Array(slot === 0 ? size : 4),
+        }),
+      (e) => e instanceof RangeError && /output\(\d+\) returned 4 bytes/.test(e.message),
     );
     assert.throws(
       () => encodeRecordBatch(RECORDS, { allocate: () => null as unknown as Uint8Array }),
