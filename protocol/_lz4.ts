@@ -152,10 +152,21 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
   return op + litLen;
 }
 
-/** Compresses `src` into one LZ4 frame the way Kafka's Java client does. */
-export function lz4CompressFrame(src: Uint8Array): Uint8Array {
+/**
+ * Compresses `src` into one LZ4 frame the way Kafka's Java client does; into memory from
+ * `allocate` (asked for the worst case) when given, the result being a view of it.
+ */
+export function lz4CompressFrame(src: Uint8Array, allocate?: (size: number) => Uint8Array): Uint8Array {
   const blocks = Math.ceil(src.length / ENCODE_BLOCK_SIZE);
-  const dst = new Uint8Array(7 + blocks * (4 + blockBound(ENCODE_BLOCK_SIZE)) + 4);
+  const bound = 7 + blocks * (4 + blockBound(ENCODE_BLOCK_SIZE)) + 4;
+  const dst = allocate === undefined ? new Uint8Array(bound) : allocate(bound);
+  if (!(dst instanceof Uint8Array) || dst.length < bound) {
+    throw new RangeError(
+      `output(${bound}) returned ${
+        dst instanceof Uint8Array ? `${dst.length} bytes` : String(dst)
+      }: expected a Uint8Array of at least ${bound} bytes`,
+    );
+  }
   writeU32LE(dst, 0, MAGIC);
   dst[4] = ENCODE_FLG;
   dst[5] = ENCODE_BD;

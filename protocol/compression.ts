@@ -39,6 +39,12 @@ export const DEFAULT_MAX_DECOMPRESSED_BYTES: number = 64 * 1024 * 1024;
 export interface CompressOptions {
   /** The compression level for gzip (1-9) and zstd (1-22); the codec's default when absent. */
   level?: number;
+  /**
+   * Memory for the compressed bytes of lz4, which sizes its output up front (the worst case):
+   * called once with that size, it returns at least that many bytes and the result is a view of
+   * them. The other codecs size their output as they go and always use fresh memory.
+   */
+  output?: (size: number) => Uint8Array;
 }
 
 /** Options of {@linkcode decompress}. */
@@ -115,7 +121,7 @@ export function compress(codec: Compression, bytes: Uint8Array, options?: Compre
     case Compression.snappy:
       return snappyCompressXerial(bytes);
     case Compression.lz4:
-      return lz4CompressFrame(bytes);
+      return lz4CompressFrame(bytes, options?.output);
     case Compression.zstd:
       return view(
         zlib().zstdCompressSync(

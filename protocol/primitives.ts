@@ -70,6 +70,13 @@ export interface WriterOptions {
    * given to `patchInt32` must precede the first reference.
    */
   referenceBytesFrom?: number;
+  /**
+   * Memory to write into, from its start, instead of a fresh buffer of
+   * `capacity` bytes. Should it be too small, the Writer moves to fresh
+   * memory as it does when its own buffer is full, and `finish()` is then no
+   * view of it.
+   */
+  buffer?: Uint8Array;
 }
 
 /**
@@ -95,8 +102,9 @@ export class Writer {
    * @param capacity Initial capacity in bytes; the buffer grows as needed.
    */
   constructor(capacity = 256, opts: WriterOptions = {}) {
-    this.#buf = new Uint8Array(Math.max(16, capacity));
-    this.#view = new DataView(this.#buf.buffer);
+    const buf = opts.buffer ?? new Uint8Array(Math.max(16, capacity));
+    this.#buf = buf;
+    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     if (opts.referenceBytesFrom !== undefined) {
       this.#refFrom = opts.referenceBytesFrom;
       this.#chunks = [];
@@ -118,7 +126,7 @@ export class Writer {
   ensure(n: number): this {
     const need = this.#pos + n;
     if (need > this.#buf.length) {
-      let cap = this.#buf.length * 2;
+      let cap = Math.max(16, this.#buf.length * 2);
       while (cap < need) cap *= 2;
       const next = new Uint8Array(cap);
       next.set(this.#buf.subarray(0, this.#pos));

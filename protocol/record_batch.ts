@@ -197,6 +197,20 @@ export interface EncodeRecordBatchOptions {
   baseOffset?: bigint;
   /** The partition leader epoch; clients send -1 (the default). */
   partitionLeaderEpoch?: number;
+  /**
+   * Memory for the batch, so that a caller can reuse it (a producer's buffer pool). Called once per
+   * call with a size a few bytes above what the batch takes (varint writes check room for their
+   * longest form); it returns a Uint8Array of at least that many bytes, the batch is written from its
+   * start, and the result is a view of it. By default each batch gets fresh memory.
+   */
+  allocate?: (size: number) => Uint8Array;
+  /**
+   * Memory read only during the call, so it may be handed out again as soon as the call returns:
+   * `slot` 0 for the uncompressed records of a compressed batch, `slot` 1 for lz4's output (see
+   * `CompressOptions.output`). Memory handed out for the two slots must not overlap.
+   * Called as `allocate` is, at most once per slot. By default it is fresh memory.
+   */
+  scratch?: (size: number, slot: 0 | 1) => Uint8Array;
 }
 
 /** Options of {@linkcode decodeRecordBatches}. */
@@ -284,6 +298,21 @@ function toMillis(v: number | bigint, what: string): number {
   return n;
 }
 
+/** Room a Writer needs beyond its exact contents: its varint writes check room for the longest form. */
+const VARINT_SLACK = 10;
+
+/** A Writer for `size` bytes that never regrows: its memory from `allocate`, else fresh. */
+function writerFor(size: number, allocate: ((size: number) => Uint8Array) | undefined, what: string): Writer {
+  const room = size + VARINT_SLACK;
+  if (allocate === undefined) return new Writer(room);
+  const buffer = allocate(room);
+  if (!(buffer instanceof Uint8Array) || buffer.length < room) {
+    const got = buffer instanceof Uint8Array ? `${buffer.length} bytes` : String(buffer);
+    throw new RangeError(`${what}(${room}) returned ${got}: expected a Uint8Array of at least ${room} bytes`);
+  }
+  return new Writer(room, { buffer });
+}
+
 function writeNullableVarintBytes(w: Writer, b: Uint8Array | null | undefined): void {
   if (b == null) w.varint(-1);
   else w.varint(b.length).raw(b);
@@ -295,8 +324,10 @@ function writeNullableVarintBytes(w: Writer, b: Uint8Array | null | undefined): 
  *
  * @param records The records, at least one.
  * @param options Codec, producer id/epoch/sequence, transactional flag, timestamps.
- * @returns The batch bytes, ready to be put in a Produce request.
- * @throws {RangeError} If there are no records or a field is out of range.
+ * @returns The batch bytes, ready to be put in a Produce request: a view of the memory from
+ * `options.allocate` when given.
+ * @throws {RangeError} If there are no records, a field is out of range, or `allocate`/`scratch`
+ * returned less memory than asked for.
  *
  * @example
  * ```ts
@@ -361,8 +392,10 @@ export function encodeRecordBatch(
   // Pass 2: records, into the batch directly when uncompressed; else into their own buffer,
   // compressed before the batch buffer is sized, so neither buffer ever regrows.
   let payload: Uint8Array | null = null;
-  let out = new Writer(RECORD_BATCH_OVERHEAD + (codec === Compression.none ? recordsSize : 0));
-  const rw = codec === Compression.none ? out : new Writer(recordsSize);
+  const scratch = options.scratch;
+  const rw = codec === Compression.none
+    ? writerFor(RECORD_BATCH_OVERHEAD + recordsSize, options.allocate, "allocate")
+    : writerFor(recordsSize, scratch === undefined ? undefined : (size) => scratch(size, 0), "scratch");
   const writeRecords = () => {
     for (let i = 0; i < n; i++) {
       const rec = records[i];
@@ -391,10 +424,14 @@ export function encodeRecordBatch(
   if (options.transactional) attributes |= TRANSACTIONAL_FLAG;
   if (options.isControl) attributes |= CONTROL_FLAG;
 
+  let out = rw;
   if (codec !== Compression.none) {
     writeRecords();
-    payload = compress(codec, rw.finish(), { level: options.compressionLevel });
-    out = new Writer(RECORD_BATCH_OVERHEAD + payload.length);
+    payload = compress(codec, rw.finish(), {
+      level: options.compressionLevel,
+      output: scratch === undefined ? undefined : (size) => scratch(size, 1),
+    });
+    out = writerFor(RECORD_BATCH_OVERHEAD + payload.length, options.allocate, "allocate");
   }
   out.int64(options.baseOffset ?? 0n);
   const lengthAt = out.reserveInt32();

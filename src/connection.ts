@@ -65,6 +65,13 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** The expected frame size, so a large request is encoded into one buffer without regrowing. */
   sizeHint?: number;
+  /**
+   * Settle only once every write of the request's bytes has finished or failed, even when the
+   * response or a failure comes first: for callers that reuse the memory of the request's byte
+   * fields once it settles (the producer's pooled record batches, which large requests reference
+   * instead of copying).
+   */
+  waitForWrite?: boolean;
 }
 
 interface Pending {
@@ -347,6 +354,7 @@ export class Connection {
       request,
       opts.timeoutMs ?? this.#requestTimeoutMs,
       opts.sizeHint,
+      opts.waitForWrite,
     );
     let res: Res;
     try {
@@ -424,13 +432,15 @@ export class Connection {
     request: Req,
     timeoutMs: number,
     sizeHint?: number,
+    waitForWrite?: boolean,
   ): Promise<Uint8Array> {
     this.#throwIfClosed();
     const id = this.#correlationId();
     const chunks = this.#encode(codec, version, id, request, sizeHint);
     const start = this.#metrics ? performance.now() : 0;
     if (this.#metrics) this.#metrics.request(codec.apiKey, codec.name, byteLength(chunks), true, start);
-    return new Promise<Uint8Array>((resolve, reject) => {
+    const writes: Promise<unknown>[] | null = waitForWrite ? [] : null;
+    const response = new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         // A late response would arrive out of step with the next requests'
         // expectations; like the Java client, drop the connection.
@@ -446,11 +456,16 @@ export class Connection {
         start,
       });
       for (const chunk of chunks) {
-        this.#writer.write(chunk).catch((cause) => {
+        const written = this.#writer.write(chunk).catch((cause) => {
           this.#fail(new ConnectionError(`Write to ${this.address} failed`, { broker: this.address, cause }));
         });
+        writes?.push(written);
       }
     });
+    if (writes === null) return response;
+    // allSettled handles a rejection of `response` at once; the result then takes its outcome.
+    writes.push(response);
+    return Promise.allSettled(writes).then(() => response);
   }
 
   async #readLoop(): Promise<void> {

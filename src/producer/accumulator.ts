@@ -15,6 +15,7 @@ import type { RecordInput } from "../../protocol/record_batch.ts";
 import { utf8Length } from "../../protocol/primitives.ts";
 import type { Cluster, TopicInfo } from "../cluster.ts";
 import { TimeoutError } from "../errors.ts";
+import type { Lease } from "./pool.ts";
 
 /** Where a record landed. */
 export interface RecordMetadata {
@@ -53,9 +54,11 @@ export interface Batch {
   expired: boolean;
   /** Sequence of the first record once assigned (idempotent mode). */
   baseSequence: number;
-  /** Encoded bytes and the epoch they were encoded for. */
+  /** Encoded bytes and the epoch they were encoded for; null again once the batch is done. */
   encoded: Uint8Array | null;
   encodedEpoch: number;
+  /** The pooled memory `encoded` is a view of, when it came from the producer's pool. */
+  lease: Lease | null;
   attempts: number;
   retryAt: number;
   done: Promise<void>;
@@ -106,6 +109,18 @@ export function recordSize(r: RecordInput): number {
   let n = 24 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
   for (const h of r.headers ?? EMPTY) n += 10 + utf8Length(h.key) + (h.value?.length ?? 0);
   return n;
+}
+
+/**
+ * A batch is done with its encoded bytes: its hold on their memory ends (a
+ * request still carrying them keeps its own until it ends).
+ */
+function retire(b: Batch): void {
+  b.encoded = null;
+  const lease = b.lease;
+  if (lease === null) return;
+  b.lease = null;
+  lease.drop();
 }
 
 /** Batches per partition, and the buffer. */
@@ -237,6 +252,7 @@ export class Accumulator {
       baseSequence: -1,
       encoded: null,
       encodedEpoch: -2,
+      lease: null,
       attempts: 0,
       retryAt: 0,
       done,
@@ -373,6 +389,7 @@ export class Accumulator {
    */
   split(b: Batch): void {
     this.outstanding.delete(b);
+    retire(b);
     const parts: Batch[] = [];
     for (let i = 0; i < b.records.length; i++) {
       const one = this.newBatch(b.tp, b.deadline);
@@ -431,6 +448,7 @@ export class Accumulator {
 
   #release(b: Batch): void {
     this.outstanding.delete(b);
+    retire(b);
     this.#bufferUsed -= b.bytes;
     b.settle();
     this.#wake();

@@ -30,6 +30,7 @@ import { Accumulator, type AccumulatorConfig, type Batch, type PartitionState } 
 import { Idempotence } from "./idempotence.ts";
 import { fatalTxnError, isFatalTxnError, isFencing, TransactionManager } from "./transactions.ts";
 import { ProducerRecorder } from "../observe/metrics.ts";
+import { BufferPool, Lease } from "./pool.ts";
 
 /** The sender's settings (the accumulator's too). */
 export interface SenderConfig extends AccumulatorConfig {
@@ -70,9 +71,36 @@ export class Sender {
   readonly metrics: ProducerRecorder | null;
 
   readonly #events: EventHub;
+  /** Memory for encoded batches, reused once no request can read it (see pool.ts). */
+  readonly #pool: BufferPool;
+  /** The memory the current encodeRecordBatch() call took for its batch. */
+  #taken: Uint8Array | null = null;
+  readonly #allocate = (size: number): Uint8Array => this.#taken = this.#pool.take(size);
+  /**
+   * Two reused buffers, read only during an encodeRecordBatch() call: the uncompressed records of
+   * compressed batches (slot 0) and lz4's output (slot 1). They may be larger than any pooled class
+   * when the data compresses well. Each is kept up to the pool's idle cap; a larger need gets plain
+   * memory.
+   */
+  readonly #scratchMemory: (Uint8Array | null)[] = [null, null];
+  readonly #scratchCap: number;
+  readonly #scratch = (size: number, slot: 0 | 1): Uint8Array => {
+    const m = this.#scratchMemory[slot];
+    if (m !== null && m.length >= size) return m;
+    if (size > this.#scratchCap) return new Uint8Array(size);
+    let n = 1024;
+    while (n < size) n *= 2;
+    return this.#scratchMemory[slot] = new Uint8Array(Math.min(n, this.#scratchCap));
+  };
 
   constructor(cfg: SenderConfig, cluster: Cluster, events: EventHub) {
     this.#cfg = cfg;
+    this.#scratchCap = Math.max(4 * 1024 * 1024, 2 * cfg.batchBytes);
+    this.#pool = new BufferPool({
+      maxIdleBytes: this.#scratchCap,
+      // A full batch's class and the next: a batch may pass batchBytes by its last record.
+      largestClass: 2 * cfg.batchBytes,
+    });
     this.#cluster = cluster;
     this.#events = events;
     this.metrics = cluster.recorder ? new ProducerRecorder() : null;
@@ -335,13 +363,26 @@ export class Sender {
     if (b.encoded && b.encodedEpoch === idem.producerEpoch) return b.encoded;
     const on = this.#cfg.idempotent;
     if (on) idem.assignSequence(b);
+    // Re-encoding for a new producer epoch: the old bytes' memory is freed once no request in
+    // flight reads them (the batch is queued, so a request that carried it holds its own lease).
+    const old = b.lease;
+    b.lease = null;
+    b.encoded = null;
+    old?.drop();
+    this.#taken = null;
     b.encoded = encodeRecordBatch(b.records, {
       transactional: this.txn !== null,
       compression: this.#cfg.compression,
       producerId: on ? idem.producerId : -1n,
       producerEpoch: on ? idem.producerEpoch : -1,
       baseSequence: on ? b.baseSequence : -1,
+      allocate: this.#allocate,
+      scratch: this.#scratch,
     });
+    // (TypeScript cannot see that #allocate set it during the call.)
+    const taken = this.#taken as Uint8Array | null;
+    this.#taken = null;
+    if (taken !== null && b.encoded.buffer === taken.buffer) b.lease = new Lease(this.#pool, taken);
     b.encodedEpoch = idem.producerEpoch;
     this.accumulator.noteCompressed(b);
     return b.encoded;
@@ -357,6 +398,14 @@ export class Sender {
   #sendRequest(leader: number, batches: Batch[]): void {
     const start = this.metrics ? performance.now() : 0;
     this.#brokerInFlight.set(leader, (this.#brokerInFlight.get(leader) ?? 0) + 1);
+    // The request reads the batches' memory until it ends (answered or failed, and its writes
+    // settled), even if a batch is done before that (expired, failed, split, re-encoded).
+    const leases: Lease[] = [];
+    for (const b of batches) {
+      if (b.lease === null) continue;
+      b.lease.hold();
+      leases.push(b.lease);
+    }
     const topics = new Map<string, { index: number; records: Uint8Array }[]>();
     for (const b of batches) {
       let list = topics.get(b.tp.topic);
@@ -377,6 +426,7 @@ export class Sender {
       })),
     };
     const finish = () => {
+      for (const l of leases) l.drop();
       this.#brokerInFlight.set(leader, (this.#brokerInFlight.get(leader) ?? 1) - 1);
       for (const b of batches) b.tp.inFlight--;
       this.drain();
@@ -393,7 +443,13 @@ export class Sender {
       const version = this.txn === null
         ? undefined
         : Math.min(conn.versionFor(produce), this.txn.produceMaxVersion);
-      return await conn.request(produce, request, { timeoutMs: timeoutMs + 5_000, sizeHint, version });
+      return await conn.request(produce, request, {
+        timeoutMs: timeoutMs + 5_000,
+        sizeHint,
+        version,
+        // Batch memory goes back to the pool when the request ends: not while a write still reads it.
+        waitForWrite: true,
+      });
     })().then(
       (res) => {
         this.metrics?.latency.record(performance.now() - start);

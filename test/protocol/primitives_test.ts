@@ -253,3 +253,21 @@ Deno.test("a referencing Writer hands large payloads out as chunks, in order, wi
   r.done();
   assert.throws(() => w.finish(), RangeError);
 });
+
+Deno.test("Writer writes into the caller's memory with `buffer`, and moves to fresh memory when it is too small", () => {
+  const backing = new Uint8Array(64).fill(0xee);
+  const w = new Writer(0, { buffer: backing.subarray(8, 32) });
+  w.int32(0x01020304).int64(-2n).varint(-1);
+  const out = w.finish();
+  assert.equal(out.buffer, backing.buffer);
+  assert.equal(out.byteOffset, 8);
+  assert.deepEqual([...out], [1, 2, 3, 4, 255, 255, 255, 255, 255, 255, 255, 254, 1]);
+  assert.equal(backing[7], 0xee, "nothing written before the view");
+  w.raw(new Uint8Array(20).fill(7));
+  const grown = w.finish();
+  assert.notEqual(grown.buffer, backing.buffer);
+  assert.deepEqual([...grown.subarray(0, 13)], [...out]);
+  assert.equal(backing[32], 0xee, "nothing written past the view");
+  const empty = new Writer(0, { buffer: new Uint8Array(0) });
+  assert.deepEqual([...empty.int8(5).finish()], [5], "an empty buffer grows too");
+});

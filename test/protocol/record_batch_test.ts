@@ -147,6 +147,95 @@ Deno.test("encodeRecordBatch() writes the v2 header layout", () => {
   assert.deepEqual([...bytes.subarray(61)], [14, 0, 0, 0, 1, 2, 0x76, 0]);
 });
 
+Deno.test("encodeRecordBatch() writes into the caller's memory with `allocate` and `scratch`", async (t) => {
+  const opts = { producerId: 7n, producerEpoch: 1, baseSequence: 3, timestamp: 1_700_000_000_050 };
+  for (const codec of CODECS) {
+    await t.step(`${compressionName(codec)}: same bytes as fresh memory, as a view from the start`, () => {
+      const expected = encodeRecordBatch(RECORDS, { ...opts, compression: codec });
+      // Dirty memory at an offset inside a larger ArrayBuffer: nothing may depend on zeroes or offset 0.
+      const backing = new Uint8Array(64 * 1024).fill(0xa5);
+      const sizes: number[] = [];
+      const slots: number[] = [];
+      // Both slots inside one dirty buffer, apart.
+      const scratchMemory = new Uint8Array(256 * 1024).fill(0x5a);
+      const bytes = encodeRecordBatch(RECORDS, {
+        ...opts,
+        compression: codec,
+        allocate: (size) => {
+          sizes.push(size);
+          return backing.subarray(100);
+        },
+        scratch: (size, slot) => {
+          slots.push(slot);
+          assert.ok(size <= 128 * 1024, `scratch(${size})`);
+          return scratchMemory.subarray(slot * 128 * 1024, (slot + 1) * 128 * 1024);
+        },
+      });
+      assert.deepEqual(bytes, expected);
+      assert.equal(sizes.length, 1, "allocate is called once");
+      assert.ok(
+        sizes[0] >= bytes.length && sizes[0] <= bytes.length + 16,
+        `asked ${sizes[0]} for ${bytes.length}`,
+      );
+      assert.equal(bytes.buffer, backing.buffer);
+      assert.equal(bytes.byteOffset, 100);
+      // Slot 0 for the records of a compressed batch, slot 1 for lz4's output.
+      const expectedSlots = codec === Compression.none ? [] : codec === Compression.lz4 ? [0, 1] : [0];
+      assert.deepEqual(slots, expectedSlots);
+      // The scratch memory is not part of the result: overwriting it changes nothing.
+      scratchMemory.fill(0);
+      assert.deepEqual(bytes, expected);
+      assert.equal(decodeRecordBatches(bytes)[0].records.length, RECORDS.length);
+    });
+  }
+  await t.step("memory that is too small is a RangeError naming the sizes", () => {
+    assert.throws(
+      () => encodeRecordBatch(RECORDS, { allocate: (size) => new Uint8Array(size - 1) }),
+      (e) => e instanceof RangeError && /allocate\(\d+\) returned \d+ bytes/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        encodeRecordBatch(RECORDS, {
+          compression: Compression.lz4,
+          scratch: () => new Uint8Array(4),
+        }),
+      (e) => e instanceof RangeError && /scratch\(\d+\) returned 4 bytes/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        encodeRecordBatch(RECORDS, {
+          compression: Compression.lz4,
+          scratch: (size, slot) => new Uint8Array(slot === 0 ? size : 4),
+        }),
+      (e) => e instanceof RangeError && /output\(\d+\) returned 4 bytes/.test(e.message),
+    );
+    assert.throws(
+      () => encodeRecordBatch(RECORDS, { allocate: () => null as unknown as Uint8Array }),
+      (e) => e instanceof RangeError && /returned null/.test(e.message),
+    );
+  });
+  await t.step("bad records fail before any memory is asked for", () => {
+    let asked = 0;
+    const allocate = (size: number) => {
+      asked++;
+      return new Uint8Array(size);
+    };
+    assert.throws(() => encodeRecordBatch([{ value: null, timestamp: 1.5 }], { allocate }), RangeError);
+    assert.throws(
+      () =>
+        encodeRecordBatch([{ value: null, headers: [{ key: 1 as unknown as string, value: null }] }], {
+          allocate,
+        }),
+      TypeError,
+    );
+    assert.equal(asked, 0);
+  });
+  await t.step("without `allocate` the batch's memory is no larger than the batch (no regrowth)", () => {
+    const bytes = encodeRecordBatch(Array.from({ length: 500 }, () => ({ value: new Uint8Array(100) })));
+    assert.ok(bytes.buffer.byteLength <= bytes.length + 16, `${bytes.buffer.byteLength} for ${bytes.length}`);
+  });
+});
+
 Deno.test("decodeRecordBatches() reads several batches and drops a truncated last one", async (t) => {
   const a = encodeRecordBatch([{ value: te.encode("a") }], { baseOffset: 10n, timestamp: 1 });
   const b = encodeRecordBatch([{ value: te.encode("b") }, { value: te.encode("c") }], {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { apiVersions } from "../../protocol/apis/api_versions.ts";
 import { metadata } from "../../protocol/apis/metadata.ts";
 import { offsetFetch } from "../../protocol/apis/offset_fetch.ts";
+import { produce } from "../../protocol/apis/produce.ts";
 import { Connection } from "../../src/connection.ts";
 import { ConnectionError, ProtocolError, TimeoutError, UnsupportedVersionError } from "../../src/errors.ts";
 import { apiVersionsReply, fakeBroker, reply } from "../_fake_broker.ts";
@@ -185,6 +186,38 @@ Deno.test("a null where the schema forbids it: accepted as empty where unambiguo
         "Null in the non-nullable compact array OffsetFetchResponse.Groups",
     );
   } finally {
+    conn.close();
+  }
+});
+
+Deno.test("waitForWrite: a request whose write is stuck settles once the connection fails and the write has ended", async () => {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => open = r);
+  await using broker = fakeBroker(async (h) => {
+    if (h.apiKey === 18) return apiVersionsReply(h, [[18, 0, 2], [3, 0, 8], [0, 3, 8]]);
+    await gate; // stops reading this connection: the socket fills up
+    return null;
+  });
+  const conn = await Connection.connect({ host: "127.0.0.1", port: broker.port });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const first = conn.request(metadata, { topics: [] }, { timeoutMs: 60_000 }).catch((e) => e);
+    const records = new Uint8Array(64 * 1024 * 1024); // far more than the socket buffers hold
+    const big = conn.request(produce, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 1000,
+      topicData: [{ name: "t", partitionData: [{ index: 0, records }] }],
+    }, { timeoutMs: 300, sizeHint: records.length + 256, waitForWrite: true }).catch((e) => e);
+    // Bounded: if closing the socket did not end the pending write, this would wait forever.
+    const bound = new Promise((r) => timer = setTimeout(() => r("still pending after 30 s"), 30_000));
+    const err = await Promise.race([big, bound]);
+    assert.ok(err instanceof TimeoutError, String(err));
+    assert.match(err.message, /Produce request .* timed out after 300 ms/);
+    assert.ok((await first) instanceof TimeoutError, "the connection's other requests fail with it");
+  } finally {
+    clearTimeout(timer);
+    open();
     conn.close();
   }
 });
