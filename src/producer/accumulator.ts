@@ -221,15 +221,26 @@ export class Accumulator {
   }
 
   /** The partition keyless records of a topic stick to until its batch closes (KIP-480). */
-  stickyPartition(topic: string, info: TopicInfo): number {
+  stickyPartition(topic: string, info: TopicInfo, size = 0): number {
     let p = this.#sticky.get(topic);
     if (p === undefined || p >= info.partitions.length) p = this.#newSticky(topic, info, -1);
+    // A record of `size` bytes that would overflow the sticky partition's open batch closes it and
+    // starts the next partition's batch, rather than a batch of its own in the same partition.
+    const open = size > 0 ? this.#byTopic.get(topic)?.[p]?.open : undefined;
+    if (open && open.records.length > 0 && open.bytes + size > this.#batchLimit(topic)) {
+      this.closeOpen(open.tp, true);
+      p = this.#sticky.get(topic) ?? p;
+    }
     return p;
   }
 
   #newSticky(topic: string, info: TopicInfo, avoid: number): number {
     const live = info.partitions.filter((x) => x.leader >= 0 && x.partition !== avoid);
-    const pool = live.length ? live : info.partitions;
+    // Prefer partitions with no closed batch waiting: records that start a batch there go out in
+    // the same request as those queued elsewhere (a partition takes one batch per request).
+    const states = this.#byTopic.get(topic);
+    const idle = live.filter((x) => !states?.[x.partition]?.queue.length);
+    const pool = idle.length ? idle : live.length ? live : info.partitions;
     const p = pool[Math.floor(Math.random() * pool.length)].partition;
     this.#sticky.set(topic, p);
     return p;

@@ -570,7 +570,7 @@ export class Producer implements AsyncDisposable {
       };
       watch?.ops.set(op, topic);
       for (let i = 0; i < inputs.length; i++) {
-        const p = parts[i] >= 0 ? parts[i] : this.#acc.stickyPartition(topic, info!);
+        const p = parts[i] >= 0 ? parts[i] : this.#acc.stickyPartition(topic, info!, sizes[i]);
         this.#acc.append(topic, p, inputs[i], sizes[i], op, i);
       }
       this.#sender.appended();

@@ -203,15 +203,16 @@ export class Sender {
     const byLeader = new Map<number, Batch[]>();
     const refresh = new Set<string>();
     for (const tp of acc.partitions.values()) {
-      // Natural batching: an open batch past its linger (0 by default) is closed when a request
-      // slot for its leader is free; while every slot is busy it keeps collecting records (up to
+      // Natural batching: an open batch past its linger (0 by default) is closed when it can go
+      // out in this drain (a request slot for its leader is free, behind any batches of its
+      // partition that go now); while every slot is busy it keeps collecting records (up to
       // batchBytes) and the request that finishes drains again. Flushing and closing send all.
       if (tp.open) {
         if (this.flushing > 0 || this.closing) acc.closeOpen(tp);
         else {
           const due = tp.open.createdAt + this.#cfg.lingerMs;
           if (due > now) nextLinger = Math.min(nextLinger, due);
-          else if (tp.queue.length === 0 && this.#slotFree(tp)) acc.closeOpen(tp);
+          else if (this.#openCanGo(tp)) acc.closeOpen(tp);
         }
       }
       if (tp.queue.length === 0) continue;
@@ -269,14 +270,25 @@ export class Sender {
     return this.#cluster.cachedTopic(tp.topic)?.partitions[tp.partition]?.leader ?? -1;
   }
 
-  /** Whether a batch of this partition could go out now: a request slot for its leader is free. */
-  #slotFree(tp: PartitionState): boolean {
-    // Idempotence allows 5 batches of a partition in flight; without it one keeps order on retries.
-    if (this.#cfg.idempotent ? tp.inFlight >= 5 : tp.inFlight > 0) return false;
+  /**
+   * Whether a partition's open batch could go out in this drain, so that closing it now loses no
+   * batching. With idempotence a partition may have 5 batches in flight, so the open batch goes
+   * right behind queued ones (a send() whose records filled one batch of a partition and started
+   * another there must not wait a round trip for its last records); without idempotence only
+   * when nothing of the partition is queued or in flight. Its leader needs a request slot after
+   * the queued batches' requests.
+   */
+  #openCanGo(tp: PartitionState): boolean {
+    const queued = tp.queue.length;
+    if (this.#cfg.idempotent) {
+      if (tp.inFlight + queued >= 5) return false;
+      // A batch being retried goes out alone first.
+      if (queued > 0 && tp.queue[0].attempts > 0) return false;
+    } else if (tp.inFlight > 0 || queued > 0) return false;
     const leader = this.#leaderOf(tp);
     // An unknown leader: close it, so that the queue's turn asks for metadata.
     if (leader < 0) return true;
-    return (this.#brokerInFlight.get(leader) ?? 0) < this.#cfg.maxInFlight;
+    return (this.#brokerInFlight.get(leader) ?? 0) + queued < this.#cfg.maxInFlight;
   }
 
   #armLinger(at: number): void {

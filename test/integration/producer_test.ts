@@ -112,6 +112,28 @@ Deno.test("keyless records stick to one partition per batch and move on between 
   assert.ok(used.size > 1, `30 batches all went to partition ${[...used]}`);
 });
 
+Deno.test("one send() of keyless records fills a batch per partition, each in a partition of its own", async () => {
+  await using client = await testClient();
+  const topic = uniqueName("sticky-fill");
+  await client.admin().createTopics([{ topic, partitions: 6, replicationFactor: 1 }]);
+  // 100 B values count 124 bytes each against batchBytes: 8 records fill a batch of 1,000.
+  await using producer = client.producer({ batchBytes: 1000 });
+  const value = new Uint8Array(100);
+  for (let round = 0; round < 5; round++) {
+    const res = await producer.send({ topic, messages: Array.from({ length: 40 }, () => ({ value })) });
+    const runs: { partition: number; n: number }[] = [];
+    for (const r of res) {
+      const last = runs[runs.length - 1];
+      if (last?.partition === r.partition) last.n++;
+      else runs.push({ partition: r.partition, n: 1 });
+    }
+    // The record that overflows a batch starts the next partition's batch (not a batch of its
+    // own in the full one), and no partition gets two batches of one send().
+    assert.deepEqual(runs.map((x) => x.n), [8, 8, 8, 8, 8], JSON.stringify(runs));
+    assert.equal(new Set(runs.map((x) => x.partition)).size, 5, JSON.stringify(runs));
+  }
+});
+
 Deno.test("acks 0, 1 and all each deliver; flush() waits for everything sent before it", async (t) => {
   await using client = await testClient();
   for (const acks of [0, 1, "all"] as const) {

@@ -253,6 +253,30 @@ Deno.test("a message without value, or with an unknown key, is a TypeError; valu
   assert.equal(calls.length, 1);
 });
 
+Deno.test("a send() that fills one batch of a partition and starts another sends both at once, not a round trip apart", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  // One partition: the second batch cannot move elsewhere. Answers wait for the gate.
+  const { broker, calls } = cluster(() => gate.then(() => 0));
+  await using _b = broker;
+  await using client = await connect({ brokers: [broker.address] });
+  await using producer = client.producer({ batchBytes: 1000 }); // 8 records of 100 B fill a batch
+  const value = new Uint8Array(100);
+  const sent = producer.send({ topic: "t", messages: Array.from({ length: 12 }, () => ({ value })) });
+  // The fake broker, like Kafka, reads a connection's next request only after answering the one
+  // before: the client's in-flight count shows both requests were sent.
+  for (let i = 0; i < 2000 && producer.metrics().inFlight < 2; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const inFlight = producer.metrics().inFlight;
+  release();
+  assert.equal(inFlight, 2, "both batches are in flight before any answer");
+  const res = await sent;
+  assert.deepEqual(calls.map((c) => c.count), [8, 4]);
+  assert.deepEqual(calls.map((c) => c.baseSequence), [0, 8]);
+  assert.deepEqual(res.map((r) => r.offset), Array.from({ length: 12 }, (_, i) => BigInt(i)));
+});
+
 Deno.test("natural batching: while the only request slot is busy, records gather in one batch that goes when it frees", async () => {
   let release!: () => void;
   const gate = new Promise<void>((r) => release = r);
