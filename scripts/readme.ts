@@ -50,6 +50,8 @@ interface BenchRun {
   date: string;
   mode: string;
   records: number;
+  /** Records of the consumer cases' topics (runs before it used `records`). */
+  consumerRecords?: number;
   rounds?: number;
   load?: { uptimeAtStart: string; start: number[]; now: number[] };
   merged?: { file: string; load?: { start?: number[]; now?: number[] } }[];
@@ -107,16 +109,13 @@ async function benchSummary(): Promise<string> {
       `1-min load ${Math.min(...oneMin)}-${Math.max(...oneMin)}`,
     ]
     : run.load
-    ? [
-      `- load: shared with other work; load average ${run.load.start.join(", ")} at the start, ` +
-      `${run.load.now.join(", ")} at the end`,
-    ]
+    ? [`- load average ${run.load.start.join(", ")} at the start, ${run.load.now.join(", ")} at the end`]
     : [];
   const rounds = run.rounds ? `, median of ${run.rounds} alternated rounds` : "";
   return [
-    `- measured ${run.date.slice(0, 10)}, ${run.mode} run, ${
-      fmt(run.records)
-    } records per throughput case${rounds}`,
+    `- measured ${run.date.slice(0, 10)}, ${run.mode} run${rounds}`,
+    `- records: ${fmt(run.records)} per producer case, ${fmt(run.consumerRecords ?? run.records)} per ` +
+    "consumer case (1 KiB cases: a fifth)",
     `- machine: ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, ${run.machine.cpu}`,
     ...load,
     `- raw data: [bench/results/${name}](bench/results/${name})`,
