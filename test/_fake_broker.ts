@@ -7,6 +7,7 @@
  */
 
 import { apiVersions } from "../protocol/apis/api_versions.ts";
+import { initProducerId } from "../protocol/apis/init_producer_id.ts";
 import { metadata } from "../protocol/apis/metadata.ts";
 import {
   type ApiCodec,
@@ -43,13 +44,13 @@ export function reply<Req, Res>(codec: ApiCodec<Req, Res>, header: RequestHeader
 
 /**
  * The Metadata answer of a one-node fake cluster: node 0 on 127.0.0.1:`port`, the
- * controller, leading partition 0 of one topic (by default "t" with an all-zero id).
- * With a non-zero `errorCode` the topic has that error and no partitions.
+ * controller, leading the partitions (by default 1) of one topic (by default "t" with an
+ * all-zero id). With a non-zero `errorCode` the topic has that error and no partitions.
  */
 export function metadataReply(
   header: RequestHeader,
   port: number,
-  topic: { name?: string; topicId?: string; errorCode?: number } = {},
+  topic: { name?: string; topicId?: string; errorCode?: number; partitions?: number } = {},
 ): Uint8Array {
   const errorCode = topic.errorCode ?? 0;
   return reply(metadata, header, {
@@ -62,15 +63,15 @@ export function metadataReply(
       name: topic.name ?? "t",
       topicId: topic.topicId ?? "AAAAAAAAAAAAAAAAAAAAAA",
       isInternal: false,
-      partitions: errorCode !== 0 ? [] : [{
+      partitions: errorCode !== 0 ? [] : Array.from({ length: topic.partitions ?? 1 }, (_, p) => ({
         errorCode: 0,
-        partitionIndex: 0,
+        partitionIndex: p,
         leaderId: 0,
         leaderEpoch: 0,
         replicaNodes: [0],
         isrNodes: [0],
         offlineReplicas: [],
-      }],
+      })),
       topicAuthorizedOperations: -2147483648,
     }],
     clusterAuthorizedOperations: -2147483648,
@@ -88,6 +89,22 @@ export interface FakeBroker extends AsyncDisposable {
   requests: RequestHeader[];
   /** Stops listening and closes every socket. */
   close(): Promise<void>;
+}
+
+/** An InitProducerId answer without error: producer id `producerId`, epoch `producerEpoch`. */
+export function initProducerIdReply(
+  header: RequestHeader,
+  producerId: bigint,
+  producerEpoch: number,
+): Uint8Array {
+  return reply(initProducerId, header, {
+    throttleTimeMs: 0,
+    errorCode: 0,
+    producerId,
+    producerEpoch,
+    ongoingTxnProducerId: -1n,
+    ongoingTxnProducerEpoch: -1,
+  });
 }
 
 /**

@@ -1,20 +1,10 @@
 import assert from "node:assert/strict";
 import { compress, Compression, compressionName, decompress } from "../../protocol/compression.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
+import { prng } from "../_prng.ts";
 
 const te = new TextEncoder();
 const CODECS = Object.values(Compression);
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const r = prng(seed);

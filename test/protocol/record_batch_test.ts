@@ -13,22 +13,12 @@ import {
   type RecordInput,
   TimestampType,
 } from "../../protocol/record_batch.ts";
+import { prng } from "../_prng.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
 const CODECS = Object.values(Compression);
 const str = (b: Uint8Array | null) => b === null ? null : td.decode(b);
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const RECORDS: RecordInput[] = [
   {

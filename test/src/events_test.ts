@@ -1,7 +1,6 @@
 // Events and logging: the subscriber buffer on its own, then the client's and producer's events
 // and log lines against a scripted fake broker (connection loss, retries, throttling, SASL secrets).
 import assert from "node:assert/strict";
-import { initProducerId } from "../../protocol/apis/init_producer_id.ts";
 import { produce } from "../../protocol/apis/produce.ts";
 import { saslAuthenticate } from "../../protocol/apis/sasl_authenticate.ts";
 import { saslHandshake } from "../../protocol/apis/sasl_handshake.ts";
@@ -10,7 +9,7 @@ import type { Reader } from "../../protocol/primitives.ts";
 import { connect, type KafkaEvent, type Logger, type SaslOptions } from "../../mod.ts";
 import { EventHub } from "../../src/observe/events.ts";
 import { Log } from "../../src/observe/log.ts";
-import { apiVersionsReply, fakeBroker, metadataReply, reply } from "../_fake_broker.ts";
+import { apiVersionsReply, fakeBroker, initProducerIdReply, metadataReply, reply } from "../_fake_broker.ts";
 
 /** A logger that keeps every line. */
 function recorder(): Logger & { lines: { level: string; msg: string; fields?: Record<string, unknown> }[] } {
@@ -167,14 +166,7 @@ function cluster(script: Script) {
       case 3:
         return metadataReply(h, broker.port);
       case 22:
-        return reply(initProducerId, h, {
-          throttleTimeMs: 0,
-          errorCode: 0,
-          producerId: 7n,
-          producerEpoch: epoch++,
-          ongoingTxnProducerId: -1n,
-          ongoingTxnProducerEpoch: -1,
-        });
+        return initProducerIdReply(h, 7n, epoch++);
       case 0: {
         const req = produce.decodeRequest(body, h.apiVersion);
         const p = req.topicData[0].partitionData[0];

@@ -2,15 +2,14 @@
 // refuses Produce requests while batches are retried, split, expired and re-encoded, checking
 // that every batch it received is intact and holds only records of its own partition.
 import assert from "node:assert/strict";
-import { initProducerId } from "../../protocol/apis/init_producer_id.ts";
-import { metadata } from "../../protocol/apis/metadata.ts";
 import { produce } from "../../protocol/apis/produce.ts";
 import type { RequestHeader } from "../../protocol/framing.ts";
 import type { Reader } from "../../protocol/primitives.ts";
 import { decodeRecordBatches } from "../../protocol/record_batch.ts";
 import { BufferPool, Lease } from "../../src/producer/pool.ts";
 import { connect, type Producer, TimeoutError } from "../../mod.ts";
-import { apiVersionsReply, fakeBroker, reply } from "../_fake_broker.ts";
+import { apiVersionsReply, fakeBroker, initProducerIdReply, metadataReply, reply } from "../_fake_broker.ts";
+import { prng } from "../_prng.ts";
 
 Deno.test("BufferPool hands out power-of-two memory, takes back only its own classes, up to its idle cap", () => {
   const pool = new BufferPool({ maxIdleBytes: 4096, largestClass: 3000 });
@@ -57,44 +56,6 @@ Deno.test("Lease gives its memory back once, when the last holder drops it", () 
 const RANGES: [number, number, number][] = [[18, 0, 2], [3, 0, 8], [0, 3, 8], [22, 0, 1]];
 const PARTITIONS = 4;
 const TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAA";
-
-function metadataReply(h: RequestHeader, port: number): Uint8Array {
-  return reply(metadata, h, {
-    throttleTimeMs: 0,
-    brokers: [{ nodeId: 0, host: "127.0.0.1", port, rack: null }],
-    clusterId: "fake",
-    controllerId: 0,
-    topics: [{
-      errorCode: 0,
-      name: "t",
-      topicId: TOPIC_ID,
-      isInternal: false,
-      partitions: Array.from({ length: PARTITIONS }, (_, p) => ({
-        errorCode: 0,
-        partitionIndex: p,
-        leaderId: 0,
-        leaderEpoch: 0,
-        replicaNodes: [0],
-        isrNodes: [0],
-        offlineReplicas: [],
-      })),
-      topicAuthorizedOperations: -2147483648,
-    }],
-    clusterAuthorizedOperations: -2147483648,
-    errorCode: 0,
-  });
-}
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const td = new TextDecoder();
@@ -159,16 +120,9 @@ function chaosCluster(opts: ChaosOptions) {
       case 18:
         return apiVersionsReply(h, RANGES);
       case 3:
-        return metadataReply(h, broker.port);
+        return metadataReply(h, broker.port, { topicId: TOPIC_ID, partitions: PARTITIONS });
       case 22:
-        return reply(initProducerId, h, {
-          throttleTimeMs: 0,
-          errorCode: 0,
-          producerId: 7n,
-          producerEpoch: epoch++,
-          ongoingTxnProducerId: -1n,
-          ongoingTxnProducerEpoch: -1,
-        });
+        return initProducerIdReply(h, 7n, epoch++);
       case 0: {
         const n = rx.produceRequests++;
         const req = produce.decodeRequest(body, h.apiVersion);
@@ -315,7 +269,7 @@ Deno.test("pooled batch memory with acks=0: memory is reused once written, and e
       case 18:
         return apiVersionsReply(h, RANGES);
       case 3:
-        return metadataReply(h, broker.port);
+        return metadataReply(h, broker.port, { topicId: TOPIC_ID, partitions: PARTITIONS });
       case 0: {
         rx.produceRequests++;
         const req = produce.decodeRequest(body, h.apiVersion);

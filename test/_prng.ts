@@ -1,0 +1,15 @@
+/**
+ * A small deterministic PRNG (mulberry32) for tests that want varied but repeatable input.
+ *
+ * @param seed Any 32-bit integer.
+ * @returns A function giving numbers in [0, 1).
+ */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
