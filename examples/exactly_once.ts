@@ -10,7 +10,8 @@
 // EOS_TRANSACTIONAL_ID (default "<input>-eos": one id per input partition set; a restarted instance
 // with the same id fences the old one), EOS_IDLE_EXIT_MS (exit after this long without input;
 // default: run until killed), EOS_RECORDS_PER_TRANSACTION (default 500: a fetched batch is split
-// into transactions of at most this many records).
+// into transactions of at most this many records), EOS_LOG=1 (write each transaction and each
+// rebalance to stderr, for a test to show what happened).
 import { connect, type ConsumerBatch, type ConsumerRecord, TransactionAbortedError } from "../mod.ts";
 
 const [input, output] = Deno.args;
@@ -23,6 +24,11 @@ const groupId = Deno.env.get("EOS_GROUP") ?? `${input}-eos`;
 const transactionalId = Deno.env.get("EOS_TRANSACTIONAL_ID") ?? `${input}-eos`;
 const idleExitMs = Number(Deno.env.get("EOS_IDLE_EXIT_MS") ?? "0");
 const perTransaction = Number(Deno.env.get("EOS_RECORDS_PER_TRANSACTION") ?? "500");
+const log = Deno.env.get("EOS_LOG") === "1"
+  ? (line: string) => console.error(`${new Date().toISOString()} ${line}`)
+  : () => {};
+const names = (parts: { topic: string; partition: number }[]) =>
+  parts.map((p) => `${p.topic}[${p.partition}]`).join(" ");
 
 await using client = await connect({ brokers, clientId: "exactly-once" });
 await using producer = client.producer({ transactionalId, transactionTimeoutMs: 30_000 });
@@ -39,6 +45,12 @@ await using consumer = client.consumer({
   fromBeginning: true,
   autoCommit: false, // offsets are committed in the transactions, never on their own
   isolationLevel: "read_committed", // the input may itself be transactional output
+  onAssigned: (parts) =>
+    log(
+      `assigned ${names(parts)} from ${parts.map((p) => consumer.position(p.topic, p.partition)).join(" ")}`,
+    ),
+  onRevoked: (parts) => log(`revoked ${names(parts)}`),
+  onLost: (parts) => log(`lost ${names(parts)}`),
 });
 
 const transform = (value: string | null) => (value ?? "").toUpperCase();
@@ -60,15 +72,25 @@ async function process(batch: ConsumerBatch, records: ConsumerRecord[]): Promise
       }]);
     });
     processed += records.length;
+    log(
+      `committed ${batch.topic}[${batch.partition}] ${
+        records[0].offset
+      }..${last.offset} (generation ${consumer.generationId})`,
+    );
     return true;
   } catch (err) {
     if (!(err instanceof TransactionAbortedError)) throw err; // fenced or broken: stop
-    // Nothing of these records counts: read them again from the first.
+    // Nothing of these records counts: read them again from the first. Unless a rebalance took the
+    // partition away meanwhile (the coordinator then refuses the offsets: they were handed out in an
+    // older generation), when its new owner reads them from the group's committed offset.
     console.error(
       `aborted, retrying ${batch.topic}[${batch.partition}] from ${records[0].offset}:`,
       err.message,
     );
-    consumer.seek(batch.topic, batch.partition, records[0].offset);
+    const owned = consumer.assignment().some((p) =>
+      p.topic === batch.topic && p.partition === batch.partition
+    );
+    if (owned) consumer.seek(batch.topic, batch.partition, records[0].offset);
     return false;
   }
 }

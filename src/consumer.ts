@@ -398,6 +398,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
   readonly #hard = new Linked();
   #commits: Promise<void> = Promise.resolve();
   #generationOfAssignment = 0;
+  /**
+   * The group generation and member id when records were last handed out (null before):
+   * what `groupMetadata()` answers, so that the offsets of those records, committed in a
+   * transaction after a rebalance, are refused by the coordinator (see groupMetadata()).
+   */
+  #handedGeneration: number | null = null;
+  #handedMemberId = "";
   readonly #listeners: {
     onAssigned?: RebalanceListener;
     onRevoked?: RebalanceListener;
@@ -683,6 +690,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
    * transaction (`tx.sendOffsets(consumer)`, KIP-447): the coordinator refuses
    * them from a member that is no longer in the group's current generation.
    *
+   * The generation and member id are those of the last records handed out
+   * (like the Java client's, which change only in `poll()`), not the newest: a
+   * rebalance may take a partition away and give it back, its reading restarting
+   * at the group's committed offset, while the application still processes
+   * records it had received. Offsets committed for those with the newer
+   * generation would count, and the records after the committed offset would be
+   * read and written again; with the generation they were handed out in, the
+   * coordinator refuses them and the transaction aborts.
+   *
    * @throws {TypeError} Without a groupId.
    */
   groupMetadata(): {
@@ -694,10 +710,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
     if (this.#group === null || this.#groupId === null) {
       throw new TypeError("groupMetadata() needs a consumer with a groupId");
     }
+    const handed = this.#handedGeneration !== null;
     return {
       groupId: this.#groupId,
-      generationId: this.#group.generationId,
-      memberId: this.#group.memberId,
+      generationId: this.#handedGeneration ?? this.#group.generationId,
+      memberId: handed ? this.#handedMemberId : this.#group.memberId,
       groupInstanceId: this.#groupInstanceId,
     };
   }
@@ -1010,6 +1027,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord>, AsyncDisposable 
         if (c !== null) {
           this.#cur = c;
           this.#handed.add(c.tp);
+          if (this.#group !== null) {
+            this.#handedGeneration = this.#group.generationId;
+            this.#handedMemberId = this.#group.memberId;
+          }
           return true;
         }
         this.#waiting = true;

@@ -17,7 +17,7 @@ export interface Processor {
 }
 
 /** How much of each stream is kept (the tail). */
-const KEEP_CHARS = 16_000;
+const KEEP_CHARS = 400_000;
 
 /**
  * Starts examples/exactly_once.ts for `input` and `output` with `env` (KAFKA_BROKERS and the

@@ -15,6 +15,7 @@ import { offsetFetch } from "../../protocol/apis/offset_fetch.ts";
 import {
   BrokerError,
   type Client,
+  type ConsumerBatch,
   type ConsumerRecord,
   KafkaError,
   type Producer,
@@ -268,7 +269,9 @@ Deno.test({
     EOS_GROUP: `${input}-g`,
     EOS_TRANSACTIONAL_ID: `${input}-tx`,
     EOS_RECORDS_PER_TRANSACTION: "20",
+    EOS_LOG: "1", // each transaction and rebalance, shown if the output is wrong
   };
+  const procs: Processor[] = [];
   let kills = 0;
   // Run until the output's log grew by ~600 records, SIGKILL; twice. Each kill must leave the
   // processor unfinished (fewer than N committed outputs), or it proves nothing.
@@ -304,6 +307,7 @@ Deno.test({
   let brokerKills = 0;
   for (let round = 0; round < 2; round++) {
     const proc = spawnProcessor(input, output, env);
+    procs.push(proc);
     await growBy(600n, proc, `round ${round}`);
     if (round === 0 && LOCAL_BROKER) {
       // The broker (coordinator of everything here) is SIGKILLed mid-stream and restarted: the
@@ -327,6 +331,7 @@ Deno.test({
   }
   // Last run: to the end, exiting once idle.
   const last = spawnProcessor(input, output, { ...env, EOS_IDLE_EXIT_MS: "8000" });
+  procs.push(last);
   const timer = setTimeout(() => last.child.kill("SIGKILL"), 180_000);
   const done = await last.done;
   clearTimeout(timer);
@@ -335,6 +340,18 @@ Deno.test({
   const everything = await drain(client, output, "read_uncommitted");
   const committed = await javaReadCommitted(output, N);
   const expected = Array.from({ length: N }, (_, i) => `V-${i}`).sort();
+  for (const [i, p] of procs.entries()) {
+    const count = (what: RegExp) => p.stderr().split("\n").filter((l) => what.test(l)).length;
+    console.log(
+      `exactly-once: processor run ${i + 1}: ${count(/ committed /)} transactions committed, ${
+        count(/^aborted, retrying/)
+      } aborted, ${count(/ assigned /)} assignments, ${count(/ (revoked|lost) /)} revocations`,
+    );
+  }
+  if (committed.length !== N || new Set(committed).size !== N) {
+    // What each run of the processor did (its transactions, rebalances and aborts), to find out why.
+    procs.forEach((p, i) => console.error(`--- processor run ${i + 1}:\n${p.stderr()}`));
+  }
   assert.deepEqual([...committed].sort(), expected, "read_committed (Java): every input exactly once");
   console.log(
     `exactly-once: ${N} inputs, ${kills} SIGKILLs of the processor, ${brokerKills} of the broker, ${committed.length} committed outputs ` +
@@ -567,4 +584,71 @@ Deno.test({
     await tx.send({ topic, messages: [{ value: "after" }] });
   });
   assert.deepEqual(await drain(client, topic, "read_committed"), ["after"]);
+});
+
+Deno.test({
+  name:
+    "a rebalance while records are processed: groupMetadata() keeps the generation they were handed out in, so their offsets are refused and the transaction aborts instead of committing them a second time",
+  ignore: requires("transactions"),
+}, async () => {
+  await using client = await testClient();
+  const input = uniqueName("tx-rebalance-in");
+  const output = uniqueName("tx-rebalance-out");
+  await client.admin().createTopics([
+    { topic: input, partitions: 2, replicationFactor: 1 },
+    { topic: output, partitions: 1, replicationFactor: 1 },
+  ]);
+  await using seed = client.producer();
+  for (const partition of [0, 1]) {
+    await seed.send({
+      topic: input,
+      messages: Array.from({ length: 5 }, (_, i) => ({ partition, value: `${i}` })),
+    });
+  }
+  const groupId = uniqueName("tx-rebalance-g");
+  const member = () =>
+    client.consumer({
+      groupId,
+      topics: [input],
+      fromBeginning: true,
+      autoCommit: false,
+      isolationLevel: "read_committed",
+      heartbeatIntervalMs: 200,
+    });
+  await using a = member();
+  const batch: ConsumerBatch = (await a.batches()[Symbol.asyncIterator]().next()).value!;
+  const handedIn = a.groupMetadata().generationId;
+  assert.equal(handedIn, a.generationId);
+  // A second member joins: the group rebalances (eager: the first member gives every partition up
+  // and receives some back, reading them again from the committed offsets, here none).
+  await using b = member();
+  const bNext = b.batches()[Symbol.asyncIterator]().next();
+  bNext.catch(() => {});
+  const deadline = Date.now() + 60_000;
+  while (!(a.generationId > handedIn && a.assignmentCount >= 2 && b.assignmentCount >= 1)) {
+    assert.ok(Date.now() < deadline, `no rebalance after 60 s (generation ${a.generationId})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Still the generation the records in hand came from, not the new one.
+  assert.equal(a.groupMetadata().generationId, handedIn);
+  await using producer = client.producer({ transactionalId: uniqueName("tx-rebalance") });
+  await assert.rejects(
+    producer.transaction(async (tx) => {
+      await tx.send({ topic: output, messages: batch.records.map((r) => ({ value: r.text() })) });
+      await tx.sendOffsets(a, [{
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: batch.records[batch.records.length - 1].offset + 1n,
+      }]);
+    }),
+    (err) => {
+      assert.ok(err instanceof TransactionAbortedError, `expected TransactionAbortedError, got ${err}`);
+      assert.ok(
+        err.cause instanceof BrokerError && err.cause.type === "ILLEGAL_GENERATION",
+        String(err.cause),
+      );
+      return true;
+    },
+  );
+  assert.deepEqual(await drain(client, output, "read_committed"), []);
 });
