@@ -18,7 +18,7 @@ import {
   result,
   sleep,
 } from "./_cluster.ts";
-import { spawnProcessor } from "../_processor.ts";
+import { type Processor, spawnProcessor } from "../_processor.ts";
 
 const N = 3000; // scaled for CI time: about a minute of processing in 20-record transactions
 
@@ -79,9 +79,14 @@ Deno.test(
         EOS_GROUP: `${input}-g`,
         EOS_TRANSACTIONAL_ID: transactionalId,
         EOS_RECORDS_PER_TRANSACTION: "20",
+        EOS_LOG: "1", // each transaction and rebalance, shown if the output is wrong
       };
-      const spawn = (extra: Record<string, string> = {}) =>
-        spawnProcessor(input, output, { ...procEnv, ...extra });
+      const runs: Processor[] = [];
+      const spawn = (extra: Record<string, string> = {}) => {
+        const p = spawnProcessor(input, output, { ...procEnv, ...extra });
+        runs.push(p);
+        return p;
+      };
       // The output's log size; a dead leader's connection fails: refresh and try again (bounded).
       const logSize = async (): Promise<bigint> => {
         for (let i = 0;; i++) {
@@ -158,6 +163,10 @@ Deno.test(
         logEndOffsets: Number(logged),
         coordinatorKilled: coordinator,
       });
+      if (committed.length !== N || new Set(committed).size !== N) {
+        // What each run of the processor did (its transactions, rebalances and aborts), to find out why.
+        runs.forEach((p, i) => console.error(`--- processor run ${i + 1}:\n${p.stderr()}`));
+      }
       assert.deepEqual([...committed].sort(), expected, "read_committed (Java): every input exactly once");
     } finally {
       await client.close();
