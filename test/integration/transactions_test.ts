@@ -349,8 +349,13 @@ Deno.test({
     );
   }
   if (committed.length !== N || new Set(committed).size !== N) {
-    // What each run of the processor did (its transactions, rebalances and aborts), to find out why.
+    // What each run of the processor did (its transactions, rebalances and aborts), to find out why;
+    // and what our own read_committed reader (assigned partitions, no group) finds, to tell a
+    // duplicate in the topic from one in the reading.
     procs.forEach((p, i) => console.error(`--- processor run ${i + 1}:\n${p.stderr()}`));
+    const ours = await drain(client, output, "read_committed");
+    const twice = ours.filter((v, i) => ours.indexOf(v) !== i);
+    console.error(`--- our read_committed reader: ${ours.length} records, read twice: ${twice.join(" ")}`);
   }
   assert.deepEqual([...committed].sort(), expected, "read_committed (Java): every input exactly once");
   console.log(
