@@ -10,7 +10,7 @@
 // EOS_TRANSACTIONAL_ID (default "<input>-eos": one id per input partition set; a restarted instance
 // with the same id fences the old one), EOS_IDLE_EXIT_MS (exit after this long without input;
 // default: run until killed), EOS_RECORDS_PER_TRANSACTION (default 500: a fetched batch is split
-// into transactions of at most this many records), EOS_LOG=1 (write each transaction and each
+// into transactions of at most this many records), EOS_TRANSACTION_TIMEOUT_MS (default 60000), EOS_LOG=1 (write each transaction and each
 // rebalance to stderr, for a test to show what happened).
 import { connect, type ConsumerBatch, type ConsumerRecord, TransactionAbortedError } from "../mod.ts";
 
@@ -31,7 +31,13 @@ const names = (parts: { topic: string; partition: number }[]) =>
   parts.map((p) => `${p.topic}[${p.partition}]`).join(" ");
 
 await using client = await connect({ brokers, clientId: "exactly-once" });
-await using producer = client.producer({ transactionalId, transactionTimeoutMs: 30_000 });
+// A transaction the coordinator times out is aborted by it. Keep this above the time a broker takes
+// to restart: Kafka 4.4.0's coordinator, aborting a timed-out transaction right after a restart while
+// the transaction's partitions had no leader yet, skipped their abort markers (its log: "likely
+// deleted already and hence can be skipped"), and the records were made visible later by this
+// producer's next commit on those partitions.
+const transactionTimeoutMs = Number(Deno.env.get("EOS_TRANSACTION_TIMEOUT_MS") ?? "60000");
+await using producer = client.producer({ transactionalId, transactionTimeoutMs });
 // Fence any earlier instance and let its open transaction finish (or abort) before reading the
 // group's committed offsets: they then include everything it committed.
 await producer.initTransactions();

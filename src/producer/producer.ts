@@ -182,7 +182,10 @@ export interface ProducerOptions {
   transactionalId?: string;
   /**
    * How long the coordinator lets a transaction stay open before aborting it.
-   * Default 60 s (the broker caps it with `transaction.max.timeout.ms`).
+   * Default 60 s (the broker caps it with `transaction.max.timeout.ms`). Keep it
+   * above a broker's restart time: Kafka 4.4.0, aborting a transaction that
+   * timed out during a restart, skipped the markers of partitions that had no
+   * leader yet (see the README's transactions section).
    */
   transactionTimeoutMs?: number;
   /** This producer's logger. Default: the client's. */
