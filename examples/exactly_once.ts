@@ -10,8 +10,8 @@
 // EOS_TRANSACTIONAL_ID (default "<input>-eos": one id per input partition set; a restarted instance
 // with the same id fences the old one), EOS_IDLE_EXIT_MS (exit after this long without input;
 // default: run until killed), EOS_RECORDS_PER_TRANSACTION (default 500: a fetched batch is split
-// into transactions of at most this many records), EOS_TRANSACTION_TIMEOUT_MS (default 60000), EOS_LOG=1 (write each transaction and each
-// rebalance to stderr, for a test to show what happened).
+// into transactions of at most this many records), EOS_TRANSACTION_TIMEOUT_MS (default 60000),
+// EOS_LOG=1 (write each transaction and each rebalance to stderr, for a test to show what happened).
 import { connect, type ConsumerBatch, type ConsumerRecord, TransactionAbortedError } from "../mod.ts";
 
 const [input, output] = Deno.args;
